@@ -1,0 +1,437 @@
+//! `db`: sessions in a SQL table, on SQLite, PostgreSQL or MySQL/MariaDB (sqlx), chosen by
+//! `SESSION_DB_URL`.
+//!
+//! The table (default `sessionkit_session`) holds, per session:
+//! - `session_key_hash`: SHA-256 of the key, so a leaked table holds no usable cookie;
+//! - `session_data`: Django's format (signed with the `django.contrib.sessions.SessionStore`
+//!   salt), so the data can be decoded with Django's own tools;
+//! - `expire_date` (indexed, Unix seconds), `created_at` and `version` (for compare-and-swap).
+//!
+//! The engine logic is written once; everything that differs between databases (placeholders,
+//! column types, batched deletes) is in [`Dialect`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
+use crate::key::SessionKey;
+use crate::settings::{EngineKind, Settings};
+use crate::signing::{STORE_SALT, Signer};
+
+/// How long a request waits for a pooled connection before the store counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a save re-applies its changes after losing a race before giving up.
+const MAX_SAVE_ATTEMPTS: u32 = 16;
+/// How many fresh keys `create` tries before deciding something is wrong with the CSPRNG.
+const MAX_KEY_ATTEMPTS: u32 = 8;
+
+/// The SQL dialects the engine speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite 3.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+impl Dialect {
+    /// The dialect of a `SESSION_DB_URL`.
+    pub fn of_url(url: &str) -> Option<Dialect> {
+        let scheme = url.split(':').next()?;
+        match scheme {
+            "sqlite" => Some(Dialect::Sqlite),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            _ => None,
+        }
+    }
+
+    /// Rewrites `?` placeholders into this dialect's form (`$1`, `$2`, … on PostgreSQL).
+    fn placeholders(self, sql: &str) -> Arc<str> {
+        if self != Dialect::Postgres {
+            return sql.into();
+        }
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out.into()
+    }
+
+    fn schema(self, table: &str) -> Vec<String> {
+        let data_type = match self {
+            Dialect::MySql => "LONGTEXT",
+            Dialect::Sqlite | Dialect::Postgres => "TEXT",
+        };
+        let columns = format!(
+            "session_key_hash CHAR(64) NOT NULL PRIMARY KEY, \
+             session_data {data_type} NOT NULL, \
+             expire_date BIGINT NOT NULL, \
+             created_at BIGINT NOT NULL, \
+             version BIGINT NOT NULL"
+        );
+        match self {
+            // MySQL has no CREATE INDEX IF NOT EXISTS; an inline index is created with the table.
+            Dialect::MySql => vec![format!(
+                "CREATE TABLE IF NOT EXISTS {table} ({columns}, \
+                 INDEX {table}_expire_date (expire_date))"
+            )],
+            Dialect::Sqlite | Dialect::Postgres => vec![
+                format!("CREATE TABLE IF NOT EXISTS {table} ({columns})"),
+                format!("CREATE INDEX IF NOT EXISTS {table}_expire_date ON {table} (expire_date)"),
+            ],
+        }
+    }
+
+    fn delete_expired_batch(self, table: &str) -> String {
+        match self {
+            Dialect::MySql => format!("DELETE FROM {table} WHERE expire_date < ? LIMIT ?"),
+            Dialect::Sqlite | Dialect::Postgres => format!(
+                "DELETE FROM {table} WHERE session_key_hash IN \
+                 (SELECT session_key_hash FROM {table} WHERE expire_date < ? LIMIT ?)"
+            ),
+        }
+    }
+}
+
+/// Every statement the engine runs, built once for its table and dialect.
+#[derive(Debug)]
+struct Queries {
+    schema: Vec<Arc<str>>,
+    load: Arc<str>,
+    exists: Arc<str>,
+    insert: Arc<str>,
+    update: Arc<str>,
+    delete: Arc<str>,
+    delete_expired_batch: Arc<str>,
+}
+
+impl Queries {
+    fn new(dialect: Dialect, table: &str) -> Self {
+        let sql = |text: String| dialect.placeholders(&text);
+        Queries {
+            schema: dialect.schema(table).into_iter().map(sql).collect(),
+            load: sql(format!(
+                "SELECT session_data, version FROM {table} \
+                 WHERE session_key_hash = ? AND expire_date > ?"
+            )),
+            exists: sql(format!(
+                "SELECT 1 FROM {table} WHERE session_key_hash = ? AND expire_date > ?"
+            )),
+            insert: sql(format!(
+                "INSERT INTO {table} \
+                 (session_key_hash, session_data, expire_date, created_at, version) \
+                 VALUES (?, ?, ?, ?, 1)"
+            )),
+            update: sql(format!(
+                "UPDATE {table} SET session_data = ?, expire_date = ?, version = version + 1 \
+                 WHERE session_key_hash = ? AND version = ?"
+            )),
+            delete: sql(format!("DELETE FROM {table} WHERE session_key_hash = ?")),
+            delete_expired_batch: sql(dialect.delete_expired_batch(table)),
+        }
+    }
+}
+
+/// The SQL engine.
+#[derive(Debug, Clone)]
+pub struct DbEngine {
+    pool: AnyPool,
+    dialect: Dialect,
+    queries: Arc<Queries>,
+    signer: Signer,
+}
+
+impl DbEngine {
+    /// Connects to `SESSION_DB_URL` (an SQLite file is created if missing). Does not create
+    /// the table: call [`Engine::migrate`] (or `sessionkit migrate`).
+    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(&settings.db_url).ok_or_else(|| {
+            EngineError::unavailable(std::io::Error::other(
+                "SESSION_DB_URL has an unknown scheme",
+            ))
+        })?;
+        let url = match dialect {
+            Dialect::Sqlite => sqlite_url_creating_the_file(&settings.db_url),
+            Dialect::Postgres | Dialect::MySql => settings.db_url.clone(),
+        };
+        let pool = AnyPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(&url)
+            .await
+            .map_err(EngineError::unavailable)?;
+        if dialect == Dialect::Sqlite {
+            // WAL lets readers proceed while a writer commits; the mode sticks to the file.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await
+                .map_err(EngineError::unavailable)?;
+        }
+        Ok(DbEngine {
+            pool,
+            dialect,
+            queries: Arc::new(Queries::new(dialect, &settings.db_table)),
+            signer: Signer::new(
+                STORE_SALT,
+                &settings.secret_key,
+                &settings.secret_key_fallbacks,
+            ),
+        })
+    }
+
+    /// The dialect in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The connection pool, for callers that need to run their own queries (tests, tools).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    fn encode(&self, data: &Data, now: OffsetDateTime) -> String {
+        self.signer.sign_object(
+            data,
+            u64::try_from(now.unix_timestamp()).unwrap_or_default(),
+        )
+    }
+
+    /// Decodes `session_data`; data that fails verification is logged and treated as absent,
+    /// as Django does with "Session data corrupted".
+    fn decode(&self, row: &AnyRow) -> Result<Option<Loaded>, EngineError> {
+        let text: String = row.try_get(0).map_err(EngineError::unavailable)?;
+        let version: i64 = row.try_get(1).map_err(EngineError::unavailable)?;
+        match self.signer.unsign_object(&text, None, SystemTime::now()) {
+            Ok(unsigned) => Ok(Some(Loaded {
+                data: unsigned.data,
+                version,
+            })),
+            Err(reason) => {
+                tracing::warn!(%reason, "session data corrupted; treating it as no session");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn load_hashed(&self, hash: &str) -> Result<Option<Loaded>, EngineError> {
+        let row = sqlx::query(AssertSqlSafe(self.queries.load.clone()))
+            .bind(hash)
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        match row {
+            Some(row) => self.decode(&row),
+            None => Ok(None),
+        }
+    }
+
+    /// Inserts a record under a fresh key; a key collision (a primary-key violation) retries
+    /// with another key, so an existing record is never overwritten.
+    async fn create(&self, request: &SaveRequest<'_>) -> Result<Saved, EngineError> {
+        let data = self.encode(request.data, request.now);
+        let expires = request.expiry_date(request.data).unix_timestamp();
+        for _ in 0..MAX_KEY_ATTEMPTS {
+            let key = SessionKey::generate();
+            let inserted = sqlx::query(AssertSqlSafe(self.queries.insert.clone()))
+                .bind(key.hashed())
+                .bind(data.as_str())
+                .bind(expires)
+                .bind(request.now.unix_timestamp())
+                .execute(&self.pool)
+                .await;
+            match inserted {
+                Ok(_) => {
+                    return Ok(Saved {
+                        cookie_value: key.as_str().to_owned(),
+                        version: 1,
+                    });
+                }
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    tracing::warn!("session key collision; drawing another key");
+                }
+                Err(e) => return Err(EngineError::unavailable(e)),
+            }
+        }
+        Err(EngineError::unavailable(std::io::Error::other(
+            "could not find an unused session key",
+        )))
+    }
+
+    /// Writes `data` over the record if it is still at `version`; false if it moved on.
+    async fn update_if_unchanged(
+        &self,
+        hash: &str,
+        version: i64,
+        data: &Data,
+        request: &SaveRequest<'_>,
+    ) -> Result<bool, EngineError> {
+        let done = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
+            .bind(self.encode(data, request.now))
+            .bind(request.expiry_date(data).unix_timestamp())
+            .bind(hash)
+            .bind(version)
+            .execute(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// sqlx opens SQLite files read-write but does not create them unless asked (`mode=rwc`).
+fn sqlite_url_creating_the_file(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+#[async_trait]
+impl Engine for DbEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Db
+    }
+
+    fn accepts(&self, cookie_value: &str) -> bool {
+        SessionKey::is_well_formed(cookie_value)
+    }
+
+    async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
+        match SessionKey::parse(cookie_value) {
+            Some(key) => self.load_hashed(&key.hashed()).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError> {
+        let Some(previous) = request.previous else {
+            return self.create(&request).await;
+        };
+        // A record is only ever loaded from a well-formed key, so this cannot fail for a
+        // previous the middleware passes; a foreign caller gets Gone rather than a new record.
+        let key = SessionKey::parse(previous.cookie_value).ok_or(EngineError::Gone)?;
+        let hash = key.hashed();
+        let saved = |version: i64| Saved {
+            cookie_value: key.as_str().to_owned(),
+            version: version + 1,
+        };
+        if self
+            .update_if_unchanged(&hash, previous.version, request.data, &request)
+            .await?
+        {
+            return Ok(saved(previous.version));
+        }
+        // Another request saved first: apply our changes on top of what it wrote.
+        for _ in 1..MAX_SAVE_ATTEMPTS {
+            let Some(fresh) = self.load_hashed(&hash).await? else {
+                return Err(EngineError::Gone);
+            };
+            let mut merged = fresh.data;
+            request.changes.apply_to(&mut merged);
+            if self
+                .update_if_unchanged(&hash, fresh.version, &merged, &request)
+                .await?
+            {
+                return Ok(saved(fresh.version));
+            }
+        }
+        Err(EngineError::Conflict {
+            attempts: MAX_SAVE_ATTEMPTS,
+        })
+    }
+
+    async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
+        if let Some(key) = SessionKey::parse(cookie_value) {
+            sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
+                .bind(key.hashed())
+                .execute(&self.pool)
+                .await
+                .map_err(EngineError::unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
+        let Some(key) = SessionKey::parse(cookie_value) else {
+            return Ok(false);
+        };
+        let row = sqlx::query(AssertSqlSafe(self.queries.exists.clone()))
+            .bind(key.hashed())
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(row.is_some())
+    }
+
+    async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        let mut removed = 0;
+        loop {
+            let done = sqlx::query(AssertSqlSafe(self.queries.delete_expired_batch.clone()))
+                .bind(now)
+                .bind(batch)
+                .execute(&self.pool)
+                .await
+                .map_err(EngineError::unavailable)?;
+            removed += done.rows_affected();
+            if done.rows_affected() < batch as u64 {
+                return Ok(removed);
+            }
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), EngineError> {
+        for statement in &self.queries.schema {
+            sqlx::query(AssertSqlSafe(statement.clone()))
+                .execute(&self.pool)
+                .await
+                .map_err(EngineError::unavailable)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_gets_numbered_placeholders() {
+        assert_eq!(
+            &*Dialect::Postgres.placeholders("a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(&*Dialect::MySql.placeholders("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn sqlite_urls_create_their_file() {
+        assert_eq!(
+            sqlite_url_creating_the_file("sqlite://x.db"),
+            "sqlite://x.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating_the_file("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The engine contract: how a cookie value becomes session data and back.
+//!
+//! The middleware only ever sees the cookie value. A server engine reads it as a key into its
+//! store; the `signed_cookies` engine reads the data out of the value itself. One object-safe
+//! trait covers both, the way Django's backends share one `SessionBase` interface.
+//!
+//! Saves carry this request's per-key [`ChangeSet`] as well as the whole data, so a server
+//! engine can apply the changes to the freshest stored record under a version check instead of
+//! overwriting what a concurrent request wrote.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::expiry::expiry_date;
+use crate::settings::{ConfigError, EngineKind, Settings};
+
+pub mod db;
+pub mod signed_cookies;
+
+pub use db::DbEngine;
+pub use signed_cookies::SignedCookieEngine;
+
+/// Session data: a JSON object in insertion order.
+pub type Data = Map<String, Value>;
+
+/// A record an engine found for a cookie value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The session data.
+    pub data: Data,
+    /// The stored version, for compare-and-swap saves (always 0 for cookie engines).
+    pub version: i64,
+}
+
+/// What a save replaces: the cookie value the record was loaded from, and its version then.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    /// The cookie value the request carried.
+    pub cookie_value: &'a str,
+    /// [`Loaded::version`] at load time.
+    pub version: i64,
+}
+
+/// The changes one request made, key by key, in the order that reproduces them.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::engine::ChangeSet;
+///
+/// let mut changes = ChangeSet::default();
+/// changes.set("cart", json!([1]));
+/// changes.remove("coupon");
+/// let mut stored = json!({"coupon": "X", "theme": "dark"}).as_object().unwrap().clone();
+/// changes.apply_to(&mut stored);
+/// assert_eq!(serde_json::Value::Object(stored), json!({"theme": "dark", "cart": [1]}));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeSet {
+    /// The request cleared the session first (`clear`, `flush`, `cycle_key`).
+    pub cleared: bool,
+    /// Keys set, with their final values.
+    pub set: Data,
+    /// Keys removed (and not set again afterwards).
+    pub removed: BTreeSet<String>,
+}
+
+impl ChangeSet {
+    /// Records `key = value`.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.removed.remove(key);
+        self.set.insert(key.to_owned(), value);
+    }
+
+    /// Records the removal of `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.set.shift_remove(key);
+        self.removed.insert(key.to_owned());
+    }
+
+    /// Records that the session was emptied: earlier changes no longer matter.
+    pub fn clear(&mut self) {
+        *self = ChangeSet {
+            cleared: true,
+            ..ChangeSet::default()
+        };
+    }
+
+    /// Whether the request changed nothing.
+    pub fn is_empty(&self) -> bool {
+        !self.cleared && self.set.is_empty() && self.removed.is_empty()
+    }
+
+    /// Applies these changes to `data` (the freshest stored version of the session).
+    pub fn apply_to(&self, data: &mut Data) {
+        if self.cleared {
+            data.clear();
+        }
+        for key in &self.removed {
+            data.shift_remove(key);
+        }
+        for (key, value) in &self.set {
+            data.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+/// What a save produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    /// The cookie value to send: the key, or for `signed_cookies` the signed data.
+    pub cookie_value: String,
+    /// The record's version after the save, for the next compare-and-swap.
+    pub version: i64,
+}
+
+/// Everything an engine needs to persist one request's session.
+#[derive(Debug, Clone, Copy)]
+pub struct SaveRequest<'a> {
+    /// The record being updated; `None` creates a new one (new session, or `cycle_key`).
+    pub previous: Option<Previous<'a>>,
+    /// The data as the handler left it.
+    pub data: &'a Data,
+    /// What the handler changed, for merging into a record that moved on meanwhile.
+    pub changes: &'a ChangeSet,
+    /// The modification time: expiry is counted from here.
+    pub now: OffsetDateTime,
+    /// `SESSION_COOKIE_AGE`, for sessions without a custom expiry.
+    pub cookie_age: i64,
+}
+
+impl SaveRequest<'_> {
+    /// When `data` expires if saved now (Django's `get_expiry_date`).
+    pub fn expiry_date(&self, data: &Data) -> OffsetDateTime {
+        expiry_date(data, self.now, self.cookie_age)
+    }
+}
+
+/// Why an engine could not do its job. Bad input is never an error (it is "no session").
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed or could not be reached: the request gets a 503.
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The session was deleted while this request ran (e.g. logout in another tab); saving
+    /// would bring it back to life, so the save is refused.
+    #[error("the session was deleted by another request while this one ran")]
+    Gone,
+    /// Concurrent writers kept winning; the save gave up after its retries.
+    #[error("the session changed concurrently {attempts} times; gave up saving")]
+    Conflict {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+}
+
+impl EngineError {
+    /// Wraps a store error.
+    pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        EngineError::Unavailable(Box::new(error))
+    }
+}
+
+/// A session engine: one per storage kind, all interchangeable behind this trait.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Which engine this is.
+    fn kind(&self) -> EngineKind;
+
+    /// Whether `cookie_value` has a shape this engine could ever recognize, judged without I/O.
+    /// Values that fail it are not a session (Django's `_validate_session_key`).
+    fn accepts(&self, cookie_value: &str) -> bool;
+
+    /// The record for `cookie_value`; `None` for an unknown, expired, tampered or malformed
+    /// value. Only a store failure is an error.
+    async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError>;
+
+    /// Persists a session and returns the cookie value to send with the new version.
+    ///
+    /// Server engines create a record under a fresh key when `previous` is `None` (never
+    /// overwriting an existing one), and otherwise update the previous record, merging
+    /// `changes` into it if it changed meanwhile. If it was deleted meanwhile, they return
+    /// [`EngineError::Gone`] and write nothing.
+    async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError>;
+
+    /// Deletes the record behind `cookie_value`, if any.
+    async fn delete(&self, cookie_value: &str) -> Result<(), EngineError>;
+
+    /// Whether a live record exists for `cookie_value`.
+    async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError>;
+
+    /// Removes expired records, `batch` at a time, and returns how many went.
+    /// Engines whose records expire by themselves return `Ok(0)`.
+    async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError>;
+
+    /// Creates the engine's schema if it is missing (idempotent). Nothing to do by default.
+    async fn migrate(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+/// Opens the engine `settings` select.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let settings = sessionkit::Settings::from_env()?;
+/// let engine = sessionkit::engine::open(&settings).await?;
+/// engine.migrate().await?;
+/// # Ok(()) }
+/// ```
+pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
+    settings.validate()?;
+    Ok(match settings.engine {
+        EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
+        EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
+    })
+}
+
+/// Why an engine could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// A setting is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be reached.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}

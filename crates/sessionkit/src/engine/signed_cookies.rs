@@ -1,0 +1,126 @@
+//! `signed_cookies`: the whole session lives in the cookie, signed (not encrypted) with
+//! `SECRET_KEY` in Django's format, so Django and sessionkit read each other's cookies.
+//!
+//! Nothing is stored on the server, which makes it fast and stateless, with three costs the
+//! user should know: the data is readable by the client, it must fit in ~4 KB, and a cookie
+//! cannot be revoked before it expires (logout only stops *this* browser from sending it).
+//! Concurrent requests cannot be merged either: the browser keeps whichever cookie came last.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
+use crate::expiry::expiry_date;
+use crate::key::MIN_KEY_LENGTH;
+use crate::settings::{EngineKind, Settings};
+use crate::signing::{COOKIE_SALT, Signer};
+
+/// Browsers keep at most 4096 bytes per cookie, so no longer value can be one we wrote.
+pub const MAX_COOKIE_VALUE_BYTES: usize = 4096;
+
+/// The client-side engine.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use sessionkit::engine::{ChangeSet, Engine, SaveRequest, SignedCookieEngine};
+/// use sessionkit::Settings;
+///
+/// let engine = SignedCookieEngine::new(&Settings::new("secret"));
+/// let data = serde_json::json!({"cart": [7]}).as_object().unwrap().clone();
+/// let saved = engine
+///     .save(SaveRequest {
+///         previous: None,
+///         data: &data,
+///         changes: &ChangeSet::default(),
+///         now: time::OffsetDateTime::now_utc(),
+///         cookie_age: 3600,
+///     })
+///     .await
+///     .unwrap();
+/// let cookie = saved.cookie_value;
+/// assert_eq!(engine.load(&cookie).await.unwrap().unwrap().data, data);
+/// assert!(engine.load(&cookie.replace('7', '8')).await.unwrap().is_none());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SignedCookieEngine {
+    signer: Signer,
+    cookie_age: i64,
+}
+
+impl SignedCookieEngine {
+    /// An engine signing with `SECRET_KEY` (verifying with its fallbacks too).
+    pub fn new(settings: &Settings) -> Self {
+        SignedCookieEngine {
+            signer: Signer::new(
+                COOKIE_SALT,
+                &settings.secret_key,
+                &settings.secret_key_fallbacks,
+            ),
+            cookie_age: settings.cookie_age,
+        }
+    }
+}
+
+#[async_trait]
+impl Engine for SignedCookieEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::SignedCookies
+    }
+
+    fn accepts(&self, cookie_value: &str) -> bool {
+        (MIN_KEY_LENGTH..=MAX_COOKIE_VALUE_BYTES).contains(&cookie_value.len())
+            && cookie_value.contains(':')
+    }
+
+    async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
+        let unsigned = match self
+            .signer
+            .unsign_object(cookie_value, None, SystemTime::now())
+        {
+            Ok(unsigned) => unsigned,
+            Err(reason) => {
+                tracing::warn!(%reason, "ignoring session cookie");
+                return Ok(None);
+            }
+        };
+        // Expiry counts from the signing time: SESSION_COOKIE_AGE, or the session's own expiry.
+        let signed_at = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(unsigned.timestamp);
+        let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age);
+        if OffsetDateTime::now_utc() > expires {
+            tracing::warn!(%expires, "ignoring expired session cookie");
+            return Ok(None);
+        }
+        Ok(Some(Loaded {
+            data: unsigned.data,
+            version: 0,
+        }))
+    }
+
+    async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError> {
+        let timestamp = u64::try_from(request.now.unix_timestamp()).unwrap_or_default();
+        Ok(Saved {
+            cookie_value: self.signer.sign_object(request.data, timestamp),
+            version: 0,
+        })
+    }
+
+    /// Nothing is stored server-side, so there is nothing to delete: the middleware's expired
+    /// Set-Cookie is what logs the browser out. A copied cookie stays valid until it expires.
+    async fn delete(&self, _cookie_value: &str) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    /// Whether `cookie_value` is a validly signed, unexpired session.
+    async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
+        Ok(self.accepts(cookie_value) && self.load(cookie_value).await?.is_some())
+    }
+
+    /// Cookies expire on their own; there is nothing to clear.
+    async fn clear_expired(&self, _batch: usize) -> Result<u64, EngineError> {
+        Ok(0)
+    }
+}

@@ -1,0 +1,177 @@
+//! Session expiry, stored as Django stores it: under `_session_expiry` in the session data, as
+//! an integer number of seconds, an ISO-8601 date string, or `0` for "when the browser closes";
+//! absent means `SESSION_COOKIE_AGE`.
+
+use serde_json::{Map, Value};
+use time::format_description::well_known::Iso8601;
+use time::macros::format_description;
+use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+/// The session key Django keeps the custom expiry under.
+pub const EXPIRY_KEY: &str = "_session_expiry";
+
+/// What [`crate::Session::set_expiry`] accepts (Django's `set_expiry(value)`).
+///
+/// ```
+/// use sessionkit::Expiry;
+///
+/// let in_an_hour = Expiry::After(time::Duration::hours(1));
+/// let at_close = Expiry::BrowserClose; // Django's set_expiry(0)
+/// let default = Expiry::Default;       // Django's set_expiry(None)
+/// # let _ = (in_an_hour, at_close, default);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Back to `SESSION_COOKIE_AGE` (and `SESSION_EXPIRE_AT_BROWSER_CLOSE`): Django's `None`.
+    Default,
+    /// The cookie lasts until the browser closes: Django's `0`.
+    BrowserClose,
+    /// Expire this long after the last modification: Django's integer seconds.
+    /// Negative durations make the session expired already.
+    After(Duration),
+    /// Expire at this instant: Django's `datetime` (stored as an ISO-8601 string).
+    At(OffsetDateTime),
+}
+
+impl Expiry {
+    /// The value stored under [`EXPIRY_KEY`], or `None` to remove the key.
+    pub(crate) fn to_stored(self) -> Option<Value> {
+        match self {
+            Expiry::Default => None,
+            Expiry::BrowserClose => Some(Value::from(0)),
+            Expiry::After(duration) => Some(Value::from(duration.whole_seconds())),
+            Expiry::At(date) => Some(Value::from(python_isoformat(date))),
+        }
+    }
+}
+
+/// The stored form, interpreted.
+enum Stored {
+    /// Absent, `0`, or unreadable: the configured cookie age applies.
+    CookieAge,
+    Seconds(i64),
+    At(OffsetDateTime),
+}
+
+fn stored(data: &Map<String, Value>) -> Stored {
+    match data.get(EXPIRY_KEY) {
+        None | Some(Value::Null) => Stored::CookieAge,
+        Some(Value::Number(n)) => match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
+            Some(0) | None => Stored::CookieAge,
+            Some(seconds) => Stored::Seconds(seconds),
+        },
+        Some(Value::String(text)) => match parse_isoformat(text) {
+            Some(date) => Stored::At(date),
+            None => {
+                tracing::warn!(value = %text, "unreadable {EXPIRY_KEY}; using SESSION_COOKIE_AGE");
+                Stored::CookieAge
+            }
+        },
+        Some(_) => Stored::CookieAge,
+    }
+}
+
+/// Django's `get_expiry_age`: seconds from `modification` until the session expires.
+pub fn expiry_age(data: &Map<String, Value>, modification: OffsetDateTime, cookie_age: i64) -> i64 {
+    match stored(data) {
+        Stored::CookieAge => cookie_age,
+        Stored::Seconds(seconds) => seconds,
+        // Python's `delta.days * 86400 + delta.seconds`: whole seconds, rounded down.
+        Stored::At(date) => (date - modification)
+            .whole_microseconds()
+            .div_euclid(1_000_000) as i64,
+    }
+}
+
+/// Django's `get_expiry_date`: when the session expires, counted from `modification`.
+pub fn expiry_date(
+    data: &Map<String, Value>,
+    modification: OffsetDateTime,
+    cookie_age: i64,
+) -> OffsetDateTime {
+    match stored(data) {
+        Stored::CookieAge => modification + Duration::seconds(cookie_age),
+        Stored::Seconds(seconds) => modification + Duration::seconds(seconds),
+        Stored::At(date) => date,
+    }
+}
+
+/// Django's `get_expire_at_browser_close`.
+pub fn expire_at_browser_close(data: &Map<String, Value>, setting: bool) -> bool {
+    match data.get(EXPIRY_KEY) {
+        None => setting,
+        Some(value) => value.as_i64() == Some(0),
+    }
+}
+
+/// Python's `datetime.isoformat()` for an aware datetime: microseconds only when non-zero.
+pub(crate) fn python_isoformat(date: OffsetDateTime) -> String {
+    let utc = date.to_offset(UtcOffset::UTC);
+    let base = utc
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]"
+        ))
+        .expect("dates in range format");
+    match utc.microsecond() {
+        0 => format!("{base}+00:00"),
+        micros => format!("{base}.{micros:06}+00:00"),
+    }
+}
+
+/// Python's `datetime.fromisoformat` for the forms Django writes; a naive value is taken as UTC.
+pub(crate) fn parse_isoformat(text: &str) -> Option<OffsetDateTime> {
+    if let Ok(date) = OffsetDateTime::parse(text, &Iso8601::DEFAULT) {
+        return Some(date);
+    }
+    let naive = text.replace(' ', "T");
+    PrimitiveDateTime::parse(&naive, &Iso8601::DEFAULT)
+        .ok()
+        .map(PrimitiveDateTime::assume_utc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn with_expiry(value: Value) -> Map<String, Value> {
+        json!({ EXPIRY_KEY: value }).as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn isoformat_round_trips_like_python() {
+        let date = datetime!(2030-01-01 0:00 UTC);
+        assert_eq!(python_isoformat(date), "2030-01-01T00:00:00+00:00");
+        let precise = datetime!(2030-01-01 0:00:00.123456 UTC);
+        assert_eq!(
+            python_isoformat(precise),
+            "2030-01-01T00:00:00.123456+00:00"
+        );
+        assert_eq!(parse_isoformat("2030-01-01T00:00:00+00:00"), Some(date));
+        assert_eq!(parse_isoformat("2030-01-01T01:00:00+01:00"), Some(date));
+        assert_eq!(parse_isoformat("2030-01-01 00:00:00"), Some(date));
+        assert_eq!(
+            parse_isoformat("2030-01-01T00:00:00.123456+00:00"),
+            Some(precise)
+        );
+        assert_eq!(parse_isoformat("next tuesday"), None);
+    }
+
+    #[test]
+    fn age_and_date_follow_django() {
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let empty = Map::new();
+        assert_eq!(expiry_age(&empty, now, 100), 100);
+        assert_eq!(expiry_date(&empty, now, 100), now + Duration::seconds(100));
+        let ten = with_expiry(json!(10));
+        assert_eq!(expiry_age(&ten, now, 100), 10);
+        assert_eq!(expiry_date(&ten, now, 100), now + Duration::seconds(10));
+        let at_close = with_expiry(json!(0));
+        assert_eq!(expiry_age(&at_close, now, 100), 100);
+        let dated = with_expiry(json!("2026-01-01T00:00:10.500000+00:00"));
+        assert_eq!(expiry_age(&dated, now, 100), 10);
+        let past = with_expiry(json!("2025-12-31T23:59:59.500000+00:00"));
+        assert_eq!(expiry_age(&past, now, 100), -1);
+    }
+}

@@ -1,0 +1,226 @@
+//! JSON written exactly as Python writes it, so signatures match Django byte for byte.
+//!
+//! Django signs `json.dumps(obj, separators=(",", ":"))`: no spaces, keys in insertion order,
+//! every character outside printable ASCII escaped as `\uXXXX` (lowercase hex, surrogate pairs
+//! above the BMP), `/` left alone, and floats in Python's `repr` form (`1e-07`, `1e+16`, `2.0`).
+//! `serde_json` differs on the last two points, so we write the bytes ourselves; parsing is
+//! left to `serde_json`, which accepts everything written here.
+//!
+//! Numbers keep their exact text (`serde_json/arbitrary_precision`), so integers beyond 64 bits
+//! written by Python survive a round trip unchanged.
+
+use serde_json::{Map, Number, Value};
+
+/// Serializes a session map the way Python's `json.dumps(obj, separators=(",", ":"))` does.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let value = json!({"name": "Zoë", "pi": 3.5, "tiny": 0.0000001, "path": "/"});
+/// let text = sessionkit::json::to_python_json(value.as_object().unwrap());
+/// assert_eq!(text, r#"{"name":"Zo\u00eb","pi":3.5,"tiny":1e-07,"path":"/"}"#);
+/// ```
+pub fn to_python_json(map: &Map<String, Value>) -> String {
+    let mut out = String::with_capacity(64);
+    write_object(map, &mut out);
+    out
+}
+
+fn write_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => write_object(map, out),
+    }
+}
+
+fn write_object(map: &Map<String, Value>, out: &mut String) {
+    out.push('{');
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(key, out);
+        out.push(':');
+        write_value(value, out);
+    }
+    out.push('}');
+}
+
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    let mut units = [0u16; 2];
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+fn write_number(n: &Number, out: &mut String) {
+    let text = n.as_str();
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        out.push_str(text);
+    } else {
+        match text.parse::<f64>() {
+            Ok(f) => write_python_float(f, out),
+            Err(_) => out.push_str(text),
+        }
+    }
+}
+
+/// Python's `float.__repr__`: the shortest digits that round-trip, in fixed notation when the
+/// decimal exponent is in `-4..16`, else `d.ddde±XX` with at least two exponent digits.
+fn write_python_float(f: f64, out: &mut String) {
+    if f.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits, e.g. "-1.25e-7".
+    let sci = format!("{f:e}");
+    let (mantissa, exponent) = sci.split_once('e').expect("`{:e}` always has an exponent");
+    let exponent: i32 = exponent.parse().expect("`{:e}` exponent is an integer");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    out.push_str(sign);
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1; // digits before the decimal point
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+            out.push_str(&digits);
+        } else {
+            let point = point as usize;
+            if digits.len() <= point {
+                out.push_str(&digits);
+                out.extend(std::iter::repeat_n('0', point - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..point]);
+                out.push('.');
+                out.push_str(&digits[point..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        out.push_str(&format!("e{exp_sign}{:02}", exponent.unsigned_abs()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn py(value: Value) -> String {
+        to_python_json(value.as_object().expect("test values are objects"))
+    }
+
+    fn float(f: f64) -> String {
+        let mut out = String::new();
+        write_python_float(f, &mut out);
+        out
+    }
+
+    #[test]
+    fn floats_follow_python_repr() {
+        let cases = [
+            (3.14159, "3.14159"),
+            (1e-7, "1e-07"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (1e15, "1000000000000000.0"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (2.0, "2.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (-2.5, "-2.5"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (123456.789, "123456.789"),
+            (1e300, "1e+300"),
+            (5e-324, "5e-324"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(float(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn strings_escape_like_ensure_ascii() {
+        let text = py(json!({"s": "a\"b\\c/d\te\nf\u{7f}\u{1}é😀"}));
+        assert_eq!(
+            text,
+            r#"{"s":"a\"b\\c/d\te\nf\u007f\u0001\u00e9\ud83d\ude00"}"#
+        );
+    }
+
+    #[test]
+    fn big_integers_keep_their_digits() {
+        let map: Map<String, Value> =
+            serde_json::from_str(r#"{"big":123456789012345678901234567890,"neg":-5}"#).unwrap();
+        assert_eq!(
+            to_python_json(&map),
+            r#"{"big":123456789012345678901234567890,"neg":-5}"#
+        );
+    }
+
+    #[test]
+    fn parsed_floats_are_rewritten_in_python_form() {
+        let map: Map<String, Value> = serde_json::from_str(r#"{"a":1E+16,"b":1.50}"#).unwrap();
+        assert_eq!(to_python_json(&map), r#"{"a":1e+16,"b":1.5}"#);
+    }
+
+    #[test]
+    fn nesting_and_order_are_kept() {
+        let text = py(json!({"z": [1, [2, {}], []], "a": {"y": null, "x": true}}));
+        assert_eq!(text, r#"{"z":[1,[2,{}],[]],"a":{"y":null,"x":true}}"#);
+    }
+
+    #[test]
+    fn output_parses_back_to_the_same_value() {
+        let value = json!({"k": "é\u{0}\u{ffff}😀", "f": 0.1, "n": [-1, 2.5]});
+        let back: Value = serde_json::from_str(&py(value.clone())).unwrap();
+        assert_eq!(back, value);
+    }
+}

@@ -1,0 +1,171 @@
+//! Session keys: what a server-side engine puts in the cookie.
+//!
+//! A key is 32 characters from `[a-z0-9]` (Django's format, about 165 bits) drawn from the
+//! operating system's CSPRNG. Keys are bearer credentials, so `Debug` and `Display` never show
+//! them: logs get a short fingerprint instead, enough to correlate lines without leaking the key.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+/// Length of a freshly minted key (Django's `get_random_string(32, VALID_KEY_CHARS)`).
+pub const KEY_LENGTH: usize = 32;
+/// Shortest cookie value that can be a key; Django's `_validate_session_key` uses the same bound.
+pub const MIN_KEY_LENGTH: usize = 8;
+/// Longest accepted key: Django's `session_key` column is `varchar(40)`.
+pub const MAX_KEY_LENGTH: usize = 40;
+
+/// A validated session key.
+///
+/// ```
+/// use sessionkit::SessionKey;
+///
+/// let key = SessionKey::generate();
+/// assert_eq!(key.as_str().len(), 32);
+/// assert!(!format!("{key:?}").contains(key.as_str()));
+/// assert!(SessionKey::parse("abc").is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// Mints a new key from the OS CSPRNG (`getrandom`), by rejection sampling so every
+    /// character is uniformly distributed.
+    ///
+    /// # Panics
+    /// Only if the operating system cannot provide randomness at all, in which case no key
+    /// could be trusted and continuing would be worse.
+    pub fn generate() -> Self {
+        // 252 is the largest multiple of 36 below 256: bytes at or above it would bias the draw.
+        const LIMIT: u8 = 252;
+        let mut key = String::with_capacity(KEY_LENGTH);
+        let mut buf = [0u8; 48];
+        while key.len() < KEY_LENGTH {
+            getrandom::fill(&mut buf).expect("the operating system CSPRNG is unavailable");
+            for byte in buf.iter().copied().filter(|b| *b < LIMIT) {
+                if key.len() == KEY_LENGTH {
+                    break;
+                }
+                key.push(ALPHABET[usize::from(byte % 36)] as char);
+            }
+        }
+        SessionKey(key)
+    }
+
+    /// Accepts `value` if it could be a key: 8 to 40 characters from `[a-z0-9]`.
+    ///
+    /// Anything else (empty, short, other characters such as `/` or `..`) is not a key, so it
+    /// can never reach a query or a file path.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::is_well_formed(value).then(|| SessionKey(value.to_owned()))
+    }
+
+    /// The check behind [`SessionKey::parse`], without allocating.
+    pub fn is_well_formed(value: &str) -> bool {
+        (MIN_KEY_LENGTH..=MAX_KEY_LENGTH).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    }
+
+    /// The key itself, for the cookie. Never log it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// SHA-256 of the key in lowercase hex: what server engines store, so a leaked table or
+    /// dump holds no usable cookie.
+    pub fn hashed(&self) -> String {
+        hex(&Sha256::digest(self.0.as_bytes()))
+    }
+
+    /// A short, non-reversible tag for logs: the first 8 hex digits of [`SessionKey::hashed`].
+    pub fn fingerprint(&self) -> String {
+        self.hashed()[..8].to_owned()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey(#{})", self.fingerprint())
+    }
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.fingerprint())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn generated_keys_are_32_lowercase_alphanumerics_and_distinct() {
+        let keys: HashSet<String> = (0..1000)
+            .map(|_| SessionKey::generate().as_str().to_owned())
+            .collect();
+        assert_eq!(keys.len(), 1000);
+        for key in &keys {
+            assert_eq!(key.len(), KEY_LENGTH);
+            assert!(SessionKey::is_well_formed(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn every_alphabet_character_shows_up() {
+        let seen: HashSet<char> = (0..200)
+            .flat_map(|_| SessionKey::generate().as_str().chars().collect::<Vec<_>>())
+            .collect();
+        assert_eq!(seen.len(), 36);
+    }
+
+    #[test]
+    fn short_empty_and_foreign_values_are_not_keys() {
+        for bad in [
+            "",
+            "1",
+            "abcdefg",
+            "ABCDEFGHIJ",
+            "abcd/efgh",
+            "..abcdefg",
+            "abc\\defgh",
+        ] {
+            assert!(SessionKey::parse(bad).is_none(), "{bad:?}");
+        }
+        assert!(SessionKey::parse(&"a".repeat(41)).is_none());
+        assert!(SessionKey::parse("abcdefgh").is_some());
+        assert!(SessionKey::parse(&"a".repeat(40)).is_some());
+    }
+
+    #[test]
+    fn debug_and_display_never_show_the_key() {
+        let key = SessionKey::generate();
+        for shown in [format!("{key:?}"), format!("{key}")] {
+            assert!(!shown.contains(key.as_str()));
+            assert!(shown.contains(&key.fingerprint()));
+        }
+    }
+
+    #[test]
+    fn hashed_is_sha256_hex() {
+        let key = SessionKey::parse("abcdefgh").unwrap();
+        assert_eq!(
+            key.hashed(),
+            "9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab"
+        );
+    }
+}

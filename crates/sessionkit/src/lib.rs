@@ -1,0 +1,66 @@
+//! # sessionkit
+//!
+//! Django's session framework for tower and axum: `session.insert("user_id", 42)` in a handler,
+//! and the framework remembers it across requests. Where the data lives is one setting,
+//! `SESSION_ENGINE`; security (signing, CSPRNG keys, cookie attributes), expiry and clean-up
+//! are handled for you, with Django's semantics and wire formats.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use sessionkit::{Session, SessionError, Sessions, Settings};
+//!
+//! async fn counter(session: Session) -> Result<String, SessionError> {
+//!     let n: i64 = session.get("n")?.unwrap_or(0) + 1;
+//!     session.insert("n", n)?;
+//!     Ok(n.to_string())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // SESSION_ENGINE, SECRET_KEY, … from the environment or sessionkit.toml
+//!     let sessions = Sessions::open(Settings::from_env()?).await?;
+//!     sessions.engine().migrate().await?; // creates the table for `db`; no-op otherwise
+//!     let app = Router::new().route("/", get(counter)).layer(sessions.layer());
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Which engine when
+//!
+//! | engine | data lives | pick it when | mind that |
+//! |---|---|---|---|
+//! | `signed_cookies` | in the cookie, signed | small, non-sensitive data; no server state wanted | the user can read it; ≤ 4 KB; cannot be revoked; concurrent requests cannot be merged |
+//! | `db` | SQL table (SQLite, PostgreSQL, MySQL/MariaDB) | anything sensitive or large; "log out" must really end the session | one query per request that uses the session |
+//!
+//! The cookie only ever holds a random key for `db`; the table stores a SHA-256 of that key,
+//! so even a leaked table yields no usable cookie. Cookie overflow is an error
+//! ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
+//!
+//! ## Layout
+//!
+//! - [`Session`] / [`LazySession`]: the handle handlers use (Django's `SessionBase` API).
+//! - [`Sessions`]: one engine plus [`Settings`]; [`Sessions::layer`] is the tower layer.
+//! - [`engine`]: the [`engine::Engine`] trait and one module per engine.
+//! - [`signing`], [`json`]: Django's signed format, byte for byte.
+
+#![warn(missing_docs)]
+
+pub mod engine;
+mod error;
+pub mod expiry;
+pub mod json;
+pub mod key;
+mod middleware;
+mod session;
+pub mod settings;
+pub mod signing;
+
+pub use engine::{Engine, EngineError};
+pub use error::SessionError;
+pub use expiry::Expiry;
+pub use key::SessionKey;
+pub use middleware::{MAX_COOKIE_BYTES, SessionLayer, SessionService, Sessions};
+pub use session::{LazySession, Session};
+pub use settings::{ConfigError, EngineKind, SameSite, Settings};

@@ -1,0 +1,299 @@
+//! The tower layer: reads the session cookie before the handler and, after it, saves the
+//! session and sets or deletes the cookie by Django's `SessionMiddleware` decision table:
+//!
+//! 1. The request carried the cookie and the session ended empty → delete the cookie.
+//! 2. Otherwise, if the session was modified (or `SESSION_SAVE_EVERY_REQUEST`), is not empty,
+//!    and the response is not a 5xx → save, and set the cookie.
+//! 3. `Vary: Cookie` whenever the session was accessed, or the cookie set or deleted.
+//!
+//! Errors become responses here and only here: a store failure is a 503, a session deleted
+//! meanwhile is a 400, a cookie too large for browsers is a 500 — each with a plain message.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use cookie::Cookie;
+use http::header::{COOKIE, SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use time::{Duration, OffsetDateTime};
+use tower::{Layer, Service};
+
+use crate::engine::{Engine, OpenError, open};
+use crate::error::SessionError;
+use crate::session::{LazySession, Shared};
+use crate::settings::{ConfigError, SameSite, Settings};
+
+/// Browsers keep a cookie only if its name and value together fit in 4096 bytes.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+
+/// sessionkit for one application: an engine and the settings. Cheap to clone.
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use sessionkit::{Session, SessionError, Sessions, Settings};
+///
+/// async fn visits(session: Session) -> Result<String, SessionError> {
+///     let n: u64 = session.get("visits")?.unwrap_or(0) + 1;
+///     session.insert("visits", n)?;
+///     Ok(format!("visit number {n}"))
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let sessions = Sessions::open(Settings::from_env()?).await?;
+/// sessions.engine().migrate().await?;
+/// let app: Router = Router::new().route("/", get(visits)).layer(sessions.layer());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sessions {
+    engine: Arc<dyn Engine>,
+    settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("engine", &self.engine.kind())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Sessions {
+    /// Validates `settings` and opens the engine they select.
+    pub async fn open(settings: Settings) -> Result<Self, OpenError> {
+        let engine = open(&settings).await?;
+        Ok(Sessions {
+            engine,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// Uses an engine built by hand (tests, custom engines) with `settings`.
+    pub fn new(engine: Arc<dyn Engine>, settings: Settings) -> Result<Self, ConfigError> {
+        settings.validate()?;
+        Ok(Sessions {
+            engine,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The session of a request that carried `cookie_value` (not loaded yet).
+    pub fn start(&self, cookie_value: Option<&str>) -> LazySession {
+        LazySession::new(
+            self.engine.clone(),
+            self.settings.clone(),
+            cookie_value.map(str::to_owned),
+        )
+    }
+
+    /// The tower layer that gives every request a session.
+    pub fn layer(&self) -> SessionLayer {
+        SessionLayer {
+            sessions: self.clone(),
+        }
+    }
+
+    /// The session cookie's value in `headers`, if the request carried one.
+    fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        let name = self.settings.cookie_name.as_str();
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|header| header.to_str().ok())
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(key, _)| key.trim() == name)
+            .map(|(_, value)| value.trim())
+    }
+
+    fn cookie(&self, value: String, max_age: Option<i64>) -> Cookie<'static> {
+        let s = &self.settings;
+        let mut cookie = Cookie::build((s.cookie_name.clone(), value))
+            .path(s.cookie_path.clone())
+            .secure(s.cookie_secure)
+            .http_only(s.cookie_httponly);
+        if let Some(domain) = &s.cookie_domain {
+            cookie = cookie.domain(domain.clone());
+        }
+        if let Some(same_site) = s.cookie_samesite {
+            cookie = cookie.same_site(match same_site {
+                SameSite::Lax => cookie::SameSite::Lax,
+                SameSite::Strict => cookie::SameSite::Strict,
+                SameSite::None => cookie::SameSite::None,
+            });
+        }
+        if let Some(age) = max_age {
+            let age = Duration::seconds(age.max(0));
+            cookie = cookie.max_age(age).expires(OffsetDateTime::now_utc() + age);
+        }
+        cookie.build()
+    }
+
+    /// Applies the decision table to `response` once the handler is done.
+    async fn finish(
+        &self,
+        shared: &Shared,
+        status: http::StatusCode,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SessionError> {
+        let save_every_request = self.settings.save_every_request;
+        if save_every_request && shared.carried_cookie() {
+            // The handler may not have touched the session; load it so "empty" means empty.
+            shared.ensure_loaded().await?;
+        }
+        shared.delete_retired().await?;
+        let empty = shared.is_empty();
+        let (accessed, modified) = shared.flags();
+        if shared.carried_cookie() && empty {
+            let mut deletion = self.cookie(String::new(), Some(0));
+            deletion.set_expires(OffsetDateTime::UNIX_EPOCH);
+            append_cookie(headers, &deletion);
+            add_vary_cookie(headers);
+            return Ok(());
+        }
+        if accessed {
+            add_vary_cookie(headers);
+        }
+        if (modified || save_every_request) && !empty && !status.is_server_error() {
+            let max_age = shared.cookie_max_age();
+            let value = shared.persist().await?;
+            let size = self.settings.cookie_name.len() + value.len();
+            if size > MAX_COOKIE_BYTES {
+                return Err(SessionError::CookieTooLarge {
+                    size,
+                    limit: MAX_COOKIE_BYTES,
+                });
+            }
+            append_cookie(headers, &self.cookie(value, max_age));
+            add_vary_cookie(headers);
+        }
+        Ok(())
+    }
+}
+
+fn append_cookie(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
+    let value = HeaderValue::try_from(cookie.to_string())
+        .expect("cookie names, values and attributes are validated header-safe text");
+    headers.append(SET_COOKIE, value);
+}
+
+/// Django's `patch_vary_headers(response, ("Cookie",))`: add once, keep what is there.
+fn add_vary_cookie(headers: &mut HeaderMap) {
+    let present = headers
+        .get_all(VARY)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*");
+    if !present {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}
+
+/// The tower [`Layer`] made by [`Sessions::layer`].
+#[derive(Clone, Debug)]
+pub struct SessionLayer {
+    sessions: Sessions,
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            sessions: self.sessions.clone(),
+        }
+    }
+}
+
+/// The tower [`Service`] made by [`SessionLayer`].
+#[derive(Clone, Debug)]
+pub struct SessionService<S> {
+    inner: S,
+    sessions: Sessions,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<String> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let sessions = self.sessions.clone();
+        let lazy = sessions.start(sessions.cookie_value(request.headers()));
+        request.extensions_mut().insert(lazy.clone());
+        // The clone that was polled ready is the one that must be called.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let mut response = inner.call(request).await?;
+            let status = response.status();
+            if let Err(error) = sessions
+                .finish(&lazy.0, status, response.headers_mut())
+                .await
+            {
+                return Ok(error.to_response());
+            }
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(feature = "axum")]
+mod extract {
+    use axum::extract::FromRequestParts;
+    use http::request::Parts;
+
+    use crate::error::SessionError;
+    use crate::session::{LazySession, Session};
+
+    /// Extracting a `Session` loads it (once per request). Without the session layer the
+    /// rejection is [`SessionError::MissingLayer`]; a store failure is a 503.
+    impl<S: Send + Sync> FromRequestParts<S> for Session {
+        type Rejection = SessionError;
+
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+            LazySession::from_request_parts(parts, state)
+                .await?
+                .load()
+                .await
+        }
+    }
+
+    /// Extracting a `LazySession` loads nothing; call [`LazySession::load`] when needed.
+    impl<S: Send + Sync> FromRequestParts<S> for LazySession {
+        type Rejection = SessionError;
+
+        async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+            parts
+                .extensions
+                .get::<LazySession>()
+                .cloned()
+                .ok_or(SessionError::MissingLayer)
+        }
+    }
+}

@@ -1,0 +1,559 @@
+//! `Session`: the dict-like handle a handler uses, with Django's `SessionBase` API and flags.
+//!
+//! The middleware puts a [`LazySession`] in every request; nothing is loaded until a handler
+//! asks for the [`Session`] (the axum extractor, or [`LazySession::load`]). From then on every
+//! method is synchronous: the data is in memory, and the middleware saves it after the
+//! handler, following Django's decision table. Besides the data, the session records which
+//! keys this request changed, so a server engine can merge them into a record that another
+//! request updated meanwhile.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::engine::{ChangeSet, Data, Engine, Previous, SaveRequest};
+use crate::error::SessionError;
+use crate::expiry::{EXPIRY_KEY, Expiry, expire_at_browser_close, expiry_age, expiry_date};
+use crate::key::SessionKey;
+use crate::settings::Settings;
+
+const TEST_COOKIE_NAME: &str = "testcookie";
+const TEST_COOKIE_VALUE: &str = "worked";
+
+/// The record a session was loaded from.
+#[derive(Debug, Clone)]
+struct Origin {
+    cookie_value: String,
+    version: i64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    loaded: bool,
+    /// Set when the engine recognized the request's cookie (Django's `_session_key`).
+    origin: Option<Origin>,
+    data: Data,
+    changes: ChangeSet,
+    accessed: bool,
+    modified: bool,
+    /// Records to delete at the end of the request (after `flush` or `cycle_key`).
+    retired: Vec<String>,
+}
+
+impl State {
+    fn touch(&mut self) {
+        self.accessed = true;
+    }
+
+    fn set(&mut self, key: &str, value: Value) {
+        self.accessed = true;
+        self.modified = true;
+        self.changes.set(key, value.clone());
+        self.data.insert(key.to_owned(), value);
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Value> {
+        self.accessed = true;
+        let old = self.data.shift_remove(key);
+        if old.is_some() {
+            self.modified = true;
+            self.changes.remove(key);
+        }
+        old
+    }
+
+    fn clear(&mut self) {
+        self.accessed = true;
+        self.modified = true;
+        self.data.clear();
+        self.changes.clear();
+    }
+
+    fn retire_origin(&mut self) {
+        if let Some(origin) = self.origin.take() {
+            self.retired.push(origin.cookie_value);
+        }
+    }
+}
+
+/// What one request's session shares between the middleware and the handler.
+pub(crate) struct Shared {
+    engine: Arc<dyn Engine>,
+    settings: Arc<Settings>,
+    /// The cookie value the request carried, if any.
+    incoming: Option<String>,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // No code panics while holding the lock; a poisoned lock still holds consistent data.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The incoming cookie value if the engine could recognize it, without I/O.
+    fn plausible_cookie(&self) -> Option<&str> {
+        self.incoming
+            .as_deref()
+            .filter(|value| self.engine.accepts(value))
+    }
+
+    pub(crate) fn carried_cookie(&self) -> bool {
+        self.incoming.is_some()
+    }
+
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.state().loaded
+    }
+
+    pub(crate) async fn ensure_loaded(&self) -> Result<(), SessionError> {
+        if self.state().loaded {
+            return Ok(());
+        }
+        let found = match self.plausible_cookie() {
+            Some(value) => self
+                .engine
+                .load(value)
+                .await?
+                .map(|loaded| (value.to_owned(), loaded)),
+            None => {
+                if self.incoming.as_deref().is_some_and(|v| !v.is_empty()) {
+                    tracing::warn!(
+                        engine = %self.engine.kind(),
+                        "ignoring a malformed session cookie"
+                    );
+                }
+                None
+            }
+        };
+        let mut state = self.state();
+        if !state.loaded {
+            state.loaded = true;
+            if let Some((cookie_value, loaded)) = found {
+                state.origin = Some(Origin {
+                    cookie_value,
+                    version: loaded.version,
+                });
+                state.data = loaded.data;
+            }
+        }
+        Ok(())
+    }
+
+    /// Django's `is_empty`: no recognized record and no data. Before loading, only the cookie's
+    /// shape can tell.
+    pub(crate) fn is_empty(&self) -> bool {
+        let state = self.state();
+        if state.loaded {
+            state.origin.is_none() && state.data.is_empty()
+        } else {
+            self.plausible_cookie().is_none()
+        }
+    }
+
+    pub(crate) fn flags(&self) -> (bool, bool) {
+        let state = self.state();
+        (state.accessed, state.modified)
+    }
+
+    /// `Max-Age` for the cookie: `None` for a browser-close session.
+    pub(crate) fn cookie_max_age(&self) -> Option<i64> {
+        let state = self.state();
+        if expire_at_browser_close(&state.data, self.settings.expire_at_browser_close) {
+            None
+        } else {
+            Some(expiry_age(
+                &state.data,
+                OffsetDateTime::now_utc(),
+                self.settings.cookie_age,
+            ))
+        }
+    }
+
+    /// Deletes the records that `flush` or `cycle_key` left behind.
+    pub(crate) async fn delete_retired(&self) -> Result<(), SessionError> {
+        let retired = std::mem::take(&mut self.state().retired);
+        for cookie_value in retired {
+            self.engine.delete(&cookie_value).await?;
+        }
+        Ok(())
+    }
+
+    /// Saves through the engine and returns the cookie value to send.
+    pub(crate) async fn persist(&self) -> Result<String, SessionError> {
+        let (origin, data, changes) = {
+            let state = self.state();
+            (
+                state.origin.clone(),
+                state.data.clone(),
+                state.changes.clone(),
+            )
+        };
+        let saved = self
+            .engine
+            .save(SaveRequest {
+                previous: origin.as_ref().map(|o| Previous {
+                    cookie_value: &o.cookie_value,
+                    version: o.version,
+                }),
+                data: &data,
+                changes: &changes,
+                now: OffsetDateTime::now_utc(),
+                cookie_age: self.settings.cookie_age,
+            })
+            .await?;
+        let mut state = self.state();
+        state.origin = Some(Origin {
+            cookie_value: saved.cookie_value.clone(),
+            version: saved.version,
+        });
+        state.changes = ChangeSet::default();
+        state.modified = false;
+        Ok(saved.cookie_value)
+    }
+}
+
+/// The session of a request, not loaded yet. The middleware puts one in the request's
+/// extensions; [`LazySession::load`] (or the axum `Session` extractor) loads it on first use.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::{EngineKind, Sessions, Settings};
+///
+/// let sessions = Sessions::open(Settings {
+///     engine: EngineKind::SignedCookies,
+///     ..Settings::new("secret")
+/// })
+/// .await?;
+/// let lazy = sessions.start(None); // a request without a cookie
+/// let session = lazy.load().await?;
+/// assert!(session.is_empty());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LazySession(pub(crate) Arc<Shared>);
+
+impl LazySession {
+    pub(crate) fn new(
+        engine: Arc<dyn Engine>,
+        settings: Arc<Settings>,
+        incoming: Option<String>,
+    ) -> Self {
+        LazySession(Arc::new(Shared {
+            engine,
+            settings,
+            incoming,
+            state: Mutex::new(State::default()),
+        }))
+    }
+
+    /// Loads the session (once per request; later calls return the same session).
+    /// A store failure is an error; an unknown, expired or tampered cookie is an empty session.
+    pub async fn load(&self) -> Result<Session, SessionError> {
+        self.0.ensure_loaded().await?;
+        Ok(Session(self.0.clone()))
+    }
+}
+
+impl std::fmt::Debug for LazySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazySession")
+            .field("engine", &self.0.engine.kind())
+            .field("loaded", &self.0.is_loaded())
+            .finish()
+    }
+}
+
+/// A loaded session: a JSON object with Django's dict API and flags.
+///
+/// Reads set `accessed`; writes set `accessed` and `modified`. Cloning gives another handle
+/// to the same session.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), sessionkit::SessionError> {
+/// # let sessions = sessionkit::Sessions::open(sessionkit::Settings {
+/// #     engine: sessionkit::EngineKind::SignedCookies,
+/// #     ..sessionkit::Settings::new("secret")
+/// # }).await.unwrap();
+/// # let session = sessions.start(None).load().await?;
+/// let visits: u64 = session.get("visits")?.unwrap_or(0);
+/// session.insert("visits", visits + 1)?;
+/// assert_eq!(session.get::<u64>("visits")?, Some(visits + 1));
+/// assert!(session.modified());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Session(Arc<Shared>);
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.0.state();
+        f.debug_struct("Session")
+            .field("engine", &self.0.engine.kind())
+            .field("keys", &state.data.keys().collect::<Vec<_>>())
+            .field("accessed", &state.accessed)
+            .field("modified", &state.modified)
+            .finish()
+    }
+}
+
+impl Session {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.state()
+    }
+
+    /// The value under `key`, deserialized; `Ok(None)` if absent, an error if it has
+    /// another type. Sets `accessed`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        self.get_value(key).map(|v| typed(key, v)).transpose()
+    }
+
+    /// The raw JSON value under `key`. Sets `accessed`.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        let mut state = self.state();
+        state.touch();
+        state.data.get(key).cloned()
+    }
+
+    /// Stores `value` under `key` (Django's `session[key] = value`). Sets `accessed` and
+    /// `modified`. Fails only if `value` cannot be represented as JSON.
+    pub fn insert(&self, key: &str, value: impl Serialize) -> Result<(), SessionError> {
+        let value = serde_json::to_value(value).map_err(|source| SessionError::Type {
+            key: key.to_owned(),
+            source,
+        })?;
+        self.state().set(key, value);
+        Ok(())
+    }
+
+    /// Removes `key` and returns its value (Django's `del session[key]`, without the error
+    /// for a missing key). `modified` is set only if the key was there.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.state().remove(key)
+    }
+
+    /// Removes `key` and returns its value deserialized (Django's `pop`). A missing key gives
+    /// `Ok(None)` and leaves `modified` alone, like `pop(key, default)` in Django.
+    pub fn pop<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        self.remove(key).map(|v| typed(key, v)).transpose()
+    }
+
+    /// The value under `key`; if absent, stores `default` first and returns it.
+    pub fn setdefault<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &str,
+        default: T,
+    ) -> Result<T, SessionError> {
+        if let Some(existing) = self.get(key)? {
+            return Ok(existing);
+        }
+        self.insert(key, &default)?;
+        Ok(default)
+    }
+
+    /// Whether `key` is present. Sets `accessed`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        let mut state = self.state();
+        state.touch();
+        state.data.contains_key(key)
+    }
+
+    /// The keys, in insertion order. Sets `accessed`.
+    pub fn keys(&self) -> Vec<String> {
+        let mut state = self.state();
+        state.touch();
+        state.data.keys().cloned().collect()
+    }
+
+    /// The values, in insertion order. Sets `accessed`.
+    pub fn values(&self) -> Vec<Value> {
+        let mut state = self.state();
+        state.touch();
+        state.data.values().cloned().collect()
+    }
+
+    /// The `(key, value)` pairs, in insertion order. Sets `accessed`.
+    pub fn items(&self) -> Vec<(String, Value)> {
+        let mut state = self.state();
+        state.touch();
+        state
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Stores every entry of `entries`. Sets `accessed` and `modified`.
+    pub fn update(&self, entries: impl IntoIterator<Item = (String, Value)>) {
+        let mut state = self.state();
+        state.touch();
+        state.modified = true;
+        for (key, value) in entries {
+            state.set(&key, value);
+        }
+    }
+
+    /// Removes every key but keeps the session (and its key). Sets `accessed` and `modified`.
+    pub fn clear(&self) {
+        self.state().clear();
+    }
+
+    /// Django's `is_empty`: no stored record behind the cookie and no data. Sets no flag.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Logs out: empties the session and deletes its record; a later write starts a new
+    /// session under a new key. Use it on logout.
+    pub fn flush(&self) {
+        let mut state = self.state();
+        state.clear();
+        state.retire_origin();
+    }
+
+    /// Keeps the data under a new key and deletes the old record. Use it on login, against
+    /// session fixation.
+    pub fn cycle_key(&self) {
+        let mut state = self.state();
+        state.touch();
+        state.modified = true;
+        state.retire_origin();
+        let data = state.data.clone();
+        state.changes.clear();
+        for (key, value) in data {
+            state.changes.set(&key, value);
+        }
+    }
+
+    /// Sets when the session expires (Django's `set_expiry`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sessionkit::SessionError> {
+    /// # let sessions = sessionkit::Sessions::open(sessionkit::Settings {
+    /// #     engine: sessionkit::EngineKind::SignedCookies,
+    /// #     ..sessionkit::Settings::new("secret")
+    /// # }).await.unwrap();
+    /// # let session = sessions.start(None).load().await?;
+    /// use sessionkit::Expiry;
+    ///
+    /// session.set_expiry(Expiry::After(time::Duration::minutes(30)));
+    /// assert_eq!(session.expiry_age(), 1800);
+    /// session.set_expiry(Expiry::BrowserClose);
+    /// assert!(session.expire_at_browser_close());
+    /// # Ok(()) }
+    /// ```
+    pub fn set_expiry(&self, expiry: Expiry) {
+        match expiry.to_stored() {
+            Some(value) => self.state().set(EXPIRY_KEY, value),
+            None => {
+                self.remove(EXPIRY_KEY);
+            }
+        }
+    }
+
+    /// Seconds until expiry, counted from now (Django's `get_expiry_age`). Sets `accessed`.
+    pub fn expiry_age(&self) -> i64 {
+        self.expiry_age_since(OffsetDateTime::now_utc())
+    }
+
+    /// Seconds until expiry, counted from `modification`. Sets `accessed`.
+    pub fn expiry_age_since(&self, modification: OffsetDateTime) -> i64 {
+        let mut state = self.state();
+        state.touch();
+        expiry_age(&state.data, modification, self.0.settings.cookie_age)
+    }
+
+    /// When the session expires if saved now (Django's `get_expiry_date`). Sets `accessed`.
+    pub fn expiry_date(&self) -> OffsetDateTime {
+        self.expiry_date_since(OffsetDateTime::now_utc())
+    }
+
+    /// When the session expires if saved at `modification`. Sets `accessed`.
+    pub fn expiry_date_since(&self, modification: OffsetDateTime) -> OffsetDateTime {
+        let mut state = self.state();
+        state.touch();
+        expiry_date(&state.data, modification, self.0.settings.cookie_age)
+    }
+
+    /// Whether the cookie ends with the browser session (Django's
+    /// `get_expire_at_browser_close`). Sets `accessed`.
+    pub fn expire_at_browser_close(&self) -> bool {
+        let mut state = self.state();
+        state.touch();
+        expire_at_browser_close(&state.data, self.0.settings.expire_at_browser_close)
+    }
+
+    /// Stores a marker to check on the next request that the browser keeps cookies.
+    pub fn set_test_cookie(&self) {
+        self.state()
+            .set(TEST_COOKIE_NAME, Value::from(TEST_COOKIE_VALUE));
+    }
+
+    /// Whether the marker of [`Session::set_test_cookie`] came back.
+    pub fn test_cookie_worked(&self) -> bool {
+        self.get_value(TEST_COOKIE_NAME)
+            .as_ref()
+            .and_then(Value::as_str)
+            == Some(TEST_COOKIE_VALUE)
+    }
+
+    /// Removes the marker of [`Session::set_test_cookie`].
+    pub fn delete_test_cookie(&self) {
+        self.remove(TEST_COOKIE_NAME);
+    }
+
+    /// The key of the stored record, for server engines once the session exists in the store.
+    /// `None` for a new or flushed session and for `signed_cookies`.
+    pub fn session_key(&self) -> Option<SessionKey> {
+        if !self.0.engine.kind().is_server_side() {
+            return None;
+        }
+        let state = self.state();
+        state
+            .origin
+            .as_ref()
+            .and_then(|o| SessionKey::parse(&o.cookie_value))
+    }
+
+    /// Whether the handler read or wrote the session (Django's `accessed`).
+    pub fn accessed(&self) -> bool {
+        self.0.flags().0
+    }
+
+    /// Whether the handler changed the session (Django's `modified`).
+    pub fn modified(&self) -> bool {
+        self.0.flags().1
+    }
+
+    /// Saves now, as the middleware does after a successful response, and returns the cookie
+    /// value (`None` if the session is empty and nothing was stored). Records left behind by
+    /// `flush` or `cycle_key` are deleted first. For use outside the middleware: background
+    /// jobs, tests, tools.
+    pub async fn save(&self) -> Result<Option<String>, SessionError> {
+        self.0.delete_retired().await?;
+        if self.0.is_empty() {
+            return Ok(None);
+        }
+        self.0.persist().await.map(Some)
+    }
+
+    /// The data as a JSON object (a copy). Sets `accessed`.
+    pub fn to_map(&self) -> Data {
+        let mut state = self.state();
+        state.touch();
+        state.data.clone()
+    }
+}
+
+fn typed<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, SessionError> {
+    serde_json::from_value(value).map_err(|source| SessionError::Type {
+        key: key.to_owned(),
+        source,
+    })
+}

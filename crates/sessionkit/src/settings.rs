@@ -1,0 +1,623 @@
+//! Settings, under Django's names, from environment variables and an optional `sessionkit.toml`.
+//!
+//! Every setting is read from an environment variable of the same name, else from the TOML file,
+//! else it takes its default. A bad value is a [`ConfigError`] naming the setting and what it
+//! accepts, raised when the settings are loaded or validated — never at the first request.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The session engines: where session data lives. See the crate docs for which to pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// All data in a signed cookie on the client; nothing stored on the server.
+    SignedCookies,
+    /// A SQL database (SQLite, PostgreSQL or MySQL/MariaDB) chosen by `SESSION_DB_URL`.
+    Db,
+}
+
+impl EngineKind {
+    /// Every engine, in the order the docs list them.
+    pub const ALL: [EngineKind; 2] = [EngineKind::SignedCookies, EngineKind::Db];
+
+    /// The `SESSION_ENGINE` value that selects this engine.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::SignedCookies => "signed_cookies",
+            EngineKind::Db => "db",
+        }
+    }
+
+    /// Whether session data lives on the server (only a key travels in the cookie).
+    pub fn is_server_side(self) -> bool {
+        self != EngineKind::SignedCookies
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EngineKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Django's dotted module paths are accepted too, so a Django settings value works as is.
+        let short = s.trim().rsplit('.').next().unwrap_or_default();
+        EngineKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == short)
+            .ok_or_else(|| format!("one of {}", allowed(EngineKind::ALL.map(EngineKind::name))))
+    }
+}
+
+/// The `SameSite` attribute of the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on their sub-requests (the default).
+    Lax,
+    /// Never sent on requests started by other sites.
+    Strict,
+    /// Sent everywhere; browsers require `Secure` with it.
+    None,
+}
+
+/// A bad setting: which one, what it was, and what it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    /// The setting's name, e.g. `SESSION_COOKIE_SAMESITE`.
+    pub setting: &'static str,
+    /// What is wrong and what would be right.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A configuration error for `setting`.
+    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+/// All sessionkit settings. Field docs give the setting's name and default.
+///
+/// ```
+/// use sessionkit::{EngineKind, Settings};
+///
+/// let settings = Settings {
+///     engine: EngineKind::SignedCookies,
+///     cookie_age: 3600,
+///     ..Settings::new("a long random secret")
+/// };
+/// settings.validate().unwrap();
+/// assert_eq!(settings.cookie_name, "sessionid");
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Settings {
+    /// `SESSION_ENGINE`, default `db`.
+    pub engine: EngineKind,
+    /// `SESSION_DB_URL`, default `sqlite://sessionkit.sqlite3` (created if missing).
+    pub db_url: String,
+    /// `SESSION_DB_TABLE`, default `sessionkit_session`.
+    pub db_table: String,
+    /// `SESSION_COOKIE_NAME`, default `sessionid`.
+    pub cookie_name: String,
+    /// `SESSION_COOKIE_AGE` in seconds, default 1209600 (two weeks).
+    pub cookie_age: i64,
+    /// `SESSION_COOKIE_DOMAIN`, default none (host-only cookie).
+    pub cookie_domain: Option<String>,
+    /// `SESSION_COOKIE_PATH`, default `/`.
+    pub cookie_path: String,
+    /// `SESSION_COOKIE_SECURE`, default **true** (Django: false). Browsers treat
+    /// `http://localhost` as secure, so local development still works.
+    pub cookie_secure: bool,
+    /// `SESSION_COOKIE_HTTPONLY`, default true.
+    pub cookie_httponly: bool,
+    /// `SESSION_COOKIE_SAMESITE`, default `Lax`; `None` here means the attribute is left out.
+    pub cookie_samesite: Option<SameSite>,
+    /// `SESSION_SAVE_EVERY_REQUEST`, default false.
+    pub save_every_request: bool,
+    /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`, default false.
+    pub expire_at_browser_close: bool,
+    /// `SECRET_KEY`, required. Signs cookies and stored session data.
+    pub secret_key: String,
+    /// `SECRET_KEY_FALLBACKS` (comma-separated in the environment): old keys that still verify.
+    pub secret_key_fallbacks: Vec<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("engine", &self.engine)
+            .field("db_url", &redact_password(&self.db_url))
+            .field("db_table", &self.db_table)
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_age", &self.cookie_age)
+            .field("cookie_domain", &self.cookie_domain)
+            .field("cookie_path", &self.cookie_path)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("cookie_httponly", &self.cookie_httponly)
+            .field("cookie_samesite", &self.cookie_samesite)
+            .field("save_every_request", &self.save_every_request)
+            .field("expire_at_browser_close", &self.expire_at_browser_close)
+            .field("secret_key", &"<redacted>")
+            .field("secret_key_fallbacks", &self.secret_key_fallbacks.len())
+            .finish()
+    }
+}
+
+/// Hides the password part of a URL such as `postgres://user:password@host/db`.
+fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
+pub const SETTING_NAMES: [&str; 14] = [
+    "SESSION_ENGINE",
+    "SESSION_DB_URL",
+    "SESSION_DB_TABLE",
+    "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_AGE",
+    "SESSION_COOKIE_DOMAIN",
+    "SESSION_COOKIE_PATH",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_SAVE_EVERY_REQUEST",
+    "SESSION_EXPIRE_AT_BROWSER_CLOSE",
+    "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+];
+
+impl Settings {
+    /// Defaults for everything, with `secret_key` set.
+    pub fn new(secret_key: impl Into<String>) -> Self {
+        Settings {
+            engine: EngineKind::Db,
+            db_url: "sqlite://sessionkit.sqlite3".to_owned(),
+            db_table: "sessionkit_session".to_owned(),
+            cookie_name: "sessionid".to_owned(),
+            cookie_age: 1_209_600,
+            cookie_domain: None,
+            cookie_path: "/".to_owned(),
+            cookie_secure: true,
+            cookie_httponly: true,
+            cookie_samesite: Some(SameSite::Lax),
+            save_every_request: false,
+            expire_at_browser_close: false,
+            secret_key: secret_key.into(),
+            secret_key_fallbacks: Vec::new(),
+        }
+    }
+
+    /// Reads the process environment and, if present, `sessionkit.toml` in the working
+    /// directory (or the file named by `SESSIONKIT_CONFIG`). The environment wins.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let config_path = std::env::var_os("SESSIONKIT_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("sessionkit.toml"));
+        let file = if config_path.exists() {
+            Some(std::fs::read_to_string(&config_path).map_err(|e| {
+                ConfigError::new(
+                    "SESSIONKIT_CONFIG",
+                    format!("cannot read {}: {e}", config_path.display()),
+                )
+            })?)
+        } else {
+            None
+        };
+        let env: Vec<(String, String)> = SETTING_NAMES
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+            .collect();
+        Self::from_sources(file.as_deref(), &config_path, env)
+    }
+
+    /// Builds settings from TOML text (`file`, whose path is used in messages) and
+    /// `(name, value)` pairs that override it. What `from_env` uses; handy in tests.
+    pub fn from_sources(
+        file: Option<&str>,
+        file_path: &Path,
+        overrides: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(text) = file {
+            raw.extend(parse_toml(text, file_path)?);
+        }
+        raw.extend(overrides);
+        let secret_key = raw.remove("SECRET_KEY").unwrap_or_default();
+        let mut settings = Settings::new(secret_key);
+        for (name, value) in raw {
+            settings.set(&name, &value)?;
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Sets one setting by its Django name from its text form, as in the environment.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let setting = SETTING_NAMES
+            .into_iter()
+            .find(|known| *known == name)
+            .ok_or_else(|| {
+                ConfigError::new("sessionkit.toml", format!("unknown setting {name:?}"))
+            })?;
+        let value = value.trim();
+        match setting {
+            "SESSION_ENGINE" => {
+                self.engine = value.parse().map_err(|allowed: String| {
+                    ConfigError::new(
+                        setting,
+                        format!("{value:?} is not an engine; use {allowed}"),
+                    )
+                })?
+            }
+            "SESSION_DB_URL" => self.db_url = value.to_owned(),
+            "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
+            "SESSION_COOKIE_NAME" => self.cookie_name = value.to_owned(),
+            "SESSION_COOKIE_AGE" => {
+                self.cookie_age = value.parse().map_err(|_| {
+                    ConfigError::new(setting, format!("{value:?} is not a number of seconds"))
+                })?
+            }
+            "SESSION_COOKIE_DOMAIN" => {
+                self.cookie_domain = (!value.is_empty()).then(|| value.to_owned())
+            }
+            "SESSION_COOKIE_PATH" => self.cookie_path = value.to_owned(),
+            "SESSION_COOKIE_SECURE" => self.cookie_secure = parse_bool(setting, value)?,
+            "SESSION_COOKIE_HTTPONLY" => self.cookie_httponly = parse_bool(setting, value)?,
+            "SESSION_COOKIE_SAMESITE" => self.cookie_samesite = parse_samesite(value)?,
+            "SESSION_SAVE_EVERY_REQUEST" => self.save_every_request = parse_bool(setting, value)?,
+            "SESSION_EXPIRE_AT_BROWSER_CLOSE" => {
+                self.expire_at_browser_close = parse_bool(setting, value)?
+            }
+            "SECRET_KEY" => self.secret_key = value.to_owned(),
+            "SECRET_KEY_FALLBACKS" => {
+                self.secret_key_fallbacks = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            _ => unreachable!("every name in SETTING_NAMES is handled above"),
+        }
+        Ok(())
+    }
+
+    /// Checks the combination of settings; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.secret_key.is_empty() {
+            return Err(ConfigError::new(
+                "SECRET_KEY",
+                "is required: set it to a long random string (the demo server generates one)",
+            ));
+        }
+        if self.cookie_name.is_empty() || !self.cookie_name.bytes().all(is_cookie_name_byte) {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_NAME",
+                format!(
+                    "{:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+                    self.cookie_name
+                ),
+            ));
+        }
+        if self.cookie_age <= 0 {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_AGE",
+                format!(
+                    "must be a positive number of seconds, not {}",
+                    self.cookie_age
+                ),
+            ));
+        }
+        if !self.cookie_path.starts_with('/') || self.cookie_path.contains(';') {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_PATH",
+                format!(
+                    "{:?} must start with '/' and contain no ';'",
+                    self.cookie_path
+                ),
+            ));
+        }
+        if let Some(domain) = &self.cookie_domain
+            && (domain.contains(';') || domain.contains(char::is_whitespace))
+        {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_DOMAIN",
+                format!("{domain:?} is not a domain"),
+            ));
+        }
+        if self.cookie_samesite == Some(SameSite::None) && !self.cookie_secure {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_SAMESITE",
+                "None requires SESSION_COOKIE_SECURE=true (browsers reject it otherwise)",
+            ));
+        }
+        if self.cookie_name.starts_with("__Host-") {
+            let problem = if !self.cookie_secure {
+                Some("requires SESSION_COOKIE_SECURE=true")
+            } else if self.cookie_domain.is_some() {
+                Some("forbids SESSION_COOKIE_DOMAIN")
+            } else if self.cookie_path != "/" {
+                Some("requires SESSION_COOKIE_PATH=/")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(ConfigError::new(
+                    "SESSION_COOKIE_NAME",
+                    format!("a __Host- cookie name {problem}"),
+                ));
+            }
+        }
+        if self.cookie_name.starts_with("__Secure-") && !self.cookie_secure {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_NAME",
+                "a __Secure- cookie name requires SESSION_COOKIE_SECURE=true",
+            ));
+        }
+        if self.engine == EngineKind::Db {
+            let schemes = ["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"];
+            if !schemes.iter().any(|s| self.db_url.starts_with(s)) {
+                return Err(ConfigError::new(
+                    "SESSION_DB_URL",
+                    format!(
+                        "{:?} is not a database URL; use sqlite://PATH, postgres://… or mysql://…",
+                        redact_password(&self.db_url)
+                    ),
+                ));
+            }
+            let table_ok = !self.db_table.is_empty()
+                && self.db_table.len() <= 63
+                && self
+                    .db_table
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !self.db_table.as_bytes()[0].is_ascii_digit();
+            if !table_ok {
+                return Err(ConfigError::new(
+                    "SESSION_DB_TABLE",
+                    format!(
+                        "{:?} is not a plain table name (letters, digits, _)",
+                        self.db_table
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_cookie_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn allowed<const N: usize>(names: [&str; N]) -> String {
+    names.join(", ")
+}
+
+fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(
+            setting,
+            format!("{value:?} is not a boolean; use true or false"),
+        )),
+    }
+}
+
+fn parse_samesite(value: &str) -> Result<Option<SameSite>, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "lax" => Ok(Some(SameSite::Lax)),
+        "strict" => Ok(Some(SameSite::Strict)),
+        "none" => Ok(Some(SameSite::None)),
+        "" | "false" | "off" => Ok(None),
+        _ => Err(ConfigError::new(
+            "SESSION_COOKIE_SAMESITE",
+            format!("{value:?} is not allowed; use Lax, Strict, None or off"),
+        )),
+    }
+}
+
+/// Flattens `sessionkit.toml` into `(name, text)` pairs: strings as they are, numbers and
+/// booleans in their TOML form, arrays joined with commas (for the list settings).
+fn parse_toml(text: &str, path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError::new(
+            "SESSIONKIT_CONFIG",
+            format!("{} is not valid TOML: {}", path.display(), e.message()),
+        )
+    })?;
+    table
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned).unwrap_or(item.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            Ok((name, text))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_sources(
+            file,
+            Path::new("sessionkit.toml"),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults_are_secure_and_match_the_design() {
+        let s = load(None, &[("SECRET_KEY", "k")]).unwrap();
+        assert_eq!(s.engine, EngineKind::Db);
+        assert_eq!(s.db_url, "sqlite://sessionkit.sqlite3");
+        assert_eq!(s.cookie_age, 1_209_600);
+        assert!(s.cookie_secure && s.cookie_httponly);
+        assert_eq!(s.cookie_samesite, Some(SameSite::Lax));
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let file = "SECRET_KEY = \"from-file\"\nSESSION_ENGINE = \"db\"\nSESSION_COOKIE_AGE = 60\nSECRET_KEY_FALLBACKS = [\"a\", \"b\"]";
+        let s = load(Some(file), &[("SESSION_ENGINE", "signed_cookies")]).unwrap();
+        assert_eq!(s.engine, EngineKind::SignedCookies);
+        assert_eq!(s.secret_key, "from-file");
+        assert_eq!(s.cookie_age, 60);
+        assert_eq!(s.secret_key_fallbacks, ["a", "b"]);
+    }
+
+    #[test]
+    fn django_engine_paths_are_accepted() {
+        let s = load(
+            None,
+            &[
+                ("SECRET_KEY", "k"),
+                (
+                    "SESSION_ENGINE",
+                    "django.contrib.sessions.backends.signed_cookies",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.engine, EngineKind::SignedCookies);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_the_choices() {
+        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+            (&[], "SECRET_KEY", "required"),
+            (
+                &[("SESSION_ENGINE", "mongo")],
+                "SESSION_ENGINE",
+                "signed_cookies, db",
+            ),
+            (
+                &[("SESSION_COOKIE_AGE", "soon")],
+                "SESSION_COOKIE_AGE",
+                "seconds",
+            ),
+            (
+                &[("SESSION_COOKIE_AGE", "0")],
+                "SESSION_COOKIE_AGE",
+                "positive",
+            ),
+            (
+                &[("SESSION_COOKIE_SECURE", "maybe")],
+                "SESSION_COOKIE_SECURE",
+                "true or false",
+            ),
+            (
+                &[("SESSION_COOKIE_SAMESITE", "loose")],
+                "SESSION_COOKIE_SAMESITE",
+                "Lax, Strict",
+            ),
+            (
+                &[
+                    ("SESSION_COOKIE_SAMESITE", "None"),
+                    ("SESSION_COOKIE_SECURE", "false"),
+                ],
+                "SESSION_COOKIE_SAMESITE",
+                "requires SESSION_COOKIE_SECURE=true",
+            ),
+            (
+                &[
+                    ("SESSION_COOKIE_NAME", "__Host-id"),
+                    ("SESSION_COOKIE_DOMAIN", "example.com"),
+                ],
+                "SESSION_COOKIE_NAME",
+                "forbids SESSION_COOKIE_DOMAIN",
+            ),
+            (
+                &[
+                    ("SESSION_COOKIE_NAME", "__Host-id"),
+                    ("SESSION_COOKIE_SECURE", "false"),
+                ],
+                "SESSION_COOKIE_NAME",
+                "requires SESSION_COOKIE_SECURE",
+            ),
+            (
+                &[("SESSION_COOKIE_NAME", "a b")],
+                "SESSION_COOKIE_NAME",
+                "not a valid cookie name",
+            ),
+            (
+                &[("SESSION_DB_URL", "redis://x")],
+                "SESSION_DB_URL",
+                "not a database URL",
+            ),
+            (
+                &[("SESSION_DB_TABLE", "x; drop")],
+                "SESSION_DB_TABLE",
+                "plain table name",
+            ),
+        ];
+        for (env, setting, fragment) in cases {
+            let mut env = env.to_vec();
+            if *setting != "SECRET_KEY" {
+                env.push(("SECRET_KEY", "k"));
+            }
+            let err = load(None, &env).expect_err(setting);
+            assert_eq!(err.setting, *setting, "{env:?}");
+            assert!(
+                err.to_string().contains(fragment),
+                "{err} lacks {fragment:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_host_prefixed_name_with_secure_and_root_path_is_fine() {
+        load(
+            None,
+            &[("SECRET_KEY", "k"), ("SESSION_COOKIE_NAME", "__Host-sid")],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn unknown_file_keys_and_broken_toml_are_errors() {
+        let err = load(Some("SECRET_KEY = \"k\"\nSESSION_COOKIE_AEG = 5"), &[]).unwrap_err();
+        assert!(err.message.contains("SESSION_COOKIE_AEG"));
+        let err = load(Some("SECRET_KEY = "), &[]).unwrap_err();
+        assert_eq!(err.setting, "SESSIONKIT_CONFIG");
+    }
+
+    #[test]
+    fn debug_hides_secrets_and_passwords() {
+        let mut s = Settings::new("super-secret-value");
+        s.db_url = "postgres://app:hunter2@db/app".to_owned();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("super-secret-value"));
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("postgres://app:***@db/app"));
+    }
+}

@@ -1,0 +1,315 @@
+//! Django-compatible signing: `django.core.signing.dumps` / `loads` with `compress=True`.
+//!
+//! A signed value is `[.]payload:timestamp:signature` where
+//! - `payload` is unpadded URL-safe base64 of the JSON (or of its zlib form, marked by the `.`),
+//! - `timestamp` is the signing time in seconds, base62 (`0-9A-Za-z`, most significant first),
+//! - `signature` is unpadded URL-safe base64 of
+//!   `HMAC-SHA256(key = SHA256(salt + "signer" + secret), "payload:timestamp")`.
+//!
+//! Keys are derived once per [`Signer`], not per value. Signatures are compared in constant
+//! time with [`subtle::ConstantTimeEq`]. Verification order is Django's: signature (current
+//! key, then each fallback), then age, then decompression, then JSON.
+
+use std::io::Read;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use flate2::Compression;
+use flate2::read::ZlibDecoder;
+use flate2::write::ZlibEncoder;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::json::to_python_json;
+
+/// Salt of the `signed_cookies` engine's cookie (Django's `signed_cookies` backend).
+pub const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
+/// Salt of `session_data` in database rows and session files (Django's `SessionBase.key_salt`).
+pub const STORE_SALT: &str = "django.contrib.sessions.SessionStore";
+
+/// Upper bound on decompressed data: a few kilobytes of zlib must not become gigabytes.
+const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Why a signed value was refused. None of these is a server error: the caller treats the
+/// value as absent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The value does not have the `payload:timestamp:signature` shape.
+    #[error("malformed signed value: {0}")]
+    Malformed(&'static str),
+    /// No key (current or fallback) produced this signature.
+    #[error("bad signature")]
+    BadSignature,
+    /// The signature is good but older than the allowed age.
+    #[error("signature expired: {age_seconds} s old, {max_age_seconds} s allowed")]
+    Expired {
+        /// How old the value is, in whole seconds.
+        age_seconds: u64,
+        /// The limit it exceeded.
+        max_age_seconds: u64,
+    },
+    /// The signature is good but the payload is not a zlib stream or not a JSON object.
+    #[error("signed payload is not a JSON object: {0}")]
+    BadPayload(&'static str),
+}
+
+/// A verified value: the object and when it was signed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unsigned {
+    /// The signed JSON object.
+    pub data: Map<String, Value>,
+    /// Unix seconds at signing time.
+    pub timestamp: u64,
+}
+
+/// Signs and verifies objects for one salt, with the current secret and its fallbacks.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::signing::{Signer, COOKIE_SALT};
+///
+/// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+/// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+/// let value = signer.sign_object(&data, 1_700_000_000);
+/// assert_eq!(value, "eyJ1c2VyX2lkIjo0Mn0:1r31eq:rPUe9w6DHOZIobkSB3UKnXa1KMmduFJ2mH9-ZQr782w");
+/// let back = signer.unsign_object(&value, None, std::time::SystemTime::now()).unwrap();
+/// assert_eq!(back.data, data);
+/// ```
+#[derive(Clone)]
+pub struct Signer {
+    current: Hmac<Sha256>,
+    fallbacks: Vec<Hmac<Sha256>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("fallbacks", &self.fallbacks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Signer {
+    /// A signer for `salt` that signs with `secret` and also accepts values signed with any of
+    /// `fallbacks` (Django's `SECRET_KEY_FALLBACKS`).
+    pub fn new(salt: &str, secret: &str, fallbacks: &[String]) -> Self {
+        Signer {
+            current: keyed_mac(salt, secret),
+            fallbacks: fallbacks.iter().map(|s| keyed_mac(salt, s)).collect(),
+        }
+    }
+
+    /// `signing.dumps(data, salt=…, compress=True)` at `timestamp` (Unix seconds).
+    pub fn sign_object(&self, data: &Map<String, Value>, timestamp: u64) -> String {
+        let json = to_python_json(data);
+        let compressed = zlib(json.as_bytes());
+        // Django keeps the compressed form only when it saves more than the one `.` it costs.
+        let (marker, bytes) = if compressed.len() < json.len().saturating_sub(1) {
+            (".", compressed.as_slice())
+        } else {
+            ("", json.as_bytes())
+        };
+        let mut value = String::with_capacity(bytes.len() * 4 / 3 + 56);
+        value.push_str(marker);
+        URL_SAFE_NO_PAD.encode_string(bytes, &mut value);
+        value.push(':');
+        value.push_str(&b62_encode(timestamp));
+        let signature = self.signature(&self.current, value.as_bytes());
+        value.push(':');
+        value.push_str(&signature);
+        value
+    }
+
+    /// `signing.loads(value, salt=…, max_age=…)` as of `now`.
+    ///
+    /// `max_age: None` skips the age check (Django's `max_age=None`); an age equal to the
+    /// limit still passes, as in Django.
+    pub fn unsign_object(
+        &self,
+        value: &str,
+        max_age: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<Unsigned, SignatureError> {
+        let (signed, signature) = value
+            .rsplit_once(':')
+            .ok_or(SignatureError::Malformed("no ':' separator"))?;
+        let verified = std::iter::once(&self.current)
+            .chain(&self.fallbacks)
+            .any(|mac| {
+                let expected = self.signature(mac, signed.as_bytes());
+                bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
+            });
+        if !verified {
+            return Err(SignatureError::BadSignature);
+        }
+        let (payload, timestamp) = signed
+            .rsplit_once(':')
+            .ok_or(SignatureError::Malformed("no timestamp"))?;
+        let timestamp = b62_decode(timestamp).ok_or(SignatureError::Malformed("bad timestamp"))?;
+        if let Some(max_age) = max_age {
+            let signed_at = UNIX_EPOCH + Duration::from_secs(timestamp);
+            let age = now.duration_since(signed_at).unwrap_or_default();
+            if age > max_age {
+                return Err(SignatureError::Expired {
+                    age_seconds: age.as_secs(),
+                    max_age_seconds: max_age.as_secs(),
+                });
+            }
+        }
+        let (compressed, payload) = match payload.strip_prefix('.') {
+            Some(rest) => (true, rest),
+            None => (false, payload),
+        };
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| SignatureError::BadPayload("invalid base64"))?;
+        if compressed {
+            bytes = unzlib(&bytes).ok_or(SignatureError::BadPayload("invalid zlib stream"))?;
+        }
+        let data = serde_json::from_slice::<Map<String, Value>>(&bytes)
+            .map_err(|_| SignatureError::BadPayload("not a JSON object"))?;
+        Ok(Unsigned { data, timestamp })
+    }
+
+    fn signature(&self, mac: &Hmac<Sha256>, message: &[u8]) -> String {
+        let mut mac = mac.clone();
+        mac.update(message);
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Django's `salted_hmac` key: `SHA256(salt + "signer" + secret)`, loaded into an HMAC once.
+fn keyed_mac(salt: &str, secret: &str) -> Hmac<Sha256> {
+    let key = Sha256::new()
+        .chain_update(salt)
+        .chain_update("signer")
+        .chain_update(secret)
+        .finalize();
+    Hmac::new_from_slice(&key).expect("HMAC accepts keys of any length")
+}
+
+fn zlib(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), Compression::new(6));
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .expect("compressing into memory cannot fail")
+}
+
+fn unzlib(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut decoder = ZlibDecoder::new(bytes).take(MAX_DECOMPRESSED_BYTES + 1);
+    decoder.read_to_end(&mut out).ok()?;
+    (out.len() as u64 <= MAX_DECOMPRESSED_BYTES).then_some(out)
+}
+
+/// Base62 with Django's alphabet, most significant digit first: `1700000000` → `1r31eq`.
+pub fn b62_encode(mut n: u64) -> String {
+    if n == 0 {
+        return "0".to_owned();
+    }
+    let mut digits = Vec::with_capacity(11);
+    while n > 0 {
+        digits.push(BASE62[(n % 62) as usize]);
+        n /= 62;
+    }
+    digits.reverse();
+    String::from_utf8(digits).expect("base62 digits are ASCII")
+}
+
+/// Inverse of [`b62_encode`]; `None` for an empty string, a foreign character or overflow.
+pub fn b62_decode(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |acc, b| {
+        let digit = BASE62.iter().position(|d| *d == b)? as u64;
+        acc.checked_mul(62)?.checked_add(digit)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn base62_matches_django() {
+        assert_eq!(b62_encode(1_700_000_000), "1r31eq");
+        assert_eq!(b62_encode(0), "0");
+        assert_eq!(b62_decode("1r31eq"), Some(1_700_000_000));
+        assert_eq!(b62_decode(""), None);
+        assert_eq!(b62_decode("1r3-eq"), None);
+        assert_eq!(b62_decode("zzzzzzzzzzzzzzzz"), None);
+        for n in [1, 61, 62, 3843, 3844, u64::MAX] {
+            assert_eq!(b62_decode(&b62_encode(n)), Some(n));
+        }
+    }
+
+    #[test]
+    fn compresses_only_when_it_saves_more_than_the_marker() {
+        let signer = Signer::new(COOKIE_SALT, "s", &[]);
+        let small = signer.sign_object(&object(json!({"a": 1})), 0);
+        assert!(!small.starts_with('.'));
+        let big = signer.sign_object(&object(json!({"blob": "ab".repeat(500)})), 0);
+        assert!(big.starts_with('.'));
+        assert!(big.len() < 200);
+        let back = signer.unsign_object(&big, None, SystemTime::now()).unwrap();
+        assert_eq!(back.data["blob"], json!("ab".repeat(500)));
+    }
+
+    #[test]
+    fn age_equal_to_max_age_passes_and_one_more_second_fails() {
+        let signer = Signer::new(COOKIE_SALT, "s", &[]);
+        let value = signer.sign_object(&Map::new(), 1_000);
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        let max_age = Some(Duration::from_secs(10));
+        assert!(signer.unsign_object(&value, max_age, at(1_010)).is_ok());
+        assert_eq!(
+            signer.unsign_object(&value, max_age, at(1_011)),
+            Err(SignatureError::Expired {
+                age_seconds: 11,
+                max_age_seconds: 10
+            })
+        );
+    }
+
+    #[test]
+    fn a_dot_payload_that_is_not_zlib_fails_cleanly() {
+        let signer = Signer::new(COOKIE_SALT, "s", &[]);
+        let forged_payload = format!(".{}:{}", URL_SAFE_NO_PAD.encode(b"{}"), b62_encode(5));
+        let value = format!(
+            "{forged_payload}:{}",
+            signer.signature(&signer.current, forged_payload.as_bytes())
+        );
+        assert_eq!(
+            signer.unsign_object(&value, None, SystemTime::now()),
+            Err(SignatureError::BadPayload("invalid zlib stream"))
+        );
+    }
+
+    #[test]
+    fn decompression_is_bounded() {
+        let signer = Signer::new(COOKIE_SALT, "s", &[]);
+        let bomb = zlib(&vec![b' '; (MAX_DECOMPRESSED_BYTES + 10) as usize]);
+        let signed = format!(".{}:0", URL_SAFE_NO_PAD.encode(&bomb));
+        let value = format!(
+            "{signed}:{}",
+            signer.signature(&signer.current, signed.as_bytes())
+        );
+        assert_eq!(
+            signer.unsign_object(&value, None, SystemTime::now()),
+            Err(SignatureError::BadPayload("invalid zlib stream"))
+        );
+    }
+}
