@@ -42,7 +42,8 @@ pub const MAX_COOKIE_VALUE_BYTES: usize = 4096;
 ///     .unwrap();
 /// let cookie = saved.cookie_value;
 /// assert_eq!(engine.load(&cookie).await.unwrap().unwrap().data, data);
-/// assert!(engine.load(&cookie.replace('7', '8')).await.unwrap().is_none());
+/// let tampered = format!("x{cookie}");
+/// assert!(engine.load(&tampered).await.unwrap().is_none());
 /// # }
 /// ```
 #[derive(Debug, Clone)]
