@@ -18,17 +18,13 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
-use crate::key::SessionKey;
+use super::server::{RecordStore, ServerEngine};
+use super::{Data, EngineError, Loaded};
 use crate::settings::{EngineKind, Settings};
 use crate::signing::{STORE_SALT, Signer};
 
 /// How long a request waits for a pooled connection before the store counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often a save re-applies its changes after losing a race before giving up.
-const MAX_SAVE_ATTEMPTS: u32 = 16;
-/// How many fresh keys `create` tries before deciding something is wrong with the CSPRNG.
-const MAX_KEY_ATTEMPTS: u32 = 8;
 
 /// The SQL dialects the engine speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,24 +142,41 @@ impl Queries {
     }
 }
 
-/// The SQL engine.
+/// The SQL engine: a [`ServerEngine`] over a [`SqlStore`].
+pub type DbEngine = ServerEngine<SqlStore>;
+
+impl DbEngine {
+    /// Connects to `SESSION_DB_URL` (an SQLite file is created if missing). Does not create
+    /// the table: call [`Engine::migrate`](super::Engine::migrate) (or `sessionkit migrate`).
+    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+        Ok(ServerEngine::new(SqlStore::connect(settings).await?))
+    }
+
+    /// The connection pool, for callers that need to run their own queries (tests, tools).
+    pub fn pool(&self) -> &AnyPool {
+        &self.store().pool
+    }
+
+    /// The dialect in use.
+    pub fn dialect(&self) -> Dialect {
+        self.store().dialect
+    }
+}
+
+/// Session records in a SQL table.
 #[derive(Debug, Clone)]
-pub struct DbEngine {
+pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
     queries: Arc<Queries>,
     signer: Signer,
 }
 
-impl DbEngine {
-    /// Connects to `SESSION_DB_URL` (an SQLite file is created if missing). Does not create
-    /// the table: call [`Engine::migrate`] (or `sessionkit migrate`).
-    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+impl SqlStore {
+    async fn connect(settings: &Settings) -> Result<Self, EngineError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(&settings.db_url).ok_or_else(|| {
-            EngineError::unavailable(std::io::Error::other(
-                "SESSION_DB_URL has an unknown scheme",
-            ))
+            EngineError::unavailable(std::io::Error::other("SESSION_DB_URL has an unknown scheme"))
         })?;
         let url = match dialect {
             Dialect::Sqlite => sqlite_url_creating_the_file(&settings.db_url),
@@ -181,7 +194,7 @@ impl DbEngine {
                 .await
                 .map_err(EngineError::unavailable)?;
         }
-        Ok(DbEngine {
+        Ok(SqlStore {
             pool,
             dialect,
             queries: Arc::new(Queries::new(dialect, &settings.db_table)),
@@ -193,21 +206,10 @@ impl DbEngine {
         })
     }
 
-    /// The dialect in use.
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
-    }
-
-    /// The connection pool, for callers that need to run their own queries (tests, tools).
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
+    /// `session_data` in Django's format, signed at `now`.
     fn encode(&self, data: &Data, now: OffsetDateTime) -> String {
-        self.signer.sign_object(
-            data,
-            u64::try_from(now.unix_timestamp()).unwrap_or_default(),
-        )
+        self.signer
+            .sign_object(data, u64::try_from(now.unix_timestamp()).unwrap_or_default())
     }
 
     /// Decodes `session_data`; data that fails verification is logged and treated as absent,
@@ -226,70 +228,6 @@ impl DbEngine {
             }
         }
     }
-
-    async fn load_hashed(&self, hash: &str) -> Result<Option<Loaded>, EngineError> {
-        let row = sqlx::query(AssertSqlSafe(self.queries.load.clone()))
-            .bind(hash)
-            .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(EngineError::unavailable)?;
-        match row {
-            Some(row) => self.decode(&row),
-            None => Ok(None),
-        }
-    }
-
-    /// Inserts a record under a fresh key; a key collision (a primary-key violation) retries
-    /// with another key, so an existing record is never overwritten.
-    async fn create(&self, request: &SaveRequest<'_>) -> Result<Saved, EngineError> {
-        let data = self.encode(request.data, request.now);
-        let expires = request.expiry_date(request.data).unix_timestamp();
-        for _ in 0..MAX_KEY_ATTEMPTS {
-            let key = SessionKey::generate();
-            let inserted = sqlx::query(AssertSqlSafe(self.queries.insert.clone()))
-                .bind(key.hashed())
-                .bind(data.as_str())
-                .bind(expires)
-                .bind(request.now.unix_timestamp())
-                .execute(&self.pool)
-                .await;
-            match inserted {
-                Ok(_) => {
-                    return Ok(Saved {
-                        cookie_value: key.as_str().to_owned(),
-                        version: 1,
-                    });
-                }
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    tracing::warn!("session key collision; drawing another key");
-                }
-                Err(e) => return Err(EngineError::unavailable(e)),
-            }
-        }
-        Err(EngineError::unavailable(std::io::Error::other(
-            "could not find an unused session key",
-        )))
-    }
-
-    /// Writes `data` over the record if it is still at `version`; false if it moved on.
-    async fn update_if_unchanged(
-        &self,
-        hash: &str,
-        version: i64,
-        data: &Data,
-        request: &SaveRequest<'_>,
-    ) -> Result<bool, EngineError> {
-        let done = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
-            .bind(self.encode(data, request.now))
-            .bind(request.expiry_date(data).unix_timestamp())
-            .bind(hash)
-            .bind(version)
-            .execute(&self.pool)
-            .await
-            .map_err(EngineError::unavailable)?;
-        Ok(done.rows_affected() == 1)
-    }
 }
 
 /// sqlx opens SQLite files read-write but does not create them unless asked (`mode=rwc`).
@@ -304,76 +242,75 @@ fn sqlite_url_creating_the_file(url: &str) -> String {
 }
 
 #[async_trait]
-impl Engine for DbEngine {
+impl RecordStore for SqlStore {
     fn kind(&self) -> EngineKind {
         EngineKind::Db
     }
 
-    fn accepts(&self, cookie_value: &str) -> bool {
-        SessionKey::is_well_formed(cookie_value)
-    }
-
-    async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
-        match SessionKey::parse(cookie_value) {
-            Some(key) => self.load_hashed(&key.hashed()).await,
+    async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
+        let row = sqlx::query(AssertSqlSafe(self.queries.load.clone()))
+            .bind(id)
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        match row {
+            Some(row) => self.decode(&row),
             None => Ok(None),
         }
     }
 
-    async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError> {
-        let Some(previous) = request.previous else {
-            return self.create(&request).await;
-        };
-        // A record is only ever loaded from a well-formed key, so this cannot fail for a
-        // previous the middleware passes; a foreign caller gets Gone rather than a new record.
-        let key = SessionKey::parse(previous.cookie_value).ok_or(EngineError::Gone)?;
-        let hash = key.hashed();
-        let saved = |version: i64| Saved {
-            cookie_value: key.as_str().to_owned(),
-            version: version + 1,
-        };
-        if self
-            .update_if_unchanged(&hash, previous.version, request.data, &request)
-            .await?
-        {
-            return Ok(saved(previous.version));
+    async fn insert(
+        &self,
+        id: &str,
+        data: &Data,
+        expires: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let inserted = sqlx::query(AssertSqlSafe(self.queries.insert.clone()))
+            .bind(id)
+            .bind(self.encode(data, now))
+            .bind(expires.unix_timestamp())
+            .bind(now.unix_timestamp())
+            .execute(&self.pool)
+            .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(EngineError::unavailable(e)),
         }
-        // Another request saved first: apply our changes on top of what it wrote.
-        for _ in 1..MAX_SAVE_ATTEMPTS {
-            let Some(fresh) = self.load_hashed(&hash).await? else {
-                return Err(EngineError::Gone);
-            };
-            let mut merged = fresh.data;
-            request.changes.apply_to(&mut merged);
-            if self
-                .update_if_unchanged(&hash, fresh.version, &merged, &request)
-                .await?
-            {
-                return Ok(saved(fresh.version));
-            }
-        }
-        Err(EngineError::Conflict {
-            attempts: MAX_SAVE_ATTEMPTS,
-        })
     }
 
-    async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
-        if let Some(key) = SessionKey::parse(cookie_value) {
-            sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
-                .bind(key.hashed())
-                .execute(&self.pool)
-                .await
-                .map_err(EngineError::unavailable)?;
-        }
+    async fn replace(
+        &self,
+        id: &str,
+        version: i64,
+        data: &Data,
+        expires: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let done = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
+            .bind(self.encode(data, OffsetDateTime::now_utc()))
+            .bind(expires.unix_timestamp())
+            .bind(id)
+            .bind(version)
+            .execute(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
         Ok(())
     }
 
-    async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
-        let Some(key) = SessionKey::parse(cookie_value) else {
-            return Ok(false);
-        };
+    async fn contains(&self, id: &str) -> Result<bool, EngineError> {
         let row = sqlx::query(AssertSqlSafe(self.queries.exists.clone()))
-            .bind(key.hashed())
+            .bind(id)
             .bind(OffsetDateTime::now_utc().unix_timestamp())
             .fetch_optional(&self.pool)
             .await
@@ -381,11 +318,12 @@ impl Engine for DbEngine {
         Ok(row.is_some())
     }
 
-    async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
+    async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
         let mut removed = 0;
         loop {
+            // One short statement per batch, so readers are never blocked for long.
             let done = sqlx::query(AssertSqlSafe(self.queries.delete_expired_batch.clone()))
                 .bind(now)
                 .bind(batch)

@@ -19,9 +19,11 @@ use crate::expiry::expiry_date;
 use crate::settings::{ConfigError, EngineKind, Settings};
 
 pub mod db;
+pub mod server;
 pub mod signed_cookies;
 
 pub use db::DbEngine;
+pub use server::{RecordStore, ServerEngine};
 pub use signed_cookies::SignedCookieEngine;
 
 /// Session data: a JSON object in insertion order.

@@ -1,0 +1,189 @@
+//! What every server-side engine shares: keys in the cookie, records in a store.
+//!
+//! Each storage kind implements the few record operations of [`RecordStore`] (fetch, insert if
+//! absent, replace if unchanged, remove, purge). [`ServerEngine`] turns any of them into an
+//! [`Engine`] with one implementation of the parts that must not differ between stores:
+//! key validation, hashing keys at rest, collision-free creation, and the save that merges this
+//! request's changes into a record another request updated meanwhile — never resurrecting one
+//! that was deleted.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
+use crate::key::SessionKey;
+use crate::settings::EngineKind;
+
+/// How often a save re-applies its changes after losing a race before giving up.
+const MAX_SAVE_ATTEMPTS: u32 = 16;
+/// How many fresh keys a create tries before deciding something is badly wrong.
+const MAX_KEY_ATTEMPTS: u32 = 8;
+
+/// Record operations of one storage kind. Records are addressed by the SHA-256 hex of the
+/// session key ([`SessionKey::hashed`]), never by the key itself.
+#[async_trait]
+pub trait RecordStore: Send + Sync + 'static {
+    /// The engine this store backs.
+    fn kind(&self) -> EngineKind;
+
+    /// The live (unexpired) record, if any.
+    async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError>;
+
+    /// Stores a new record at version 1 unless `id` is taken (then `Ok(false)`, nothing
+    /// written).
+    async fn insert(
+        &self,
+        id: &str,
+        data: &Data,
+        expires: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, EngineError>;
+
+    /// Overwrites the record with `data` and bumps its version, only if it is still at
+    /// `version` — atomically. `Ok(false)` if it moved on or is gone.
+    async fn replace(
+        &self,
+        id: &str,
+        version: i64,
+        data: &Data,
+        expires: OffsetDateTime,
+    ) -> Result<bool, EngineError>;
+
+    /// Deletes the record, if any.
+    async fn remove(&self, id: &str) -> Result<(), EngineError>;
+
+    /// Whether a live record exists. Defaults to a fetch; stores that can answer more
+    /// cheaply override it.
+    async fn contains(&self, id: &str) -> Result<bool, EngineError> {
+        Ok(self.fetch(id).await?.is_some())
+    }
+
+    /// Deletes expired records, `batch` at a time; returns how many went.
+    async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError>;
+
+    /// Creates the store's schema if missing (idempotent).
+    async fn migrate(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
+}
+
+/// A server-side engine over a [`RecordStore`].
+#[derive(Debug, Clone)]
+pub struct ServerEngine<S> {
+    store: S,
+}
+
+impl<S: RecordStore> ServerEngine<S> {
+    /// An engine storing records in `store`.
+    pub fn new(store: S) -> Self {
+        ServerEngine { store }
+    }
+
+    /// The record store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Inserts under fresh keys until one is free, so no existing record is overwritten.
+    async fn create(&self, request: &SaveRequest<'_>) -> Result<Saved, EngineError> {
+        let expires = request.expiry_date(request.data);
+        for _ in 0..MAX_KEY_ATTEMPTS {
+            let key = SessionKey::generate();
+            if self
+                .store
+                .insert(&key.hashed(), request.data, expires, request.now)
+                .await?
+            {
+                return Ok(Saved {
+                    cookie_value: key.as_str().to_owned(),
+                    version: 1,
+                });
+            }
+            tracing::warn!(engine = %self.store.kind(), "session key collision; drawing another");
+        }
+        Err(EngineError::unavailable(std::io::Error::other(
+            "could not find an unused session key",
+        )))
+    }
+}
+
+#[async_trait]
+impl<S: RecordStore> Engine for ServerEngine<S> {
+    fn kind(&self) -> EngineKind {
+        self.store.kind()
+    }
+
+    fn accepts(&self, cookie_value: &str) -> bool {
+        SessionKey::is_well_formed(cookie_value)
+    }
+
+    async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
+        match SessionKey::parse(cookie_value) {
+            Some(key) => self.store.fetch(&key.hashed()).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError> {
+        let Some(previous) = request.previous else {
+            return self.create(&request).await;
+        };
+        // Only well-formed keys are ever loaded, so a bad one here cannot name a live record;
+        // Gone (rather than a fresh record) keeps "no resurrection" true for any caller.
+        let key = SessionKey::parse(previous.cookie_value).ok_or(EngineError::Gone)?;
+        let id = key.hashed();
+        let saved = |version: i64| Saved {
+            cookie_value: key.as_str().to_owned(),
+            version: version + 1,
+        };
+        let expires = request.expiry_date(request.data);
+        if self
+            .store
+            .replace(&id, previous.version, request.data, expires)
+            .await?
+        {
+            return Ok(saved(previous.version));
+        }
+        // Another request saved first: apply this request's changes on top of what it wrote.
+        for _ in 1..MAX_SAVE_ATTEMPTS {
+            let Some(fresh) = self.store.fetch(&id).await? else {
+                return Err(EngineError::Gone);
+            };
+            let mut merged = fresh.data;
+            request.changes.apply_to(&mut merged);
+            let expires = request.expiry_date(&merged);
+            if self
+                .store
+                .replace(&id, fresh.version, &merged, expires)
+                .await?
+            {
+                return Ok(saved(fresh.version));
+            }
+        }
+        Err(EngineError::Conflict {
+            attempts: MAX_SAVE_ATTEMPTS,
+        })
+    }
+
+    async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
+        match SessionKey::parse(cookie_value) {
+            Some(key) => self.store.remove(&key.hashed()).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
+        match SessionKey::parse(cookie_value) {
+            Some(key) => self.store.contains(&key.hashed()).await,
+            None => Ok(false),
+        }
+    }
+
+    async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
+        self.store.purge_expired(batch.max(1)).await
+    }
+
+    async fn migrate(&self) -> Result<(), EngineError> {
+        self.store.migrate().await
+    }
+}
