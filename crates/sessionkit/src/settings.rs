@@ -16,17 +16,32 @@ pub enum EngineKind {
     SignedCookies,
     /// A SQL database (SQLite, PostgreSQL or MySQL/MariaDB) chosen by `SESSION_DB_URL`.
     Db,
+    /// A cache (Redis, or bounded in-process memory) chosen by `SESSION_CACHE_URL`.
+    Cache,
+    /// Write-through: the cache for reads, the database as the record of truth.
+    CachedDb,
+    /// One file per session in `SESSION_FILE_PATH`.
+    File,
 }
 
 impl EngineKind {
     /// Every engine, in the order the docs list them.
-    pub const ALL: [EngineKind; 2] = [EngineKind::SignedCookies, EngineKind::Db];
+    pub const ALL: [EngineKind; 5] = [
+        EngineKind::SignedCookies,
+        EngineKind::Db,
+        EngineKind::Cache,
+        EngineKind::CachedDb,
+        EngineKind::File,
+    ];
 
     /// The `SESSION_ENGINE` value that selects this engine.
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::SignedCookies => "signed_cookies",
             EngineKind::Db => "db",
+            EngineKind::Cache => "cache",
+            EngineKind::CachedDb => "cached_db",
+            EngineKind::File => "file",
         }
     }
 
@@ -107,6 +122,15 @@ pub struct Settings {
     pub db_url: String,
     /// `SESSION_DB_TABLE`, default `sessionkit_session`.
     pub db_table: String,
+    /// `SESSION_CACHE_URL`, default `memory://` (bounded, in this process); or `redis://…`.
+    pub cache_url: String,
+    /// `SESSION_CACHE_KEY_PREFIX`, default `sessionkit:`: namespaces the cache's keys.
+    pub cache_key_prefix: String,
+    /// `SESSION_FILE_PATH`, default the OS temporary directory; must exist.
+    pub file_path: PathBuf,
+    /// `SESSION_STORE_TIMEOUT` in seconds, default 5: how long a store operation may take
+    /// before the request gets a 503.
+    pub store_timeout: std::time::Duration,
     /// `SESSION_COOKIE_NAME`, default `sessionid`.
     pub cookie_name: String,
     /// `SESSION_COOKIE_AGE` in seconds, default 1209600 (two weeks).
@@ -138,6 +162,10 @@ impl fmt::Debug for Settings {
             .field("engine", &self.engine)
             .field("db_url", &redact_password(&self.db_url))
             .field("db_table", &self.db_table)
+            .field("cache_url", &redact_password(&self.cache_url))
+            .field("cache_key_prefix", &self.cache_key_prefix)
+            .field("file_path", &self.file_path)
+            .field("store_timeout", &self.store_timeout)
             .field("cookie_name", &self.cookie_name)
             .field("cookie_age", &self.cookie_age)
             .field("cookie_domain", &self.cookie_domain)
@@ -168,10 +196,14 @@ fn redact_password(url: &str) -> String {
 }
 
 /// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
-pub const SETTING_NAMES: [&str; 14] = [
+pub const SETTING_NAMES: [&str; 18] = [
     "SESSION_ENGINE",
     "SESSION_DB_URL",
     "SESSION_DB_TABLE",
+    "SESSION_CACHE_URL",
+    "SESSION_CACHE_KEY_PREFIX",
+    "SESSION_FILE_PATH",
+    "SESSION_STORE_TIMEOUT",
     "SESSION_COOKIE_NAME",
     "SESSION_COOKIE_AGE",
     "SESSION_COOKIE_DOMAIN",
@@ -192,6 +224,10 @@ impl Settings {
             engine: EngineKind::Db,
             db_url: "sqlite://sessionkit.sqlite3".to_owned(),
             db_table: "sessionkit_session".to_owned(),
+            cache_url: "memory://".to_owned(),
+            cache_key_prefix: "sessionkit:".to_owned(),
+            file_path: std::env::temp_dir(),
+            store_timeout: std::time::Duration::from_secs(5),
             cookie_name: "sessionid".to_owned(),
             cookie_age: 1_209_600,
             cookie_domain: None,
@@ -270,6 +306,22 @@ impl Settings {
             }
             "SESSION_DB_URL" => self.db_url = value.to_owned(),
             "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
+            "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
+            "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),
+            "SESSION_FILE_PATH" => self.file_path = PathBuf::from(value),
+            "SESSION_STORE_TIMEOUT" => {
+                let seconds: f64 = value
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            setting,
+                            format!("{value:?} is not a positive number of seconds"),
+                        )
+                    })?;
+                self.store_timeout = std::time::Duration::from_secs_f64(seconds);
+            }
             "SESSION_COOKIE_NAME" => self.cookie_name = value.to_owned(),
             "SESSION_COOKIE_AGE" => {
                 self.cookie_age = value.parse().map_err(|_| {
@@ -373,7 +425,31 @@ impl Settings {
                 "a __Secure- cookie name requires SESSION_COOKIE_SECURE=true",
             ));
         }
-        if self.engine == EngineKind::Db {
+        if matches!(self.engine, EngineKind::Cache | EngineKind::CachedDb) {
+            if let Some(query) = self.cache_url.strip_prefix("memory://") {
+                crate::engine::cache::memory_capacity(query)?;
+            }
+            let known = ["memory://", "redis://", "rediss://", "redis+unix://"];
+            if !known.iter().any(|s| self.cache_url.starts_with(s)) {
+                return Err(ConfigError::new(
+                    "SESSION_CACHE_URL",
+                    format!(
+                        "{:?} is not a cache URL; use memory:// or redis://HOST[:PORT][/DB]",
+                        redact_password(&self.cache_url)
+                    ),
+                ));
+            }
+        }
+        if self.engine == EngineKind::File && !self.file_path.is_dir() {
+            return Err(ConfigError::new(
+                "SESSION_FILE_PATH",
+                format!(
+                    "{} is not an existing directory; create it or point the setting elsewhere",
+                    self.file_path.display()
+                ),
+            ));
+        }
+        if matches!(self.engine, EngineKind::Db | EngineKind::CachedDb) {
             let schemes = ["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"];
             if !schemes.iter().any(|s| self.db_url.starts_with(s)) {
                 return Err(ConfigError::new(

@@ -11,7 +11,7 @@
 //! column types, batched deletes) is in [`Dialect`].
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -22,9 +22,6 @@ use super::server::{RecordStore, ServerEngine};
 use super::{Data, EngineError, Loaded};
 use crate::settings::{EngineKind, Settings};
 use crate::signing::{STORE_SALT, Signer};
-
-/// How long a request waits for a pooled connection before the store counts as unavailable.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The SQL dialects the engine speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +118,7 @@ impl Queries {
         Queries {
             schema: dialect.schema(table).into_iter().map(sql).collect(),
             load: sql(format!(
-                "SELECT session_data, version FROM {table} \
+                "SELECT session_data, version, expire_date FROM {table} \
                  WHERE session_key_hash = ? AND expire_date > ?"
             )),
             exists: sql(format!(
@@ -149,7 +146,10 @@ impl DbEngine {
     /// Connects to `SESSION_DB_URL` (an SQLite file is created if missing). Does not create
     /// the table: call [`Engine::migrate`](super::Engine::migrate) (or `sessionkit migrate`).
     pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
-        Ok(ServerEngine::new(SqlStore::connect(settings).await?))
+        Ok(ServerEngine::new(
+            SqlStore::connect(settings).await?,
+            settings.store_timeout,
+        ))
     }
 
     /// The connection pool, for callers that need to run their own queries (tests, tools).
@@ -173,17 +173,20 @@ pub struct SqlStore {
 }
 
 impl SqlStore {
-    async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+    /// Connects to `SESSION_DB_URL`; see [`DbEngine::connect`].
+    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(&settings.db_url).ok_or_else(|| {
-            EngineError::unavailable(std::io::Error::other("SESSION_DB_URL has an unknown scheme"))
+            EngineError::unavailable(std::io::Error::other(
+                "SESSION_DB_URL has an unknown scheme",
+            ))
         })?;
         let url = match dialect {
             Dialect::Sqlite => sqlite_url_creating_the_file(&settings.db_url),
             Dialect::Postgres | Dialect::MySql => settings.db_url.clone(),
         };
         let pool = AnyPoolOptions::new()
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(settings.store_timeout)
             .connect(&url)
             .await
             .map_err(EngineError::unavailable)?;
@@ -208,24 +211,51 @@ impl SqlStore {
 
     /// `session_data` in Django's format, signed at `now`.
     fn encode(&self, data: &Data, now: OffsetDateTime) -> String {
-        self.signer
-            .sign_object(data, u64::try_from(now.unix_timestamp()).unwrap_or_default())
+        self.signer.sign_object(
+            data,
+            u64::try_from(now.unix_timestamp()).unwrap_or_default(),
+        )
     }
 
     /// Decodes `session_data`; data that fails verification is logged and treated as absent,
     /// as Django does with "Session data corrupted".
-    fn decode(&self, row: &AnyRow) -> Result<Option<Loaded>, EngineError> {
+    fn decode(&self, row: &AnyRow) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
         let text: String = row.try_get(0).map_err(EngineError::unavailable)?;
         let version: i64 = row.try_get(1).map_err(EngineError::unavailable)?;
+        let expires: i64 = row.try_get(2).map_err(EngineError::unavailable)?;
+        let expires =
+            OffsetDateTime::from_unix_timestamp(expires).map_err(EngineError::unavailable)?;
         match self.signer.unsign_object(&text, None, SystemTime::now()) {
-            Ok(unsigned) => Ok(Some(Loaded {
-                data: unsigned.data,
-                version,
-            })),
+            Ok(unsigned) => Ok(Some((
+                Loaded {
+                    data: unsigned.data,
+                    version,
+                },
+                expires,
+            ))),
             Err(reason) => {
                 tracing::warn!(%reason, "session data corrupted; treating it as no session");
                 Ok(None)
             }
+        }
+    }
+}
+
+impl SqlStore {
+    /// The live record and when it expires (what `cached_db` needs to fill its cache).
+    pub async fn fetch_with_expiry(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
+        let row = sqlx::query(AssertSqlSafe(self.queries.load.clone()))
+            .bind(id)
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        match row {
+            Some(row) => self.decode(&row),
+            None => Ok(None),
         }
     }
 }
@@ -248,16 +278,7 @@ impl RecordStore for SqlStore {
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
-        let row = sqlx::query(AssertSqlSafe(self.queries.load.clone()))
-            .bind(id)
-            .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(EngineError::unavailable)?;
-        match row {
-            Some(row) => self.decode(&row),
-            None => Ok(None),
-        }
+        Ok(self.fetch_with_expiry(id).await?.map(|(record, _)| record))
     }
 
     async fn insert(

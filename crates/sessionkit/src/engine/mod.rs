@@ -17,12 +17,19 @@ use time::OffsetDateTime;
 
 use crate::expiry::expiry_date;
 use crate::settings::{ConfigError, EngineKind, Settings};
+use cache::open_cache;
 
+pub mod cache;
+pub mod cached_db;
 pub mod db;
+pub mod file;
 pub mod server;
 pub mod signed_cookies;
 
-pub use db::DbEngine;
+pub use cache::{Cache, MemoryStore, RedisStore};
+pub use cached_db::CachedDbStore;
+pub use db::{DbEngine, SqlStore};
+pub use file::FileStore;
 pub use server::{RecordStore, ServerEngine};
 pub use signed_cookies::SignedCookieEngine;
 
@@ -215,9 +222,22 @@ pub trait Engine: Send + Sync + 'static {
 /// ```
 pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     settings.validate()?;
+    let timeout = settings.store_timeout;
     Ok(match settings.engine {
         EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
         EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
+        EngineKind::Cache => Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout)),
+        EngineKind::CachedDb => {
+            let store = CachedDbStore::new(
+                open_cache(settings).await?,
+                SqlStore::connect(settings).await?,
+            );
+            Arc::new(ServerEngine::new(store, timeout))
+        }
+        EngineKind::File => Arc::new(ServerEngine::new(
+            FileStore::new(&settings.file_path),
+            timeout,
+        )),
     })
 }
 

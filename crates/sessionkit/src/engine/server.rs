@@ -7,6 +7,10 @@
 //! request's changes into a record another request updated meanwhile — never resurrecting one
 //! that was deleted.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
@@ -67,21 +71,54 @@ pub trait RecordStore: Send + Sync + 'static {
     }
 }
 
-/// A server-side engine over a [`RecordStore`].
-#[derive(Debug, Clone)]
-pub struct ServerEngine<S> {
-    store: S,
+/// A server-side engine over a [`RecordStore`] (a concrete one, or a `dyn Cache`).
+#[derive(Debug)]
+pub struct ServerEngine<S: ?Sized> {
+    store: Arc<S>,
+    timeout: Duration,
+}
+
+impl<S: ?Sized> Clone for ServerEngine<S> {
+    fn clone(&self) -> Self {
+        ServerEngine {
+            store: self.store.clone(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 impl<S: RecordStore> ServerEngine<S> {
-    /// An engine storing records in `store`.
-    pub fn new(store: S) -> Self {
-        ServerEngine { store }
+    /// An engine storing records in `store`; any store operation taking longer than `timeout`
+    /// (`SESSION_STORE_TIMEOUT`) fails as unavailable, so requests get a 503, not a hang.
+    pub fn new(store: S, timeout: Duration) -> Self {
+        ServerEngine::shared(Arc::new(store), timeout)
+    }
+}
+
+impl<S: RecordStore + ?Sized> ServerEngine<S> {
+    /// Like [`ServerEngine::new`], for a store that is shared or unsized (`Arc<dyn Cache>`).
+    pub fn shared(store: Arc<S>, timeout: Duration) -> Self {
+        ServerEngine { store, timeout }
     }
 
     /// The record store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Runs one store operation within the timeout.
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        tokio::time::timeout(self.timeout, operation)
+            .await
+            .unwrap_or_else(|_| {
+                Err(EngineError::unavailable(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the session store did not answer within {:?}", self.timeout),
+                )))
+            })
     }
 
     /// Inserts under fresh keys until one is free, so no existing record is overwritten.
@@ -90,8 +127,10 @@ impl<S: RecordStore> ServerEngine<S> {
         for _ in 0..MAX_KEY_ATTEMPTS {
             let key = SessionKey::generate();
             if self
-                .store
-                .insert(&key.hashed(), request.data, expires, request.now)
+                .bounded(
+                    self.store
+                        .insert(&key.hashed(), request.data, expires, request.now),
+                )
                 .await?
             {
                 return Ok(Saved {
@@ -108,7 +147,7 @@ impl<S: RecordStore> ServerEngine<S> {
 }
 
 #[async_trait]
-impl<S: RecordStore> Engine for ServerEngine<S> {
+impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     fn kind(&self) -> EngineKind {
         self.store.kind()
     }
@@ -119,7 +158,7 @@ impl<S: RecordStore> Engine for ServerEngine<S> {
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
         match SessionKey::parse(cookie_value) {
-            Some(key) => self.store.fetch(&key.hashed()).await,
+            Some(key) => self.bounded(self.store.fetch(&key.hashed())).await,
             None => Ok(None),
         }
     }
@@ -138,23 +177,24 @@ impl<S: RecordStore> Engine for ServerEngine<S> {
         };
         let expires = request.expiry_date(request.data);
         if self
-            .store
-            .replace(&id, previous.version, request.data, expires)
+            .bounded(
+                self.store
+                    .replace(&id, previous.version, request.data, expires),
+            )
             .await?
         {
             return Ok(saved(previous.version));
         }
         // Another request saved first: apply this request's changes on top of what it wrote.
         for _ in 1..MAX_SAVE_ATTEMPTS {
-            let Some(fresh) = self.store.fetch(&id).await? else {
+            let Some(fresh) = self.bounded(self.store.fetch(&id)).await? else {
                 return Err(EngineError::Gone);
             };
             let mut merged = fresh.data;
             request.changes.apply_to(&mut merged);
             let expires = request.expiry_date(&merged);
             if self
-                .store
-                .replace(&id, fresh.version, &merged, expires)
+                .bounded(self.store.replace(&id, fresh.version, &merged, expires))
                 .await?
             {
                 return Ok(saved(fresh.version));
@@ -167,19 +207,20 @@ impl<S: RecordStore> Engine for ServerEngine<S> {
 
     async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
         match SessionKey::parse(cookie_value) {
-            Some(key) => self.store.remove(&key.hashed()).await,
+            Some(key) => self.bounded(self.store.remove(&key.hashed())).await,
             None => Ok(()),
         }
     }
 
     async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
         match SessionKey::parse(cookie_value) {
-            Some(key) => self.store.contains(&key.hashed()).await,
+            Some(key) => self.bounded(self.store.contains(&key.hashed())).await,
             None => Ok(false),
         }
     }
 
     async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
+        // A sweep may rightly take long (millions of rows); it runs in batches, unbounded.
         self.store.purge_expired(batch.max(1)).await
     }
 

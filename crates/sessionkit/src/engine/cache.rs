@@ -1,0 +1,457 @@
+//! `cache`: sessions in a cache, chosen by `SESSION_CACHE_URL`:
+//! - `redis://host[:port][/db]`: shared by every app instance. Each session is a Redis hash
+//!   (`d` = the data as JSON, `v` = its version) under `SESSION_CACHE_KEY_PREFIX` + the key's
+//!   SHA-256, with the session's expiry as the Redis TTL, so Redis evicts it on its own.
+//!   Conditional writes are Lua scripts, so they are atomic on the server.
+//! - `memory://[?max_entries=N]`: this process only, bounded (default 100 000 sessions); when
+//!   full it drops expired sessions first, then those closest to expiry.
+//!
+//! Like Django's cache backend, a cache may lose sessions (eviction, restart without
+//! persistence); use `db` or `cached_db` where that is not acceptable.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use time::OffsetDateTime;
+
+use super::server::RecordStore;
+use super::{Data, EngineError, Loaded};
+use crate::json::to_python_json;
+use crate::settings::{ConfigError, EngineKind, Settings};
+
+/// Sessions an in-process cache holds unless `max_entries` says otherwise.
+pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
+
+/// A cache that can also be written unconditionally (what `cached_db` needs to refresh it).
+#[async_trait]
+pub trait Cache: RecordStore {
+    /// Stores the record as given, whatever was there.
+    async fn put(
+        &self,
+        id: &str,
+        record: &Loaded,
+        expires: OffsetDateTime,
+    ) -> Result<(), EngineError>;
+}
+
+/// Opens the cache `SESSION_CACHE_URL` names.
+pub async fn open_cache(settings: &Settings) -> Result<Arc<dyn Cache>, EngineError> {
+    let url = settings.cache_url.as_str();
+    if let Some(query) = url.strip_prefix("memory://") {
+        let capacity = memory_capacity(query).map_err(EngineError::unavailable)?;
+        Ok(Arc::new(MemoryStore::new(capacity)))
+    } else {
+        Ok(Arc::new(RedisStore::connect(settings).await?))
+    }
+}
+
+/// The capacity a `memory://` URL asks for (the part after the scheme).
+pub(crate) fn memory_capacity(query: &str) -> Result<usize, ConfigError> {
+    let query = query.trim_start_matches('/').trim_start_matches('?');
+    if query.is_empty() {
+        return Ok(DEFAULT_MEMORY_ENTRIES);
+    }
+    query
+        .strip_prefix("max_entries=")
+        .and_then(|n| n.parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .ok_or_else(|| {
+            ConfigError::new(
+                "SESSION_CACHE_URL",
+                format!("memory://{query}: the only option is ?max_entries=N (N > 0)"),
+            )
+        })
+}
+
+/// Sessions in this process's memory.
+#[derive(Debug)]
+pub struct MemoryStore {
+    records: Mutex<HashMap<String, MemoryRecord>>,
+    capacity: usize,
+}
+
+#[derive(Debug, Clone)]
+struct MemoryRecord {
+    data: Data,
+    version: i64,
+    expires: OffsetDateTime,
+}
+
+impl MemoryStore {
+    /// An empty store holding at most `capacity` sessions.
+    pub fn new(capacity: usize) -> Self {
+        MemoryStore {
+            records: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// How many sessions are held (live or not yet swept).
+    pub fn len(&self) -> usize {
+        self.records().len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<String, MemoryRecord>> {
+        // Nothing panics while the lock is held; the map stays consistent.
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes room for one more record: expired ones go first, then those expiring soonest
+    /// (a sixteenth of the capacity at once, so a full cache does not sweep on every insert).
+    fn make_room(records: &mut HashMap<String, MemoryRecord>, capacity: usize) {
+        if records.len() < capacity {
+            return;
+        }
+        let now = OffsetDateTime::now_utc();
+        records.retain(|_, r| r.expires > now);
+        if records.len() < capacity {
+            return;
+        }
+        let mut by_expiry: Vec<(OffsetDateTime, String)> = records
+            .iter()
+            .map(|(id, r)| (r.expires, id.clone()))
+            .collect();
+        let evict = (capacity / 16).max(1).min(by_expiry.len());
+        by_expiry.select_nth_unstable(evict - 1);
+        for (_, id) in by_expiry.into_iter().take(evict) {
+            records.remove(&id);
+        }
+    }
+}
+
+#[async_trait]
+impl RecordStore for MemoryStore {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Cache
+    }
+
+    async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
+        let records = self.records();
+        Ok(records
+            .get(id)
+            .filter(|r| r.expires > OffsetDateTime::now_utc())
+            .map(|r| Loaded {
+                data: r.data.clone(),
+                version: r.version,
+            }))
+    }
+
+    async fn insert(
+        &self,
+        id: &str,
+        data: &Data,
+        expires: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let mut records = self.records();
+        if records.get(id).is_some_and(|r| r.expires > now) {
+            return Ok(false);
+        }
+        Self::make_room(&mut records, self.capacity);
+        records.insert(
+            id.to_owned(),
+            MemoryRecord {
+                data: data.clone(),
+                version: 1,
+                expires,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn replace(
+        &self,
+        id: &str,
+        version: i64,
+        data: &Data,
+        expires: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let mut records = self.records();
+        match records.get_mut(id) {
+            Some(record) if record.version == version => {
+                *record = MemoryRecord {
+                    data: data.clone(),
+                    version: version + 1,
+                    expires,
+                };
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        self.records().remove(id);
+        Ok(())
+    }
+
+    async fn purge_expired(&self, _batch: usize) -> Result<u64, EngineError> {
+        let mut records = self.records();
+        let before = records.len();
+        let now = OffsetDateTime::now_utc();
+        records.retain(|_, r| r.expires > now);
+        Ok((before - records.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryStore {
+    async fn put(
+        &self,
+        id: &str,
+        record: &Loaded,
+        expires: OffsetDateTime,
+    ) -> Result<(), EngineError> {
+        let mut records = self.records();
+        if !records.contains_key(id) {
+            Self::make_room(&mut records, self.capacity);
+        }
+        records.insert(
+            id.to_owned(),
+            MemoryRecord {
+                data: record.data.clone(),
+                version: record.version,
+                expires,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Creates the hash only if the key is free. KEYS[1]; ARGV: data, expiry (Unix seconds).
+const INSERT_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1)
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return 1";
+
+/// Overwrites the hash only at the expected version. KEYS[1]; ARGV: version, data, expiry.
+const REPLACE_SCRIPT: &str = r"
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', tonumber(ARGV[1]) + 1)
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1";
+
+/// Sessions in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+    insert: redis::Script,
+    replace: redis::Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `SESSION_CACHE_URL`. The connection manager reconnects by itself after a
+    /// Redis restart; while Redis is down, operations fail within `SESSION_STORE_TIMEOUT`.
+    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+        let client =
+            redis::Client::open(settings.cache_url.as_str()).map_err(EngineError::unavailable)?;
+        let timeout = Some(settings.store_timeout);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout)
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(RedisStore {
+            connection,
+            prefix: settings.cache_key_prefix.clone(),
+            insert: redis::Script::new(INSERT_SCRIPT),
+            replace: redis::Script::new(REPLACE_SCRIPT),
+        })
+    }
+
+    fn redis_key(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        // A cheap handle onto the one multiplexed connection.
+        self.connection.clone()
+    }
+}
+
+#[async_trait]
+impl RecordStore for RedisStore {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Cache
+    }
+
+    async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
+        let (data, version): (Option<String>, Option<i64>) = redis::cmd("HMGET")
+            .arg(self.redis_key(id))
+            .arg("d")
+            .arg("v")
+            .query_async(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)?;
+        let (Some(data), Some(version)) = (data, version) else {
+            return Ok(None);
+        };
+        match serde_json::from_str(&data) {
+            Ok(data) => Ok(Some(Loaded { data, version })),
+            Err(error) => {
+                tracing::warn!(%error, "session data in Redis is not a JSON object; ignoring it");
+                Ok(None)
+            }
+        }
+    }
+
+    async fn insert(
+        &self,
+        id: &str,
+        data: &Data,
+        expires: OffsetDateTime,
+        _now: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let inserted: i64 = self
+            .insert
+            .key(self.redis_key(id))
+            .arg(to_python_json(data))
+            .arg(expires.unix_timestamp())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(inserted == 1)
+    }
+
+    async fn replace(
+        &self,
+        id: &str,
+        version: i64,
+        data: &Data,
+        expires: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let replaced: i64 = self
+            .replace
+            .key(self.redis_key(id))
+            .arg(version)
+            .arg(to_python_json(data))
+            .arg(expires.unix_timestamp())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(replaced == 1)
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        redis::cmd("DEL")
+            .arg(self.redis_key(id))
+            .query_async::<()>(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)
+    }
+
+    async fn contains(&self, id: &str) -> Result<bool, EngineError> {
+        redis::cmd("EXISTS")
+            .arg(self.redis_key(id))
+            .query_async(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)
+    }
+
+    /// Redis expires sessions itself (their TTL); there is nothing to sweep.
+    async fn purge_expired(&self, _batch: usize) -> Result<u64, EngineError> {
+        Ok(0)
+    }
+}
+
+#[async_trait]
+impl Cache for RedisStore {
+    async fn put(
+        &self,
+        id: &str,
+        record: &Loaded,
+        expires: OffsetDateTime,
+    ) -> Result<(), EngineError> {
+        let key = self.redis_key(id);
+        redis::pipe()
+            .atomic()
+            .cmd("HSET")
+            .arg(&key)
+            .arg("d")
+            .arg(to_python_json(&record.data))
+            .arg("v")
+            .arg(record.version)
+            .ignore()
+            .cmd("EXPIREAT")
+            .arg(&key)
+            .arg(expires.unix_timestamp())
+            .ignore()
+            .query_async::<()>(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    fn data(n: i64) -> Data {
+        serde_json::json!({ "n": n }).as_object().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_full_memory_store_drops_expired_then_soonest_expiring_sessions() {
+        let store = MemoryStore::new(32);
+        let now = OffsetDateTime::now_utc();
+        store
+            .insert("expired", &data(0), now - Duration::seconds(1), now)
+            .await
+            .unwrap();
+        for i in 0..31 {
+            let expires = now + Duration::seconds(100 + i);
+            store
+                .insert(&format!("s{i}"), &data(i), expires, now)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.len(), 32);
+        store
+            .insert("new", &data(99), now + Duration::hours(1), now)
+            .await
+            .unwrap();
+        assert_eq!(store.len(), 32, "only the expired session made room");
+        assert!(store.fetch("expired").await.unwrap().is_none());
+        store
+            .insert("newer", &data(100), now + Duration::hours(1), now)
+            .await
+            .unwrap();
+        assert!(store.len() <= 32);
+        assert!(
+            store.fetch("s0").await.unwrap().is_none(),
+            "soonest to expire went"
+        );
+        assert!(store.fetch("s30").await.unwrap().is_some());
+        assert!(store.fetch("newer").await.unwrap().is_some());
+    }
+
+    #[test]
+    fn memory_urls_take_only_max_entries() {
+        assert_eq!(memory_capacity("").unwrap(), DEFAULT_MEMORY_ENTRIES);
+        assert_eq!(memory_capacity("?max_entries=10").unwrap(), 10);
+        assert!(memory_capacity("?max_entries=0").is_err());
+        assert!(memory_capacity("?size=10").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! `file`: one file per session in `SESSION_FILE_PATH`.
+//!
+//! A session file is named `sessionkit_` + the SHA-256 of the key (so no key, and nothing a
+//! client sent, ever becomes part of a path) and holds one header line,
+//! `version expire_unix_seconds`, then the data as JSON. Writes go to a temporary file in the
+//! same directory that is then renamed over the session file, so a crash leaves the old or the
+//! new session, never a torn one. Writers (insert, replace, remove, purge) hold an exclusive
+//! lock on the directory's `.sessionkit.lock`, which makes check-then-write atomic across
+//! threads and processes; readers need no lock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::server::RecordStore;
+use super::{Data, EngineError, Loaded};
+use crate::json::to_python_json;
+use crate::key::SessionKey;
+use crate::settings::EngineKind;
+
+const FILE_PREFIX: &str = "sessionkit_";
+const LOCK_FILE: &str = ".sessionkit.lock";
+
+/// Session records as files in one directory.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: Arc<PathBuf>,
+}
+
+/// A session file's contents.
+struct Record {
+    version: i64,
+    expires: OffsetDateTime,
+    data: Data,
+}
+
+impl Record {
+    fn is_live(&self) -> bool {
+        self.expires > OffsetDateTime::now_utc()
+    }
+}
+
+impl FileStore {
+    /// Sessions in `dir`, which must exist (settings validation checks it).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        FileStore {
+            dir: Arc::new(dir.into()),
+        }
+    }
+
+    /// Runs blocking file work off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Path) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || work(&dir))
+            .await
+            .map_err(EngineError::unavailable)?
+            .map_err(EngineError::unavailable)
+    }
+}
+
+fn session_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{FILE_PREFIX}{id}"))
+}
+
+/// Holds the directory's writer lock until dropped.
+fn lock_dir(dir: &Path) -> io::Result<File> {
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))?;
+    lock.lock()?;
+    Ok(lock)
+}
+
+/// Reads a session file; `None` if it is missing. A file that does not parse is reported
+/// and treated as missing.
+fn read(path: &Path) -> io::Result<Option<Record>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let parsed = text.split_once('\n').and_then(|(header, json)| {
+        let (version, expires) = header.split_once(' ')?;
+        Some(Record {
+            version: version.parse().ok()?,
+            expires: OffsetDateTime::from_unix_timestamp(expires.parse().ok()?).ok()?,
+            data: serde_json::from_str(json).ok()?,
+        })
+    });
+    if parsed.is_none() {
+        tracing::warn!(file = %path.display(), "unreadable session file; ignoring it");
+    }
+    Ok(parsed)
+}
+
+/// Writes a session file atomically: a temporary file in the same directory, flushed to disk,
+/// then renamed over the target.
+fn write(dir: &Path, id: &str, record: &Record) -> io::Result<()> {
+    let temporary = dir.join(format!(
+        ".tmp-{id}-{}",
+        SessionKey::generate().fingerprint()
+    ));
+    let result = (|| {
+        let mut file = File::create(&temporary)?;
+        writeln!(
+            file,
+            "{} {}",
+            record.version,
+            record.expires.unix_timestamp()
+        )?;
+        file.write_all(to_python_json(&record.data).as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temporary, session_path(dir, id))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    result
+}
+
+#[async_trait]
+impl RecordStore for FileStore {
+    fn kind(&self) -> EngineKind {
+        EngineKind::File
+    }
+
+    async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
+        let path = session_path(&self.dir, id);
+        let record = self.blocking(move |_| read(&path)).await?;
+        Ok(record.filter(Record::is_live).map(|r| Loaded {
+            data: r.data,
+            version: r.version,
+        }))
+    }
+
+    async fn insert(
+        &self,
+        id: &str,
+        data: &Data,
+        expires: OffsetDateTime,
+        _now: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let id = id.to_owned();
+        let record = Record {
+            version: 1,
+            expires,
+            data: data.clone(),
+        };
+        self.blocking(move |dir| {
+            let _lock = lock_dir(dir)?;
+            if read(&session_path(dir, &id))?.is_some_and(|r| r.is_live()) {
+                return Ok(false);
+            }
+            write(dir, &id, &record).map(|()| true)
+        })
+        .await
+    }
+
+    async fn replace(
+        &self,
+        id: &str,
+        version: i64,
+        data: &Data,
+        expires: OffsetDateTime,
+    ) -> Result<bool, EngineError> {
+        let id = id.to_owned();
+        let record = Record {
+            version: version + 1,
+            expires,
+            data: data.clone(),
+        };
+        self.blocking(move |dir| {
+            let _lock = lock_dir(dir)?;
+            match read(&session_path(dir, &id))? {
+                Some(current) if current.version == version => {
+                    write(dir, &id, &record).map(|()| true)
+                }
+                _ => Ok(false),
+            }
+        })
+        .await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let id = id.to_owned();
+        self.blocking(move |dir| {
+            let _lock = lock_dir(dir)?;
+            match fs::remove_file(session_path(dir, &id)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
+        self.blocking(move |dir| {
+            let mut removed = 0;
+            let mut names = fs::read_dir(dir)?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| {
+                    path.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(FILE_PREFIX))
+                })
+                .peekable();
+            while names.peek().is_some() {
+                // The lock is taken per batch, so writers wait for one batch at most.
+                let _lock = lock_dir(dir)?;
+                for path in names.by_ref().take(batch) {
+                    if read(&path)?.is_some_and(|r| !r.is_live()) {
+                        fs::remove_file(&path)?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
