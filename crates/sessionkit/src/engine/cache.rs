@@ -193,12 +193,19 @@ impl RecordStore for MemoryStore {
         Ok(())
     }
 
-    async fn purge_expired(&self, _batch: usize) -> Result<u64, EngineError> {
+    async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
         let mut records = self.records();
-        let before = records.len();
         let now = OffsetDateTime::now_utc();
-        records.retain(|_, r| r.expires > now);
-        Ok((before - records.len()) as u64)
+        let expired: Vec<String> = records
+            .iter()
+            .filter(|(_, r)| r.expires <= now)
+            .map(|(id, _)| id.clone())
+            .take(batch)
+            .collect();
+        for id in &expired {
+            records.remove(id);
+        }
+        Ok(expired.len() as u64)
     }
 }
 

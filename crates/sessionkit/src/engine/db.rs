@@ -340,22 +340,13 @@ impl RecordStore for SqlStore {
     }
 
     async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
-        let mut removed = 0;
-        loop {
-            // One short statement per batch, so readers are never blocked for long.
-            let done = sqlx::query(AssertSqlSafe(self.queries.delete_expired_batch.clone()))
-                .bind(now)
-                .bind(batch)
-                .execute(&self.pool)
-                .await
-                .map_err(EngineError::unavailable)?;
-            removed += done.rows_affected();
-            if done.rows_affected() < batch as u64 {
-                return Ok(removed);
-            }
-        }
+        let done = sqlx::query(AssertSqlSafe(self.queries.delete_expired_batch.clone()))
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(done.rows_affected())
     }
 
     async fn migrate(&self) -> Result<(), EngineError> {

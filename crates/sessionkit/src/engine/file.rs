@@ -204,23 +204,19 @@ impl RecordStore for FileStore {
 
     async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
         self.blocking(move |dir| {
+            let _lock = lock_dir(dir)?;
             let mut removed = 0;
-            let mut names = fs::read_dir(dir)?
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .filter(|path| {
-                    path.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(FILE_PREFIX))
-                })
-                .peekable();
-            while names.peek().is_some() {
-                // The lock is taken per batch, so writers wait for one batch at most.
-                let _lock = lock_dir(dir)?;
-                for path in names.by_ref().take(batch) {
-                    if read(&path)?.is_some_and(|r| !r.is_live()) {
-                        fs::remove_file(&path)?;
-                        removed += 1;
+            for entry in fs::read_dir(dir)? {
+                let path = entry?.path();
+                let is_session = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(FILE_PREFIX));
+                if is_session && read(&path)?.is_some_and(|r| !r.is_live()) {
+                    fs::remove_file(&path)?;
+                    removed += 1;
+                    if removed == batch as u64 {
+                        break;
                     }
                 }
             }

@@ -201,13 +201,40 @@ pub trait Engine: Send + Sync + 'static {
     /// Whether a live record exists for `cookie_value`.
     async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError>;
 
-    /// Removes expired records, `batch` at a time, and returns how many went.
-    /// Engines whose records expire by themselves return `Ok(0)`.
+    /// Removes at most `batch` expired records in one short step and returns how many went;
+    /// [`clear_expired`] repeats it until none are left. Engines whose records expire by
+    /// themselves (cookies, Redis) return `Ok(0)`.
     async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError>;
 
     /// Creates the engine's schema if it is missing (idempotent). Nothing to do by default.
     async fn migrate(&self) -> Result<(), EngineError> {
         Ok(())
+    }
+}
+
+/// Removes every expired record, `batch` at a time (one short transaction each, so readers
+/// are never blocked for long), calling `progress` with the running total after each batch.
+///
+/// ```no_run
+/// # async fn demo(engine: &dyn sessionkit::Engine) -> Result<(), sessionkit::EngineError> {
+/// let removed = sessionkit::engine::clear_expired(engine, 10_000, |n| eprint!("\r{n}")).await?;
+/// println!("deleted {removed} expired sessions");
+/// # Ok(()) }
+/// ```
+pub async fn clear_expired(
+    engine: &dyn Engine,
+    batch: usize,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, EngineError> {
+    let batch = batch.max(1);
+    let mut removed = 0;
+    loop {
+        let done = engine.clear_expired(batch).await?;
+        removed += done;
+        progress(removed);
+        if done < batch as u64 {
+            return Ok(removed);
+        }
     }
 }
 

@@ -62,7 +62,7 @@ pub trait RecordStore: Send + Sync + 'static {
         Ok(self.fetch(id).await?.is_some())
     }
 
-    /// Deletes expired records, `batch` at a time; returns how many went.
+    /// Deletes at most `batch` expired records, in one short step; returns how many went.
     async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError>;
 
     /// Creates the store's schema if missing (idempotent).
@@ -220,8 +220,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     }
 
     async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
-        // A sweep may rightly take long (millions of rows); it runs in batches, unbounded.
-        self.store.purge_expired(batch.max(1)).await
+        self.bounded(self.store.purge_expired(batch.max(1))).await
     }
 
     async fn migrate(&self) -> Result<(), EngineError> {
