@@ -195,6 +195,9 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+/// `SESSION_COOKIE_AGE`'s default: two weeks, in seconds.
+pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
+
 /// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
 pub const SETTING_NAMES: [&str; 18] = [
     "SESSION_ENGINE",
@@ -229,7 +232,7 @@ impl Settings {
             file_path: std::env::temp_dir(),
             store_timeout: std::time::Duration::from_secs(5),
             cookie_name: "sessionid".to_owned(),
-            cookie_age: 1_209_600,
+            cookie_age: DEFAULT_COOKIE_AGE,
             cookie_domain: None,
             cookie_path: "/".to_owned(),
             cookie_secure: true,
@@ -245,24 +248,35 @@ impl Settings {
     /// Reads the process environment and, if present, `sessionkit.toml` in the working
     /// directory (or the file named by `SESSIONKIT_CONFIG`). The environment wins.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_or_secret(|| Err(missing_secret()))
+    }
+
+    /// Like [`Settings::from_env`], but when neither source sets `SECRET_KEY`, it comes from
+    /// `default_secret` (the demo server keeps a generated one in a file).
+    pub fn from_env_or_secret(
+        default_secret: impl FnOnce() -> Result<String, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         let config_path = std::env::var_os("SESSIONKIT_CONFIG")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("sessionkit.toml"));
-        let file = if config_path.exists() {
-            Some(std::fs::read_to_string(&config_path).map_err(|e| {
-                ConfigError::new(
+        let file = match std::fs::read_to_string(&config_path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(ConfigError::new(
                     "SESSIONKIT_CONFIG",
                     format!("cannot read {}: {e}", config_path.display()),
-                )
-            })?)
-        } else {
-            None
+                ));
+            }
         };
-        let env: Vec<(String, String)> = SETTING_NAMES
+        let env = SETTING_NAMES
             .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
-            .collect();
-        Self::from_sources(file.as_deref(), &config_path, env)
+            .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)));
+        let mut raw = raw_settings(file.as_deref(), &config_path, env)?;
+        if raw.get("SECRET_KEY").is_none_or(|s| s.trim().is_empty()) {
+            raw.insert("SECRET_KEY".to_owned(), default_secret()?);
+        }
+        Self::from_raw(raw)
     }
 
     /// Builds settings from TOML text (`file`, whose path is used in messages) and
@@ -272,11 +286,10 @@ impl Settings {
         file_path: &Path,
         overrides: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut raw: BTreeMap<String, String> = BTreeMap::new();
-        if let Some(text) = file {
-            raw.extend(parse_toml(text, file_path)?);
-        }
-        raw.extend(overrides);
+        Self::from_raw(raw_settings(file, file_path, overrides)?)
+    }
+
+    fn from_raw(mut raw: BTreeMap<String, String>) -> Result<Self, ConfigError> {
         let secret_key = raw.remove("SECRET_KEY").unwrap_or_default();
         let mut settings = Settings::new(secret_key);
         for (name, value) in raw {
@@ -356,10 +369,7 @@ impl Settings {
     /// Checks the combination of settings; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.secret_key.is_empty() {
-            return Err(ConfigError::new(
-                "SECRET_KEY",
-                "is required: set it to a long random string (the demo server generates one)",
-            ));
+            return Err(missing_secret());
         }
         if self.cookie_name.is_empty() || !self.cookie_name.bytes().all(is_cookie_name_byte) {
             return Err(ConfigError::new(
@@ -479,6 +489,27 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+fn missing_secret() -> ConfigError {
+    ConfigError::new(
+        "SECRET_KEY",
+        "is required: set it to a long random string (the demo server generates one)",
+    )
+}
+
+/// The settings' text values, from TOML text overridden by `overrides`.
+fn raw_settings(
+    file: Option<&str>,
+    file_path: &Path,
+    overrides: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut raw = BTreeMap::new();
+    if let Some(text) = file {
+        raw.extend(parse_toml(text, file_path)?);
+    }
+    raw.extend(overrides);
+    Ok(raw)
 }
 
 fn is_cookie_name_byte(b: u8) -> bool {
