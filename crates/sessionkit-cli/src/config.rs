@@ -1,0 +1,119 @@
+//! Settings for the commands that open an engine, with a default for the one setting that has
+//! none: `SECRET_KEY` is kept in a file beside the database, so `sessionkit serve` works in an
+//! empty directory and sessions survive a restart.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sessionkit::settings::SETTING_NAMES;
+use sessionkit::{ConfigError, Sessions, Settings};
+
+use crate::Failure;
+
+/// Where `SECRET_KEY` is kept when neither the environment nor `sessionkit.toml` sets it.
+const SECRET_FILE: &str = "sessionkit-secret.key";
+/// Length of a generated secret, as Django's `get_random_secret_key`.
+const SECRET_LENGTH: usize = 50;
+/// 64 URL-safe characters: the low six bits of a random byte pick one without bias.
+const SECRET_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// The engine the settings select, opened (its storage is not migrated).
+pub async fn open() -> Result<Sessions, Failure> {
+    Ok(Sessions::open(load()?).await?)
+}
+
+/// The settings `Settings::from_env` would load, except that a missing `SECRET_KEY` comes from
+/// [`SECRET_FILE`] in the working directory, which is generated on first use.
+///
+/// `from_env` has no way to supply a default secret, so its two sources (the environment and
+/// the config file) are gathered here and handed to `Settings::from_sources` the same way.
+fn load() -> Result<Settings, ConfigError> {
+    let config_path = std::env::var_os("SESSIONKIT_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("sessionkit.toml"));
+    let file = match std::fs::read_to_string(&config_path) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => {
+            return Err(ConfigError::new(
+                "SESSIONKIT_CONFIG",
+                format!("cannot read {}: {error}", config_path.display()),
+            ));
+        }
+    };
+    let env: Vec<(String, String)> = SETTING_NAMES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+        .collect();
+    match Settings::from_sources(file.as_deref(), &config_path, env.clone()) {
+        Err(error) if error.setting == "SECRET_KEY" => {
+            let secret = kept_secret(Path::new(SECRET_FILE))?;
+            let env = env.into_iter().chain([("SECRET_KEY".to_owned(), secret)]);
+            Settings::from_sources(file.as_deref(), &config_path, env)
+        }
+        settings => settings,
+    }
+}
+
+/// The secret kept in `path`, generated and written there first if the file does not exist.
+fn kept_secret(path: &Path) -> Result<String, ConfigError> {
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let unusable = |problem: String| {
+        ConfigError::new(
+            "SECRET_KEY",
+            format!("not set, and {}: {problem}", shown.display()),
+        )
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Err(unusable("the file is empty".to_owned())),
+        Ok(text) => {
+            tracing::info!("using the SECRET_KEY kept in {}", shown.display());
+            Ok(text.trim().to_owned())
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            let secret = generate_secret().map_err(|e| unusable(e.to_string()))?;
+            write_private(path, &secret).map_err(|e| unusable(e.to_string()))?;
+            // Printed rather than logged: whoever runs this must learn the file matters.
+            println!(
+                "Generated a SECRET_KEY and saved it in {} (keep it private; replacing it ends every session).",
+                shown.display()
+            );
+            Ok(secret)
+        }
+        Err(error) => Err(unusable(error.to_string())),
+    }
+}
+
+/// 50 characters from the OS CSPRNG.
+fn generate_secret() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; SECRET_LENGTH];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes
+        .iter()
+        .map(|byte| char::from(SECRET_ALPHABET[usize::from(byte & 63)]))
+        .collect())
+}
+
+/// Creates `path` readable by its owner only; never overwrites an existing file.
+fn write_private(path: &Path, secret: &str) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    writeln!(options.open(path)?, "{secret}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_are_long_url_safe_and_different() {
+        let first = generate_secret().unwrap();
+        assert_eq!(first.len(), SECRET_LENGTH);
+        assert!(first.bytes().all(|b| SECRET_ALPHABET.contains(&b)));
+        assert_ne!(first, generate_secret().unwrap());
+    }
+}

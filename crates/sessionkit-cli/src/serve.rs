@@ -1,0 +1,91 @@
+//! `sessionkit serve`: the demo store over HTTP, on whichever engine the settings select.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::{Failure, config, shop};
+
+const EXAMPLES: &str = "\
+Examples:
+  sessionkit serve                                  # then open http://localhost:8000/
+  sessionkit serve --addr 0.0.0.0:8080              # reachable from other machines
+  SESSION_ENGINE=signed_cookies sessionkit serve    # sessions in the cookie, nothing stored
+  SESSION_DB_URL=postgres://postgres@127.0.0.1/test sessionkit serve
+
+  # the benchmark routes (DESIGN.md section 10), one cookie jar per client:
+  curl -c jar -b jar http://localhost:8000/bench/incr
+
+The session table is created at start-up if missing. The cookie is Secure by default; browsers
+and curl accept Secure cookies over plain HTTP on localhost only. Stop with Ctrl-C or SIGTERM:
+requests in flight finish and their sessions are saved.";
+
+/// Arguments of `sessionkit serve`.
+#[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
+    addr: String,
+}
+
+/// `sessionkit serve`: runs until Ctrl-C or SIGTERM.
+pub async fn run(args: Args) -> Result<(), Failure> {
+    let sessions = config::open().await?;
+    sessions.engine().migrate().await.map_err(Failure::other)?;
+    let listener = TcpListener::bind(&args.addr)
+        .await
+        .map_err(|e| Failure::Other(format!("cannot listen on {}: {e}", args.addr)))?;
+    let local = listener.local_addr().map_err(Failure::other)?;
+    println!(
+        "sessionkit demo store ({} engine): open {}",
+        sessions.settings().engine,
+        url_to_open(local)
+    );
+    axum::serve(listener, shop::router(&sessions))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(Failure::other)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Browsers and curl keep a Secure cookie sent over plain HTTP from `localhost`, but not
+/// necessarily from `127.0.0.1`, so a local address is shown as `localhost`.
+fn url_to_open(addr: SocketAddr) -> String {
+    if addr.ip().is_loopback() || addr.ip().is_unspecified() {
+        format!("http://localhost:{}/", addr.port())
+    } else {
+        format!("http://{addr}/")
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what `docker stop` and systemd send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {error}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::error!("cannot listen for SIGTERM: {error}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}

@@ -1,0 +1,89 @@
+//! `migrate` and `clearsessions`, and how the commands that read settings report bad ones.
+
+use std::thread::sleep;
+use std::time::Duration;
+
+use crate::support::{Browser, Run, Server, TempDir, sessionkit};
+
+#[test]
+fn a_bad_setting_is_one_line_naming_it_and_exit_code_2() {
+    let dir = TempDir::new("bad-setting");
+    for command in ["migrate", "clearsessions", "serve"] {
+        let outcome = sessionkit(dir.path())
+            .arg(command)
+            .env("SESSION_ENGINE", "mongo")
+            .run();
+        assert_eq!(outcome.code, Some(2), "{command}: {}", outcome.stderr);
+        let lines: Vec<&str> = outcome.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{command}: {lines:?}");
+        assert!(
+            lines[0].starts_with(&format!("sessionkit {command}: SESSION_ENGINE: ")),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("signed_cookies, db"),
+            "the allowed values are listed: {}",
+            lines[0]
+        );
+    }
+}
+
+#[test]
+fn migrate_creates_the_table_once_and_can_run_again() {
+    let dir = TempDir::new("migrate");
+    for run in 1..=2 {
+        let outcome = sessionkit(dir.path()).arg("migrate").run();
+        assert_eq!(outcome.code, Some(0), "run {run}: {}", outcome.stderr);
+        assert!(
+            outcome.stdout.contains("table sessionkit_session is ready"),
+            "{}",
+            outcome.stdout
+        );
+        let generated = outcome.stdout.contains("Generated a SECRET_KEY");
+        assert_eq!(
+            generated,
+            run == 1,
+            "the secret is generated on the first run only"
+        );
+    }
+    assert!(dir.path().join("sessionkit.sqlite3").exists());
+    assert!(dir.path().join("sessionkit-secret.key").exists());
+}
+
+#[test]
+fn migrate_has_nothing_to_do_for_signed_cookies() {
+    let dir = TempDir::new("migrate-cookies");
+    let outcome = sessionkit(dir.path())
+        .arg("migrate")
+        .env("SESSION_ENGINE", "signed_cookies")
+        .env("SECRET_KEY", "from the environment")
+        .run();
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    assert!(
+        outcome.stdout.contains("nothing to migrate"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        !dir.path().join("sessionkit-secret.key").exists(),
+        "SECRET_KEY was set"
+    );
+}
+
+#[test]
+fn clearsessions_deletes_expired_sessions_and_reports_how_many() {
+    let dir = TempDir::new("clearsessions");
+    let server = Server::start(dir.path(), &[("SESSION_COOKIE_AGE", "1")]);
+    assert_eq!(Browser::default().get(&server, "/bench/incr").body, "1");
+    drop(server);
+    // Stored expiry has whole-second resolution: wait until the session is surely past it.
+    sleep(Duration::from_millis(2100));
+    let outcome = sessionkit(dir.path())
+        .args(["clearsessions", "--batch", "1"])
+        .run();
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    assert_eq!(outcome.stdout, "deleted 1 expired sessions\n");
+    let again = sessionkit(dir.path()).arg("clearsessions").run();
+    assert_eq!(again.stdout, "deleted 0 expired sessions\n");
+}

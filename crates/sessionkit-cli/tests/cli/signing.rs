@@ -1,0 +1,176 @@
+//! `encode` and `decode`: Django's signed format, its failures, and key rotation.
+
+use serde_json::Value;
+
+use crate::support::{Outcome, Run, TempDir, sessionkit};
+
+const SECRET: &str = "a test secret that is long enough";
+/// Django 5.2's `signing.dumps({}, salt=COOKIE_SALT, compress=True)` at 1700000000
+/// (DESIGN.md §8 vectors).
+const DJANGO_SECRET: &str = "test-secret-key-for-vectors";
+const DJANGO_EMPTY: &str = "e30:1r31eq:esBNhQIFCLzyPNrMRiiWyWTnExZUBrDZwyI0gYrk9l4";
+
+fn encode(dir: &TempDir, secret: &str, json: &str, extra: &[&str]) -> String {
+    let outcome = sessionkit(dir.path())
+        .args(["encode", "--secret", secret])
+        .args(extra)
+        .arg(json)
+        .run();
+    assert_eq!(outcome.code, Some(0), "encode {json}: {}", outcome.stderr);
+    outcome.stdout.trim_end().to_owned()
+}
+
+fn decode(dir: &TempDir, args: &[&str]) -> Outcome {
+    sessionkit(dir.path()).arg("decode").args(args).run()
+}
+
+/// Exit code 1 and a single line on stderr, prefixed with the command, containing `reason`.
+fn assert_refused(outcome: &Outcome, reason: &str) {
+    assert_eq!(outcome.code, Some(1), "stderr: {}", outcome.stderr);
+    assert_eq!(outcome.stdout, "");
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {lines:?}");
+    assert!(lines[0].starts_with("sessionkit decode: "), "{}", lines[0]);
+    assert!(lines[0].contains(reason), "{:?} lacks {reason:?}", lines[0]);
+}
+
+#[test]
+fn encode_then_decode_round_trips_json_objects() {
+    let dir = TempDir::new("round-trip");
+    let compressible = format!(r#"{{"blob":"{}"}}"#, "sessionkit ".repeat(300));
+    let objects = [
+        "{}",
+        r#"{"name":"Zo\u00eb \ud83c\udf89","greeting":"こんにちは","emoji":"🎉"}"#,
+        r#"{"cart":[{"sku":"A-1","qty":2},{"sku":"B-2","qty":1}],"meta":{"tags":["x",null,true]}}"#,
+        r#"{"big":12345678901234567890,"bigger":123456789012345678901234567890,"negative":-9223372036854775809}"#,
+        r#"{"pi":3.14159,"tiny":1e-07,"huge":1e+16,"half":-0.5}"#,
+        &compressible,
+    ];
+    for json in objects {
+        let value = encode(&dir, SECRET, json, &[]);
+        let decoded = decode(&dir, &["--secret", SECRET, &value]);
+        assert_eq!(decoded.code, Some(0), "{json}: {}", decoded.stderr);
+        assert!(decoded.stdout.ends_with('\n'));
+        let parse = |text: &str| serde_json::from_str::<Value>(text).expect("JSON");
+        assert_eq!(parse(&decoded.stdout), parse(json), "{json}");
+    }
+    assert!(
+        encode(&dir, SECRET, &compressible, &[]).starts_with('.'),
+        "3 KB of repetition is compressed"
+    );
+}
+
+#[test]
+fn decode_writes_json_as_python_does() {
+    let dir = TempDir::new("python-json");
+    let value = encode(&dir, SECRET, r#"{ "name": "Zoë 🎉", "path": "/a" }"#, &[]);
+    let decoded = decode(&dir, &["--secret", SECRET, &value]);
+    assert_eq!(
+        decoded.stdout,
+        "{\"name\":\"Zo\\u00eb \\ud83c\\udf89\",\"path\":\"/a\"}\n"
+    );
+}
+
+#[test]
+fn django_vector_decodes_from_the_argument_and_from_stdin() {
+    let dir = TempDir::new("vector");
+    let args = ["--secret", DJANGO_SECRET, "--no-max-age"];
+    let decoded = decode(&dir, &[&args[..], &[DJANGO_EMPTY]].concat());
+    assert_eq!((decoded.code, decoded.stdout.as_str()), (Some(0), "{}\n"));
+    let piped = sessionkit(dir.path())
+        .arg("decode")
+        .args(args)
+        .arg("-")
+        .run_with_input(&format!("{DJANGO_EMPTY}\n"));
+    assert_eq!((piped.code, piped.stdout.as_str()), (Some(0), "{}\n"));
+}
+
+#[test]
+fn encode_with_a_fixed_timestamp_matches_django() {
+    let dir = TempDir::new("encode-vector");
+    let value = encode(&dir, DJANGO_SECRET, "{}", &["--timestamp", "1700000000"]);
+    assert_eq!(value, DJANGO_EMPTY);
+}
+
+#[test]
+fn a_tampered_value_is_refused_naming_the_signature() {
+    let dir = TempDir::new("tampered");
+    let value = encode(&dir, SECRET, r#"{"user_id":42}"#, &[]);
+    let forged = encode(&dir, SECRET, r#"{"user_id":1}"#, &[]);
+    let (forged_payload, _) = forged.split_once(':').unwrap();
+    let (_, signature) = value.split_once(':').unwrap();
+    let tampered = format!("{forged_payload}:{signature}");
+    assert_refused(&decode(&dir, &["--secret", SECRET, &tampered]), "signature");
+    assert_refused(
+        &decode(&dir, &["--secret", "another secret", &value]),
+        "signature",
+    );
+}
+
+#[test]
+fn an_expired_value_is_refused_unless_max_age_is_off() {
+    let dir = TempDir::new("expired");
+    let old = encode(&dir, SECRET, r#"{"n":1}"#, &["--timestamp", "1700000000"]);
+    assert_refused(
+        &decode(&dir, &["--secret", SECRET, "--max-age", "10", &old]),
+        "expired",
+    );
+    assert_refused(&decode(&dir, &["--secret", SECRET, &old]), "expired");
+    let accepted = decode(&dir, &["--secret", SECRET, "--no-max-age", &old]);
+    assert_eq!(
+        (accepted.code, accepted.stdout.as_str()),
+        (Some(0), "{\"n\":1}\n")
+    );
+}
+
+#[test]
+fn a_fallback_secret_verifies_values_signed_before_a_rotation() {
+    let dir = TempDir::new("fallback");
+    let value = encode(&dir, "the old secret", r#"{"user_id":42}"#, &[]);
+    assert_refused(&decode(&dir, &["--secret", SECRET, &value]), "signature");
+    let rotated = decode(
+        &dir,
+        &[
+            "--secret",
+            SECRET,
+            "--fallback",
+            "unrelated",
+            "--fallback",
+            "the old secret",
+            &value,
+        ],
+    );
+    assert_eq!(rotated.code, Some(0), "{}", rotated.stderr);
+    assert_eq!(rotated.stdout, "{\"user_id\":42}\n");
+}
+
+#[test]
+fn a_malformed_value_is_refused() {
+    let dir = TempDir::new("malformed");
+    assert_refused(
+        &decode(&dir, &["--secret", SECRET, "no-colon-here"]),
+        "malformed",
+    );
+}
+
+#[test]
+fn encode_refuses_json_that_is_not_an_object() {
+    let dir = TempDir::new("not-an-object");
+    for (json, reason) in [
+        ("[1, 2]", "must be an object"),
+        (r#"{"open": "#, "invalid JSON"),
+    ] {
+        let outcome = sessionkit(dir.path())
+            .args(["encode", "--secret", SECRET, json])
+            .run();
+        assert_eq!(outcome.code, Some(1), "{json}");
+        assert_eq!(outcome.stdout, "");
+        assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+        assert!(
+            outcome.stderr.starts_with("sessionkit encode: "),
+            "{}",
+            outcome.stderr
+        );
+        assert!(outcome.stderr.contains(reason), "{}", outcome.stderr);
+    }
+}

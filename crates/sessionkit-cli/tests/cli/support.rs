@@ -1,0 +1,281 @@
+//! Running the real binary: a temporary working directory, a clean environment, a server that
+//! is always killed, and a minimal HTTP/1.1 client with a one-cookie jar.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// How long a server may take to start listening, or to stop after SIGTERM.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A fresh directory under the system temp dir, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "sessionkit-cli-{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A leftover from a crashed run with a recycled pid must not leak into this one.
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create the test directory");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `sessionkit` in `dir`, with no session settings or secret inherited from the environment.
+pub fn sessionkit(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sessionkit"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        let inherited_setting = name
+            .to_str()
+            .is_some_and(|name| name.starts_with("SESSION") || name.starts_with("SECRET_KEY"));
+        if inherited_setting {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// What a finished command printed and how it exited.
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub trait Run {
+    /// Runs to completion with nothing on standard input.
+    fn run(&mut self) -> Outcome {
+        self.run_with_input("")
+    }
+
+    /// Runs to completion with `input` on standard input.
+    fn run_with_input(&mut self, input: &str) -> Outcome;
+}
+
+impl Run for Command {
+    fn run_with_input(&mut self, input: &str) -> Outcome {
+        let mut child = self
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sessionkit");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("wait for sessionkit");
+        Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+        }
+    }
+}
+
+/// A running `sessionkit serve`, killed when dropped so a failing test leaves no process behind.
+pub struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// Starts `sessionkit serve` in `dir` on a free port, with `env` added to a clean
+    /// environment, and waits until it accepts connections.
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let child = sessionkit(dir)
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .envs(env.iter().copied())
+            .stdout(append_to(&dir.join("stdout.log")))
+            .stderr(append_to(&dir.join("stderr.log")))
+            .spawn()
+            .expect("start sessionkit serve");
+        let mut server = Server {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait().expect("poll the server") {
+                panic!("the server exited with {status}:\n{}", server.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not listen within {PATIENCE:?}:\n{}",
+                server.logs()
+            );
+            sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Everything the server (and earlier servers in the same directory) printed.
+    pub fn logs(&self) -> String {
+        ["stdout.log", "stderr.log"]
+            .map(|name| fs::read_to_string(self.dir.join(name)).unwrap_or_default())
+            .join("")
+    }
+
+    /// Sends SIGTERM, as `docker stop` or systemd would, and waits for the server to exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server ignored SIGTERM:\n{}",
+                self.logs()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn append_to(path: &Path) -> File {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open a server log")
+}
+
+/// A port nothing listens on right now (the OS picks it; the listener is closed at once).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// An HTTP response, headers with lower-case names.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A browser stand-in with a jar for the `sessionid` cookie. Clone it to keep a copy of the
+/// cookie as it is now (to replay it later).
+#[derive(Clone, Default)]
+pub struct Browser {
+    pub cookie: Option<String>,
+}
+
+impl Browser {
+    pub fn get(&mut self, server: &Server, path: &str) -> Response {
+        self.send(server, "GET", path, "")
+    }
+
+    /// POSTs `form` (already URL-encoded) as `application/x-www-form-urlencoded`.
+    pub fn post(&mut self, server: &Server, path: &str, form: &str) -> Response {
+        self.send(server, "POST", path, form)
+    }
+
+    fn send(&mut self, server: &Server, method: &str, path: &str, body: &str) -> Response {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+        stream
+            .set_read_timeout(Some(PATIENCE))
+            .expect("set timeout");
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        if let Some(cookie) = &self.cookie {
+            request.push_str(&format!("Cookie: sessionid={cookie}\r\n"));
+        }
+        if method == "POST" {
+            request.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes()).expect("send request");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).expect("read response");
+        let response = parse_response(&raw);
+        self.store_cookies(&response);
+        response
+    }
+
+    /// Keeps the `sessionid` of each Set-Cookie, or forgets it when the server deletes it.
+    fn store_cookies(&mut self, response: &Response) {
+        for (_, set_cookie) in response.headers.iter().filter(|(n, _)| n == "set-cookie") {
+            let mut parts = set_cookie.split(';').map(str::trim);
+            let Some(("sessionid", value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            let expired = parts.any(|attribute| attribute.eq_ignore_ascii_case("max-age=0"));
+            self.cookie = (!value.is_empty() && !expired).then(|| value.to_owned());
+        }
+    }
+}
+
+fn parse_response(raw: &str) -> Response {
+    let (head, body) = raw.split_once("\r\n\r\n").expect("a complete response");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
