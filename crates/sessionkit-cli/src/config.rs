@@ -4,9 +4,8 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sessionkit::settings::SETTING_NAMES;
 use sessionkit::{ConfigError, Sessions, Settings};
 
 use crate::Failure;
@@ -26,35 +25,8 @@ pub async fn open() -> Result<Sessions, Failure> {
 
 /// The settings `Settings::from_env` would load, except that a missing `SECRET_KEY` comes from
 /// [`SECRET_FILE`] in the working directory, which is generated on first use.
-///
-/// `from_env` has no way to supply a default secret, so its two sources (the environment and
-/// the config file) are gathered here and handed to `Settings::from_sources` the same way.
 fn load() -> Result<Settings, ConfigError> {
-    let config_path = std::env::var_os("SESSIONKIT_CONFIG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("sessionkit.toml"));
-    let file = match std::fs::read_to_string(&config_path) {
-        Ok(text) => Some(text),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
-        Err(error) => {
-            return Err(ConfigError::new(
-                "SESSIONKIT_CONFIG",
-                format!("cannot read {}: {error}", config_path.display()),
-            ));
-        }
-    };
-    let env: Vec<(String, String)> = SETTING_NAMES
-        .iter()
-        .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
-        .collect();
-    match Settings::from_sources(file.as_deref(), &config_path, env.clone()) {
-        Err(error) if error.setting == "SECRET_KEY" => {
-            let secret = kept_secret(Path::new(SECRET_FILE))?;
-            let env = env.into_iter().chain([("SECRET_KEY".to_owned(), secret)]);
-            Settings::from_sources(file.as_deref(), &config_path, env)
-        }
-        settings => settings,
-    }
+    Settings::from_env_or_secret(|| kept_secret(Path::new(SECRET_FILE)))
 }
 
 /// The secret kept in `path`, generated and written there first if the file does not exist.

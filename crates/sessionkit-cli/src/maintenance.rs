@@ -1,6 +1,10 @@
 //! `migrate` and `clearsessions`: the operator's chores, named as in Django.
 
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
 use sessionkit::EngineKind;
+use sessionkit::engine::clear_expired;
 
 use crate::{Failure, config};
 
@@ -20,8 +24,9 @@ Examples:
   # crontab: every night at 03:17
   17 3 * * * cd /srv/app && sessionkit clearsessions
 
-Server-side stores keep expired sessions until they are cleared; the signed_cookies engine
-stores nothing, so there is nothing to delete.";
+Server-side stores keep expired sessions until they are cleared; each batch is a short
+statement of its own, so the site keeps working during a long clean-up. On a terminal a
+running count is shown. signed_cookies and Redis expire sessions by themselves.";
 
 /// Arguments of `sessionkit clearsessions`.
 #[derive(clap::Args)]
@@ -38,13 +43,11 @@ pub async fn migrate() -> Result<(), Failure> {
     sessions.engine().migrate().await.map_err(Failure::other)?;
     let settings = sessions.settings();
     match settings.engine {
-        EngineKind::Db => println!(
+        EngineKind::Db | EngineKind::CachedDb => println!(
             "table {} is ready (created if it was missing)",
             settings.db_table
         ),
-        EngineKind::SignedCookies => {
-            println!("nothing to migrate: the signed_cookies engine stores nothing on the server")
-        }
+        other => println!("nothing to migrate: the {other} engine needs no schema"),
     }
     Ok(())
 }
@@ -52,11 +55,43 @@ pub async fn migrate() -> Result<(), Failure> {
 /// `sessionkit clearsessions`.
 pub async fn clear_sessions(args: ClearArgs) -> Result<(), Failure> {
     let sessions = config::open().await?;
-    let deleted = sessions
-        .engine()
-        .clear_expired(args.batch)
-        .await
-        .map_err(Failure::other)?;
-    println!("deleted {deleted} expired sessions");
+    let started = Instant::now();
+    let progress = Progress::new();
+    let deleted = clear_expired(sessions.engine().as_ref(), args.batch, |n| {
+        progress.show(n, started.elapsed())
+    })
+    .await
+    .map_err(Failure::other)?;
+    progress.finish();
+    println!(
+        "deleted {deleted} expired sessions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+/// A one-line running count on a terminal; silent otherwise (cron mails stay short).
+struct Progress {
+    on_terminal: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            on_terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, deleted: u64, elapsed: Duration) {
+        if self.on_terminal {
+            let rate = deleted as f64 / elapsed.as_secs_f64().max(1e-3);
+            eprint!("\r\x1b[2Kdeleting expired sessions: {deleted} ({rate:.0}/s)");
+        }
+    }
+
+    fn finish(&self) {
+        if self.on_terminal {
+            eprintln!();
+        }
+    }
 }

@@ -5,8 +5,8 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use sessionkit::Settings;
 use sessionkit::json::to_python_json;
+use sessionkit::settings::DEFAULT_COOKIE_AGE;
 use sessionkit::signing::{COOKIE_SALT, Signer};
 
 use crate::Failure;
@@ -47,7 +47,7 @@ pub struct DecodeArgs {
     #[arg(long, default_value = COOKIE_SALT)]
     salt: String,
     /// Refuse a value signed more than this many seconds ago (as SESSION_COOKIE_AGE does).
-    #[arg(long, value_name = "SECONDS", default_value_t = default_cookie_age())]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_COOKIE_AGE.unsigned_abs())]
     max_age: u64,
     /// Accept a value of any age.
     #[arg(long, conflicts_with = "max_age")]
@@ -105,11 +105,6 @@ pub fn encode(args: EncodeArgs) -> Result<(), Failure> {
     let signer = Signer::new(&args.salt, &args.secret, &[]);
     println!("{}", signer.sign_object(&data, timestamp));
     Ok(())
-}
-
-/// Values older than a session cookie can live are expired anyway.
-fn default_cookie_age() -> u64 {
-    Settings::new("").cookie_age.unsigned_abs()
 }
 
 /// `argument` itself, or standard input when it is `-`.

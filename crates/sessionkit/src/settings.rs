@@ -272,11 +272,16 @@ impl Settings {
         let env = SETTING_NAMES
             .iter()
             .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)));
-        let mut raw = raw_settings(file.as_deref(), &config_path, env)?;
-        if raw.get("SECRET_KEY").is_none_or(|s| s.trim().is_empty()) {
-            raw.insert("SECRET_KEY".to_owned(), default_secret()?);
+        let mut settings = Self::parse(raw_settings(file.as_deref(), &config_path, env)?)?;
+        if settings.secret_key.trim().is_empty() {
+            // Report any other bad setting before touching the default secret's source.
+            match settings.validate() {
+                Err(error) if error.setting != "SECRET_KEY" => return Err(error),
+                _ => settings.secret_key = default_secret()?,
+            }
         }
-        Self::from_raw(raw)
+        settings.validate()?;
+        Ok(settings)
     }
 
     /// Builds settings from TOML text (`file`, whose path is used in messages) and
@@ -286,16 +291,17 @@ impl Settings {
         file_path: &Path,
         overrides: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        Self::from_raw(raw_settings(file, file_path, overrides)?)
+        let settings = Self::parse(raw_settings(file, file_path, overrides)?)?;
+        settings.validate()?;
+        Ok(settings)
     }
 
-    fn from_raw(mut raw: BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let secret_key = raw.remove("SECRET_KEY").unwrap_or_default();
-        let mut settings = Settings::new(secret_key);
+    /// Applies every raw value over the defaults, without checking how they combine.
+    fn parse(raw: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut settings = Settings::new("");
         for (name, value) in raw {
             settings.set(&name, &value)?;
         }
-        settings.validate()?;
         Ok(settings)
     }
 
@@ -368,9 +374,6 @@ impl Settings {
 
     /// Checks the combination of settings; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.secret_key.is_empty() {
-            return Err(missing_secret());
-        }
         if self.cookie_name.is_empty() || !self.cookie_name.bytes().all(is_cookie_name_byte) {
             return Err(ConfigError::new(
                 "SESSION_COOKIE_NAME",
@@ -486,6 +489,9 @@ impl Settings {
                     ),
                 ));
             }
+        }
+        if self.secret_key.trim().is_empty() {
+            return Err(missing_secret());
         }
         Ok(())
     }
@@ -620,7 +626,9 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_setting_and_the_choices() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        /// Settings given, the setting blamed, a fragment of the message.
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
             (&[], "SECRET_KEY", "required"),
             (
                 &[("SESSION_ENGINE", "mongo")],
