@@ -1,0 +1,91 @@
+//! F. Engine specifics: the db schema (item 42; the rest of 42 is this whole suite passing on
+//! SQLite, PostgreSQL and MariaDB) and signed cookies without a store (item 46).
+
+use serde_json::json;
+use sessionkit::SessionKey;
+use sessionkit::engine::db::Dialect;
+
+use crate::harness::Harness;
+
+/// Item 42: `migrate` can run again and again (as `sessionkit migrate` on every deploy) without
+/// failing or losing sessions.
+pub async fn migrate_is_idempotent_and_keeps_the_data(h: &Harness) {
+    let cookie = h.saved(json!({"user_id": 42})).await;
+    h.engine().migrate().await.expect("a second migrate");
+    h.engine().migrate().await.expect("a third migrate");
+    assert_eq!(
+        h.reload(&cookie).await.get::<i64>("user_id").unwrap(),
+        Some(42)
+    );
+}
+
+/// Item 42: `expire_date` is indexed (once, however often `migrate` ran), so `clear_expired` does
+/// not scan the table.
+pub async fn expire_date_is_indexed(h: &Harness) {
+    h.engine().migrate().await.expect("a second migrate");
+    let sql = match h.db_engine().dialect() {
+        Dialect::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master \
+             WHERE type = 'index' AND tbl_name = ? AND sql LIKE '%(expire_date)%'"
+        }
+        Dialect::Postgres => {
+            "SELECT COUNT(*) FROM pg_indexes \
+             WHERE tablename = ? AND indexdef LIKE '%(expire_date)%'"
+        }
+        Dialect::MySql => {
+            "SELECT COUNT(*) FROM information_schema.statistics \
+             WHERE table_schema = DATABASE() AND table_name = ? \
+             AND column_name = 'expire_date' AND seq_in_index = 1"
+        }
+    };
+    assert_eq!(h.count(sql, &[&h.settings.db_table]).await, 1);
+}
+
+/// DESIGN §7 (hashed keys at rest): the table holds the SHA-256 of the key, never the key, so
+/// a leaked table yields no usable cookie.
+pub async fn the_table_holds_a_hash_of_the_key_not_the_key(h: &Harness) {
+    let cookie = h.saved(json!({"user_id": 42})).await;
+    let hash = SessionKey::parse(&cookie).expect("a key").hashed();
+    let by_hash = "SELECT COUNT(*) FROM {table} WHERE session_key_hash = ?";
+    assert_eq!(h.count("SELECT COUNT(*) FROM {table}", &[]).await, 1);
+    assert_eq!(h.count(by_hash, &[&hash]).await, 1);
+    assert_eq!(h.count(by_hash, &[&cookie]).await, 0);
+    let anywhere = "SELECT COUNT(*) FROM {table} \
+                    WHERE session_key_hash LIKE ? OR session_data LIKE ?";
+    let pattern = format!("%{cookie}%");
+    assert_eq!(h.count(anywhere, &[&pattern, &pattern]).await, 0);
+}
+
+/// Item 46: Signed cookies have no store: `exists` means "validly signed and unexpired", `delete`
+/// and `clear_expired` do nothing (a copied cookie stays valid until it expires, as
+/// documented), and `cycle_key` and `flush` still work through the same API.
+pub async fn exists_delete_cycle_key_and_flush_work_without_a_store(h: &Harness) {
+    let cookie = h.saved(json!({"user_id": 42})).await;
+    let engine = h.engine();
+    assert!(engine.exists(&cookie).await.unwrap());
+    assert!(!engine.exists(&cookie.replacen(':', "x:", 1)).await.unwrap());
+    assert!(!engine.exists("").await.unwrap());
+
+    engine.delete(&cookie).await.unwrap();
+    assert!(
+        engine.exists(&cookie).await.unwrap(),
+        "nothing server-side to delete"
+    );
+    assert_eq!(engine.clear_expired(100).await.unwrap(), 0);
+    engine.migrate().await.unwrap();
+
+    let session = h.reload(&cookie).await;
+    assert_eq!(session.session_key(), None, "no key for cookie sessions");
+    session.cycle_key();
+    assert!(session.modified());
+    let cycled = h.save(&session).await;
+    assert_eq!(
+        h.reload(&cycled).await.get::<i64>("user_id").unwrap(),
+        Some(42)
+    );
+
+    session.flush();
+    assert!(session.is_empty());
+    assert_eq!(session.session_key(), None);
+    assert_eq!(session.save().await.unwrap(), None);
+}

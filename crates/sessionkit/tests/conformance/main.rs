@@ -1,0 +1,141 @@
+//! The conformance suite: `shared/CONFORMANCE.md` §A–D (items 1–27) and §F items 42 and 46,
+//! each behaviour written once and run against every engine it applies to.
+//!
+//! - [`dict_api`] — A, the dict API and flags (1–9);
+//! - [`persistence`] — B, persistence and keys (10–17);
+//! - [`expiry`] — C, expiry (18–22);
+//! - [`bad_input`] — D, encoding and bad input (23–26);
+//! - [`engine_specifics`] — F, db schema (42) and signed cookies without a store (46).
+//!
+//! Item 27 (constant-time HMAC comparison) is not a runtime behaviour a test can measure: the
+//! signer compares with `subtle::ConstantTimeEq` (`src/signing.rs`).
+//!
+//! Every behaviour is an `async fn(&Harness)`; the lists below say which engines run it:
+//! `every_engine`, `server_engines` (the data lives in a store), `cookie_engines` (the data
+//! lives in the cookie) and `db_engines`. Engines: `signed_cookies`, and `db` on SQLite,
+//! PostgreSQL (`postgres://postgres@127.0.0.1:5432/test`) and MariaDB
+//! (`mysql://root@127.0.0.1:3306/test`); a database that is down fails its tests.
+
+mod bad_input;
+mod dict_api;
+mod engine_specifics;
+mod expiry;
+mod harness;
+mod persistence;
+
+/// One `#[tokio::test]` per behaviour, each on a new harness made by `$ctor`. The harness is
+/// cleaned up (table dropped, files removed) whether the behaviour passes or panics.
+macro_rules! instantiate {
+    ($ctor:path; $($group:ident::$test:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $test() {
+            let harness = std::sync::Arc::new($ctor().await);
+            let run = tokio::spawn({
+                let harness = harness.clone();
+                async move { crate::$group::$test(&harness).await }
+            });
+            let outcome = run.await;
+            harness.cleanup().await;
+            if let Err(failure) = outcome {
+                std::panic::resume_unwind(failure.into_panic());
+            }
+        }
+    )*};
+}
+
+macro_rules! every_engine {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            dict_api::a_new_session_is_empty_and_untouched,
+            dict_api::getting_a_missing_key_gives_none_and_marks_only_accessed,
+            dict_api::insert_marks_accessed_and_modified,
+            dict_api::pop_of_a_present_key_returns_it_and_removes_it,
+            dict_api::pop_of_a_missing_key_gives_none_and_does_not_mark_modified,
+            dict_api::setdefault_inserts_once_then_returns_the_stored_value,
+            dict_api::update_and_clear_mark_accessed_and_modified,
+            dict_api::contains_key_keys_values_and_items_mark_only_accessed,
+            dict_api::reading_a_value_as_another_type_is_a_type_error,
+            dict_api::a_pop_with_the_wrong_type_leaves_the_value_in_place,
+            dict_api::the_test_cookie_is_set_checked_and_deleted,
+            persistence::saved_data_is_readable_before_and_after_reloading,
+            persistence::an_empty_new_session_is_not_saved,
+            persistence::exists_is_true_only_for_a_saved_session,
+            persistence::flush_empties_the_session_and_a_later_write_starts_a_new_one,
+            persistence::cycle_key_keeps_the_data_it_has_not_loaded_yet,
+            persistence::creating_sessions_never_overwrites_another,
+            expiry::the_default_expiry_is_the_cookie_age_and_browser_close_keeps_it,
+            expiry::a_custom_expiry_is_counted_from_the_modification_time,
+            expiry::a_custom_expiry_survives_saving,
+            expiry::expire_at_browser_close_follows_the_setting_unless_overridden,
+            expiry::a_session_past_its_custom_expiry_is_not_loaded,
+            expiry::a_session_older_than_the_cookie_age_is_not_loaded,
+            bad_input::every_kind_of_json_value_survives_a_round_trip,
+            bad_input::an_empty_session_survives_a_round_trip_through_the_engine,
+            bad_input::malformed_cookie_values_give_a_fresh_session,
+            bad_input::a_fallback_secret_still_loads_and_the_next_save_uses_the_current_one,
+        );
+    };
+}
+
+macro_rules! server_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            persistence::delete_removes_the_record,
+            persistence::flush_deletes_the_old_record,
+            persistence::cycle_key_replaces_the_key_and_deletes_the_old_record,
+            persistence::session_keys_are_32_lowercase_alphanumerics,
+            persistence::values_shorter_than_8_characters_are_not_keys,
+            persistence::session_keys_never_appear_in_debug_output_or_logs,
+            persistence::an_unknown_key_is_not_adopted,
+            persistence::a_session_deleted_meanwhile_is_not_brought_back,
+            persistence::concurrent_changes_to_different_keys_are_merged,
+            expiry::clear_expired_removes_only_expired_records_and_counts_them,
+            bad_input::garbage_keys_give_a_fresh_session,
+            bad_input::a_changed_key_finds_nothing,
+        );
+    };
+}
+
+macro_rules! cookie_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            expiry::a_cookie_older_than_the_current_cookie_age_is_not_loaded,
+            bad_input::tampered_payload_timestamp_or_signature_gives_a_fresh_session,
+            bad_input::garbage_around_a_valid_cookie_gives_a_fresh_session,
+            bad_input::swapped_payloads_give_a_fresh_session,
+            bad_input::a_cookie_signed_with_another_secret_gives_a_fresh_session,
+            bad_input::a_value_signed_with_the_db_salt_is_not_a_session_cookie,
+            bad_input::validly_signed_payloads_that_are_not_a_json_object_give_a_fresh_session,
+            bad_input::validly_signed_absurd_timestamps_and_expiries_do_not_panic,
+            bad_input::a_cookie_signed_with_a_fallback_secret_is_resigned_with_the_current_one_only,
+            engine_specifics::exists_delete_cycle_key_and_flush_work_without_a_store,
+        );
+    };
+}
+
+macro_rules! db_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            bad_input::corrupted_session_data_gives_a_fresh_session,
+            engine_specifics::migrate_is_idempotent_and_keeps_the_data,
+            engine_specifics::expire_date_is_indexed,
+            engine_specifics::the_table_holds_a_hash_of_the_key_not_the_key,
+        );
+    };
+}
+
+/// A module per engine with every test that applies to it.
+macro_rules! conformance {
+    ($($engine:ident = $ctor:path => [$($list:ident),+];)*) => {$(
+        mod $engine {
+            $( $list!($ctor); )+
+        }
+    )*};
+}
+
+conformance! {
+    signed_cookies = crate::harness::Harness::signed_cookies => [every_engine, cookie_engines];
+    db_sqlite = crate::harness::Harness::db_sqlite => [every_engine, server_engines, db_engines];
+    db_postgres = crate::harness::Harness::db_postgres => [every_engine, server_engines, db_engines];
+    db_mariadb = crate::harness::Harness::db_mariadb => [every_engine, server_engines, db_engines];
+}
