@@ -90,8 +90,9 @@ pub fn expiry_date(
     cookie_age: i64,
 ) -> OffsetDateTime {
     match stored(data) {
-        Stored::CookieAge => modification + Duration::seconds(cookie_age),
-        Stored::Seconds(seconds) => modification + Duration::seconds(seconds),
+        // Saturating: a validly signed but absurd expiry must not overflow the calendar.
+        Stored::CookieAge => modification.saturating_add(Duration::seconds(cookie_age)),
+        Stored::Seconds(seconds) => modification.saturating_add(Duration::seconds(seconds)),
         Stored::At(date) => date,
     }
 }

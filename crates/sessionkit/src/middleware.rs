@@ -137,7 +137,9 @@ impl Sessions {
         }
         if let Some(age) = max_age {
             let age = Duration::seconds(age.max(0));
-            cookie = cookie.max_age(age).expires(OffsetDateTime::now_utc() + age);
+            cookie = cookie
+                .max_age(age)
+                .expires(OffsetDateTime::now_utc().saturating_add(age));
         }
         cookie.build()
     }

@@ -339,8 +339,16 @@ impl Session {
 
     /// Removes `key` and returns its value deserialized (Django's `pop`). A missing key gives
     /// `Ok(None)` and leaves `modified` alone, like `pop(key, default)` in Django.
+    /// A value of another type is an error and stays in place.
     pub fn pop<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        self.remove(key).map(|v| typed(key, v)).transpose()
+        let mut state = self.state();
+        state.touch();
+        let Some(value) = state.data.get(key) else {
+            return Ok(None);
+        };
+        let value = typed(key, value.clone())?;
+        state.remove(key);
+        Ok(Some(value))
     }
 
     /// The value under `key`; if absent, stores `default` first and returns it.

@@ -6,7 +6,7 @@
 //! cannot be revoked before it expires (logout only stops *this* browser from sending it).
 //! Concurrent requests cannot be merged either: the browser keeps whichever cookie came last.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -88,9 +88,17 @@ impl Engine for SignedCookieEngine {
                 return Ok(None);
             }
         };
-        // Expiry counts from the signing time: SESSION_COOKIE_AGE, or the session's own expiry.
-        let signed_at = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(unsigned.timestamp);
-        let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age);
+        let Some(signed_at) = i64::try_from(unsigned.timestamp)
+            .ok()
+            .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
+        else {
+            tracing::warn!("ignoring a session cookie with an impossible timestamp");
+            return Ok(None);
+        };
+        // As in Django, a cookie never outlives SESSION_COOKIE_AGE from its signing; a custom
+        // expiry inside the payload can only end it sooner.
+        let latest = signed_at.saturating_add(time::Duration::seconds(self.cookie_age));
+        let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age).min(latest);
         if OffsetDateTime::now_utc() > expires {
             tracing::warn!(%expires, "ignoring expired session cookie");
             return Ok(None);

@@ -2,11 +2,12 @@
 //! `get_expire_at_browser_close`, and that nothing expired is ever loaded.
 
 use serde_json::json;
-use sessionkit::Expiry;
+use sessionkit::engine::clear_expired;
+use sessionkit::{Expiry, SessionKey};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::{Harness, load, object};
+use crate::harness::{Harness, load, object, redis_connection};
 
 /// Item 18: The default expiry age is SESSION_COOKIE_AGE; `set_expiry(0)` keeps that age and makes
 /// the session end when the browser closes, also after a save.
@@ -183,7 +184,10 @@ pub async fn clear_expired_removes_only_expired_records_and_counts_them(h: &Harn
         h.saved(json!({"live": 1})).await,
     ];
 
-    assert_eq!(h.engine().clear_expired(3).await.unwrap(), 4);
+    let mut batches = Vec::new();
+    let removed = clear_expired(h.engine().as_ref(), 3, |n| batches.push(n)).await;
+    assert_eq!(removed.unwrap(), 4);
+    assert_eq!(batches, [3, 4], "a batch at a time");
     for (n, cookie) in live.iter().enumerate() {
         assert_eq!(
             h.reload(cookie).await.get_value("live"),
@@ -195,4 +199,41 @@ pub async fn clear_expired_removes_only_expired_records_and_counts_them(h: &Harn
         assert!(!h.engine().exists(cookie).await.unwrap());
     }
     assert_eq!(h.engine().clear_expired(3).await.unwrap(), 0);
+}
+
+/// Item 43: Redis holds each session with a TTL (so it evicts on its own), under the
+/// configured prefix and a hash of the key, never the key itself.
+pub async fn redis_keys_are_prefixed_hashed_and_expire_by_ttl(h: &Harness) {
+    let session = h.fresh().await;
+    session.insert("n", 1).unwrap();
+    session.set_expiry(Expiry::After(Duration::seconds(100)));
+    let cookie = h.save(&session).await;
+    let mut redis = redis_connection().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", h.settings.cache_key_prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let hashed = SessionKey::parse(&cookie).unwrap().hashed();
+    assert_eq!(keys, [format!("{}{hashed}", h.settings.cache_key_prefix)]);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&keys[0])
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!((95..=100).contains(&ttl), "TTL {ttl}");
+
+    let gone = h.fresh().await;
+    gone.insert("n", 2).unwrap();
+    gone.set_expiry(Expiry::After(Duration::seconds(-5)));
+    let gone = h.save(&gone).await;
+    assert!(
+        !h.engine().exists(&gone).await.unwrap(),
+        "Redis dropped it at once"
+    );
+    assert_eq!(
+        h.engine().clear_expired(100).await.unwrap(),
+        0,
+        "nothing to sweep"
+    );
 }

@@ -20,6 +20,22 @@ pub const SECRET: &str = "conformance-suite-secret-key";
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/test";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// A direct connection to the shared Redis, for looking at what an engine stored.
+pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(REDIS_URL)
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis is running (DESIGN.md §9)")
+}
+
+fn temporary_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sessionkit-conformance-{}", unique()));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
 
 /// An engine under test with the settings it was opened with.
 pub struct Harness {
@@ -27,8 +43,10 @@ pub struct Harness {
     pub settings: Settings,
     /// The db engine again (the same pool), for the tests that look at the table itself.
     db: Option<DbEngine>,
-    /// The temporary directory of an SQLite harness, removed by `cleanup`.
+    /// The temporary directory of an SQLite or file harness, removed by `cleanup`.
     dir: Option<PathBuf>,
+    /// The Redis key prefix of a Redis harness, whose keys `cleanup` deletes.
+    redis_prefix: Option<String>,
 }
 
 impl Harness {
@@ -44,12 +62,12 @@ impl Harness {
             settings,
             db: None,
             dir: None,
+            redis_prefix: None,
         }
     }
 
     pub async fn db_sqlite() -> Harness {
-        let dir = std::env::temp_dir().join(format!("sessionkit-conformance-{}", unique()));
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        let dir = temporary_dir();
         let url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
         Harness::db(url, Some(dir)).await
     }
@@ -83,6 +101,102 @@ impl Harness {
             settings,
             db: Some(db),
             dir,
+            redis_prefix: None,
+        }
+    }
+
+    pub async fn cache_memory() -> Harness {
+        Harness::opened(
+            Settings {
+                engine: EngineKind::Cache,
+                cache_url: "memory://".to_owned(),
+                ..Settings::new(SECRET)
+            },
+            None,
+        )
+        .await
+    }
+
+    pub async fn cache_redis() -> Harness {
+        Harness::opened(
+            Settings {
+                engine: EngineKind::Cache,
+                cache_url: REDIS_URL.to_owned(),
+                cache_key_prefix: format!("sk_test_{}:", unique()),
+                ..Settings::new(SECRET)
+            },
+            None,
+        )
+        .await
+    }
+
+    pub async fn file() -> Harness {
+        let dir = temporary_dir();
+        Harness::opened(
+            Settings {
+                engine: EngineKind::File,
+                file_path: dir.clone(),
+                ..Settings::new(SECRET)
+            },
+            Some(dir),
+        )
+        .await
+    }
+
+    pub async fn cached_db_redis_postgres() -> Harness {
+        Harness::opened(
+            Settings {
+                engine: EngineKind::CachedDb,
+                cache_url: REDIS_URL.to_owned(),
+                cache_key_prefix: format!("sk_test_{}:", unique()),
+                db_url: POSTGRES_URL.to_owned(),
+                db_table: format!("sk_test_{}", unique()),
+                ..Settings::new(SECRET)
+            },
+            None,
+        )
+        .await
+    }
+
+    pub async fn cached_db_memory_sqlite() -> Harness {
+        let dir = temporary_dir();
+        Harness::opened(
+            Settings {
+                engine: EngineKind::CachedDb,
+                cache_url: "memory://".to_owned(),
+                db_url: format!("sqlite://{}", dir.join("sessions.sqlite3").display()),
+                ..Settings::new(SECRET)
+            },
+            Some(dir),
+        )
+        .await
+    }
+
+    /// An engine opened from `settings` as an application would, migrated. For engines with a
+    /// table, a second connection to it is kept to drop it in `cleanup`.
+    async fn opened(settings: Settings, dir: Option<PathBuf>) -> Harness {
+        logs::install();
+        let sessions = Sessions::open(settings.clone()).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot open {}: {e} (is its server running?)",
+                settings.engine
+            )
+        });
+        sessions.engine().migrate().await.expect("migrate");
+        let db = match settings.engine {
+            EngineKind::CachedDb => Some(DbEngine::connect(&settings).await.expect("the table")),
+            _ => None,
+        };
+        let redis_prefix = settings
+            .cache_url
+            .starts_with("redis://")
+            .then(|| settings.cache_key_prefix.clone());
+        Harness {
+            sessions,
+            settings,
+            db,
+            dir,
+            redis_prefix,
         }
     }
 
@@ -100,6 +214,21 @@ impl Harness {
         }
         if let Some(dir) = &self.dir {
             std::fs::remove_dir_all(dir).expect("remove the temporary directory");
+        }
+        if let Some(prefix) = &self.redis_prefix {
+            let mut redis = redis_connection().await;
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut redis)
+                .await
+                .expect("list the test keys");
+            if !keys.is_empty() {
+                redis::cmd("DEL")
+                    .arg(keys)
+                    .query_async::<()>(&mut redis)
+                    .await
+                    .expect("delete the test keys");
+            }
         }
     }
 

@@ -12,9 +12,11 @@
 //!
 //! Every behaviour is an `async fn(&Harness)`; the lists below say which engines run it:
 //! `every_engine`, `server_engines` (the data lives in a store), `cookie_engines` (the data
-//! lives in the cookie) and `db_engines`. Engines: `signed_cookies`, and `db` on SQLite,
-//! PostgreSQL (`postgres://postgres@127.0.0.1:5432/test`) and MariaDB
-//! (`mysql://root@127.0.0.1:3306/test`); a database that is down fails its tests.
+//! lives in the cookie), `sweeping_engines` (expired records wait for `clear_expired`),
+//! `redis_engines` and `db_engines`. Engines: `signed_cookies`; `db` on SQLite, PostgreSQL
+//! (`postgres://postgres@127.0.0.1:5432/test`) and MariaDB (`mysql://root@127.0.0.1:3306/test`);
+//! `cache` on memory and Redis (`redis://127.0.0.1:6379`); `file`; `cached_db` as Redis over
+//! PostgreSQL and memory over SQLite. A server that is down fails its tests.
 
 mod bad_input;
 mod dict_api;
@@ -72,7 +74,6 @@ macro_rules! every_engine {
             bad_input::every_kind_of_json_value_survives_a_round_trip,
             bad_input::an_empty_session_survives_a_round_trip_through_the_engine,
             bad_input::malformed_cookie_values_give_a_fresh_session,
-            bad_input::a_fallback_secret_still_loads_and_the_next_save_uses_the_current_one,
         );
     };
 }
@@ -89,9 +90,26 @@ macro_rules! server_engines {
             persistence::an_unknown_key_is_not_adopted,
             persistence::a_session_deleted_meanwhile_is_not_brought_back,
             persistence::concurrent_changes_to_different_keys_are_merged,
-            expiry::clear_expired_removes_only_expired_records_and_counts_them,
             bad_input::garbage_keys_give_a_fresh_session,
             bad_input::a_changed_key_finds_nothing,
+        );
+    };
+}
+
+/// Server engines that keep expired records until `clear_expired` sweeps them (all but Redis,
+/// which drops them itself: see `redis_engines`).
+macro_rules! sweeping_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            expiry::clear_expired_removes_only_expired_records_and_counts_them,
+        );
+    };
+}
+
+macro_rules! redis_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            expiry::redis_keys_are_prefixed_hashed_and_expire_by_ttl,
         );
     };
 }
@@ -109,6 +127,16 @@ macro_rules! cookie_engines {
             bad_input::validly_signed_absurd_timestamps_and_expiries_do_not_panic,
             bad_input::a_cookie_signed_with_a_fallback_secret_is_resigned_with_the_current_one_only,
             engine_specifics::exists_delete_cycle_key_and_flush_work_without_a_store,
+        );
+    };
+}
+
+/// Engines that sign what they store (the cookie, or Django-format `session_data`): only
+/// there does key rotation mean anything.
+macro_rules! signing_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            bad_input::a_fallback_secret_still_loads_and_the_next_save_uses_the_current_one,
         );
     };
 }
@@ -134,8 +162,21 @@ macro_rules! conformance {
 }
 
 conformance! {
-    signed_cookies = crate::harness::Harness::signed_cookies => [every_engine, cookie_engines];
-    db_sqlite = crate::harness::Harness::db_sqlite => [every_engine, server_engines, db_engines];
-    db_postgres = crate::harness::Harness::db_postgres => [every_engine, server_engines, db_engines];
-    db_mariadb = crate::harness::Harness::db_mariadb => [every_engine, server_engines, db_engines];
+    signed_cookies = crate::harness::Harness::signed_cookies
+        => [every_engine, cookie_engines, signing_engines];
+    db_sqlite = crate::harness::Harness::db_sqlite
+        => [every_engine, server_engines, sweeping_engines, signing_engines, db_engines];
+    db_postgres = crate::harness::Harness::db_postgres
+        => [every_engine, server_engines, sweeping_engines, signing_engines, db_engines];
+    db_mariadb = crate::harness::Harness::db_mariadb
+        => [every_engine, server_engines, sweeping_engines, signing_engines, db_engines];
+    cache_memory = crate::harness::Harness::cache_memory
+        => [every_engine, server_engines, sweeping_engines];
+    cache_redis = crate::harness::Harness::cache_redis
+        => [every_engine, server_engines, redis_engines];
+    file = crate::harness::Harness::file => [every_engine, server_engines, sweeping_engines];
+    cached_db_redis_postgres = crate::harness::Harness::cached_db_redis_postgres
+        => [every_engine, server_engines, sweeping_engines];
+    cached_db_memory_sqlite = crate::harness::Harness::cached_db_memory_sqlite
+        => [every_engine, server_engines, sweeping_engines];
 }
