@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use time::OffsetDateTime;
 
-use super::server::RecordStore;
-use super::{Data, EngineError, Loaded};
+use super::server::{RecordStore, StoredRecord};
+use super::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
 use crate::settings::{ConfigError, EngineKind, Settings};
 
@@ -207,6 +207,28 @@ impl RecordStore for MemoryStore {
         }
         Ok(expired.len() as u64)
     }
+
+    async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
+        Ok(self.by_user_now(user_id))
+    }
+}
+
+impl MemoryStore {
+    fn by_user_now(&self, user_id: &str) -> Vec<StoredRecord> {
+        let now = OffsetDateTime::now_utc();
+        self.records()
+            .iter()
+            .filter(|(_, r)| r.expires > now && user_of(&r.data).as_deref() == Some(user_id))
+            .map(|(id, r)| StoredRecord {
+                id: id.clone(),
+                record: Loaded {
+                    data: r.data.clone(),
+                    version: r.version,
+                },
+                expires: r.expires,
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -233,18 +255,35 @@ impl Cache for MemoryStore {
     }
 }
 
-/// Creates the hash only if the key is free. KEYS[1]; ARGV: data, expiry (Unix seconds).
+/// Adds the session (ARGV[1], its id) to its user's index set KEYS[2], whose TTL is kept at
+/// least as long as the session's (ARGV[2]); no-op without a user (KEYS[2] == "").
+const INDEX_USER: &str = r"
+local function index_user(user_key, id, expires)
+  if user_key == '' then return end
+  redis.call('SADD', user_key, id)
+  local ttl = redis.call('TTL', user_key)
+  if ttl == -1 or ttl < tonumber(expires) - tonumber(redis.call('TIME')[1]) then
+    redis.call('EXPIREAT', user_key, expires)
+  end
+end
+";
+
+/// Creates the hash only if the key is free.
+/// KEYS: session, user index (or ""); ARGV: id, data, expiry (Unix seconds).
 const INSERT_SCRIPT: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', 1)
-redis.call('EXPIREAT', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', 1)
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+index_user(KEYS[2], ARGV[1], ARGV[3])
 return 1";
 
-/// Overwrites the hash only at the expected version. KEYS[1]; ARGV: version, data, expiry.
+/// Overwrites the hash only at the expected version.
+/// KEYS: session, user index (or ""); ARGV: id, version, data, expiry.
 const REPLACE_SCRIPT: &str = r"
-if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', tonumber(ARGV[1]) + 1)
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
+if redis.call('HGET', KEYS[1], 'v') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', tonumber(ARGV[2]) + 1)
+redis.call('EXPIREAT', KEYS[1], ARGV[4])
+index_user(KEYS[2], ARGV[1], ARGV[4])
 return 1";
 
 /// Sessions in Redis.
@@ -282,13 +321,24 @@ impl RedisStore {
         Ok(RedisStore {
             connection,
             prefix: settings.cache_key_prefix.clone(),
-            insert: redis::Script::new(INSERT_SCRIPT),
-            replace: redis::Script::new(REPLACE_SCRIPT),
+            insert: redis::Script::new(&format!("{INDEX_USER}{INSERT_SCRIPT}")),
+            replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
         })
     }
 
     fn redis_key(&self, id: &str) -> String {
         format!("{}{id}", self.prefix)
+    }
+
+    /// The set of a user's session ids, or "" (no index) for a session without a user.
+    fn user_key(&self, data: &Data) -> String {
+        user_of(data)
+            .map(|user| self.user_key_of(&user))
+            .unwrap_or_default()
+    }
+
+    fn user_key_of(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}", self.prefix)
     }
 
     fn connection(&self) -> ConnectionManager {
@@ -333,6 +383,8 @@ impl RecordStore for RedisStore {
         let inserted: i64 = self
             .insert
             .key(self.redis_key(id))
+            .key(self.user_key(data))
+            .arg(id)
             .arg(to_python_json(data))
             .arg(expires.unix_timestamp())
             .invoke_async(&mut self.connection())
@@ -351,6 +403,8 @@ impl RecordStore for RedisStore {
         let replaced: i64 = self
             .replace
             .key(self.redis_key(id))
+            .key(self.user_key(data))
+            .arg(id)
             .arg(version)
             .arg(to_python_json(data))
             .arg(expires.unix_timestamp())
@@ -379,6 +433,46 @@ impl RecordStore for RedisStore {
     /// Redis expires sessions itself (their TTL); there is nothing to sweep.
     async fn purge_expired(&self, _batch: usize) -> Result<u64, EngineError> {
         Ok(0)
+    }
+
+    /// Reads the user's index set; members whose session is gone or now belongs to someone
+    /// else are dropped from it on the way.
+    async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
+        let user_key = self.user_key_of(user_id);
+        let mut connection = self.connection();
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&user_key)
+            .query_async(&mut connection)
+            .await
+            .map_err(EngineError::unavailable)?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            let ttl: i64 = redis::cmd("TTL")
+                .arg(self.redis_key(&id))
+                .query_async(&mut connection)
+                .await
+                .map_err(EngineError::unavailable)?;
+            let record = self.fetch(&id).await?;
+            match record {
+                Some(record) if ttl > 0 && user_of(&record.data).as_deref() == Some(user_id) => {
+                    let expires = OffsetDateTime::now_utc() + time::Duration::seconds(ttl);
+                    found.push(StoredRecord {
+                        id,
+                        record,
+                        expires,
+                    });
+                }
+                _ => {
+                    redis::cmd("SREM")
+                        .arg(&user_key)
+                        .arg(&id)
+                        .query_async::<()>(&mut connection)
+                        .await
+                        .map_err(EngineError::unavailable)?;
+                }
+            }
+        }
+        Ok(found)
     }
 }
 

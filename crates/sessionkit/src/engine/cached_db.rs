@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::cache::Cache;
 use super::db::SqlStore;
-use super::server::RecordStore;
+use super::server::{RecordStore, StoredRecord};
 use super::{Data, EngineError, Loaded};
 use crate::settings::EngineKind;
 
@@ -137,5 +137,10 @@ impl RecordStore for CachedDbStore {
 
     async fn migrate(&self) -> Result<(), EngineError> {
         self.db.migrate().await
+    }
+
+    /// Listed from the database, the record of truth.
+    async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
+        self.db.by_user(user_id).await
     }
 }

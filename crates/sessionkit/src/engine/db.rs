@@ -18,8 +18,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use super::server::{RecordStore, ServerEngine};
-use super::{Data, EngineError, Loaded};
+use super::server::{RecordStore, ServerEngine, StoredRecord};
+use super::{Data, EngineError, Loaded, user_of};
 use crate::settings::{EngineKind, Settings};
 use crate::signing::{STORE_SALT, Signer};
 
@@ -70,11 +70,12 @@ impl Dialect {
             Dialect::Sqlite | Dialect::Postgres => "TEXT",
         };
         let columns = format!(
-            "session_key_hash CHAR(64) NOT NULL PRIMARY KEY, \
+            "session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
              session_data {data_type} NOT NULL, \
              expire_date BIGINT NOT NULL, \
              created_at BIGINT NOT NULL, \
-             version BIGINT NOT NULL"
+             version BIGINT NOT NULL, \
+             user_id VARCHAR(191) NULL"
         );
         match self {
             // MySQL has no CREATE INDEX IF NOT EXISTS; an inline index is created with the table.
@@ -106,6 +107,7 @@ struct Queries {
     schema: Vec<Arc<str>>,
     load: Arc<str>,
     exists: Arc<str>,
+    by_user: Arc<str>,
     insert: Arc<str>,
     update: Arc<str>,
     delete: Arc<str>,
@@ -124,14 +126,18 @@ impl Queries {
             exists: sql(format!(
                 "SELECT 1 FROM {table} WHERE session_key_hash = ? AND expire_date > ?"
             )),
+            by_user: sql(format!(
+                "SELECT session_data, version, expire_date, session_key_hash FROM {table} \
+                 WHERE user_id = ? AND expire_date > ?"
+            )),
             insert: sql(format!(
                 "INSERT INTO {table} \
-                 (session_key_hash, session_data, expire_date, created_at, version) \
-                 VALUES (?, ?, ?, ?, 1)"
+                 (session_key_hash, session_data, expire_date, created_at, version, user_id) \
+                 VALUES (?, ?, ?, ?, 1, ?)"
             )),
             update: sql(format!(
-                "UPDATE {table} SET session_data = ?, expire_date = ?, version = version + 1 \
-                 WHERE session_key_hash = ? AND version = ?"
+                "UPDATE {table} SET session_data = ?, expire_date = ?, user_id = ?, \
+                 version = version + 1 WHERE session_key_hash = ? AND version = ?"
             )),
             delete: sql(format!("DELETE FROM {table} WHERE session_key_hash = ?")),
             delete_expired_batch: sql(dialect.delete_expired_batch(table)),
@@ -293,6 +299,7 @@ impl RecordStore for SqlStore {
             .bind(self.encode(data, now))
             .bind(expires.unix_timestamp())
             .bind(now.unix_timestamp())
+            .bind(user_of(data))
             .execute(&self.pool)
             .await;
         match inserted {
@@ -312,6 +319,7 @@ impl RecordStore for SqlStore {
         let done = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
             .bind(self.encode(data, OffsetDateTime::now_utc()))
             .bind(expires.unix_timestamp())
+            .bind(user_of(data))
             .bind(id)
             .bind(version)
             .execute(&self.pool)
@@ -347,6 +355,27 @@ impl RecordStore for SqlStore {
             .await
             .map_err(EngineError::unavailable)?;
         Ok(done.rows_affected())
+    }
+
+    async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
+        let rows = sqlx::query(AssertSqlSafe(self.queries.by_user.clone()))
+            .bind(user_id)
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some((record, expires)) = self.decode(&row)? {
+                let id: String = row.try_get(3).map_err(EngineError::unavailable)?;
+                found.push(StoredRecord {
+                    id,
+                    record,
+                    expires,
+                });
+            }
+        }
+        Ok(found)
     }
 
     async fn migrate(&self) -> Result<(), EngineError> {

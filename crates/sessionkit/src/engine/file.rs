@@ -16,8 +16,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::server::RecordStore;
-use super::{Data, EngineError, Loaded};
+use super::server::{RecordStore, StoredRecord};
+use super::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
 use crate::key::SessionKey;
 use crate::settings::EngineKind;
@@ -198,6 +198,38 @@ impl RecordStore for FileStore {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             }
+        })
+        .await
+    }
+
+    async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
+        let user_id = user_id.to_owned();
+        self.blocking(move |dir| {
+            let mut found = Vec::new();
+            for entry in fs::read_dir(dir)? {
+                let path = entry?.path();
+                let Some(id) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(FILE_PREFIX))
+                    .map(str::to_owned)
+                else {
+                    continue;
+                };
+                if let Some(r) = read(&path)?.filter(Record::is_live) {
+                    if user_of(&r.data).as_deref() == Some(user_id.as_str()) {
+                        found.push(StoredRecord {
+                            id,
+                            expires: r.expires,
+                            record: Loaded {
+                                data: r.data,
+                                version: r.version,
+                            },
+                        });
+                    }
+                }
+            }
+            Ok(found)
         })
         .await
     }

@@ -30,11 +30,37 @@ pub use cache::{Cache, MemoryStore, RedisStore};
 pub use cached_db::CachedDbStore;
 pub use db::{DbEngine, SqlStore};
 pub use file::FileStore;
-pub use server::{RecordStore, ServerEngine};
+pub use server::{RecordStore, ServerEngine, StoredRecord};
 pub use signed_cookies::SignedCookieEngine;
 
 /// Session data: a JSON object in insertion order.
 pub type Data = Map<String, Value>;
+
+/// The session key naming the logged-in user (Django's `django.contrib.auth.SESSION_KEY`);
+/// server engines index it so a user's sessions can be listed and ended together.
+pub const USER_ID_KEY: &str = "_auth_user_id";
+
+/// The user a session belongs to: the value under [`USER_ID_KEY`], a string or a number.
+pub fn user_of(data: &Data) -> Option<String> {
+    match data.get(USER_ID_KEY)? {
+        Value::String(id) => Some(id.clone()),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+/// One of a user's live sessions, as [`Engine::user_sessions`] lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSession {
+    /// An opaque, stable identifier (derived from the key's hash; never the key itself).
+    pub id: String,
+    /// The session data (what the app stored: user agent, last seen, …).
+    pub data: Data,
+    /// When it expires.
+    pub expires: OffsetDateTime,
+    /// Whether it is the session of the cookie the caller passed.
+    pub current: bool,
+}
 
 /// A record an engine found for a cookie value.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +190,14 @@ pub enum EngineError {
         /// How many attempts were made.
         attempts: u32,
     },
+    /// The engine cannot do this at all (e.g. list sessions kept only in browsers' cookies).
+    #[error("the {engine} engine cannot {what}")]
+    Unsupported {
+        /// The engine asked.
+        engine: EngineKind,
+        /// What it was asked to do.
+        what: &'static str,
+    },
 }
 
 impl EngineError {
@@ -209,6 +243,32 @@ pub trait Engine: Send + Sync + 'static {
     /// Creates the engine's schema if it is missing (idempotent). Nothing to do by default.
     async fn migrate(&self) -> Result<(), EngineError> {
         Ok(())
+    }
+
+    /// The live sessions of `user_id` (by [`USER_ID_KEY`]), marking the one of
+    /// `current_cookie`. Only server engines can answer; cookie sessions live in browsers.
+    async fn user_sessions(
+        &self,
+        _user_id: &str,
+        _current_cookie: Option<&str>,
+    ) -> Result<Vec<UserSession>, EngineError> {
+        Err(EngineError::Unsupported {
+            engine: self.kind(),
+            what: "list a user's sessions",
+        })
+    }
+
+    /// Ends every session of `user_id` except the one of `keep_cookie` ("log out my other
+    /// sessions", or everywhere with `None`); returns how many ended.
+    async fn delete_user_sessions(
+        &self,
+        _user_id: &str,
+        _keep_cookie: Option<&str>,
+    ) -> Result<u64, EngineError> {
+        Err(EngineError::Unsupported {
+            engine: self.kind(),
+            what: "end a user's sessions",
+        })
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
+use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved, UserSession};
 use crate::key::SessionKey;
 use crate::settings::EngineKind;
 
@@ -69,6 +69,20 @@ pub trait RecordStore: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), EngineError> {
         Ok(())
     }
+
+    /// The live records whose [`USER_ID_KEY`](super::USER_ID_KEY) is `user_id`.
+    async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError>;
+}
+
+/// A record with its address and expiry, as [`RecordStore::by_user`] lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// The record's address: the SHA-256 hex of its key.
+    pub id: String,
+    /// Data and version.
+    pub record: Loaded,
+    /// When it expires.
+    pub expires: OffsetDateTime,
 }
 
 /// A server-side engine over a [`RecordStore`] (a concrete one, or a `dyn Cache`).
@@ -225,5 +239,44 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn migrate(&self) -> Result<(), EngineError> {
         self.store.migrate().await
+    }
+
+    async fn user_sessions(
+        &self,
+        user_id: &str,
+        current_cookie: Option<&str>,
+    ) -> Result<Vec<UserSession>, EngineError> {
+        let current = current_cookie
+            .and_then(SessionKey::parse)
+            .map(|k| k.hashed());
+        let mut sessions: Vec<UserSession> = self
+            .bounded(self.store.by_user(user_id))
+            .await?
+            .into_iter()
+            .map(|stored| UserSession {
+                current: current.as_deref() == Some(stored.id.as_str()),
+                id: stored.id[..16].to_owned(),
+                data: stored.record.data,
+                expires: stored.expires,
+            })
+            .collect();
+        sessions.sort_by(|a, b| b.current.cmp(&a.current).then(b.expires.cmp(&a.expires)));
+        Ok(sessions)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep_cookie: Option<&str>,
+    ) -> Result<u64, EngineError> {
+        let keep = keep_cookie.and_then(SessionKey::parse).map(|k| k.hashed());
+        let mut ended = 0;
+        for stored in self.bounded(self.store.by_user(user_id)).await? {
+            if keep.as_deref() != Some(stored.id.as_str()) {
+                self.bounded(self.store.remove(&stored.id)).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 }

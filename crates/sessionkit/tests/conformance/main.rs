@@ -90,6 +90,7 @@ macro_rules! server_engines {
             persistence::an_unknown_key_is_not_adopted,
             persistence::a_session_deleted_meanwhile_is_not_brought_back,
             persistence::concurrent_changes_to_different_keys_are_merged,
+            persistence::a_users_sessions_are_listed_and_the_others_can_be_ended,
             bad_input::garbage_keys_give_a_fresh_session,
             bad_input::a_changed_key_finds_nothing,
         );
@@ -127,6 +128,7 @@ macro_rules! cookie_engines {
             bad_input::validly_signed_absurd_timestamps_and_expiries_do_not_panic,
             bad_input::a_cookie_signed_with_a_fallback_secret_is_resigned_with_the_current_one_only,
             engine_specifics::exists_delete_cycle_key_and_flush_work_without_a_store,
+            persistence::listing_a_users_sessions_is_unsupported,
         );
     };
 }

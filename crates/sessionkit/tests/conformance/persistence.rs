@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use serde_json::json;
-use sessionkit::{SessionError, SessionKey};
+use sessionkit::{EngineError, SessionError, SessionKey};
 use time::OffsetDateTime;
 
 use crate::harness::{Harness, flags, logs, object};
@@ -298,4 +298,60 @@ pub async fn concurrent_changes_to_different_keys_are_merged(h: &Harness) {
     assert_eq!(merged.get_value("from_b"), Some(json!("b")));
     assert_eq!(merged.get_value("both"), Some(json!("b")));
     assert!(!merged.contains_key("drop"));
+}
+
+/// Server engines index `_auth_user_id`: a user's sessions are listed (marking the current
+/// one) and "log out my other sessions" ends all but the current one, and no one else's.
+pub async fn a_users_sessions_are_listed_and_the_others_can_be_ended(h: &Harness) {
+    let mut mine = Vec::new();
+    for device in ["phone", "laptop", "tablet"] {
+        mine.push(
+            h.saved(json!({"_auth_user_id": "7", "device": device}))
+                .await,
+        );
+    }
+    let numeric = h
+        .saved(json!({"_auth_user_id": 7, "device": "old app"}))
+        .await;
+    let someone_else = h.saved(json!({"_auth_user_id": "8"})).await;
+    let anonymous = h.saved(json!({"cart": [1]})).await;
+
+    let listed = h.engine().user_sessions("7", Some(&mine[1])).await.unwrap();
+    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
+    assert!(listed[0].current, "the current session comes first");
+    assert_eq!(listed[0].data["device"], "laptop");
+    for session in &listed {
+        assert_eq!(session.id.len(), 16);
+        assert!(mine.iter().all(|cookie| !cookie.contains(&session.id)));
+    }
+
+    let ended = h.engine().delete_user_sessions("7", Some(&mine[1])).await;
+    assert_eq!(ended.unwrap(), 3);
+    assert!(h.engine().exists(&mine[1]).await.unwrap());
+    for gone in [&mine[0], &mine[2], &numeric] {
+        assert!(!h.engine().exists(gone).await.unwrap());
+    }
+    for kept in [&someone_else, &anonymous] {
+        assert!(h.engine().exists(kept).await.unwrap());
+    }
+    let left = h.engine().user_sessions("7", None).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(!left[0].current);
+}
+
+/// Cookie sessions live only in browsers: there is nothing on the server to list or end,
+/// and the engine says so instead of pretending.
+pub async fn listing_a_users_sessions_is_unsupported(h: &Harness) {
+    h.saved(json!({"_auth_user_id": "7"})).await;
+    let listed = h.engine().user_sessions("7", None).await;
+    assert!(
+        matches!(listed, Err(EngineError::Unsupported { .. })),
+        "{listed:?}"
+    );
+    let ended = h.engine().delete_user_sessions("7", None).await;
+    assert!(
+        matches!(ended, Err(EngineError::Unsupported { .. })),
+        "{ended:?}"
+    );
 }
