@@ -216,17 +216,16 @@ impl RecordStore for FileStore {
                 else {
                     continue;
                 };
-                if let Some(r) = read(&path)?.filter(Record::is_live) {
-                    if user_of(&r.data).as_deref() == Some(user_id.as_str()) {
-                        found.push(StoredRecord {
-                            id,
-                            expires: r.expires,
-                            record: Loaded {
-                                data: r.data,
-                                version: r.version,
-                            },
-                        });
-                    }
+                let record = read(&path)?.filter(Record::is_live);
+                if let Some(r) = record.filter(|r| user_of(&r.data).as_deref() == Some(&user_id)) {
+                    found.push(StoredRecord {
+                        id,
+                        expires: r.expires,
+                        record: Loaded {
+                            data: r.data,
+                            version: r.version,
+                        },
+                    });
                 }
             }
             Ok(found)
