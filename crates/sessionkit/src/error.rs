@@ -43,6 +43,12 @@ pub enum SessionError {
         #[source]
         source: serde_json::Error,
     },
+    /// Another request held the session's lock for longer than `SESSION_LOCK_TIMEOUT` (503).
+    #[error("the session stayed locked by another request for {waited:?}")]
+    Locked {
+        /// How long this request waited.
+        waited: std::time::Duration,
+    },
     /// The handler asked for a session but no session layer runs in front of it (500).
     #[error("no session layer: add `Sessions::layer()` to the router or service")]
     MissingLayer,
@@ -61,7 +67,9 @@ impl SessionError {
     /// The HTTP status this error becomes.
     pub fn status(&self) -> StatusCode {
         match self {
-            SessionError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SessionError::Unavailable(_) | SessionError::Locked { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             SessionError::Interrupted => StatusCode::BAD_REQUEST,
             SessionError::CookieTooLarge { .. }
             | SessionError::Type { .. }
@@ -74,6 +82,9 @@ impl SessionError {
         match self {
             SessionError::Unavailable(_) => {
                 "The session store is unavailable right now. Please try again in a moment.\n"
+            }
+            SessionError::Locked { .. } => {
+                "Your session is busy with another request. Please try again in a moment.\n"
             }
             SessionError::Interrupted => {
                 "Your session ended in another request (for example a logout in another tab) \

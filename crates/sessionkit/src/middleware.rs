@@ -154,7 +154,7 @@ impl Sessions {
         let save_every_request = self.settings.save_every_request;
         if save_every_request && shared.carried_cookie() {
             // The handler may not have touched the session; load it so "empty" means empty.
-            shared.ensure_loaded().await?;
+            shared.ensure_loaded(self.settings.locking).await?;
         }
         shared.delete_retired().await?;
         let empty = shared.is_empty();
@@ -254,13 +254,14 @@ where
         Box::pin(async move {
             let mut response = inner.call(request).await?;
             let status = response.status();
-            if let Err(error) = sessions
+            let finished = sessions
                 .finish(&lazy.0, status, response.headers_mut())
-                .await
-            {
-                return Ok(error.to_response());
+                .await;
+            lazy.0.release_lock().await;
+            match finished {
+                Ok(()) => Ok(response),
+                Err(error) => Ok(error.to_response()),
             }
-            Ok(response)
         })
     }
 }

@@ -8,6 +8,7 @@
 //! request updated meanwhile.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,6 +22,8 @@ use crate::key::SessionKey;
 use crate::settings::Settings;
 
 const TEST_COOKIE_NAME: &str = "testcookie";
+/// The longest pause between two tries for a session lock.
+const MAX_LOCK_POLL: Duration = Duration::from_millis(20);
 const TEST_COOKIE_VALUE: &str = "worked";
 
 /// The record a session was loaded from.
@@ -41,6 +44,8 @@ struct State {
     modified: bool,
     /// Records to delete at the end of the request (after `flush` or `cycle_key`).
     retired: Vec<String>,
+    /// The token of the session lock this request holds (`SESSION_LOCKING`).
+    lock_token: Option<String>,
 }
 
 impl State {
@@ -109,9 +114,15 @@ impl Shared {
         self.state().loaded
     }
 
-    pub(crate) async fn ensure_loaded(&self) -> Result<(), SessionError> {
+    /// Loads the session once; with `exclusive`, first takes the session's lock in the store,
+    /// held until [`Shared::release_lock`] (the middleware calls it after saving).
+    pub(crate) async fn ensure_loaded(&self, exclusive: bool) -> Result<(), SessionError> {
         if self.state().loaded {
             return Ok(());
+        }
+        if let Some(cookie) = self.plausible_cookie().filter(|_| exclusive) {
+            let token = self.acquire_lock(cookie).await?;
+            self.state().lock_token = Some(token);
         }
         let found = match self.plausible_cookie() {
             Some(value) => self
@@ -141,6 +152,42 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// Waits for the session's lock, polling with backoff up to `SESSION_LOCK_TIMEOUT`.
+    async fn acquire_lock(&self, cookie: &str) -> Result<String, SessionError> {
+        let token = SessionKey::generate().as_str().to_owned();
+        let settings = &self.settings;
+        let deadline = Instant::now() + settings.lock_timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if self
+                .engine
+                .try_lock(cookie, &token, settings.lock_lease)
+                .await?
+            {
+                return Ok(token);
+            }
+            if Instant::now() + pause > deadline {
+                return Err(SessionError::Locked {
+                    waited: settings.lock_timeout,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_LOCK_POLL);
+        }
+    }
+
+    /// Releases the session lock if this request holds one. A failure is only logged: the
+    /// lease ends the lock anyway.
+    pub(crate) async fn release_lock(&self) {
+        let token = self.state().lock_token.take();
+        let (Some(token), Some(cookie)) = (token, self.incoming.as_deref()) else {
+            return;
+        };
+        if let Err(error) = self.engine.unlock(cookie, &token).await {
+            tracing::warn!(%error, "could not release a session lock; its lease will end it");
+        }
     }
 
     /// Django's `is_empty`: no recognized record and no data. Before loading, only the cookie's
@@ -216,6 +263,22 @@ impl Shared {
     }
 }
 
+impl Drop for Shared {
+    /// A request dropped mid-way (client gone, handler panicked) still releases its lock.
+    fn drop(&mut self) {
+        let token = self.state().lock_token.take();
+        let (Some(token), Some(cookie)) = (token, self.incoming.take()) else {
+            return;
+        };
+        let engine = self.engine.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = engine.unlock(&cookie, &token).await;
+            });
+        }
+    }
+}
+
 /// The session of a request, not loaded yet. The middleware puts one in the request's
 /// extensions; [`LazySession::load`] (or the axum `Session` extractor) loads it on first use.
 ///
@@ -253,8 +316,17 @@ impl LazySession {
 
     /// Loads the session (once per request; later calls return the same session).
     /// A store failure is an error; an unknown, expired or tampered cookie is an empty session.
+    /// With `SESSION_LOCKING`, it first waits for the session's lock.
     pub async fn load(&self) -> Result<Session, SessionError> {
-        self.0.ensure_loaded().await?;
+        self.0.ensure_loaded(self.0.settings.locking).await?;
+        Ok(Session(self.0.clone()))
+    }
+
+    /// Loads the session holding its lock until the response is sent, whatever
+    /// `SESSION_LOCKING` says: for the one route that does a read-modify-write (a counter,
+    /// a stock level) in an app that does not lock every route.
+    pub async fn load_locked(&self) -> Result<Session, SessionError> {
+        self.0.ensure_loaded(true).await?;
         Ok(Session(self.0.clone()))
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// The session engines: where session data lives. See the crate docs for which to pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,7 +131,16 @@ pub struct Settings {
     pub file_path: PathBuf,
     /// `SESSION_STORE_TIMEOUT` in seconds, default 5: how long a store operation may take
     /// before the request gets a 503.
-    pub store_timeout: std::time::Duration,
+    pub store_timeout: Duration,
+    /// `SESSION_LOCKING`, default false: serialize the requests of one session, from their
+    /// first access to their save, with a lock in the store (no lost read-modify-write).
+    pub locking: bool,
+    /// `SESSION_LOCK_TIMEOUT` in seconds, default 10: how long a request waits for the lock
+    /// before it gets a 503.
+    pub lock_timeout: Duration,
+    /// `SESSION_LOCK_LEASE` in seconds, default 30: a lock lapses after this long even if its
+    /// holder never releases it (a crashed process cannot block a session for good).
+    pub lock_lease: Duration,
     /// `SESSION_COOKIE_NAME`, default `sessionid`.
     pub cookie_name: String,
     /// `SESSION_COOKIE_AGE` in seconds, default 1209600 (two weeks).
@@ -166,6 +176,9 @@ impl fmt::Debug for Settings {
             .field("cache_key_prefix", &self.cache_key_prefix)
             .field("file_path", &self.file_path)
             .field("store_timeout", &self.store_timeout)
+            .field("locking", &self.locking)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("lock_lease", &self.lock_lease)
             .field("cookie_name", &self.cookie_name)
             .field("cookie_age", &self.cookie_age)
             .field("cookie_domain", &self.cookie_domain)
@@ -199,7 +212,7 @@ fn redact_password(url: &str) -> String {
 pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 
 /// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
-pub const SETTING_NAMES: [&str; 18] = [
+pub const SETTING_NAMES: [&str; 21] = [
     "SESSION_ENGINE",
     "SESSION_DB_URL",
     "SESSION_DB_TABLE",
@@ -207,6 +220,9 @@ pub const SETTING_NAMES: [&str; 18] = [
     "SESSION_CACHE_KEY_PREFIX",
     "SESSION_FILE_PATH",
     "SESSION_STORE_TIMEOUT",
+    "SESSION_LOCKING",
+    "SESSION_LOCK_TIMEOUT",
+    "SESSION_LOCK_LEASE",
     "SESSION_COOKIE_NAME",
     "SESSION_COOKIE_AGE",
     "SESSION_COOKIE_DOMAIN",
@@ -230,7 +246,10 @@ impl Settings {
             cache_url: "memory://".to_owned(),
             cache_key_prefix: "sessionkit:".to_owned(),
             file_path: std::env::temp_dir(),
-            store_timeout: std::time::Duration::from_secs(5),
+            store_timeout: Duration::from_secs(5),
+            locking: false,
+            lock_timeout: Duration::from_secs(10),
+            lock_lease: Duration::from_secs(30),
             cookie_name: "sessionid".to_owned(),
             cookie_age: DEFAULT_COOKIE_AGE,
             cookie_domain: None,
@@ -328,19 +347,10 @@ impl Settings {
             "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
             "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),
             "SESSION_FILE_PATH" => self.file_path = PathBuf::from(value),
-            "SESSION_STORE_TIMEOUT" => {
-                let seconds: f64 = value
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s > 0.0)
-                    .ok_or_else(|| {
-                        ConfigError::new(
-                            setting,
-                            format!("{value:?} is not a positive number of seconds"),
-                        )
-                    })?;
-                self.store_timeout = std::time::Duration::from_secs_f64(seconds);
-            }
+            "SESSION_STORE_TIMEOUT" => self.store_timeout = parse_seconds(setting, value)?,
+            "SESSION_LOCKING" => self.locking = parse_bool(setting, value)?,
+            "SESSION_LOCK_TIMEOUT" => self.lock_timeout = parse_seconds(setting, value)?,
+            "SESSION_LOCK_LEASE" => self.lock_lease = parse_seconds(setting, value)?,
             "SESSION_COOKIE_NAME" => self.cookie_name = value.to_owned(),
             "SESSION_COOKIE_AGE" => {
                 self.cookie_age = value.parse().map_err(|_| {
@@ -453,6 +463,13 @@ impl Settings {
                 ));
             }
         }
+        if self.locking && !self.engine.is_server_side() {
+            return Err(ConfigError::new(
+                "SESSION_LOCKING",
+                "needs a server-side SESSION_ENGINE: signed_cookies keeps sessions in browsers, \
+                 where nothing can lock them",
+            ));
+        }
         if self.engine == EngineKind::File && !self.file_path.is_dir() {
             return Err(ConfigError::new(
                 "SESSION_FILE_PATH",
@@ -474,7 +491,7 @@ impl Settings {
                 ));
             }
             let table_ok = !self.db_table.is_empty()
-                && self.db_table.len() <= 63
+                && self.db_table.len() <= 50
                 && self
                     .db_table
                     .bytes()
@@ -484,7 +501,7 @@ impl Settings {
                 return Err(ConfigError::new(
                     "SESSION_DB_TABLE",
                     format!(
-                        "{:?} is not a plain table name (letters, digits, _)",
+                        "{:?} is not a plain table name (letters, digits, _; at most 50)",
                         self.db_table
                     ),
                 ));
@@ -524,6 +541,20 @@ fn is_cookie_name_byte(b: u8) -> bool {
 
 fn allowed<const N: usize>(names: [&str; N]) -> String {
     names.join(", ")
+}
+
+fn parse_seconds(setting: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            ConfigError::new(
+                setting,
+                format!("{value:?} is not a positive number of seconds"),
+            )
+        })
 }
 
 fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {

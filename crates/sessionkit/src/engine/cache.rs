@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -70,6 +70,8 @@ pub(crate) fn memory_capacity(query: &str) -> Result<usize, ConfigError> {
 #[derive(Debug)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, MemoryRecord>>,
+    /// Session locks: record id → (holder's token, lease end).
+    locks: Mutex<HashMap<String, (String, Instant)>>,
     capacity: usize,
 }
 
@@ -85,6 +87,7 @@ impl MemoryStore {
     pub fn new(capacity: usize) -> Self {
         MemoryStore {
             records: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
         }
     }
@@ -211,6 +214,26 @@ impl RecordStore for MemoryStore {
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
         Ok(self.by_user_now(user_id))
     }
+
+    async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if locks.get(id).is_some_and(|(_, until)| *until > now) {
+            return Ok(false);
+        }
+        // Lapsed leases of other sessions go too, so the table never outgrows the live locks.
+        locks.retain(|_, (_, until)| *until > now);
+        locks.insert(id.to_owned(), (token.to_owned(), now + lease));
+        Ok(true)
+    }
+
+    async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        if locks.get(id).is_some_and(|(holder, _)| holder == token) {
+            locks.remove(id);
+        }
+        Ok(())
+    }
 }
 
 impl MemoryStore {
@@ -286,6 +309,11 @@ redis.call('EXPIREAT', KEYS[1], ARGV[4])
 index_user(KEYS[2], ARGV[1], ARGV[4])
 return 1";
 
+/// Deletes the lock KEYS[1] only if the token ARGV[1] still holds it.
+const UNLOCK_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0";
+
 /// Sessions in Redis.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -293,6 +321,7 @@ pub struct RedisStore {
     prefix: String,
     insert: redis::Script,
     replace: redis::Script,
+    unlock: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -323,6 +352,7 @@ impl RedisStore {
             prefix: settings.cache_key_prefix.clone(),
             insert: redis::Script::new(&format!("{INDEX_USER}{INSERT_SCRIPT}")),
             replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
+            unlock: redis::Script::new(UNLOCK_SCRIPT),
         })
     }
 
@@ -335,6 +365,10 @@ impl RedisStore {
         user_of(data)
             .map(|user| self.user_key_of(&user))
             .unwrap_or_default()
+    }
+
+    fn lock_key(&self, id: &str) -> String {
+        format!("{}lock:{id}", self.prefix)
     }
 
     fn user_key_of(&self, user_id: &str) -> String {
@@ -433,6 +467,29 @@ impl RecordStore for RedisStore {
     /// Redis expires sessions itself (their TTL); there is nothing to sweep.
     async fn purge_expired(&self, _batch: usize) -> Result<u64, EngineError> {
         Ok(0)
+    }
+
+    async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.lock_key(id))
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease.as_millis().max(1) as u64)
+            .query_async(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(taken.is_some())
+    }
+
+    async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
+        self.unlock
+            .key(self.lock_key(id))
+            .arg(token)
+            .invoke_async::<i64>(&mut self.connection())
+            .await
+            .map(drop)
+            .map_err(EngineError::unavailable)
     }
 
     /// Reads the user's index set; members whose session is gone or now belongs to someone

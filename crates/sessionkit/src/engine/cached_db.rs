@@ -6,6 +6,7 @@
 //! a delete must reach the cache too, or a logged-out session could still be read from it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -137,6 +138,15 @@ impl RecordStore for CachedDbStore {
 
     async fn migrate(&self) -> Result<(), EngineError> {
         self.db.migrate().await
+    }
+
+    /// Locks live in the database, the one store every instance shares for sure.
+    async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
+        self.db.try_lock(id, token, lease).await
+    }
+
+    async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
+        self.db.unlock(id, token).await
     }
 
     /// Listed from the database, the record of truth.

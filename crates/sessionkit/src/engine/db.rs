@@ -11,14 +11,14 @@
 //! column types, batched deletes) is in [`Dialect`].
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use super::server::{RecordStore, ServerEngine, StoredRecord};
+use super::server::{RecordStore, ServerEngine, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
 use crate::settings::{EngineKind, Settings};
 use crate::signing::{STORE_SALT, Signer};
@@ -77,15 +77,27 @@ impl Dialect {
              version BIGINT NOT NULL, \
              user_id VARCHAR(191) NULL"
         );
+        let locks = format!(
+            "CREATE TABLE IF NOT EXISTS {table}_lock (\
+             session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
+             token VARCHAR(64) NOT NULL, \
+             expires_ms BIGINT NOT NULL)"
+        );
         match self {
-            // MySQL has no CREATE INDEX IF NOT EXISTS; an inline index is created with the table.
-            Dialect::MySql => vec![format!(
-                "CREATE TABLE IF NOT EXISTS {table} ({columns}, \
-                 INDEX {table}_expire_date (expire_date))"
-            )],
+            // MySQL has no CREATE INDEX IF NOT EXISTS; inline indexes come with the table.
+            Dialect::MySql => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {table} ({columns}, \
+                     INDEX {table}_expire_date (expire_date), \
+                     INDEX {table}_user_id (user_id))"
+                ),
+                locks,
+            ],
             Dialect::Sqlite | Dialect::Postgres => vec![
                 format!("CREATE TABLE IF NOT EXISTS {table} ({columns})"),
                 format!("CREATE INDEX IF NOT EXISTS {table}_expire_date ON {table} (expire_date)"),
+                format!("CREATE INDEX IF NOT EXISTS {table}_user_id ON {table} (user_id)"),
+                locks,
             ],
         }
     }
@@ -112,6 +124,9 @@ struct Queries {
     update: Arc<str>,
     delete: Arc<str>,
     delete_expired_batch: Arc<str>,
+    drop_lapsed_lock: Arc<str>,
+    take_lock: Arc<str>,
+    release_lock: Arc<str>,
 }
 
 impl Queries {
@@ -141,6 +156,15 @@ impl Queries {
             )),
             delete: sql(format!("DELETE FROM {table} WHERE session_key_hash = ?")),
             delete_expired_batch: sql(dialect.delete_expired_batch(table)),
+            drop_lapsed_lock: sql(format!(
+                "DELETE FROM {table}_lock WHERE session_key_hash = ? AND expires_ms < ?"
+            )),
+            take_lock: sql(format!(
+                "INSERT INTO {table}_lock (session_key_hash, token, expires_ms) VALUES (?, ?, ?)"
+            )),
+            release_lock: sql(format!(
+                "DELETE FROM {table}_lock WHERE session_key_hash = ? AND token = ?"
+            )),
         }
     }
 }
@@ -355,6 +379,39 @@ impl RecordStore for SqlStore {
             .await
             .map_err(EngineError::unavailable)?;
         Ok(done.rows_affected())
+    }
+
+    /// A row in `{table}_lock` is the lock; the primary key makes taking it atomic, and a
+    /// lapsed lease is deleted first so a crashed holder blocks no one for long.
+    async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
+        let (now, until) = lease_window(lease);
+        sqlx::query(AssertSqlSafe(self.queries.drop_lapsed_lock.clone()))
+            .bind(id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        let taken = sqlx::query(AssertSqlSafe(self.queries.take_lock.clone()))
+            .bind(id)
+            .bind(token)
+            .bind(until)
+            .execute(&self.pool)
+            .await;
+        match taken {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(EngineError::unavailable(e)),
+        }
+    }
+
+    async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
+        sqlx::query(AssertSqlSafe(self.queries.release_lock.clone()))
+            .bind(id)
+            .bind(token)
+            .execute(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(())
     }
 
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {

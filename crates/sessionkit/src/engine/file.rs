@@ -12,11 +12,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::server::{RecordStore, StoredRecord};
+use super::server::{RecordStore, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
 use crate::key::SessionKey;
@@ -67,6 +68,21 @@ impl FileStore {
 
 fn session_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{FILE_PREFIX}{id}"))
+}
+
+fn lock_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!(".lock-{id}"))
+}
+
+/// A session lock file's holder and lease end (Unix milliseconds), if the file exists.
+fn read_lock(path: &Path) -> io::Result<Option<(String, i64)>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(text
+            .split_once(' ')
+            .and_then(|(token, until)| Some((token.to_owned(), until.trim().parse().ok()?)))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Holds the directory's writer lock until dropped.
@@ -198,6 +214,36 @@ impl RecordStore for FileStore {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
                 _ => Ok(()),
             }
+        })
+        .await
+    }
+
+    /// The lock is a file `.lock-ID` holding `token lease_end_ms`, taken and released under the
+    /// directory lock, so checking its lease and replacing it is one atomic step.
+    async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        self.blocking(move |dir| {
+            let _lock = lock_dir(dir)?;
+            let path = lock_path(dir, &id);
+            let (now, until) = lease_window(lease);
+            if read_lock(&path)?.is_some_and(|(_, held_until)| held_until > now) {
+                return Ok(false);
+            }
+            fs::write(&path, format!("{token} {until}"))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
+        let (id, token) = (id.to_owned(), token.to_owned());
+        self.blocking(move |dir| {
+            let _lock = lock_dir(dir)?;
+            let path = lock_path(dir, &id);
+            if read_lock(&path)?.is_some_and(|(holder, _)| holder == token) {
+                fs::remove_file(&path)?;
+            }
+            Ok(())
         })
         .await
     }

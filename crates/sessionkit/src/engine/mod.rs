@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -243,6 +244,28 @@ pub trait Engine: Send + Sync + 'static {
     /// Creates the engine's schema if it is missing (idempotent). Nothing to do by default.
     async fn migrate(&self) -> Result<(), EngineError> {
         Ok(())
+    }
+
+    /// Tries once to take the lock of the session behind `cookie_value` for `token`; the lock
+    /// lapses after `lease` unless released. `Ok(false)` if another holder has it.
+    async fn try_lock(
+        &self,
+        _cookie_value: &str,
+        _token: &str,
+        _lease: Duration,
+    ) -> Result<bool, EngineError> {
+        Err(EngineError::Unsupported {
+            engine: self.kind(),
+            what: "lock a session",
+        })
+    }
+
+    /// Releases the lock if `token` still holds it (a lapsed lock may belong to someone else).
+    async fn unlock(&self, _cookie_value: &str, _token: &str) -> Result<(), EngineError> {
+        Err(EngineError::Unsupported {
+            engine: self.kind(),
+            what: "lock a session",
+        })
     }
 
     /// The live sessions of `user_id` (by [`USER_ID_KEY`]), marking the one of

@@ -19,7 +19,7 @@ use crate::key::SessionKey;
 use crate::settings::EngineKind;
 
 /// How often a save re-applies its changes after losing a race before giving up.
-const MAX_SAVE_ATTEMPTS: u32 = 16;
+const MAX_SAVE_ATTEMPTS: u32 = 32;
 /// How many fresh keys a create tries before deciding something is badly wrong.
 const MAX_KEY_ATTEMPTS: u32 = 8;
 
@@ -70,6 +70,13 @@ pub trait RecordStore: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Takes the lock of record `id` for `token` if it is free or its lease has lapsed —
+    /// atomically, so two takers never both succeed. The lock lapses after `lease`.
+    async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError>;
+
+    /// Releases the lock of record `id` if `token` holds it.
+    async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError>;
+
     /// The live records whose [`USER_ID_KEY`](super::USER_ID_KEY) is `user_id`.
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError>;
 }
@@ -83,6 +90,14 @@ pub struct StoredRecord {
     pub record: Loaded,
     /// When it expires.
     pub expires: OffsetDateTime,
+}
+
+/// Wall-clock milliseconds now, and when a lease of `lease` taken now ends. Leases are
+/// compared across processes and machines, hence the wall clock.
+pub(crate) fn lease_window(lease: Duration) -> (i64, i64) {
+    let now = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    (now, now.saturating_add(lease))
 }
 
 /// A server-side engine over a [`RecordStore`] (a concrete one, or a `dyn Cache`).
@@ -239,6 +254,28 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn migrate(&self) -> Result<(), EngineError> {
         self.store.migrate().await
+    }
+
+    async fn try_lock(
+        &self,
+        cookie_value: &str,
+        token: &str,
+        lease: Duration,
+    ) -> Result<bool, EngineError> {
+        match SessionKey::parse(cookie_value) {
+            Some(key) => {
+                self.bounded(self.store.try_lock(&key.hashed(), token, lease))
+                    .await
+            }
+            None => Ok(true),
+        }
+    }
+
+    async fn unlock(&self, cookie_value: &str, token: &str) -> Result<(), EngineError> {
+        match SessionKey::parse(cookie_value) {
+            Some(key) => self.bounded(self.store.unlock(&key.hashed(), token)).await,
+            None => Ok(()),
+        }
     }
 
     async fn user_sessions(

@@ -21,24 +21,26 @@ pub async fn migrate_is_idempotent_and_keeps_the_data(h: &Harness) {
 
 /// Item 42: `expire_date` is indexed (once, however often `migrate` ran), so `clear_expired` does
 /// not scan the table.
-pub async fn expire_date_is_indexed(h: &Harness) {
+pub async fn expire_date_and_user_id_are_indexed(h: &Harness) {
     h.engine().migrate().await.expect("a second migrate");
-    let sql = match h.db_engine().dialect() {
-        Dialect::Sqlite => {
-            "SELECT COUNT(*) FROM sqlite_master \
-             WHERE type = 'index' AND tbl_name = ? AND sql LIKE '%(expire_date)%'"
-        }
-        Dialect::Postgres => {
-            "SELECT COUNT(*) FROM pg_indexes \
-             WHERE tablename = ? AND indexdef LIKE '%(expire_date)%'"
-        }
-        Dialect::MySql => {
-            "SELECT COUNT(*) FROM information_schema.statistics \
-             WHERE table_schema = DATABASE() AND table_name = ? \
-             AND column_name = 'expire_date' AND seq_in_index = 1"
-        }
-    };
-    assert_eq!(h.count(sql, &[&h.settings.db_table]).await, 1);
+    for column in ["expire_date", "user_id"] {
+        let sql = match h.db_engine().dialect() {
+            Dialect::Sqlite => format!(
+                "SELECT COUNT(*) FROM sqlite_master \
+                 WHERE type = 'index' AND tbl_name = ? AND sql LIKE '%({column})%'"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT COUNT(*) FROM pg_indexes \
+                 WHERE tablename = ? AND indexdef LIKE '%({column})%'"
+            ),
+            Dialect::MySql => format!(
+                "SELECT COUNT(*) FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND table_name = ? \
+                 AND column_name = '{column}' AND seq_in_index = 1"
+            ),
+        };
+        assert_eq!(h.count(&sql, &[&h.settings.db_table]).await, 1, "{column}");
+    }
 }
 
 /// DESIGN §7 (hashed keys at rest): the table holds the SHA-256 of the key, never the key, so

@@ -19,6 +19,7 @@
 //! PostgreSQL and memory over SQLite. A server that is down fails its tests.
 
 mod bad_input;
+mod concurrency;
 mod dict_api;
 mod engine_specifics;
 mod expiry;
@@ -91,6 +92,11 @@ macro_rules! server_engines {
             persistence::a_session_deleted_meanwhile_is_not_brought_back,
             persistence::concurrent_changes_to_different_keys_are_merged,
             persistence::a_users_sessions_are_listed_and_the_others_can_be_ended,
+            concurrency::concurrent_requests_setting_their_own_keys_all_survive,
+            concurrency::with_locking_no_increment_of_a_shared_counter_is_lost,
+            concurrency::a_request_that_cannot_get_the_lock_gets_a_503,
+            concurrency::a_lock_is_exclusive_until_its_holder_releases_it,
+            concurrency::a_lock_whose_holder_died_lapses_after_its_lease,
             bad_input::garbage_keys_give_a_fresh_session,
             bad_input::a_changed_key_finds_nothing,
         );
@@ -148,7 +154,7 @@ macro_rules! db_engines {
         instantiate!($ctor;
             bad_input::corrupted_session_data_gives_a_fresh_session,
             engine_specifics::migrate_is_idempotent_and_keeps_the_data,
-            engine_specifics::expire_date_is_indexed,
+            engine_specifics::expire_date_and_user_id_are_indexed,
             engine_specifics::the_table_holds_a_hash_of_the_key_not_the_key,
         );
     };
