@@ -15,6 +15,7 @@ use super::cache::Cache;
 use super::db::SqlStore;
 use super::server::{RecordStore, StoredRecord};
 use super::{Data, EngineError, Loaded};
+use crate::key::SessionKey;
 use crate::settings::EngineKind;
 
 /// A cache in front of a SQL table.
@@ -61,6 +62,11 @@ impl CachedDbStore {
 impl RecordStore for CachedDbStore {
     fn kind(&self) -> EngineKind {
         EngineKind::CachedDb
+    }
+
+    /// Whatever the database uses, so both tiers agree on the record's address.
+    fn address(&self, key: &SessionKey) -> String {
+        self.db.address(key)
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use super::server::{RecordStore, ServerEngine, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
+use crate::key::SessionKey;
 use crate::settings::{EngineKind, Settings};
 use crate::signing::{STORE_SALT, Signer};
 
@@ -64,56 +65,51 @@ impl Dialect {
         out.into()
     }
 
-    fn schema(self, table: &str) -> Vec<String> {
-        let data_type = match self {
-            Dialect::MySql => "LONGTEXT",
-            Dialect::Sqlite | Dialect::Postgres => "TEXT",
-        };
-        let columns = format!(
-            "session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
-             session_data {data_type} NOT NULL, \
-             expire_date BIGINT NOT NULL, \
-             created_at BIGINT NOT NULL, \
-             version BIGINT NOT NULL, \
-             user_id VARCHAR(191) NULL"
-        );
-        let locks = format!(
-            "CREATE TABLE IF NOT EXISTS {table}_lock (\
-             session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
-             token VARCHAR(64) NOT NULL, \
-             expires_ms BIGINT NOT NULL)"
-        );
+    /// `?` (Unix seconds) as a value of Django's `expire_date` column.
+    fn timestamp_param(self) -> &'static str {
         match self {
-            // MySQL has no CREATE INDEX IF NOT EXISTS; inline indexes come with the table.
-            Dialect::MySql => vec![
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {table} ({columns}, \
-                     INDEX {table}_expire_date (expire_date), \
-                     INDEX {table}_user_id (user_id))"
-                ),
-                locks,
-            ],
-            Dialect::Sqlite | Dialect::Postgres => vec![
-                format!("CREATE TABLE IF NOT EXISTS {table} ({columns})"),
-                format!("CREATE INDEX IF NOT EXISTS {table}_expire_date ON {table} (expire_date)"),
-                format!("CREATE INDEX IF NOT EXISTS {table}_user_id ON {table} (user_id)"),
-                locks,
-            ],
+            Dialect::Sqlite => "datetime(?, 'unixepoch')",
+            Dialect::Postgres => "to_timestamp(?)",
+            // Django keeps naive UTC datetimes in MySQL; this avoids the session time zone.
+            Dialect::MySql => "TIMESTAMPADD(SECOND, ?, '1970-01-01 00:00:00')",
         }
     }
 
-    fn delete_expired_batch(self, table: &str) -> String {
+    /// Django's `expire_date` column as Unix seconds.
+    fn timestamp_column(self) -> &'static str {
         match self {
-            Dialect::MySql => format!("DELETE FROM {table} WHERE expire_date < ? LIMIT ?"),
-            Dialect::Sqlite | Dialect::Postgres => format!(
-                "DELETE FROM {table} WHERE session_key_hash IN \
-                 (SELECT session_key_hash FROM {table} WHERE expire_date < ? LIMIT ?)"
-            ),
+            Dialect::Sqlite => "CAST(strftime('%s', expire_date) AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM expire_date) AS BIGINT)",
+            Dialect::MySql => "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', expire_date)",
         }
     }
 }
 
-/// Every statement the engine runs, built once for its table and dialect.
+/// Which table layout the engine reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// sessionkit's own table: hashed keys, a version for compare-and-swap, the user id.
+    Sessionkit,
+    /// Django's `django_session`, exactly: plain keys, no version, a datetime `expire_date`,
+    /// so a Django app on the same database shares the sessions. Saves there are
+    /// last-writer-wins, as in Django, because the table has no version to compare.
+    Django,
+}
+
+impl TableFormat {
+    /// The format `SESSION_DB_TABLE` selects: `django_session` means Django's.
+    pub fn of_table(table: &str) -> TableFormat {
+        if table == "django_session" {
+            TableFormat::Django
+        } else {
+            TableFormat::Sessionkit
+        }
+    }
+}
+
+/// Every statement the engine runs, built once for its table, format and dialect. The
+/// statements of both formats take the same parameters in the same order where they can;
+/// `insert` and `update` bind fewer for Django's table (see [`SqlStore`]).
 #[derive(Debug)]
 struct Queries {
     schema: Vec<Arc<str>>,
@@ -130,32 +126,69 @@ struct Queries {
 }
 
 impl Queries {
-    fn new(dialect: Dialect, table: &str) -> Self {
+    fn new(dialect: Dialect, format: TableFormat, table: &str) -> Self {
         let sql = |text: String| dialect.placeholders(&text);
+        let (key, expire_param, expire_column, version) = match format {
+            TableFormat::Sessionkit => ("session_key_hash", "?", "expire_date", "version"),
+            TableFormat::Django => (
+                "session_key",
+                dialect.timestamp_param(),
+                dialect.timestamp_column(),
+                "0",
+            ),
+        };
+        let (insert, update) = match format {
+            TableFormat::Sessionkit => (
+                format!(
+                    "INSERT INTO {table} \
+                     (session_key_hash, session_data, expire_date, created_at, version, user_id) \
+                     VALUES (?, ?, ?, ?, 1, ?)"
+                ),
+                format!(
+                    "UPDATE {table} SET session_data = ?, expire_date = ?, user_id = ?, \
+                     version = version + 1 WHERE session_key_hash = ? AND version = ?"
+                ),
+            ),
+            TableFormat::Django => (
+                format!(
+                    "INSERT INTO {table} (session_key, session_data, expire_date) \
+                     VALUES (?, ?, {expire_param})"
+                ),
+                format!(
+                    "UPDATE {table} SET session_data = ?, expire_date = {expire_param} \
+                     WHERE session_key = ?"
+                ),
+            ),
+        };
+        let delete_expired_batch = match dialect {
+            Dialect::MySql => {
+                format!("DELETE FROM {table} WHERE expire_date < {expire_param} LIMIT ?")
+            }
+            Dialect::Sqlite | Dialect::Postgres => format!(
+                "DELETE FROM {table} WHERE {key} IN \
+                 (SELECT {key} FROM {table} WHERE expire_date < {expire_param} LIMIT ?)"
+            ),
+        };
         Queries {
-            schema: dialect.schema(table).into_iter().map(sql).collect(),
+            schema: schema(dialect, format, table)
+                .into_iter()
+                .map(sql)
+                .collect(),
             load: sql(format!(
-                "SELECT session_data, version, expire_date FROM {table} \
-                 WHERE session_key_hash = ? AND expire_date > ?"
+                "SELECT session_data, {version}, {expire_column} FROM {table} \
+                 WHERE {key} = ? AND expire_date > {expire_param}"
             )),
             exists: sql(format!(
-                "SELECT 1 FROM {table} WHERE session_key_hash = ? AND expire_date > ?"
+                "SELECT 1 FROM {table} WHERE {key} = ? AND expire_date > {expire_param}"
             )),
             by_user: sql(format!(
                 "SELECT session_data, version, expire_date, session_key_hash FROM {table} \
                  WHERE user_id = ? AND expire_date > ?"
             )),
-            insert: sql(format!(
-                "INSERT INTO {table} \
-                 (session_key_hash, session_data, expire_date, created_at, version, user_id) \
-                 VALUES (?, ?, ?, ?, 1, ?)"
-            )),
-            update: sql(format!(
-                "UPDATE {table} SET session_data = ?, expire_date = ?, user_id = ?, \
-                 version = version + 1 WHERE session_key_hash = ? AND version = ?"
-            )),
-            delete: sql(format!("DELETE FROM {table} WHERE session_key_hash = ?")),
-            delete_expired_batch: sql(dialect.delete_expired_batch(table)),
+            insert: sql(insert),
+            update: sql(update),
+            delete: sql(format!("DELETE FROM {table} WHERE {key} = ?")),
+            delete_expired_batch: sql(delete_expired_batch),
             drop_lapsed_lock: sql(format!(
                 "DELETE FROM {table}_lock WHERE session_key_hash = ? AND expires_ms < ?"
             )),
@@ -165,6 +198,81 @@ impl Queries {
             release_lock: sql(format!(
                 "DELETE FROM {table}_lock WHERE session_key_hash = ? AND token = ?"
             )),
+        }
+    }
+}
+
+/// The tables `migrate` creates: the session table (with its indexes) and `{table}_lock`.
+fn schema(dialect: Dialect, format: TableFormat, table: &str) -> Vec<String> {
+    let text = match dialect {
+        Dialect::MySql => "LONGTEXT",
+        Dialect::Sqlite | Dialect::Postgres => "TEXT",
+    };
+    let (columns, indexed) = match format {
+        TableFormat::Sessionkit => (
+            format!(
+                "session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
+                 session_data {text} NOT NULL, \
+                 expire_date BIGINT NOT NULL, \
+                 created_at BIGINT NOT NULL, \
+                 version BIGINT NOT NULL, \
+                 user_id VARCHAR(191) NULL"
+            ),
+            vec!["expire_date", "user_id"],
+        ),
+        // Django's own DDL for django.contrib.sessions (migration 0001).
+        TableFormat::Django => {
+            let datetime = match dialect {
+                Dialect::Sqlite => "datetime",
+                Dialect::Postgres => "timestamp with time zone",
+                Dialect::MySql => "datetime(6)",
+            };
+            (
+                format!(
+                    "session_key VARCHAR(40) NOT NULL PRIMARY KEY, \
+                     session_data {text} NOT NULL, \
+                     expire_date {datetime} NOT NULL"
+                ),
+                vec!["expire_date"],
+            )
+        }
+    };
+    let index_name = |column: &str| match (format, column) {
+        // The name Django's migration gives it, so Django's migrations find it in place.
+        (TableFormat::Django, _) => "django_session_expire_date_a5c62663".to_owned(),
+        (TableFormat::Sessionkit, column) => format!("{table}_{column}"),
+    };
+    let locks = format!(
+        "CREATE TABLE IF NOT EXISTS {table}_lock (\
+         session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
+         token VARCHAR(64) NOT NULL, \
+         expires_ms BIGINT NOT NULL)"
+    );
+    match dialect {
+        // MySQL has no CREATE INDEX IF NOT EXISTS; inline indexes come with the table.
+        Dialect::MySql => {
+            let indexes: Vec<String> = indexed
+                .iter()
+                .map(|column| format!(", INDEX {} ({column})", index_name(column)))
+                .collect();
+            vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {table} ({columns}{})",
+                    indexes.concat()
+                ),
+                locks,
+            ]
+        }
+        Dialect::Sqlite | Dialect::Postgres => {
+            let mut statements = vec![format!("CREATE TABLE IF NOT EXISTS {table} ({columns})")];
+            statements.extend(indexed.iter().map(|column| {
+                format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {table} ({column})",
+                    index_name(column)
+                )
+            }));
+            statements.push(locks);
+            statements
         }
     }
 }
@@ -198,6 +306,7 @@ impl DbEngine {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    format: TableFormat,
     queries: Arc<Queries>,
     signer: Signer,
 }
@@ -227,10 +336,12 @@ impl SqlStore {
                 .await
                 .map_err(EngineError::unavailable)?;
         }
+        let format = TableFormat::of_table(&settings.db_table);
         Ok(SqlStore {
             pool,
             dialect,
-            queries: Arc::new(Queries::new(dialect, &settings.db_table)),
+            format,
+            queries: Arc::new(Queries::new(dialect, format, &settings.db_table)),
             signer: Signer::new(
                 STORE_SALT,
                 &settings.secret_key,
@@ -318,14 +429,14 @@ impl RecordStore for SqlStore {
         expires: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, EngineError> {
-        let inserted = sqlx::query(AssertSqlSafe(self.queries.insert.clone()))
+        let mut insert = sqlx::query(AssertSqlSafe(self.queries.insert.clone()))
             .bind(id)
             .bind(self.encode(data, now))
-            .bind(expires.unix_timestamp())
-            .bind(now.unix_timestamp())
-            .bind(user_of(data))
-            .execute(&self.pool)
-            .await;
+            .bind(expires.unix_timestamp());
+        if self.format == TableFormat::Sessionkit {
+            insert = insert.bind(now.unix_timestamp()).bind(user_of(data));
+        }
+        let inserted = insert.execute(&self.pool).await;
         match inserted {
             Ok(_) => Ok(true),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
@@ -340,16 +451,23 @@ impl RecordStore for SqlStore {
         data: &Data,
         expires: OffsetDateTime,
     ) -> Result<bool, EngineError> {
-        let done = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
+        let update = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
             .bind(self.encode(data, OffsetDateTime::now_utc()))
-            .bind(expires.unix_timestamp())
-            .bind(user_of(data))
-            .bind(id)
-            .bind(version)
+            .bind(expires.unix_timestamp());
+        let update = match self.format {
+            TableFormat::Sessionkit => update.bind(user_of(data)).bind(id).bind(version),
+            TableFormat::Django => update.bind(id),
+        };
+        let done = update
             .execute(&self.pool)
             .await
             .map_err(EngineError::unavailable)?;
-        Ok(done.rows_affected() == 1)
+        match self.format {
+            TableFormat::Sessionkit => Ok(done.rows_affected() == 1),
+            // No version to compare: the write only has to find the row still there (MySQL
+            // counts an update that changes nothing as no row, hence the second look).
+            TableFormat::Django => Ok(done.rows_affected() == 1 || self.contains(id).await?),
+        }
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
@@ -414,7 +532,21 @@ impl RecordStore for SqlStore {
         Ok(())
     }
 
+    fn address(&self, key: &SessionKey) -> String {
+        match self.format {
+            TableFormat::Sessionkit => key.hashed(),
+            // Django's table holds the key itself; that is what sharing it with Django means.
+            TableFormat::Django => key.as_str().to_owned(),
+        }
+    }
+
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
+        if self.format == TableFormat::Django {
+            return Err(EngineError::Unsupported {
+                engine: EngineKind::Db,
+                what: "list a user's sessions in Django's table (it has no user column)",
+            });
+        }
         let rows = sqlx::query(AssertSqlSafe(self.queries.by_user.clone()))
             .bind(user_id)
             .bind(OffsetDateTime::now_utc().unix_timestamp())

@@ -30,6 +30,12 @@ pub trait RecordStore: Send + Sync + 'static {
     /// The engine this store backs.
     fn kind(&self) -> EngineKind;
 
+    /// Where the record of `key` lives: the SHA-256 hex of the key, so a leaked store holds
+    /// no usable cookie. (Django's own table is the one exception: it holds plain keys.)
+    fn address(&self, key: &SessionKey) -> String {
+        key.hashed()
+    }
+
     /// The live (unexpired) record, if any.
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError>;
 
@@ -156,10 +162,12 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
         for _ in 0..MAX_KEY_ATTEMPTS {
             let key = SessionKey::generate();
             if self
-                .bounded(
-                    self.store
-                        .insert(&key.hashed(), request.data, expires, request.now),
-                )
+                .bounded(self.store.insert(
+                    &self.store.address(&key),
+                    request.data,
+                    expires,
+                    request.now,
+                ))
                 .await?
             {
                 return Ok(Saved {
@@ -187,7 +195,10 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
         match SessionKey::parse(cookie_value) {
-            Some(key) => self.bounded(self.store.fetch(&key.hashed())).await,
+            Some(key) => {
+                self.bounded(self.store.fetch(&self.store.address(&key)))
+                    .await
+            }
             None => Ok(None),
         }
     }
@@ -199,7 +210,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         // Only well-formed keys are ever loaded, so a bad one here cannot name a live record;
         // Gone (rather than a fresh record) keeps "no resurrection" true for any caller.
         let key = SessionKey::parse(previous.cookie_value).ok_or(EngineError::Gone)?;
-        let id = key.hashed();
+        let id = self.store.address(&key);
         let saved = |version: i64| Saved {
             cookie_value: key.as_str().to_owned(),
             version: version + 1,
@@ -236,14 +247,20 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
         match SessionKey::parse(cookie_value) {
-            Some(key) => self.bounded(self.store.remove(&key.hashed())).await,
+            Some(key) => {
+                self.bounded(self.store.remove(&self.store.address(&key)))
+                    .await
+            }
             None => Ok(()),
         }
     }
 
     async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
         match SessionKey::parse(cookie_value) {
-            Some(key) => self.bounded(self.store.contains(&key.hashed())).await,
+            Some(key) => {
+                self.bounded(self.store.contains(&self.store.address(&key)))
+                    .await
+            }
             None => Ok(false),
         }
     }
@@ -264,7 +281,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     ) -> Result<bool, EngineError> {
         match SessionKey::parse(cookie_value) {
             Some(key) => {
-                self.bounded(self.store.try_lock(&key.hashed(), token, lease))
+                self.bounded(self.store.try_lock(&self.store.address(&key), token, lease))
                     .await
             }
             None => Ok(true),
@@ -273,7 +290,10 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn unlock(&self, cookie_value: &str, token: &str) -> Result<(), EngineError> {
         match SessionKey::parse(cookie_value) {
-            Some(key) => self.bounded(self.store.unlock(&key.hashed(), token)).await,
+            Some(key) => {
+                self.bounded(self.store.unlock(&self.store.address(&key), token))
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -285,7 +305,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     ) -> Result<Vec<UserSession>, EngineError> {
         let current = current_cookie
             .and_then(SessionKey::parse)
-            .map(|k| k.hashed());
+            .map(|k| self.store.address(&k));
         let mut sessions: Vec<UserSession> = self
             .bounded(self.store.by_user(user_id))
             .await?
@@ -306,7 +326,9 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         user_id: &str,
         keep_cookie: Option<&str>,
     ) -> Result<u64, EngineError> {
-        let keep = keep_cookie.and_then(SessionKey::parse).map(|k| k.hashed());
+        let keep = keep_cookie
+            .and_then(SessionKey::parse)
+            .map(|k| self.store.address(&k));
         let mut ended = 0;
         for stored in self.bounded(self.store.by_user(user_id)).await? {
             if keep.as_deref() != Some(stored.id.as_str()) {

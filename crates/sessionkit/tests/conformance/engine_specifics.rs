@@ -4,8 +4,9 @@
 use serde_json::json;
 use sessionkit::SessionKey;
 use sessionkit::engine::db::Dialect;
+use sessionkit::signing::{STORE_SALT, Signer};
 
-use crate::harness::Harness;
+use crate::harness::{Harness, SECRET, object};
 
 /// Item 42: `migrate` can run again and again (as `sessionkit migrate` on every deploy) without
 /// failing or losing sessions.
@@ -90,4 +91,43 @@ pub async fn exists_delete_cycle_key_and_flush_work_without_a_store(h: &Harness)
     assert!(session.is_empty());
     assert_eq!(session.session_key(), None);
     assert_eq!(session.save().await.unwrap(), None);
+}
+
+/// Django interop: with `SESSION_DB_TABLE=django_session` the engine uses Django's schema —
+/// plain keys, Django-format `session_data`, a datetime `expire_date` — so rows Django wrote
+/// load here and rows written here are where Django looks for them.
+pub async fn djangos_table_has_djangos_schema_and_plain_keys(h: &Harness) {
+    let cookie = h.saved(json!({"_auth_user_id": "42"})).await;
+    let by_key = "SELECT COUNT(*) FROM {table} WHERE session_key = ?";
+    assert_eq!(
+        h.count(by_key, &[&cookie]).await,
+        1,
+        "the plain key is the primary key"
+    );
+
+    // Rows as Django writes them: its datetime format, its signing of the data.
+    let (live, expired) = (
+        "djangowrotethis0000000000000live",
+        "djangowrotethis000000000expired",
+    );
+    let data = Signer::new(STORE_SALT, SECRET, &[])
+        .sign_object(&object(json!({"from": "django"})), 1_700_000_000);
+    let (future, past) = match h.db_engine().dialect() {
+        Dialect::Sqlite => ("2099-01-01 00:00:00.123456", "2001-01-01 00:00:00"),
+        Dialect::Postgres => ("2099-01-01 00:00:00.123456+00", "2001-01-01 00:00:00+00"),
+        Dialect::MySql => ("2099-01-01 00:00:00.123456", "2001-01-01 00:00:00.000000"),
+    };
+    let insert = "INSERT INTO {table} (session_key, session_data, expire_date) VALUES (?, ?, ?)";
+    let timestamp = match h.db_engine().dialect() {
+        Dialect::Postgres => insert.replace("?)", "CAST(? AS TIMESTAMPTZ))"),
+        _ => insert.to_owned(),
+    };
+    h.execute(&timestamp, &[live, &data, future]).await;
+    h.execute(&timestamp, &[expired, &data, past]).await;
+
+    let session = h.reload(live).await;
+    assert_eq!(session.get_value("from"), Some(json!("django")));
+    assert!(h.reload(expired).await.is_empty());
+    assert_eq!(h.engine().clear_expired(100).await.unwrap(), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM {table}", &[]).await, 2);
 }

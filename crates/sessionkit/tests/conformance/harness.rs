@@ -31,6 +31,26 @@ pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
         .expect("Redis is running (DESIGN.md §9)")
 }
 
+/// Django's table name, which switches the db engine to Django's schema.
+pub const DJANGO_TABLE: &str = "django_session";
+
+fn unique_table() -> String {
+    format!("sk_test_{}", unique())
+}
+
+/// Runs one administrative statement (CREATE/DROP DATABASE) on `server`'s `test` database.
+async fn admin(server: &str, statement: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach {server}: {e}"));
+    sqlx::query(AssertSqlSafe(statement.to_owned()))
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    pool.close().await;
+}
+
 fn temporary_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sessionkit-conformance-{}", unique()));
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
@@ -47,6 +67,9 @@ pub struct Harness {
     dir: Option<PathBuf>,
     /// The Redis key prefix of a Redis harness, whose keys `cleanup` deletes.
     redis_prefix: Option<String>,
+    /// A database made for this harness (Django's table has a fixed name), as
+    /// `(server URL, database)`: `cleanup` drops it.
+    own_database: Option<(&'static str, String)>,
 }
 
 impl Harness {
@@ -63,29 +86,59 @@ impl Harness {
             db: None,
             dir: None,
             redis_prefix: None,
+            own_database: None,
         }
     }
 
     pub async fn db_sqlite() -> Harness {
         let dir = temporary_dir();
         let url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
-        Harness::db(url, Some(dir)).await
+        Harness::db(url, Some(dir), unique_table()).await
     }
 
     pub async fn db_postgres() -> Harness {
-        Harness::db(POSTGRES_URL.to_owned(), None).await
+        Harness::db(POSTGRES_URL.to_owned(), None, unique_table()).await
     }
 
     pub async fn db_mariadb() -> Harness {
-        Harness::db(MARIADB_URL.to_owned(), None).await
+        Harness::db(MARIADB_URL.to_owned(), None, unique_table()).await
     }
 
-    async fn db(db_url: String, dir: Option<PathBuf>) -> Harness {
+    /// Django's `django_session` table in an SQLite file of its own.
+    pub async fn django_sqlite() -> Harness {
+        let dir = temporary_dir();
+        let url = format!("sqlite://{}", dir.join("django.sqlite3").display());
+        Harness::db(url, Some(dir), DJANGO_TABLE.to_owned()).await
+    }
+
+    /// Django's `django_session` table in a PostgreSQL database of its own.
+    pub async fn django_postgres() -> Harness {
+        Harness::django_in_own_database(POSTGRES_URL).await
+    }
+
+    /// Django's `django_session` table in a MariaDB database of its own.
+    pub async fn django_mariadb() -> Harness {
+        Harness::django_in_own_database(MARIADB_URL).await
+    }
+
+    async fn django_in_own_database(server: &'static str) -> Harness {
+        let name = unique_table();
+        admin(server, &format!("CREATE DATABASE {name}")).await;
+        let url = format!(
+            "{}/{name}",
+            server.rsplit_once('/').expect("a database URL").0
+        );
+        let mut harness = Harness::db(url, None, DJANGO_TABLE.to_owned()).await;
+        harness.own_database = Some((server, name));
+        harness
+    }
+
+    async fn db(db_url: String, dir: Option<PathBuf>, db_table: String) -> Harness {
         logs::install();
         let settings = Settings {
             engine: EngineKind::Db,
             db_url,
-            db_table: format!("sk_test_{}", unique()),
+            db_table,
             ..Settings::new(SECRET)
         };
         let db = DbEngine::connect(&settings).await.unwrap_or_else(|e| {
@@ -102,6 +155,7 @@ impl Harness {
             db: Some(db),
             dir,
             redis_prefix: None,
+            own_database: None,
         }
     }
 
@@ -197,13 +251,14 @@ impl Harness {
             db,
             dir,
             redis_prefix,
+            own_database: None,
         }
     }
 
     /// Drops the table or removes the directory this harness made.
     pub async fn cleanup(&self) {
         if let Some(db) = &self.db {
-            if db.dialect() != Dialect::Sqlite {
+            if db.dialect() != Dialect::Sqlite && self.own_database.is_none() {
                 let drop = format!("DROP TABLE IF EXISTS {}", self.settings.db_table);
                 sqlx::query(AssertSqlSafe(drop))
                     .execute(db.pool())
@@ -214,6 +269,9 @@ impl Harness {
         }
         if let Some(dir) = &self.dir {
             std::fs::remove_dir_all(dir).expect("remove the temporary directory");
+        }
+        if let Some((server, name)) = &self.own_database {
+            admin(server, &format!("DROP DATABASE {name}")).await;
         }
         if let Some(prefix) = &self.redis_prefix {
             let mut redis = redis_connection().await;

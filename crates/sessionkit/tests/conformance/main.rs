@@ -90,9 +90,6 @@ macro_rules! server_engines {
             persistence::session_keys_never_appear_in_debug_output_or_logs,
             persistence::an_unknown_key_is_not_adopted,
             persistence::a_session_deleted_meanwhile_is_not_brought_back,
-            persistence::concurrent_changes_to_different_keys_are_merged,
-            persistence::a_users_sessions_are_listed_and_the_others_can_be_ended,
-            concurrency::concurrent_requests_setting_their_own_keys_all_survive,
             concurrency::with_locking_no_increment_of_a_shared_counter_is_lost,
             concurrency::a_request_that_cannot_get_the_lock_gets_a_503,
             concurrency::a_lock_is_exclusive_until_its_holder_releases_it,
@@ -117,6 +114,26 @@ macro_rules! redis_engines {
     ($ctor:path) => {
         instantiate!($ctor;
             expiry::redis_keys_are_prefixed_hashed_and_expire_by_ttl,
+        );
+    };
+}
+
+/// Server engines with a version per record and a user index (all but Django's table, which
+/// has neither): concurrent changes to different keys merge; a user's sessions are listed.
+macro_rules! versioned_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            persistence::concurrent_changes_to_different_keys_are_merged,
+            persistence::a_users_sessions_are_listed_and_the_others_can_be_ended,
+            concurrency::concurrent_requests_setting_their_own_keys_all_survive,
+        );
+    };
+}
+
+macro_rules! django_tables {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            engine_specifics::djangos_table_has_djangos_schema_and_plain_keys,
         );
     };
 }
@@ -173,18 +190,34 @@ conformance! {
     signed_cookies = crate::harness::Harness::signed_cookies
         => [every_engine, cookie_engines, signing_engines];
     db_sqlite = crate::harness::Harness::db_sqlite
-        => [every_engine, server_engines, sweeping_engines, signing_engines, db_engines];
+        => [
+            every_engine, server_engines, versioned_engines, sweeping_engines,
+            signing_engines, db_engines
+        ];
     db_postgres = crate::harness::Harness::db_postgres
-        => [every_engine, server_engines, sweeping_engines, signing_engines, db_engines];
+        => [
+            every_engine, server_engines, versioned_engines, sweeping_engines,
+            signing_engines, db_engines
+        ];
     db_mariadb = crate::harness::Harness::db_mariadb
-        => [every_engine, server_engines, sweeping_engines, signing_engines, db_engines];
+        => [
+            every_engine, server_engines, versioned_engines, sweeping_engines,
+            signing_engines, db_engines
+        ];
     cache_memory = crate::harness::Harness::cache_memory
-        => [every_engine, server_engines, sweeping_engines];
+        => [every_engine, server_engines, versioned_engines, sweeping_engines];
     cache_redis = crate::harness::Harness::cache_redis
-        => [every_engine, server_engines, redis_engines];
-    file = crate::harness::Harness::file => [every_engine, server_engines, sweeping_engines];
+        => [every_engine, server_engines, versioned_engines, redis_engines];
+    file = crate::harness::Harness::file
+        => [every_engine, server_engines, versioned_engines, sweeping_engines];
     cached_db_redis_postgres = crate::harness::Harness::cached_db_redis_postgres
-        => [every_engine, server_engines, sweeping_engines];
+        => [every_engine, server_engines, versioned_engines, sweeping_engines];
+    django_sqlite = crate::harness::Harness::django_sqlite
+        => [every_engine, server_engines, sweeping_engines, signing_engines, django_tables];
+    django_postgres = crate::harness::Harness::django_postgres
+        => [every_engine, server_engines, sweeping_engines, signing_engines, django_tables];
+    django_mariadb = crate::harness::Harness::django_mariadb
+        => [every_engine, server_engines, sweeping_engines, signing_engines, django_tables];
     cached_db_memory_sqlite = crate::harness::Harness::cached_db_memory_sqlite
-        => [every_engine, server_engines, sweeping_engines];
+        => [every_engine, server_engines, versioned_engines, sweeping_engines];
 }
