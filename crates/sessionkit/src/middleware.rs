@@ -107,7 +107,7 @@ impl Sessions {
     }
 
     /// The session cookie's value in `headers`, if the request carried one.
-    fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+    pub fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         let name = self.settings.cookie_name.as_str();
         headers
             .get_all(COOKIE)

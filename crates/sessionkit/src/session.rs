@@ -314,6 +314,11 @@ impl LazySession {
         }))
     }
 
+    /// Whether a handler (or the middleware) loaded the session already.
+    pub fn is_loaded(&self) -> bool {
+        self.0.is_loaded()
+    }
+
     /// Loads the session (once per request; later calls return the same session).
     /// A store failure is an error; an unknown, expired or tampered cookie is an empty session.
     /// With `SESSION_LOCKING`, it first waits for the session's lock.
