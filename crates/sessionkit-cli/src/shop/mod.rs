@@ -1,88 +1,79 @@
-//! The demo store served by `sessionkit serve`. For now a storefront that counts visits and
-//! lets a user log in and out: enough to watch a session survive restarts and key changes.
-//! The benchmark routes live beside it under `/bench/`.
+//! The demo store served by `sessionkit serve`: products, a cart kept in the session, login
+//! with a few demo users, and an account page listing the user's sessions. Every page ends
+//! with an "under the hood" panel showing what the session cookie holds on this engine.
+//!
+//! One module per concern, as in a small Django project:
+//! - [`catalog`]: the products and their pages; [`cart`]: the cart in the session;
+//! - [`users`], [`password`]: the demo users and their Django-format password hashes;
+//! - [`auth`]: login and logout; [`account`]: the account page and the user's sessions;
+//! - [`csrf`], [`activity`]: middleware guarding every form and noting the user's activity;
+//! - [`visit`], [`layout`], [`hood`]: the per-request context and the HTML around each page;
+//! - [`bench`]: the benchmark routes under `/bench/`, outside all of the above.
 
+mod account;
+mod activity;
+mod auth;
 mod bench;
-mod page;
+mod cart;
+mod catalog;
+mod csrf;
+mod hood;
+mod layout;
+mod password;
+mod users;
+mod visit;
+
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Form, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use serde::Deserialize;
-use sessionkit::{EngineKind, Session, SessionError, Sessions};
+use sessionkit::Sessions;
+use sessionkit::signing::{COOKIE_SALT, Signer};
 
-use page::Page;
-
-/// Longest accepted username, in characters.
-const MAX_USERNAME_CHARS: usize = 64;
-
-/// The store's routes, with the session layer of `sessions` in front of them all.
+/// The store's routes, with the session layer of `sessions` in front of them all. The store's
+/// own routes also get CSRF protection and activity notes; the benchmark routes get neither,
+/// so they measure the session layer alone.
 pub fn router(sessions: &Sessions) -> Router {
-    let shop = Shop {
-        engine: sessions.settings().engine,
-    };
+    let shop = Shop::new(sessions);
     Router::new()
-        .route("/", get(index))
-        .route("/login", post(login))
-        .route("/logout", post(logout))
+        .route("/", get(catalog::index))
+        .route("/products/{slug}", get(catalog::product))
+        .route("/cart", get(cart::show))
+        .route("/cart/add", post(cart::add))
+        .route("/cart/remove", post(cart::remove))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/account", get(account::show))
+        .route(
+            "/account/end-other-sessions",
+            post(account::end_other_sessions),
+        )
+        .route_layer(from_fn(activity::note))
+        .route_layer(from_fn_with_state(shop.clone(), csrf::protect))
         .with_state(shop)
         .nest("/bench", bench::router())
         .layer(sessions.layer())
 }
 
-/// What every page shows besides the session.
-#[derive(Clone, Copy)]
-struct Shop {
-    engine: EngineKind,
+/// What the handlers share: the engine and settings, and a verifier for the panel that decodes
+/// `signed_cookies` cookies. Cheap to clone.
+#[derive(Clone)]
+pub struct Shop {
+    sessions: Sessions,
+    cookie_signer: Arc<Signer>,
 }
 
 impl Shop {
-    /// The page for `session` as it is now, with `error` above the forms.
-    fn page(self, session: &Session, error: Option<&str>) -> Result<String, SessionError> {
-        let user: Option<String> = session.get("user")?;
-        Ok(page::render(&Page {
-            engine: self.engine,
-            visits: session.get("visits")?.unwrap_or(0),
-            user: user.as_deref(),
-            error,
-        }))
+    fn new(sessions: &Sessions) -> Self {
+        let settings = sessions.settings();
+        Shop {
+            sessions: sessions.clone(),
+            cookie_signer: Arc::new(Signer::new(
+                COOKIE_SALT,
+                &settings.secret_key,
+                &settings.secret_key_fallbacks,
+            )),
+        }
     }
-}
-
-async fn index(State(shop): State<Shop>, session: Session) -> Result<Html<String>, SessionError> {
-    let visits: u64 = session.get("visits")?.unwrap_or(0);
-    session.insert("visits", visits + 1)?;
-    Ok(Html(shop.page(&session, None)?))
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    username: String,
-}
-
-/// Logs in under a new session key, so a key planted in the browser before login (session
-/// fixation) is worthless after it. The rest of the session, such as the visit count, stays.
-async fn login(
-    State(shop): State<Shop>,
-    session: Session,
-    Form(form): Form<LoginForm>,
-) -> Result<Response, SessionError> {
-    let username = form.username.trim();
-    if !(1..=MAX_USERNAME_CHARS).contains(&username.chars().count()) {
-        let error = format!("A username has 1 to {MAX_USERNAME_CHARS} characters.");
-        let page = shop.page(&session, Some(&error))?;
-        return Ok((StatusCode::BAD_REQUEST, Html(page)).into_response());
-    }
-    session.cycle_key();
-    session.insert("user", username)?;
-    Ok(Redirect::to("/").into_response())
-}
-
-/// Ends the session. Server engines delete its record, so even a copy of the cookie is
-/// worthless afterwards; a signed cookie stays valid until it expires.
-async fn logout(session: Session) -> Redirect {
-    session.flush();
-    Redirect::to("/")
 }

@@ -1,6 +1,7 @@
 //! Runs the real `sessionkit` binary: signing round trips, the maintenance commands and their
-//! settings errors, and the demo store end to end.
+//! settings errors, and the demo store end to end, over HTTP and in headless Chromium.
 
+mod browser;
 mod maintenance;
 mod serve;
 mod signing;

@@ -1,13 +1,42 @@
 //! `sessionkit serve` end to end: the demo store and the benchmark routes over real HTTP, on
-//! the default engine (db on SQLite in the working directory) with a generated secret.
+//! the default engine (db on SQLite in the working directory) with a generated secret, and on
+//! `signed_cookies` where the difference shows.
 
-use crate::support::{Browser, Response, Server, TempDir};
+use crate::support::{Browser, Response, Server, TempDir, csrf_token};
 
 const SECRET_FILE: &str = "sessionkit-secret.key";
 
-fn assert_redirects_home(response: &Response) {
+fn assert_redirects(response: &Response, to: &str) {
     assert_eq!(response.status, 303, "{}", response.body);
-    assert_eq!(response.header("location"), Some("/"));
+    assert_eq!(response.header("location"), Some(to));
+}
+
+/// Opens `/login` for its form, then submits the credentials with the form's token.
+fn log_in(browser: &mut Browser, server: &Server, username: &str, password: &str) -> Response {
+    let token = csrf_token(&browser.get(server, "/login").body);
+    browser.post(
+        server,
+        "/login",
+        &format!("username={username}&password={password}&csrf_token={token}"),
+    )
+}
+
+/// Submits `form` to `path` with the token of the forms on `/`.
+fn submit(browser: &mut Browser, server: &Server, path: &str, form: &str) -> Response {
+    let token = csrf_token(&browser.get(server, "/").body);
+    browser.post(server, path, &format!("{form}&csrf_token={token}"))
+}
+
+fn is_logged_in_as(page: &Response, name: &str) -> bool {
+    page.body
+        .contains(&format!("<strong id=\"who\">{name}</strong>"))
+}
+
+fn cart_count(page: &Response) -> &str {
+    const BADGE: &str = "id=\"cart-count\">";
+    let start = page.body.find(BADGE).expect("the cart badge") + BADGE.len();
+    let length = page.body[start..].find('<').expect("the badge's end");
+    &page.body[start..start + length]
 }
 
 #[test]
@@ -80,86 +109,283 @@ fn bench_login_starts_a_fresh_counter_and_bench_logout_ends_it() {
 }
 
 #[test]
-fn login_shows_the_user_and_logout_forgets_them() {
+fn login_keeps_the_cart_under_a_new_key_and_logout_ends_it_for_every_copy() {
     let dir = TempDir::new("login");
     let server = Server::start(dir.path(), &[]);
     let mut browser = Browser::default();
     let home = browser.get(&server, "/");
     assert_eq!(home.status, 200);
-    assert!(home.body.contains("not logged in"), "{}", home.body);
-    assert!(home.body.contains("<code>db</code>"), "the engine is shown");
+    assert!(home.body.contains("id=\"login-link\""), "{}", home.body);
+    assert!(
+        home.body.contains("<code id=\"engine\">db</code>"),
+        "the engine is shown"
+    );
+    assert_redirects(
+        &submit(&mut browser, &server, "/cart/add", "slug=padlock"),
+        "/cart",
+    );
     let anonymous = browser.clone();
 
-    assert_redirects_home(&browser.post(&server, "/login", "username=++alice++"));
+    assert_redirects(&log_in(&mut browser, &server, "alice", "wonderland"), "/");
     assert_ne!(browser.cookie, anonymous.cookie, "login cycles the key");
     let home = browser.get(&server, "/");
-    assert!(
-        home.body.contains("Logged in as <strong>alice</strong>"),
-        "{}",
-        home.body
-    );
-    assert!(
-        home.body
-            .contains("Visits in this session: <strong>2</strong>"),
-        "visits survive login"
-    );
-    assert!(
-        !anonymous.clone().get(&server, "/").body.contains("alice"),
-        "the pre-login key is dead"
-    );
+    assert!(is_logged_in_as(&home, "Alice"), "{}", home.body);
+    assert_eq!(cart_count(&home), "1", "the cart survives login");
+    let stale = anonymous.clone().get(&server, "/");
+    assert!(!is_logged_in_as(&stale, "Alice"));
+    assert_eq!(cart_count(&stale), "0", "the pre-login key is dead");
     let logged_in = browser.clone();
 
-    assert_redirects_home(&browser.post(&server, "/logout", ""));
+    assert_redirects(&submit(&mut browser, &server, "/logout", ""), "/");
     assert_eq!(browser.cookie, None, "logout deletes the cookie");
-    assert!(browser.get(&server, "/").body.contains("not logged in"));
     let replayed = logged_in.clone().get(&server, "/");
-    assert!(replayed.body.contains("not logged in"), "{}", replayed.body);
     assert!(
-        !replayed.body.contains("alice"),
+        replayed.body.contains("id=\"login-link\""),
+        "{}",
+        replayed.body
+    );
+    assert!(
+        !replayed.body.contains("Alice"),
         "a copied cookie is worthless after logout"
+    );
+    assert_eq!(cart_count(&replayed), "0");
+}
+
+#[test]
+fn a_failed_login_shows_the_form_again_with_the_username_escaped() {
+    let dir = TempDir::new("failed-login");
+    let server = Server::start(dir.path(), &[]);
+    let mut browser = Browser::default();
+    for (username, password) in [("alice", "builder"), ("mallory", "wonderland")] {
+        let response = log_in(&mut browser, &server, username, password);
+        assert_eq!(response.status, 400, "{username}");
+        assert!(
+            response
+                .body
+                .contains("Unknown username or wrong password."),
+            "{}",
+            response.body
+        );
+        assert!(response.body.contains("id=\"login-link\""), "not logged in");
+    }
+    let response = log_in(&mut browser, &server, "%3Cscript%3Ex%3C%2Fscript%3E", "x");
+    assert!(
+        response
+            .body
+            .contains("value=\"&lt;script&gt;x&lt;/script&gt;\""),
+        "{}",
+        response.body
+    );
+    assert!(!response.body.contains("<script>"));
+}
+
+#[test]
+fn a_post_without_or_with_a_wrong_csrf_token_is_refused_with_403() {
+    let dir = TempDir::new("csrf");
+    let server = Server::start(dir.path(), &[]);
+    let mut browser = Browser::default();
+    let token = csrf_token(&browser.get(&server, "/").body);
+    let other_token = csrf_token(&Browser::default().get(&server, "/").body);
+    assert_ne!(token, other_token, "each session has its own token");
+    let wrong = format!("{}0", &token[..token.len() - 1]);
+    for form in [
+        "slug=padlock".to_owned(),
+        "slug=padlock&csrf_token=".to_owned(),
+        format!("slug=padlock&csrf_token={wrong}"),
+        format!("slug=padlock&csrf_token={other_token}"),
+        format!("slug=padlock&csrf_token={token}x"),
+    ] {
+        let refused = browser.post(&server, "/cart/add", &form);
+        assert_eq!(refused.status, 403, "{form}");
+        assert!(refused.body.contains("Form refused"), "{}", refused.body);
+        assert!(refused.body.contains("security token"), "{}", refused.body);
+    }
+    for path in ["/login", "/logout", "/cart/remove"] {
+        assert_eq!(browser.post(&server, path, "").status, 403, "{path}");
+    }
+    let home = browser.get(&server, "/");
+    assert_eq!(cart_count(&home), "0", "no refused form changed anything");
+    assert_eq!(
+        csrf_token(&home.body),
+        token,
+        "a refusal keeps the session's token"
+    );
+    let accepted = browser.post(
+        &server,
+        "/cart/add",
+        &format!("slug=padlock&csrf_token={token}"),
+    );
+    assert_redirects(&accepted, "/cart");
+}
+
+#[test]
+fn the_cart_adds_counts_and_removes_products() {
+    let dir = TempDir::new("cart");
+    let server = Server::start(dir.path(), &[]);
+    let mut browser = Browser::default();
+    for slug in ["hourglass", "brass-key", "hourglass"] {
+        submit(&mut browser, &server, "/cart/add", &format!("slug={slug}"));
+    }
+    let cart = browser.get(&server, "/cart");
+    assert_eq!(cart_count(&cart), "3");
+    assert_eq!(cart.body.matches("class=\"cart-line\"").count(), 2);
+    assert!(
+        cart.body.contains("id=\"cart-total\">$46.00<"),
+        "2 × $18.50 + $9.00: {}",
+        cart.body
+    );
+    let product = browser.get(&server, "/products/hourglass");
+    assert!(product.body.contains("In your cart: <strong>2</strong>"));
+
+    submit(&mut browser, &server, "/cart/remove", "slug=hourglass");
+    let cart = browser.get(&server, "/cart");
+    assert_eq!(cart_count(&cart), "1");
+    assert!(!cart.body.contains("data-slug=\"hourglass\""));
+    submit(&mut browser, &server, "/cart/remove", "slug=brass-key");
+    assert!(
+        browser
+            .get(&server, "/cart")
+            .body
+            .contains("id=\"empty-cart\"")
+    );
+
+    let unknown = submit(&mut browser, &server, "/cart/add", "slug=unicorn");
+    assert_eq!(unknown.status, 404);
+    assert_eq!(browser.get(&server, "/products/unicorn").status, 404);
+}
+
+#[test]
+fn a_page_view_that_changes_nothing_writes_nothing() {
+    let dir = TempDir::new("quiet-reads");
+    let server = Server::start(dir.path(), &[]);
+    let mut browser = Browser::default();
+    let first = browser.get(&server, "/");
+    assert!(
+        first.header("set-cookie").is_some(),
+        "the first view stores the forms' CSRF token"
+    );
+    for path in ["/", "/products/padlock", "/cart", "/login"] {
+        let again = browser.get(&server, path);
+        assert_eq!(again.status, 200, "{path}");
+        assert_eq!(again.header("set-cookie"), None, "{path}");
+    }
+}
+
+#[test]
+fn the_hood_panel_shows_a_truncated_key_for_db() {
+    let dir = TempDir::new("hood-db");
+    let server = Server::start(dir.path(), &[]);
+    let mut browser = Browser::default();
+    browser.get(&server, "/");
+    let key = browser.cookie.clone().expect("a session key");
+    let page = browser.get(&server, "/");
+    assert!(
+        page.body
+            .contains(&format!("id=\"session-key\">{}…</code>", &key[..6])),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&key), "the whole key is never shown");
+    assert!(
+        page.body
+            .contains(&format!("sessionid</code>: {} bytes", 9 + key.len()))
     );
 }
 
 #[test]
-fn usernames_are_checked_and_escaped() {
-    let dir = TempDir::new("usernames");
-    let server = Server::start(dir.path(), &[]);
+fn the_hood_panel_decodes_a_signed_cookie_and_login_notes_the_activity() {
+    let dir = TempDir::new("hood-signed");
+    let server = Server::start(dir.path(), &[("SESSION_ENGINE", "signed_cookies")]);
     let mut browser = Browser::default();
-    for refused in [
-        "username=",
-        "username=+++",
-        &format!("username={}", "x".repeat(65)),
+    assert_redirects(&log_in(&mut browser, &server, "bob", "builder"), "/");
+    let cookie = browser.cookie.clone().expect("a signed cookie");
+    let page = browser.get(&server, "/");
+    assert!(
+        page.body
+            .contains("<code id=\"engine\">signed_cookies</code>")
+    );
+    for shown in [
+        "id=\"cookie-json\"",
+        "&quot;_auth_user_id&quot;: &quot;2&quot;",
+        "&quot;_auth_user_name&quot;: &quot;Bob&quot;",
+        "&quot;_last_seen&quot;: &quot;20",
+        &format!("id=\"cookie-size\">{} of 4096</strong>", 9 + cookie.len()),
     ] {
-        let response = browser.post(&server, "/login", refused);
-        assert_eq!(response.status, 400, "{refused}");
-        assert!(
-            response.body.contains("1 to 64 characters"),
-            "{}",
-            response.body
-        );
-        assert!(response.body.contains("not logged in"));
+        assert!(page.body.contains(shown), "{shown} in {}", page.body);
     }
-    let longest = "é".repeat(64);
-    assert_redirects_home(&browser.post(
-        &server,
-        "/login",
-        &format!("username={}", "%C3%A9".repeat(64)),
-    ));
-    assert!(
-        browser.get(&server, "/").body.contains(&longest),
-        "64 characters, 128 bytes, fit"
-    );
+}
 
-    assert_redirects_home(&browser.post(
-        &server,
-        "/login",
-        "username=%3Cscript%3Ex%3C%2Fscript%3E",
-    ));
-    let home = browser.get(&server, "/");
-    assert!(
-        home.body.contains("&lt;script&gt;x&lt;/script&gt;"),
-        "{}",
-        home.body
+#[test]
+fn the_account_page_lists_the_users_sessions_and_ends_the_others() {
+    let dir = TempDir::new("account");
+    let server = Server::start(dir.path(), &[]);
+    assert_redirects(&Browser::default().get(&server, "/account"), "/login");
+    let mut phone = Browser::default();
+    let mut laptop = Browser::default();
+    let mut bob = Browser::default();
+    log_in(&mut phone, &server, "alice", "wonderland");
+    log_in(&mut laptop, &server, "alice", "wonderland");
+    log_in(&mut bob, &server, "bob", "builder");
+
+    let account = laptop.get(&server, "/account");
+    assert_eq!(account.status, 200);
+    assert_eq!(
+        account.body.matches("class=\"user-session\"").count(),
+        2,
+        "Alice's two sessions, not Bob's: {}",
+        account.body
     );
-    assert!(!home.body.contains("<script>"));
+    assert_eq!(account.body.matches("this session</span>").count(), 1);
+    for cookie in [&phone.cookie, &laptop.cookie, &bob.cookie] {
+        let key = cookie.as_deref().expect("a session key");
+        assert!(!account.body.contains(key), "keys are never shown");
+    }
+    let ended = laptop.post(
+        &server,
+        "/account/end-other-sessions",
+        &format!("csrf_token={}", csrf_token(&account.body)),
+    );
+    assert_redirects(&ended, "/account?ended=1");
+    let account = laptop.get(&server, "/account?ended=1");
+    assert!(account.body.contains("Ended 1 other session."));
+    assert_eq!(account.body.matches("class=\"user-session\"").count(), 1);
+    assert!(account.body.contains("This is your only session."));
+
+    assert!(
+        !is_logged_in_as(&phone.get(&server, "/"), "Alice"),
+        "the phone is logged out"
+    );
+    assert!(is_logged_in_as(&laptop.get(&server, "/"), "Alice"));
+    assert!(
+        is_logged_in_as(&bob.get(&server, "/"), "Bob"),
+        "other users keep theirs"
+    );
+}
+
+#[test]
+fn on_signed_cookies_the_account_page_explains_why_there_is_no_session_list() {
+    let dir = TempDir::new("account-signed");
+    let server = Server::start(dir.path(), &[("SESSION_ENGINE", "signed_cookies")]);
+    let mut browser = Browser::default();
+    log_in(&mut browser, &server, "carol", "christmas");
+    let account = browser.get(&server, "/account");
+    assert_eq!(account.status, 200);
+    assert!(
+        account.body.contains("id=\"no-session-list\""),
+        "{}",
+        account.body
+    );
+    assert!(
+        account
+            .body
+            .contains("the server keeps nothing it could list or delete")
+    );
+    assert!(!account.body.contains("end-other-sessions"));
+    let refused = browser.post(
+        &server,
+        "/account/end-other-sessions",
+        &format!("csrf_token={}", csrf_token(&account.body)),
+    );
+    assert_redirects(&refused, "/account");
+    assert!(is_logged_in_as(&browser.get(&server, "/"), "Carol"));
 }

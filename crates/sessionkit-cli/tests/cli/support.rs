@@ -184,7 +184,7 @@ fn append_to(path: &Path) -> File {
 }
 
 /// A port nothing listens on right now (the OS picks it; the listener is closed at once).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local address").port()
 }
@@ -259,6 +259,14 @@ impl Browser {
             self.cookie = (!value.is_empty() && !expired).then(|| value.to_owned());
         }
     }
+}
+
+/// The CSRF token of the first form in `html` (every form of a session carries the same one).
+pub fn csrf_token(html: &str) -> String {
+    const FIELD: &str = "name=\"csrf_token\" value=\"";
+    let start = html.find(FIELD).expect("a form with a CSRF token") + FIELD.len();
+    let length = html[start..].find('"').expect("the end of the token");
+    html[start..start + length].to_owned()
 }
 
 fn parse_response(raw: &str) -> Response {

@@ -1,0 +1,146 @@
+//! The cart, kept in the session under `cart` as `{"<slug>": <quantity>}`: it follows the
+//! visitor from page to page, survives login (the session's data moves to the new key) and
+//! ends with logout.
+
+use std::collections::BTreeMap;
+
+use axum::Form;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sessionkit::{Session, SessionError};
+
+use super::catalog::{self, PRODUCTS, Product};
+use super::csrf;
+use super::layout::{escape, money};
+use super::visit::Visit;
+
+/// Where the cart is kept in the session.
+pub const CART_KEY: &str = "cart";
+/// Most of one product a cart holds.
+const MAX_QUANTITY: u32 = 99;
+
+type Cart = BTreeMap<String, u32>;
+
+fn load(session: &Session) -> Result<Cart, SessionError> {
+    Ok(session.get(CART_KEY)?.unwrap_or_default())
+}
+
+/// Stores `cart`, or removes the key once the cart is empty.
+fn store(session: &Session, cart: &Cart) -> Result<(), SessionError> {
+    if cart.is_empty() {
+        session.remove(CART_KEY);
+        Ok(())
+    } else {
+        session.insert(CART_KEY, cart)
+    }
+}
+
+/// Items in the cart, counting each unit.
+pub fn item_count(session: &Session) -> Result<u32, SessionError> {
+    Ok(load(session)?.values().sum())
+}
+
+/// How many of `product` the cart holds.
+pub fn quantity(session: &Session, product: &Product) -> Result<u32, SessionError> {
+    Ok(load(session)?.get(product.slug).copied().unwrap_or(0))
+}
+
+/// The "Add to cart" button for `product`.
+pub fn add_form(product: &Product, csrf_token: &str) -> String {
+    item_form("/cart/add", product, csrf_token, "", "Add to cart")
+}
+
+fn item_form(
+    action: &str,
+    product: &Product,
+    csrf_token: &str,
+    class: &str,
+    label: &str,
+) -> String {
+    format!(
+        "<form method=\"post\" action=\"{action}\">{token}\
+<input type=\"hidden\" name=\"slug\" value=\"{slug}\"><button class=\"{class}\">{label}</button></form>",
+        token = csrf::field(csrf_token),
+        slug = escape(product.slug),
+    )
+}
+
+/// The form of the add and remove buttons.
+#[derive(Deserialize)]
+pub struct Item {
+    slug: String,
+}
+
+/// `POST /cart/add`: one more of a product, then the cart.
+pub async fn add(visit: Visit, Form(item): Form<Item>) -> Result<Response, SessionError> {
+    change(visit, &item, |quantity| {
+        *quantity = (*quantity + 1).min(MAX_QUANTITY);
+    })
+}
+
+/// `POST /cart/remove`: the product's line goes, then the cart.
+pub async fn remove(visit: Visit, Form(item): Form<Item>) -> Result<Response, SessionError> {
+    change(visit, &item, |quantity| *quantity = 0)
+}
+
+/// Applies `edit` to the quantity of the item's product (a line at 0 goes) and shows the cart.
+fn change(
+    visit: Visit,
+    item: &Item,
+    edit: impl FnOnce(&mut u32),
+) -> Result<Response, SessionError> {
+    let Some(product) = catalog::find(&item.slug) else {
+        return visit.not_found();
+    };
+    let mut cart = load(&visit.session)?;
+    let quantity = cart.entry(product.slug.to_owned()).or_default();
+    edit(quantity);
+    if *quantity == 0 {
+        cart.remove(product.slug);
+    }
+    store(&visit.session, &cart)?;
+    Ok(Redirect::to("/cart").into_response())
+}
+
+/// `GET /cart`: the lines, in catalogue order, with a total.
+pub async fn show(visit: Visit) -> Result<Response, SessionError> {
+    let cart = load(&visit.session)?;
+    if cart.is_empty() {
+        return visit.page(
+            "Your cart",
+            "<p id=\"empty-cart\">Your cart is empty. <a href=\"/\">Browse the products</a>.</p>",
+        );
+    }
+    let token = visit.csrf_token()?;
+    let lines: Vec<(&Product, u32)> = PRODUCTS
+        .iter()
+        .filter_map(|product| cart.get(product.slug).map(|&n| (product, n)))
+        .collect();
+    let total: u32 = lines.iter().map(|(p, n)| p.price_cents * n).sum();
+    let rows: String = lines
+        .iter()
+        .map(|&(product, quantity)| {
+            format!(
+                "<tr class=\"cart-line\" data-slug=\"{slug}\"><td><a href=\"{url}\">{name}</a></td>\
+<td class=\"num\">{quantity}</td><td class=\"num\">{price}</td><td class=\"num\">{subtotal}</td><td>{remove}</td></tr>\n",
+                slug = escape(product.slug),
+                url = escape(&product.url()),
+                name = escape(product.name),
+                price = money(product.price_cents),
+                subtotal = money(product.price_cents * quantity),
+                remove = item_form("/cart/remove", product, &token, "quiet", "Remove"),
+            )
+        })
+        .collect();
+    let main = format!(
+        "<table>
+<thead><tr><th>Product</th><th class=\"num\">Quantity</th><th class=\"num\">Price</th><th class=\"num\">Subtotal</th><th></th></tr></thead>
+<tbody>
+{rows}</tbody>
+<tfoot><tr><th colspan=\"3\">Total</th><th class=\"num\" id=\"cart-total\">{total}</th><th></th></tr></tfoot>
+</table>
+<p>This is a demo: there is no checkout. <a href=\"/\">Keep shopping</a>.</p>",
+        total = money(total),
+    );
+    visit.page("Your cart", &main)
+}

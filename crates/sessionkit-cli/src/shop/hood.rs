@@ -1,0 +1,136 @@
+//! The "under the hood" panel at the bottom of every page: which engine keeps the session, how
+//! big the session cookie is, and what it holds. On `signed_cookies` that is the whole session,
+//! readable by anyone holding the cookie; on server engines it is only an opaque key.
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+use sessionkit::{EngineKind, MAX_COOKIE_BYTES, Settings};
+use time::OffsetDateTime;
+
+use super::layout::{escape, timestamp};
+use super::visit::Visit;
+
+/// Characters of a session key shown: enough to tell sessions apart, far too few to use.
+const SHOWN_KEY_CHARS: usize = 6;
+
+/// The panel's HTML for this visit.
+pub fn panel(visit: &Visit) -> String {
+    let settings = visit.shop().sessions.settings();
+    let name = escape(&settings.cookie_name);
+    let (size, cookie) = match visit.cookie() {
+        Some(value) => (
+            format!(
+                "<code>{name}</code>: {} bytes (name + value) as your browser sent it with this request",
+                settings.cookie_name.len() + value.len()
+            ),
+            contents(visit, settings, value),
+        ),
+        None => (
+            format!(
+                "none sent with this request: a <code>{name}</code> cookie is set once the store keeps something for you"
+            ),
+            String::new(),
+        ),
+    };
+    format!(
+        "<aside class=\"hood\" id=\"hood\">
+<h2>Under the hood</h2>
+<dl>
+  <dt>Engine</dt><dd><code id=\"engine\">{engine}</code> — {where_data_lives}</dd>
+  <dt>Session cookie</dt><dd>{size}</dd>
+</dl>
+{cookie}
+</aside>",
+        engine = settings.engine,
+        where_data_lives = where_data_lives(settings),
+    )
+}
+
+fn where_data_lives(settings: &Settings) -> String {
+    match settings.engine {
+        EngineKind::SignedCookies => {
+            "the whole session travels in the cookie, signed; nothing is stored on the server"
+                .to_owned()
+        }
+        EngineKind::Db => format!(
+            "sessions are rows of the table <code>{}</code>; the cookie holds only a key",
+            escape(&settings.db_table)
+        ),
+        EngineKind::Cache => "sessions live in the cache; the cookie holds only a key".to_owned(),
+        EngineKind::CachedDb => {
+            "sessions live in the database with a cache in front; the cookie holds only a key"
+                .to_owned()
+        }
+        EngineKind::File => format!(
+            "one file per session in <code>{}</code>; the cookie holds only a key",
+            escape(&settings.file_path.display().to_string())
+        ),
+    }
+}
+
+/// What the cookie `value` holds, explained for this engine.
+fn contents(visit: &Visit, settings: &Settings, value: &str) -> String {
+    if settings.engine.is_server_side() {
+        return opaque_key(visit, value);
+    }
+    let size = settings.cookie_name.len() + value.len();
+    let unsigned = match visit
+        .shop()
+        .cookie_signer
+        .unsign_object(value, None, SystemTime::now())
+    {
+        Ok(unsigned) => unsigned,
+        Err(reason) => {
+            return format!(
+                "<p>The cookie does not verify ({}), so the store treats it as no session.</p>",
+                escape(&reason.to_string())
+            );
+        }
+    };
+    let json = serde_json::to_string_pretty(&Value::Object(unsigned.data))
+        .unwrap_or_else(|error| error.to_string());
+    let signed_at = i64::try_from(unsigned.timestamp)
+        .ok()
+        .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
+        .map_or_else(|| unsigned.timestamp.to_string(), timestamp);
+    let percent = (size * 100 / MAX_COOKIE_BYTES).min(100);
+    format!(
+        "<p>The cookie <em>is</em> the session. It is signed, so it cannot be changed without the \
+server noticing, but it is <strong>not encrypted</strong>: anyone holding it can read it, \
+as decoded here (signed at {signed_at}):</p>
+<pre id=\"cookie-json\">{json}</pre>
+<p>Browsers keep at most {MAX_COOKIE_BYTES} bytes per cookie: this one uses \
+<strong id=\"cookie-size\">{size} of {MAX_COOKIE_BYTES}</strong> bytes.</p>
+<div class=\"meter\"><span style=\"width: {percent}%\"></span></div>
+<p>Logging out makes this browser forget the cookie, but the server keeps no record to \
+delete: a copy of the cookie stays valid until it expires.</p>",
+        json = escape(&json),
+    )
+}
+
+/// A server engine's cookie: a key, shown truncated, and what the server keeps under it.
+fn opaque_key(visit: &Visit, value: &str) -> String {
+    let shown: String = value.chars().take(SHOWN_KEY_CHARS).collect();
+    let kept = if visit.session.session_key().is_none() {
+        "nothing: the server does not know this key (it expired, or a logout ended it), so a \
+new key is issued once the store keeps something for you"
+            .to_owned()
+    } else {
+        visit
+            .session
+            .keys()
+            .iter()
+            .map(|key| format!("<code>{}</code>", escape(key)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "<p>The cookie holds only the session key <code id=\"session-key\">{shown}…</code> \
+(random; truncated here, since whoever has the whole key has the session). It says nothing \
+about you: the data lives on the server, and logging out deletes it there, so a copy of the \
+cookie stops working.</p>
+<p>Kept on the server under this key: {kept}.</p>",
+        shown = escape(&shown),
+    )
+}

@@ -1,0 +1,202 @@
+//! The HTML around every page: header with the navigation, the page itself, and the "under
+//! the hood" panel. Server-rendered, a little inline CSS, no JavaScript.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::csrf;
+use super::users::User;
+
+/// What the frame around a page shows.
+pub struct Frame<'a> {
+    /// The page's title (plain text).
+    pub title: &'a str,
+    /// Who is logged in.
+    pub user: Option<&'a User>,
+    /// Items in the cart.
+    pub cart_items: u32,
+    /// The session's CSRF token, for the logout form (needed only when someone is logged in).
+    pub csrf_token: Option<&'a str>,
+    /// The page's content (HTML).
+    pub main: &'a str,
+    /// The "under the hood" panel (HTML).
+    pub hood: &'a str,
+}
+
+const STYLE: &str = "
+  :root { --ink: #1d2330; --muted: #5b6475; --line: #e3e6ec; --accent: #2f5bd3; --bg: #f6f7fb; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: var(--ink); background: var(--bg); }
+  a { color: var(--accent); text-decoration: none; }
+  a:hover { text-decoration: underline; }
+  header { background: var(--ink); color: #fff; }
+  header .bar { max-width: 64rem; margin: 0 auto; padding: .75rem 1rem; display: flex; gap: 1.25rem; align-items: center; flex-wrap: wrap; }
+  header a { color: #fff; }
+  header .brand { font-weight: 700; font-size: 1.15rem; margin-right: auto; }
+  header form { margin: 0; }
+  header button { background: transparent; color: #fff; border: 1px solid #fff6; padding: .2rem .7rem; }
+  .badge { white-space: nowrap; display: inline-block; min-width: 1.5rem; padding: 0 .4rem; border-radius: 1rem; background: var(--accent); color: #fff; text-align: center; font-size: .85rem; }
+  main { max-width: 64rem; margin: 1.5rem auto; padding: 0 1rem; }
+  h1 { font-size: 1.6rem; margin: 0 0 1rem; }
+  h2 { font-size: 1.2rem; }
+  .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 1rem; }
+  .card { background: #fff; border: 1px solid var(--line); border-radius: .75rem; padding: 1rem; display: flex; flex-direction: column; gap: .5rem; }
+  .card p { margin: 0; color: var(--muted); flex: 1; }
+  .tile { height: 6rem; border-radius: .5rem; display: grid; place-items: center; color: #fff; font-size: 2.5rem; font-weight: 700; }
+  .tile.big { height: 12rem; font-size: 5rem; }
+  .price { font-weight: 700; }
+  .product { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1.5rem; background: #fff; border: 1px solid var(--line); border-radius: .75rem; padding: 1.5rem; }
+  button { font: inherit; cursor: pointer; border-radius: .5rem; border: 0; background: var(--accent); color: #fff; padding: .45rem .9rem; }
+  button.quiet { background: transparent; color: var(--accent); border: 1px solid var(--line); padding: .2rem .6rem; }
+  table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid var(--line); border-radius: .75rem; overflow: hidden; }
+  th, td { text-align: left; padding: .6rem .8rem; border-bottom: 1px solid var(--line); }
+  th, td.when { white-space: nowrap; }
+  td.num, th.num { text-align: right; }
+  form.stack { display: grid; gap: .75rem; max-width: 22rem; background: #fff; border: 1px solid var(--line); border-radius: .75rem; padding: 1.25rem; }
+  form.stack input { font: inherit; padding: .4rem .5rem; border: 1px solid var(--line); border-radius: .4rem; width: 100%; }
+  .error { color: #b00020; font-weight: 600; }
+  .note { background: #fff8e1; border: 1px solid #f3d77a; border-radius: .5rem; padding: .75rem 1rem; }
+  code, pre { font-family: ui-monospace, monospace; font-size: .9rem; }
+  code { background: #eceef4; padding: 0 .25rem; border-radius: .25rem; }
+  aside.hood { max-width: 62rem; margin: 2rem auto; background: #101522; color: #d9deea; border-radius: .75rem; padding: 1rem 1.25rem; font-size: .92rem; }
+  aside.hood h2 { margin: 0 0 .5rem; font-size: 1rem; color: #fff; letter-spacing: .04em; text-transform: uppercase; }
+  aside.hood code { background: #26304a; color: #fff; }
+  aside.hood pre { background: #1b2235; padding: .75rem; border-radius: .5rem; overflow-x: auto; white-space: pre-wrap; word-break: break-all; margin: .5rem 0; }
+  aside.hood dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 0; }
+  aside.hood dt { color: #8f9ab3; }
+  aside.hood dd { margin: 0; }
+  .meter { height: .5rem; background: #26304a; border-radius: .25rem; overflow: hidden; margin-top: .25rem; max-width: 20rem; }
+  .meter span { display: block; height: 100%; background: #5ad08a; }
+  @media (max-width: 64rem) { aside.hood { margin: 2rem 1rem; } .product { grid-template-columns: 1fr; } }
+";
+
+/// The whole HTML document.
+pub fn render(frame: &Frame<'_>) -> String {
+    let Frame {
+        title,
+        user,
+        cart_items,
+        csrf_token,
+        main,
+        hood,
+    } = frame;
+    let title = escape(title);
+    let account = match (user, csrf_token) {
+        (Some(user), Some(csrf_token)) => format!(
+            "<a href=\"/account\">Signed in as <strong id=\"who\">{name}</strong></a>
+    <form id=\"logout\" method=\"post\" action=\"/logout\">{token}<button>Log out</button></form>",
+            name = escape(user.name),
+            token = csrf::field(csrf_token),
+        ),
+        _ => "<a id=\"login-link\" href=\"/login\">Log in</a>".to_owned(),
+    };
+    format!(
+        "<!doctype html>
+<html lang=\"en\">
+<head>
+<meta charset=\"utf-8\">
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">
+<title>{title} · sessionkit demo store</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<header>
+  <div class=\"bar\">
+    <a class=\"brand\" href=\"/\">sessionkit demo store</a>
+    <a href=\"/\">Products</a>
+    <a href=\"/cart\">Cart <span class=\"badge\" id=\"cart-count\">{cart_items}</span></a>
+    {account}
+  </div>
+</header>
+<main>
+<h1>{title}</h1>
+{main}
+</main>
+{hood}
+</body>
+</html>
+"
+    )
+}
+
+/// Escapes text for element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Amounts in cents as dollars, e.g. `$12.50`.
+pub fn money(cents: u32) -> String {
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+/// `at` in RFC 3339 to the second, e.g. `2026-01-31T12:00:00Z`.
+pub fn timestamp(at: OffsetDateTime) -> String {
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shop::users::USERS;
+
+    #[test]
+    fn markup_in_user_text_is_escaped() {
+        assert_eq!(
+            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#x27;Jerry&#x27;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_to_the_second() {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        assert_eq!(timestamp(at), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn money_has_two_decimals() {
+        assert_eq!(money(0), "$0.00");
+        assert_eq!(money(1250), "$12.50");
+        assert_eq!(money(99_905), "$999.05");
+    }
+
+    #[test]
+    fn the_frame_escapes_the_title_and_offers_logout_with_the_token_when_logged_in() {
+        let frame = Frame {
+            title: "<b>Cart</b>",
+            user: Some(&USERS[0]),
+            cart_items: 2,
+            csrf_token: Some("t0k3n"),
+            main: "<p>main</p>",
+            hood: "<aside>hood</aside>",
+        };
+        let html = render(&frame);
+        assert!(html.contains("<h1>&lt;b&gt;Cart&lt;/b&gt;</h1>"), "{html}");
+        assert!(html.contains("<strong id=\"who\">Alice</strong>"));
+        assert!(html.contains("name=\"csrf_token\" value=\"t0k3n\""));
+        assert!(html.contains("<span class=\"badge\" id=\"cart-count\">2</span>"));
+        assert!(html.contains("<p>main</p>") && html.contains("<aside>hood</aside>"));
+
+        let anonymous = render(&Frame {
+            user: None,
+            csrf_token: None,
+            ..frame
+        });
+        assert!(anonymous.contains("id=\"login-link\""));
+        assert!(!anonymous.contains("/logout"));
+    }
+}
