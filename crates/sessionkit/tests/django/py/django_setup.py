@@ -1,7 +1,8 @@
 """What every test program shares: Django configured from the request the Rust test sends.
 
 A program runs as `python PROGRAM.py MODE` with a JSON object on stdin, holding at least
-`secret_key` and `secret_key_fallbacks`, and answers with one JSON value on stdout.
+`secret_key` and `secret_key_fallbacks` (and optionally `database`, Django's DATABASES
+entry; an in-memory SQLite database otherwise), and answers with one JSON value on stdout.
 """
 
 import json
@@ -23,7 +24,9 @@ def start():
             "django.contrib.contenttypes",
         ],
         DATABASES={
-            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+            "default": request.get(
+                "database", {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+            )
         },
         USE_TZ=True,
     )
