@@ -44,9 +44,11 @@
 //! - [`Sessions`]: one engine plus [`Settings`]; [`Sessions::layer`] is the tower layer.
 //! - [`engine`]: the [`engine::Engine`] trait and one module per engine.
 //! - [`signing`], [`json`]: Django's signed format, byte for byte.
+//! - [`django`]: trusting a login made by Django's `django.contrib.auth`.
 
 #![warn(missing_docs)]
 
+pub mod django;
 pub mod engine;
 mod error;
 pub mod expiry;

@@ -22,7 +22,7 @@ use tower::{Layer, Service};
 
 use crate::engine::{Engine, OpenError, open};
 use crate::error::SessionError;
-use crate::session::{LazySession, Shared};
+use crate::session::{Engines, LazySession, Shared};
 use crate::settings::{ConfigError, SameSite, Settings};
 
 /// Browsers keep a cookie only if its name and value together fit in 4096 bytes.
@@ -48,41 +48,68 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// ```
 #[derive(Clone)]
 pub struct Sessions {
-    engine: Arc<dyn Engine>,
+    engines: Arc<Engines>,
     settings: Arc<Settings>,
 }
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
-            .field("engine", &self.engine.kind())
+            .field("engine", &self.engine().kind())
             .field("settings", &self.settings)
             .finish()
     }
 }
 
 impl Sessions {
-    /// Validates `settings` and opens the engine they select.
+    /// Validates `settings` and opens the engine they select, and the fallback engines of
+    /// `SESSION_ENGINE_FALLBACKS` (read from only, while sessions move to the primary).
     pub async fn open(settings: Settings) -> Result<Self, OpenError> {
-        let engine = open(&settings).await?;
+        let primary = open(&settings).await?;
+        let mut fallbacks = Vec::with_capacity(settings.engine_fallbacks.len());
+        for kind in &settings.engine_fallbacks {
+            let fallback = Settings {
+                engine: *kind,
+                engine_fallbacks: Vec::new(),
+                locking: false,
+                ..settings.clone()
+            };
+            fallbacks.push(open(&fallback).await?);
+        }
         Ok(Sessions {
-            engine,
+            engines: Arc::new(Engines { primary, fallbacks }),
             settings: Arc::new(settings),
         })
     }
 
-    /// Uses an engine built by hand (tests, custom engines) with `settings`.
+    /// Uses an engine built by hand (tests, custom engines) with `settings`; fallback
+    /// engines, if any, come from [`Sessions::with_fallbacks`].
     pub fn new(engine: Arc<dyn Engine>, settings: Settings) -> Result<Self, ConfigError> {
         settings.validate()?;
         Ok(Sessions {
-            engine,
+            engines: Arc::new(Engines {
+                primary: engine,
+                fallbacks: Vec::new(),
+            }),
             settings: Arc::new(settings),
         })
     }
 
-    /// The engine.
+    /// The same, also reading sessions from `fallbacks` (tried in order when the primary
+    /// engine does not recognize a cookie) and moving them to the primary engine.
+    pub fn with_fallbacks(self, fallbacks: Vec<Arc<dyn Engine>>) -> Self {
+        Sessions {
+            engines: Arc::new(Engines {
+                primary: self.engines.primary.clone(),
+                fallbacks,
+            }),
+            settings: self.settings,
+        }
+    }
+
+    /// The engine sessions are saved in.
     pub fn engine(&self) -> &Arc<dyn Engine> {
-        &self.engine
+        &self.engines.primary
     }
 
     /// The settings.
@@ -93,7 +120,7 @@ impl Sessions {
     /// The session of a request that carried `cookie_value` (not loaded yet).
     pub fn start(&self, cookie_value: Option<&str>) -> LazySession {
         LazySession::new(
-            self.engine.clone(),
+            self.engines.clone(),
             self.settings.clone(),
             cookie_value.map(str::to_owned),
         )

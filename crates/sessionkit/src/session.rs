@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::engine::{ChangeSet, Data, Engine, Previous, SaveRequest};
+use crate::engine::{ChangeSet, Data, Engine, Loaded, Previous, SaveRequest};
 use crate::error::SessionError;
 use crate::expiry::{EXPIRY_KEY, Expiry, expire_at_browser_close, expiry_age, expiry_date};
 use crate::key::SessionKey;
@@ -33,7 +33,7 @@ struct Origin {
     version: i64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     loaded: bool,
     /// Set when the engine recognized the request's cookie (Django's `_session_key`).
@@ -42,8 +42,9 @@ struct State {
     changes: ChangeSet,
     accessed: bool,
     modified: bool,
-    /// Records to delete at the end of the request (after `flush` or `cycle_key`).
-    retired: Vec<String>,
+    /// Records to delete at the end of the request (after `flush` or `cycle_key`, or a
+    /// session found in a fallback engine), with the engine that holds each.
+    retired: Vec<(Arc<dyn Engine>, String)>,
     /// The token of the session lock this request holds (`SESSION_LOCKING`).
     lock_token: Option<String>,
 }
@@ -77,16 +78,34 @@ impl State {
         self.changes.clear();
     }
 
-    fn retire_origin(&mut self) {
+    fn retire_origin(&mut self, engine: &Arc<dyn Engine>) {
         if let Some(origin) = self.origin.take() {
-            self.retired.push(origin.cookie_value);
+            self.retired.push((engine.clone(), origin.cookie_value));
+        }
+    }
+
+    /// Makes every key a change, so the next save writes the whole session as a new record
+    /// (after `cycle_key`, or when moving a session out of a fallback engine).
+    fn rewrite_everything(&mut self) {
+        self.modified = true;
+        let data = self.data.clone();
+        self.changes.clear();
+        for (key, value) in data {
+            self.changes.set(&key, value);
         }
     }
 }
 
+/// The engine sessions are saved in, and those only read from while moving off them
+/// (`SESSION_ENGINE_FALLBACKS`).
+pub(crate) struct Engines {
+    pub(crate) primary: Arc<dyn Engine>,
+    pub(crate) fallbacks: Vec<Arc<dyn Engine>>,
+}
+
 /// What one request's session shares between the middleware and the handler.
 pub(crate) struct Shared {
-    engine: Arc<dyn Engine>,
+    engines: Arc<Engines>,
     settings: Arc<Settings>,
     /// The cookie value the request carried, if any.
     incoming: Option<String>,
@@ -99,11 +118,42 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The incoming cookie value if the engine could recognize it, without I/O.
+    fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engines.primary
+    }
+
+    /// The incoming cookie value if some engine could recognize it, without I/O.
     fn plausible_cookie(&self) -> Option<&str> {
+        self.incoming.as_deref().filter(|value| {
+            self.engine().accepts(value) || self.engines.fallbacks.iter().any(|e| e.accepts(value))
+        })
+    }
+
+    /// The incoming cookie value if the primary engine could recognize it.
+    fn primary_cookie(&self) -> Option<&str> {
         self.incoming
             .as_deref()
-            .filter(|value| self.engine.accepts(value))
+            .filter(|value| self.engine().accepts(value))
+    }
+
+    /// The session behind `value` in a fallback engine, with that engine.
+    async fn load_from_fallback(
+        &self,
+        value: &str,
+    ) -> Result<Option<(Arc<dyn Engine>, Loaded)>, SessionError> {
+        for engine in &self.engines.fallbacks {
+            if engine.accepts(value)
+                && let Some(loaded) = engine.load(value).await?
+            {
+                tracing::info!(
+                    from = %engine.kind(),
+                    to = %self.engine().kind(),
+                    "moving a session out of a fallback engine"
+                );
+                return Ok(Some((engine.clone(), loaded)));
+            }
+        }
+        Ok(None)
     }
 
     pub(crate) fn carried_cookie(&self) -> bool {
@@ -120,36 +170,41 @@ impl Shared {
         if self.state().loaded {
             return Ok(());
         }
-        if let Some(cookie) = self.plausible_cookie().filter(|_| exclusive) {
+        if let Some(cookie) = self.primary_cookie().filter(|_| exclusive) {
             let token = self.acquire_lock(cookie).await?;
             self.state().lock_token = Some(token);
         }
-        let found = match self.plausible_cookie() {
-            Some(value) => self
-                .engine
-                .load(value)
-                .await?
-                .map(|loaded| (value.to_owned(), loaded)),
-            None => {
-                if self.incoming.as_deref().is_some_and(|v| !v.is_empty()) {
-                    tracing::warn!(
-                        engine = %self.engine.kind(),
-                        "ignoring a malformed session cookie"
-                    );
-                }
-                None
+        let Some(value) = self.plausible_cookie() else {
+            if self.incoming.as_deref().is_some_and(|v| !v.is_empty()) {
+                tracing::warn!(engine = %self.engine().kind(), "ignoring a malformed session cookie");
             }
+            self.state().loaded = true;
+            return Ok(());
+        };
+        let primary = match self.primary_cookie() {
+            Some(value) => self.engine().load(value).await?,
+            None => None,
+        };
+        let fallback = match primary {
+            Some(_) => None,
+            None => self.load_from_fallback(value).await?,
         };
         let mut state = self.state();
-        if !state.loaded {
-            state.loaded = true;
-            if let Some((cookie_value, loaded)) = found {
-                state.origin = Some(Origin {
-                    cookie_value,
-                    version: loaded.version,
-                });
-                state.data = loaded.data;
-            }
+        if state.loaded {
+            return Ok(());
+        }
+        state.loaded = true;
+        if let Some(loaded) = primary {
+            state.origin = Some(Origin {
+                cookie_value: value.to_owned(),
+                version: loaded.version,
+            });
+            state.data = loaded.data;
+        } else if let Some((engine, loaded)) = fallback {
+            // Served now, written to the primary engine at the end of this request.
+            state.data = loaded.data;
+            state.rewrite_everything();
+            state.retired.push((engine, value.to_owned()));
         }
         Ok(())
     }
@@ -162,7 +217,7 @@ impl Shared {
         let mut pause = Duration::from_millis(1);
         loop {
             if self
-                .engine
+                .engine()
                 .try_lock(cookie, &token, settings.lock_lease)
                 .await?
             {
@@ -185,7 +240,7 @@ impl Shared {
         let (Some(token), Some(cookie)) = (token, self.incoming.as_deref()) else {
             return;
         };
-        if let Err(error) = self.engine.unlock(cookie, &token).await {
+        if let Err(error) = self.engine().unlock(cookie, &token).await {
             tracing::warn!(%error, "could not release a session lock; its lease will end it");
         }
     }
@@ -223,8 +278,8 @@ impl Shared {
     /// Deletes the records that `flush` or `cycle_key` left behind.
     pub(crate) async fn delete_retired(&self) -> Result<(), SessionError> {
         let retired = std::mem::take(&mut self.state().retired);
-        for cookie_value in retired {
-            self.engine.delete(&cookie_value).await?;
+        for (engine, cookie_value) in retired {
+            engine.delete(&cookie_value).await?;
         }
         Ok(())
     }
@@ -240,7 +295,7 @@ impl Shared {
             )
         };
         let saved = self
-            .engine
+            .engine()
             .save(SaveRequest {
                 previous: origin.as_ref().map(|o| Previous {
                     cookie_value: &o.cookie_value,
@@ -270,7 +325,7 @@ impl Drop for Shared {
         let (Some(token), Some(cookie)) = (token, self.incoming.take()) else {
             return;
         };
-        let engine = self.engine.clone();
+        let engine = self.engine().clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let _ = engine.unlock(&cookie, &token).await;
@@ -302,12 +357,12 @@ pub struct LazySession(pub(crate) Arc<Shared>);
 
 impl LazySession {
     pub(crate) fn new(
-        engine: Arc<dyn Engine>,
+        engines: Arc<Engines>,
         settings: Arc<Settings>,
         incoming: Option<String>,
     ) -> Self {
         LazySession(Arc::new(Shared {
-            engine,
+            engines,
             settings,
             incoming,
             state: Mutex::new(State::default()),
@@ -339,7 +394,7 @@ impl LazySession {
 impl std::fmt::Debug for LazySession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LazySession")
-            .field("engine", &self.0.engine.kind())
+            .field("engine", &self.0.engine().kind())
             .field("loaded", &self.0.is_loaded())
             .finish()
     }
@@ -371,7 +426,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.0.state();
         f.debug_struct("Session")
-            .field("engine", &self.0.engine.kind())
+            .field("engine", &self.0.engine().kind())
             .field("keys", &state.data.keys().collect::<Vec<_>>())
             .field("accessed", &state.accessed)
             .field("modified", &state.modified)
@@ -498,7 +553,7 @@ impl Session {
     pub fn flush(&self) {
         let mut state = self.state();
         state.clear();
-        state.retire_origin();
+        state.retire_origin(self.0.engine());
     }
 
     /// Keeps the data under a new key and deletes the old record. Use it on login, against
@@ -506,13 +561,8 @@ impl Session {
     pub fn cycle_key(&self) {
         let mut state = self.state();
         state.touch();
-        state.modified = true;
-        state.retire_origin();
-        let data = state.data.clone();
-        state.changes.clear();
-        for (key, value) in data {
-            state.changes.set(&key, value);
-        }
+        state.retire_origin(self.0.engine());
+        state.rewrite_everything();
     }
 
     /// Sets when the session expires (Django's `set_expiry`).
@@ -596,7 +646,7 @@ impl Session {
     /// The key of the stored record, for server engines once the session exists in the store.
     /// `None` for a new or flushed session and for `signed_cookies`.
     pub fn session_key(&self) -> Option<SessionKey> {
-        if !self.0.engine.kind().is_server_side() {
+        if !self.0.engine().kind().is_server_side() {
             return None;
         }
         let state = self.state();

@@ -119,6 +119,10 @@ impl ConfigError {
 pub struct Settings {
     /// `SESSION_ENGINE`, default `db`.
     pub engine: EngineKind,
+    /// `SESSION_ENGINE_FALLBACKS` (comma-separated), default none: engines read from, in
+    /// order, when the primary engine does not recognize a cookie; a session found there is
+    /// served and moved to the primary engine, so switching engines logs nobody out.
+    pub engine_fallbacks: Vec<EngineKind>,
     /// `SESSION_DB_URL`, default `sqlite://sessionkit.sqlite3` (created if missing).
     pub db_url: String,
     /// `SESSION_DB_TABLE`, default `sessionkit_session`.
@@ -170,6 +174,7 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("engine", &self.engine)
+            .field("engine_fallbacks", &self.engine_fallbacks)
             .field("db_url", &redact_password(&self.db_url))
             .field("db_table", &self.db_table)
             .field("cache_url", &redact_password(&self.cache_url))
@@ -212,8 +217,9 @@ fn redact_password(url: &str) -> String {
 pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 
 /// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
-pub const SETTING_NAMES: [&str; 21] = [
+pub const SETTING_NAMES: [&str; 22] = [
     "SESSION_ENGINE",
+    "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
     "SESSION_DB_TABLE",
     "SESSION_CACHE_URL",
@@ -241,6 +247,7 @@ impl Settings {
     pub fn new(secret_key: impl Into<String>) -> Self {
         Settings {
             engine: EngineKind::Db,
+            engine_fallbacks: Vec::new(),
             db_url: "sqlite://sessionkit.sqlite3".to_owned(),
             db_table: "sessionkit_session".to_owned(),
             cache_url: "memory://".to_owned(),
@@ -342,6 +349,18 @@ impl Settings {
                     )
                 })?
             }
+            "SESSION_ENGINE_FALLBACKS" => {
+                self.engine_fallbacks = list(value)
+                    .map(|name| {
+                        name.parse().map_err(|allowed: String| {
+                            ConfigError::new(
+                                setting,
+                                format!("{name:?} is not an engine; use {allowed}"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            }
             "SESSION_DB_URL" => self.db_url = value.to_owned(),
             "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
             "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
@@ -370,12 +389,7 @@ impl Settings {
             }
             "SECRET_KEY" => self.secret_key = value.to_owned(),
             "SECRET_KEY_FALLBACKS" => {
-                self.secret_key_fallbacks = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
+                self.secret_key_fallbacks = list(value).map(str::to_owned).collect()
             }
             _ => unreachable!("every name in SETTING_NAMES is handled above"),
         }
@@ -463,6 +477,21 @@ impl Settings {
                 ));
             }
         }
+        for (i, fallback) in self.engine_fallbacks.iter().enumerate() {
+            if *fallback == self.engine || self.engine_fallbacks[..i].contains(fallback) {
+                return Err(ConfigError::new(
+                    "SESSION_ENGINE_FALLBACKS",
+                    format!("{fallback} is listed twice (or is SESSION_ENGINE itself)"),
+                ));
+            }
+            let as_primary = Settings {
+                engine: *fallback,
+                engine_fallbacks: Vec::new(),
+                locking: false,
+                ..self.clone()
+            };
+            as_primary.validate()?;
+        }
         if self.locking && !self.engine.is_server_side() {
             return Err(ConfigError::new(
                 "SESSION_LOCKING",
@@ -541,6 +570,11 @@ fn is_cookie_name_byte(b: u8) -> bool {
 
 fn allowed<const N: usize>(names: [&str; N]) -> String {
     names.join(", ")
+}
+
+/// The items of a comma-separated setting.
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
 fn parse_seconds(setting: &'static str, value: &str) -> Result<Duration, ConfigError> {
@@ -664,7 +698,67 @@ mod tests {
             (
                 &[("SESSION_ENGINE", "mongo")],
                 "SESSION_ENGINE",
-                "signed_cookies, db",
+                "signed_cookies, db, cache, cached_db, file",
+            ),
+            (
+                &[
+                    ("SESSION_ENGINE", "cache"),
+                    ("SESSION_CACHE_URL", "memcached://x"),
+                ],
+                "SESSION_CACHE_URL",
+                "memory:// or redis://",
+            ),
+            (
+                &[
+                    ("SESSION_ENGINE", "cache"),
+                    ("SESSION_CACHE_URL", "memory://?size=9"),
+                ],
+                "SESSION_CACHE_URL",
+                "max_entries",
+            ),
+            (
+                &[
+                    ("SESSION_ENGINE", "file"),
+                    ("SESSION_FILE_PATH", "/no/such/dir"),
+                ],
+                "SESSION_FILE_PATH",
+                "not an existing directory",
+            ),
+            (
+                &[("SESSION_STORE_TIMEOUT", "-1")],
+                "SESSION_STORE_TIMEOUT",
+                "positive",
+            ),
+            (
+                &[("SESSION_LOCK_LEASE", "soon")],
+                "SESSION_LOCK_LEASE",
+                "seconds",
+            ),
+            (
+                &[
+                    ("SESSION_ENGINE", "signed_cookies"),
+                    ("SESSION_LOCKING", "true"),
+                ],
+                "SESSION_LOCKING",
+                "server-side",
+            ),
+            (
+                &[("SESSION_ENGINE_FALLBACKS", "signed_cookies, cookies")],
+                "SESSION_ENGINE_FALLBACKS",
+                "not an engine",
+            ),
+            (
+                &[("SESSION_ENGINE_FALLBACKS", "db")],
+                "SESSION_ENGINE_FALLBACKS",
+                "SESSION_ENGINE itself",
+            ),
+            (
+                &[
+                    ("SESSION_ENGINE_FALLBACKS", "file"),
+                    ("SESSION_FILE_PATH", "/no/such"),
+                ],
+                "SESSION_FILE_PATH",
+                "not an existing directory",
             ),
             (
                 &[("SESSION_COOKIE_AGE", "soon")],

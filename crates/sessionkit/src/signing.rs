@@ -99,8 +99,8 @@ impl Signer {
     /// `fallbacks` (Django's `SECRET_KEY_FALLBACKS`).
     pub fn new(salt: &str, secret: &str, fallbacks: &[String]) -> Self {
         Signer {
-            current: keyed_mac(salt, secret),
-            fallbacks: fallbacks.iter().map(|s| keyed_mac(salt, s)).collect(),
+            current: signer_mac(salt, secret),
+            fallbacks: fallbacks.iter().map(|s| signer_mac(salt, s)).collect(),
         }
     }
 
@@ -183,11 +183,17 @@ impl Signer {
     }
 }
 
-/// Django's `salted_hmac` key: `SHA256(salt + "signer" + secret)`, loaded into an HMAC once.
-fn keyed_mac(salt: &str, secret: &str) -> Hmac<Sha256> {
+/// Django's `Signer`: `salted_hmac(salt + "signer", …, secret)`, its key derived once.
+fn signer_mac(salt: &str, secret: &str) -> Hmac<Sha256> {
+    salted_mac(&format!("{salt}signer"), secret)
+}
+
+/// Django's `salted_hmac(key_salt, …, secret, algorithm="sha256")` before any message: an
+/// HMAC-SHA256 keyed with `SHA256(key_salt + secret)`. The one place that derivation lives;
+/// [`Signer`] and [`crate::django::salted_hmac`] both use it.
+pub(crate) fn salted_mac(key_salt: &str, secret: &str) -> Hmac<Sha256> {
     let key = Sha256::new()
-        .chain_update(salt)
-        .chain_update("signer")
+        .chain_update(key_salt)
         .chain_update(secret)
         .finalize();
     Hmac::new_from_slice(&key).expect("HMAC accepts keys of any length")
