@@ -4,5 +4,6 @@
 mod browser;
 mod maintenance;
 mod serve;
+mod shared_store;
 mod signing;
 mod support;

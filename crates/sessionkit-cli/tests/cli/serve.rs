@@ -2,7 +2,7 @@
 //! the default engine (db on SQLite in the working directory) with a generated secret, and on
 //! `signed_cookies` where the difference shows.
 
-use crate::support::{Browser, Response, Server, TempDir, csrf_token};
+use crate::support::{Browser, Response, Server, TempDir, csrf_token, is_logged_in_as, log_in};
 
 const SECRET_FILE: &str = "sessionkit-secret.key";
 
@@ -11,25 +11,10 @@ fn assert_redirects(response: &Response, to: &str) {
     assert_eq!(response.header("location"), Some(to));
 }
 
-/// Opens `/login` for its form, then submits the credentials with the form's token.
-fn log_in(browser: &mut Browser, server: &Server, username: &str, password: &str) -> Response {
-    let token = csrf_token(&browser.get(server, "/login").body);
-    browser.post(
-        server,
-        "/login",
-        &format!("username={username}&password={password}&csrf_token={token}"),
-    )
-}
-
 /// Submits `form` to `path` with the token of the forms on `/`.
 fn submit(browser: &mut Browser, server: &Server, path: &str, form: &str) -> Response {
     let token = csrf_token(&browser.get(server, "/").body);
     browser.post(server, path, &format!("{form}&csrf_token={token}"))
-}
-
-fn is_logged_in_as(page: &Response, name: &str) -> bool {
-    page.body
-        .contains(&format!("<strong id=\"who\">{name}</strong>"))
 }
 
 fn cart_count(page: &Response) -> &str {

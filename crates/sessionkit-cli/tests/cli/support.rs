@@ -287,3 +287,19 @@ fn parse_response(raw: &str) -> Response {
         body: body.to_owned(),
     }
 }
+
+/// Opens `/login` for its form, then submits the credentials with the form's token.
+pub fn log_in(browser: &mut Browser, server: &Server, username: &str, password: &str) -> Response {
+    let token = csrf_token(&browser.get(server, "/login").body);
+    browser.post(
+        server,
+        "/login",
+        &format!("username={username}&password={password}&csrf_token={token}"),
+    )
+}
+
+/// Whether the store page shows `name` as the logged-in user.
+pub fn is_logged_in_as(page: &Response, name: &str) -> bool {
+    page.body
+        .contains(&format!("<strong id=\"who\">{name}</strong>"))
+}
