@@ -10,14 +10,12 @@
 //! time with [`subtle::ConstantTimeEq`]. Verification order is Django's: signature (current
 //! key, then each fallback), then age, then decompression, then JSON.
 
-use std::io::Read;
+use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use flate2::Compression;
-use flate2::read::ZlibDecoder;
-use flate2::write::ZlibEncoder;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -199,20 +197,55 @@ pub(crate) fn salted_mac(key_salt: &str, secret: &str) -> Hmac<Sha256> {
     Hmac::new_from_slice(&key).expect("HMAC accepts keys of any length")
 }
 
-fn zlib(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), Compression::new(6));
-    encoder
-        .write_all(bytes)
-        .and_then(|()| encoder.finish())
-        .expect("compressing into memory cannot fail")
+thread_local! {
+    /// One zlib compressor and decompressor per thread, reset between uses: creating them
+    /// allocates and clears hundreds of kilobytes of tables, far more than a session costs.
+    static DEFLATE: RefCell<Compress> = RefCell::new(Compress::new(Compression::new(6), true));
+    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(true));
 }
 
+/// `zlib.compress(bytes)` at Django's level 6.
+fn zlib(bytes: &[u8]) -> Vec<u8> {
+    DEFLATE.with_borrow_mut(|deflate| {
+        deflate.reset();
+        let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
+        loop {
+            let consumed = deflate.total_in() as usize;
+            let status = deflate
+                .compress_vec(&bytes[consumed..], &mut out, FlushCompress::Finish)
+                .expect("compressing into memory cannot fail");
+            if status == Status::StreamEnd {
+                return out;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+    })
+}
+
+/// `zlib.decompress(bytes)`, refusing streams that are invalid, truncated or that would grow
+/// past [`MAX_DECOMPRESSED_BYTES`].
 fn unzlib(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut decoder = ZlibDecoder::new(bytes).take(MAX_DECOMPRESSED_BYTES + 1);
-    decoder.read_to_end(&mut out).ok()?;
-    (out.len() as u64 <= MAX_DECOMPRESSED_BYTES).then_some(out)
+    INFLATE.with_borrow_mut(|inflate| {
+        inflate.reset(true);
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        loop {
+            let consumed = inflate.total_in() as usize;
+            let before = (inflate.total_in(), inflate.total_out());
+            let status = inflate
+                .decompress_vec(&bytes[consumed..], &mut out, FlushDecompress::None)
+                .ok()?;
+            if status == Status::StreamEnd {
+                return (out.len() as u64 <= MAX_DECOMPRESSED_BYTES).then_some(out);
+            }
+            let stuck =
+                before == (inflate.total_in(), inflate.total_out()) && out.len() < out.capacity();
+            // Stuck with room to spare means the input ended (or is not zlib) mid-stream.
+            if stuck || out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+                return None;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+    })
 }
 
 /// Base62 with Django's alphabet, most significant digit first: `1700000000` → `1r31eq`.
