@@ -19,7 +19,7 @@ use crate::key::SessionKey;
 use crate::settings::EngineKind;
 
 /// How often a save re-applies its changes after losing a race before giving up.
-const MAX_SAVE_ATTEMPTS: u32 = 32;
+const MAX_SAVE_ATTEMPTS: u32 = 64;
 /// How many fresh keys a create tries before deciding something is badly wrong.
 const MAX_KEY_ATTEMPTS: u32 = 8;
 
@@ -104,6 +104,13 @@ pub(crate) fn lease_window(lease: Duration) -> (i64, i64) {
     let now = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     (now, now.saturating_add(lease))
+}
+
+/// A random pause before retry `attempt` of a save: up to 100 µs × 2^attempt, at most ~26 ms.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = 100u64 << attempt.min(8);
+    let jitter = u64::from(getrandom::u32().unwrap_or(0)) % ceiling;
+    Duration::from_micros(jitter)
 }
 
 /// A server-side engine over a [`RecordStore`] (a concrete one, or a `dyn Cache`).
@@ -226,7 +233,9 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
             return Ok(saved(previous.version));
         }
         // Another request saved first: apply this request's changes on top of what it wrote.
-        for _ in 1..MAX_SAVE_ATTEMPTS {
+        for attempt in 1..MAX_SAVE_ATTEMPTS {
+            // Writers that collided would collide again if they retried in step.
+            tokio::time::sleep(backoff(attempt)).await;
             let Some(fresh) = self.bounded(self.store.fetch(&id)).await? else {
                 return Err(EngineError::Gone);
             };
