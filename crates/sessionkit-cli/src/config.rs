@@ -25,7 +25,7 @@ pub async fn open() -> Result<Sessions, Failure> {
 
 /// The settings `Settings::from_env` would load, except that a missing `SECRET_KEY` comes from
 /// [`SECRET_FILE`] in the working directory, which is generated on first use.
-fn load() -> Result<Settings, ConfigError> {
+pub fn load() -> Result<Settings, ConfigError> {
     Settings::from_env_or_secret(|| kept_secret(Path::new(SECRET_FILE)))
 }
 

@@ -1,13 +1,15 @@
 //! `sessionkit`: the command-line face of the sessionkit library.
 //!
 //! `serve` runs the demo store on the configured engine; `migrate` and `clearsessions` are the
-//! operator's chores, as in Django; `decode` and `encode` read and write Django's signed
-//! format, to inspect a session cookie or to make one for a test.
+//! operator's chores, as in Django; `copy-sessions` moves every session to another store;
+//! `decode` and `encode` read and write Django's signed format, to inspect a session cookie or
+//! to make one for a test.
 //!
 //! Exit codes: 0 on success, 1 when the command failed, 2 for a bad setting or bad usage
 //! (clap uses 2 for usage errors too), so scripts can tell "fix the configuration" apart.
 
 mod config;
+mod copy;
 mod maintenance;
 mod serve;
 mod shop;
@@ -28,11 +30,13 @@ Examples:
   SESSION_ENGINE=signed_cookies sessionkit serve --addr 127.0.0.1:3000
   sessionkit migrate                     # create the session table
   sessionkit clearsessions               # from cron: delete expired sessions
+  sessionkit copy-sessions --from 'sqlite://db.sqlite3?table=django_session' --to redis://localhost
   sessionkit decode --secret \"$SECRET_KEY\" \"$COOKIE\"
 
 Settings (SESSION_ENGINE, SESSION_DB_URL, SECRET_KEY, ...) are read from environment variables
-of those names, else from ./sessionkit.toml. Without a SECRET_KEY, serve, migrate and
-clearsessions use the one kept in ./sessionkit-secret.key, generating it on first use.
+of those names, else from ./sessionkit.toml. Without a SECRET_KEY, serve, migrate,
+clearsessions and copy-sessions use the one kept in ./sessionkit-secret.key, generating it on
+first use.
 Logs go to standard error; RUST_LOG filters them (default: info).";
 
 /// Django-style sessions for Rust web apps: the demo store and the tools around it.
@@ -52,6 +56,8 @@ enum Command {
     Migrate,
     /// Delete expired sessions from a server-side store (run it from cron).
     Clearsessions(maintenance::ClearArgs),
+    /// Copy every live session from one store into another (e.g. Django's table to Redis).
+    CopySessions(copy::CopyArgs),
     /// Verify a signed value (a signed_cookies cookie, or session_data) and print its JSON.
     Decode(signed::DecodeArgs),
     /// Sign a JSON object in Django's format, e.g. to make a session cookie for a test.
@@ -65,6 +71,7 @@ impl Command {
             Command::Serve(_) => "serve",
             Command::Migrate => "migrate",
             Command::Clearsessions(_) => "clearsessions",
+            Command::CopySessions(_) => "copy-sessions",
             Command::Decode(_) => "decode",
             Command::Encode(_) => "encode",
         }
@@ -126,6 +133,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await,
         Command::Migrate => maintenance::migrate().await,
         Command::Clearsessions(args) => maintenance::clear_sessions(args).await,
+        Command::CopySessions(args) => copy::copy_sessions(args).await,
         Command::Decode(args) => signed::decode(args),
         Command::Encode(args) => signed::encode(args),
     };

@@ -56,7 +56,7 @@ pub async fn migrate() -> Result<(), Failure> {
 pub async fn clear_sessions(args: ClearArgs) -> Result<(), Failure> {
     let sessions = config::open().await?;
     let started = Instant::now();
-    let progress = Progress::new();
+    let progress = Progress::new("deleting expired sessions");
     let deleted = clear_expired(sessions.engine().as_ref(), args.batch, |n| {
         progress.show(n, started.elapsed())
     })
@@ -71,25 +71,28 @@ pub async fn clear_sessions(args: ClearArgs) -> Result<(), Failure> {
 }
 
 /// A one-line running count on a terminal; silent otherwise (cron mails stay short).
-struct Progress {
+pub struct Progress {
     on_terminal: bool,
+    /// What is being counted, e.g. "deleting expired sessions".
+    doing: &'static str,
 }
 
 impl Progress {
-    fn new() -> Self {
+    pub fn new(doing: &'static str) -> Self {
         Progress {
             on_terminal: std::io::stderr().is_terminal(),
+            doing,
         }
     }
 
-    fn show(&self, deleted: u64, elapsed: Duration) {
+    pub fn show(&self, done: u64, elapsed: Duration) {
         if self.on_terminal {
-            let rate = deleted as f64 / elapsed.as_secs_f64().max(1e-3);
-            eprint!("\r\x1b[2Kdeleting expired sessions: {deleted} ({rate:.0}/s)");
+            let rate = done as f64 / elapsed.as_secs_f64().max(1e-3);
+            eprint!("\r\x1b[2K{}: {done} ({rate:.0}/s)", self.doing);
         }
     }
 
-    fn finish(&self) {
+    pub fn finish(&self) {
         if self.on_terminal {
             eprintln!();
         }

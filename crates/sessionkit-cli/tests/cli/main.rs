@@ -1,7 +1,9 @@
 //! Runs the real `sessionkit` binary: signing round trips, the maintenance commands and their
-//! settings errors, and the demo store end to end, over HTTP and in headless Chromium.
+//! settings errors, copying sessions between stores, and the demo store end to end, over HTTP
+//! and in headless Chromium.
 
 mod browser;
+mod copy;
 mod maintenance;
 mod serve;
 mod shared_store;

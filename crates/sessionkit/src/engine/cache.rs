@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use time::OffsetDateTime;
 
-use super::server::{RecordStore, StoredRecord};
+use super::server::{RecordStore, ScanPage, StoredRecord, is_key_hash};
 use super::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
 use crate::settings::{ConfigError, EngineKind, Settings};
@@ -215,6 +215,44 @@ impl RecordStore for MemoryStore {
         Ok(self.by_user_now(user_id))
     }
 
+    /// The `limit` smallest live ids after the cursor, picked without sorting the whole map.
+    async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
+        let now = OffsetDateTime::now_utc();
+        let after = cursor.unwrap_or_default();
+        let records = self.records();
+        let mut ids: Vec<&String> = records
+            .iter()
+            .filter(|(id, r)| r.expires > now && id.as_str() > after.as_str())
+            .map(|(id, _)| id)
+            .collect();
+        if ids.len() > limit {
+            ids.select_nth_unstable(limit);
+            ids.truncate(limit);
+        }
+        ids.sort_unstable();
+        Ok(ScanPage {
+            next: ids
+                .last()
+                .filter(|_| ids.len() == limit)
+                .map(|id| (*id).clone()),
+            records: ids
+                .iter()
+                .map(|id| {
+                    let r = &records[*id];
+                    StoredRecord {
+                        id: (*id).clone(),
+                        record: Loaded {
+                            data: r.data.clone(),
+                            version: r.version,
+                        },
+                        expires: r.expires,
+                    }
+                })
+                .collect(),
+            unreadable: 0,
+        })
+    }
+
     async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
         let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
@@ -314,6 +352,18 @@ const UNLOCK_SCRIPT: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0";
 
+/// The expiry of each key of KEYS in Unix milliseconds by the server's clock (so the client's
+/// clock does not matter), or its PTTL when it has none (-1) or is gone (-2).
+const EXPIRIES_SCRIPT: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local expiries = {}
+for i, key in ipairs(KEYS) do
+  local ttl = redis.call('PTTL', key)
+  if ttl >= 0 then expiries[i] = now + ttl else expiries[i] = ttl end
+end
+return expiries";
+
 /// Sessions in Redis.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -322,6 +372,7 @@ pub struct RedisStore {
     insert: redis::Script,
     replace: redis::Script,
     unlock: redis::Script,
+    expiries: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -353,6 +404,7 @@ impl RedisStore {
             insert: redis::Script::new(&format!("{INDEX_USER}{INSERT_SCRIPT}")),
             replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
+            expiries: redis::Script::new(EXPIRIES_SCRIPT),
         })
     }
 
@@ -492,6 +544,83 @@ impl RecordStore for RedisStore {
             .map_err(EngineError::unavailable)
     }
 
+    /// `SCAN` over the prefix's keys (the prefix's glob characters escaped). Only keys that
+    /// end in a key hash are sessions; the user indexes (`user:…`) and locks (`lock:…`) under
+    /// the same prefix are not. The expiry is read back from the TTL, which was set in whole
+    /// seconds (`EXPIREAT`), hence the rounding.
+    async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
+        let cursor: u64 = match cursor {
+            None => 0,
+            Some(cursor) => cursor.parse().map_err(|_| {
+                EngineError::unavailable(std::io::Error::other(format!(
+                    "{cursor:?} is not a Redis SCAN cursor"
+                )))
+            })?,
+        };
+        let mut connection = self.connection();
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", glob_escape(&self.prefix)))
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut connection)
+            .await
+            .map_err(EngineError::unavailable)?;
+        let ids: Vec<&str> = keys
+            .iter()
+            .filter_map(|key| key.strip_prefix(&self.prefix))
+            .filter(|id| is_key_hash(id))
+            .collect();
+        let mut page = ScanPage {
+            next: (next != 0).then(|| next.to_string()),
+            ..ScanPage::default()
+        };
+        if ids.is_empty() {
+            return Ok(page);
+        }
+        let mut hashes = redis::pipe();
+        let mut expiries = self.expiries.prepare_invoke();
+        for id in &ids {
+            hashes
+                .cmd("HMGET")
+                .arg(self.redis_key(id))
+                .arg("d")
+                .arg("v");
+            expiries.key(self.redis_key(id));
+        }
+        let hashes: Vec<(Option<String>, Option<i64>)> = hashes
+            .query_async(&mut connection)
+            .await
+            .map_err(EngineError::unavailable)?;
+        let expiries: Vec<i64> = expiries
+            .invoke_async(&mut connection)
+            .await
+            .map_err(EngineError::unavailable)?;
+        for ((id, (data, version)), expiry_ms) in ids.into_iter().zip(hashes).zip(expiries) {
+            // Gone since SCAN listed it (expired or deleted): nothing to copy.
+            if (data.is_none() && version.is_none()) || expiry_ms == -2 {
+                continue;
+            }
+            let expires = (expiry_ms >= 0)
+                .then(|| OffsetDateTime::from_unix_timestamp((expiry_ms + 500) / 1000).ok())
+                .flatten();
+            let data = data.and_then(|data| serde_json::from_str(&data).ok());
+            match (data, version, expires) {
+                (Some(data), Some(version), Some(expires)) => page.records.push(StoredRecord {
+                    id: id.to_owned(),
+                    record: Loaded { data, version },
+                    expires,
+                }),
+                _ => {
+                    tracing::warn!("unreadable session record in Redis (no data, version or TTL)");
+                    page.unreadable += 1;
+                }
+            }
+        }
+        Ok(page)
+    }
+
     /// Reads the user's index set; members whose session is gone or now belongs to someone
     /// else are dropped from it on the way.
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
@@ -561,10 +690,28 @@ impl Cache for RedisStore {
     }
 }
 
+/// `text` with Redis's glob characters escaped, to match it literally in `SCAN … MATCH`.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::Duration;
+
+    #[test]
+    fn glob_characters_of_a_prefix_match_literally() {
+        assert_eq!(glob_escape("app:sessions:"), "app:sessions:");
+        assert_eq!(glob_escape(r"a*b?[c]\"), r"a\*b\?\[c\]\\");
+    }
 
     fn data(n: i64) -> Data {
         serde_json::json!({ "n": n }).as_object().unwrap().clone()

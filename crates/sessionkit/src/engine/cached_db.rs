@@ -13,9 +13,8 @@ use time::OffsetDateTime;
 
 use super::cache::Cache;
 use super::db::SqlStore;
-use super::server::{RecordStore, StoredRecord};
+use super::server::{Addressing, RecordStore, ScanPage, StoredRecord};
 use super::{Data, EngineError, Loaded};
-use crate::key::SessionKey;
 use crate::settings::EngineKind;
 
 /// A cache in front of a SQL table.
@@ -65,8 +64,8 @@ impl RecordStore for CachedDbStore {
     }
 
     /// Whatever the database uses, so both tiers agree on the record's address.
-    fn address(&self, key: &SessionKey) -> String {
-        self.db.address(key)
+    fn addressing(&self) -> Addressing {
+        self.db.addressing()
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
@@ -158,5 +157,10 @@ impl RecordStore for CachedDbStore {
     /// Listed from the database, the record of truth.
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
         self.db.by_user(user_id).await
+    }
+
+    /// Scanned in the database: the cache may have lost sessions, never the database.
+    async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
+        self.db.scan(cursor, limit).await
     }
 }

@@ -18,9 +18,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
-use super::server::{RecordStore, ServerEngine, StoredRecord, lease_window};
+use super::server::{Addressing, RecordStore, ScanPage, ServerEngine, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
-use crate::key::SessionKey;
 use crate::settings::{EngineKind, Settings};
 use crate::signing::{STORE_SALT, Signer};
 
@@ -116,6 +115,7 @@ struct Queries {
     load: Arc<str>,
     exists: Arc<str>,
     by_user: Arc<str>,
+    scan: Arc<str>,
     insert: Arc<str>,
     update: Arc<str>,
     delete: Arc<str>,
@@ -184,6 +184,10 @@ impl Queries {
             by_user: sql(format!(
                 "SELECT session_data, version, expire_date, session_key_hash FROM {table} \
                  WHERE user_id = ? AND expire_date > ?"
+            )),
+            scan: sql(format!(
+                "SELECT session_data, {version}, {expire_column}, {key} FROM {table} \
+                 WHERE {key} > ? AND expire_date > {expire_param} ORDER BY {key} LIMIT ?"
             )),
             insert: sql(insert),
             update: sql(update),
@@ -532,11 +536,11 @@ impl RecordStore for SqlStore {
         Ok(())
     }
 
-    fn address(&self, key: &SessionKey) -> String {
+    fn addressing(&self) -> Addressing {
         match self.format {
-            TableFormat::Sessionkit => key.hashed(),
+            TableFormat::Sessionkit => Addressing::Hashed,
             // Django's table holds the key itself; that is what sharing it with Django means.
-            TableFormat::Django => key.as_str().to_owned(),
+            TableFormat::Django => Addressing::Plain,
         }
     }
 
@@ -565,6 +569,35 @@ impl RecordStore for SqlStore {
             }
         }
         Ok(found)
+    }
+
+    /// `WHERE key > cursor ORDER BY key LIMIT n` on the primary key: each page is one short
+    /// index range scan, however large the table.
+    async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
+        let rows = sqlx::query(AssertSqlSafe(self.queries.scan.clone()))
+            .bind(cursor.unwrap_or_default())
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        let mut page = ScanPage::default();
+        let mut last = None;
+        for row in &rows {
+            let id: String = row.try_get(3).map_err(EngineError::unavailable)?;
+            match self.decode(row)? {
+                Some((record, expires)) => page.records.push(StoredRecord {
+                    id: id.clone(),
+                    record,
+                    expires,
+                }),
+                None => page.unreadable += 1,
+            }
+            last = Some(id);
+        }
+        // A short page is the last one.
+        page.next = last.filter(|_| rows.len() == limit);
+        Ok(page)
     }
 
     async fn migrate(&self) -> Result<(), EngineError> {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::server::{RecordStore, StoredRecord, lease_window};
+use super::server::{RecordStore, ScanPage, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
 use crate::key::SessionKey;
@@ -99,11 +99,16 @@ fn lock_dir(dir: &Path) -> io::Result<File> {
 /// Reads a session file; `None` if it is missing. A file that does not parse is reported
 /// and treated as missing.
 fn read(path: &Path) -> io::Result<Option<Record>> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(parse(path, &text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The record in the text of the session file at `path`; `None`, reported, if it does not
+/// parse.
+fn parse(path: &Path, text: &str) -> Option<Record> {
     let parsed = text.split_once('\n').and_then(|(header, json)| {
         let (version, expires) = header.split_once(' ')?;
         Some(Record {
@@ -115,7 +120,7 @@ fn read(path: &Path) -> io::Result<Option<Record>> {
     if parsed.is_none() {
         tracing::warn!(file = %path.display(), "unreadable session file; ignoring it");
     }
-    Ok(parsed)
+    parsed
 }
 
 /// Writes a session file atomically: a temporary file in the same directory, flushed to disk,
@@ -275,6 +280,54 @@ impl RecordStore for FileStore {
                 }
             }
             Ok(found)
+        })
+        .await
+    }
+
+    /// The directory listing, in name order: the `limit` smallest ids after the cursor. Each
+    /// page lists the whole directory, which an offline copy can afford.
+    async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
+        self.blocking(move |dir| {
+            let after = cursor.unwrap_or_default();
+            let mut ids = Vec::new();
+            for entry in fs::read_dir(dir)? {
+                let name = entry?.file_name();
+                let id = name.to_str().and_then(|n| n.strip_prefix(FILE_PREFIX));
+                if let Some(id) = id.filter(|id| *id > after.as_str()) {
+                    ids.push(id.to_owned());
+                }
+            }
+            if ids.len() > limit {
+                ids.select_nth_unstable(limit);
+                ids.truncate(limit);
+            }
+            ids.sort_unstable();
+            let mut page = ScanPage {
+                next: ids.last().filter(|_| ids.len() == limit).cloned(),
+                ..ScanPage::default()
+            };
+            for id in ids {
+                let path = session_path(dir, &id);
+                let text = match fs::read_to_string(&path) {
+                    Ok(text) => text,
+                    // Removed since the listing: nothing to copy.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                match parse(&path, &text) {
+                    Some(r) if r.is_live() => page.records.push(StoredRecord {
+                        id,
+                        expires: r.expires,
+                        record: Loaded {
+                            data: r.data,
+                            version: r.version,
+                        },
+                    }),
+                    Some(_) => {}
+                    None => page.unreadable += 1,
+                }
+            }
+            Ok(page)
         })
         .await
     }

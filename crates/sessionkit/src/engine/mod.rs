@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::expiry::expiry_date;
+use crate::key::SessionKey;
 use crate::settings::{ConfigError, EngineKind, Settings};
 use cache::open_cache;
 
@@ -31,7 +32,7 @@ pub use cache::{Cache, MemoryStore, RedisStore};
 pub use cached_db::CachedDbStore;
 pub use db::{DbEngine, SqlStore};
 pub use file::FileStore;
-pub use server::{RecordStore, ServerEngine, StoredRecord};
+pub use server::{Addressing, RecordStore, ScanPage, ServerEngine, StoredRecord};
 pub use signed_cookies::SignedCookieEngine;
 
 /// Session data: a JSON object in insertion order.
@@ -61,6 +62,68 @@ pub struct UserSession {
     pub expires: OffsetDateTime,
     /// Whether it is the session of the cookie the caller passed.
     pub current: bool,
+}
+
+/// A live session as [`Engine::export`] hands it over, for [`Engine::import`] into another
+/// store.
+#[derive(Clone, PartialEq)]
+pub struct ExportedSession {
+    /// The record's address in the source store: the SHA-256 hex of the session key, or in
+    /// Django's table the key itself (see [`Addressing`]).
+    pub address: String,
+    /// The session key, when the source store holds it (Django's table). `None` where the
+    /// store keeps only the key's hash: enough for every store that addresses records by that
+    /// hash, not for Django's table, which needs the key itself.
+    pub key: Option<SessionKey>,
+    /// The session data.
+    pub data: Data,
+    /// When it expires; the copy expires then too.
+    pub expires: OffsetDateTime,
+}
+
+/// The address is a usable cookie when the key is known, so `Debug` shows the key's
+/// fingerprint instead (as [`SessionKey`] does), and the address only when it is a hash.
+impl std::fmt::Debug for ExportedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("ExportedSession");
+        match &self.key {
+            Some(key) => debug.field("key", key),
+            None => debug.field("address", &self.address),
+        };
+        debug
+            .field("data", &self.data)
+            .field("expires", &self.expires)
+            .finish()
+    }
+}
+
+/// One page of [`Engine::export`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportPage {
+    /// The live sessions of this page.
+    pub sessions: Vec<ExportedSession>,
+    /// Live records of this page that could not be read (data that does not verify with
+    /// `SECRET_KEY` or its fallbacks, or is corrupted), hence not exported.
+    pub unreadable: u64,
+    /// Where the next page starts; `None` after the last page. A page may be short, even
+    /// empty, while more follow.
+    pub next: Option<String>,
+}
+
+/// What [`Engine::import`] did with one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Stored at the destination, with the same key, data and expiry.
+    Copied,
+    /// The destination already has a live session under that key; it was left as it is.
+    AlreadyPresent,
+    /// The session expired before it could be stored; nothing was written.
+    Expired,
+    /// The destination addresses records by the session key itself (Django's table) and the
+    /// source only had the key's hash, from which the key cannot be recovered (or an address
+    /// that is neither a valid key nor a key's hash): a record stored under it would never
+    /// match a cookie, so nothing was written.
+    KeyUnknown,
 }
 
 /// A record an engine found for a cookie value.
@@ -268,6 +331,31 @@ pub trait Engine: Send + Sync + 'static {
         })
     }
 
+    /// One page of the store's live sessions, from `cursor` (`None`: from the start), about
+    /// `limit` of them, for copying every session to another store ([`copy_sessions`]). The
+    /// cursor is opaque: pass the page's `next` to get the following page. Only server
+    /// engines can answer; cookie sessions live in browsers.
+    async fn export(
+        &self,
+        _cursor: Option<String>,
+        _limit: usize,
+    ) -> Result<ExportPage, EngineError> {
+        Err(EngineError::Unsupported {
+            engine: self.kind(),
+            what: "list its sessions",
+        })
+    }
+
+    /// Stores `session`, exported from another engine, under the same key (so the users'
+    /// cookies keep working) unless a live session already has that key: an import never
+    /// overwrites. Only server engines can store a session without a request.
+    async fn import(&self, _session: &ExportedSession) -> Result<ImportOutcome, EngineError> {
+        Err(EngineError::Unsupported {
+            engine: self.kind(),
+            what: "import sessions",
+        })
+    }
+
     /// The live sessions of `user_id` (by [`USER_ID_KEY`]), marking the one of
     /// `current_cookie`. Only server engines can answer; cookie sessions live in browsers.
     async fn user_sessions(
@@ -317,6 +405,80 @@ pub async fn clear_expired(
         progress(removed);
         if done < batch as u64 {
             return Ok(removed);
+        }
+    }
+}
+
+/// What [`copy_sessions`] did, session by session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyReport {
+    /// Sessions stored at the destination.
+    pub copied: u64,
+    /// Sessions the destination already had (left untouched).
+    pub already_present: u64,
+    /// Sessions that expired during the copy.
+    pub expired: u64,
+    /// Sessions the destination could not address: see [`ImportOutcome::KeyUnknown`].
+    pub key_unknown: u64,
+    /// Live records of the source that could not be read: see [`ExportPage::unreadable`].
+    pub unreadable: u64,
+}
+
+impl CopyReport {
+    /// How many records were looked at so far.
+    pub fn seen(&self) -> u64 {
+        self.copied + self.already_present + self.expired + self.key_unknown + self.unreadable
+    }
+
+    /// Live sessions of the source that are not at the destination after the copy.
+    pub fn not_copied(&self) -> u64 {
+        self.key_unknown + self.unreadable
+    }
+
+    fn count(&mut self, outcome: ImportOutcome) {
+        *match outcome {
+            ImportOutcome::Copied => &mut self.copied,
+            ImportOutcome::AlreadyPresent => &mut self.already_present,
+            ImportOutcome::Expired => &mut self.expired,
+            ImportOutcome::KeyUnknown => &mut self.key_unknown,
+        } += 1;
+    }
+}
+
+/// Copies every live session of `from` into `to`, `batch` at a time, calling `progress` with
+/// the running report after each page. Sessions keep their keys, data and expiry, so users
+/// stay logged in when the application moves to `to`; sessions `to` already has are left as
+/// they are. Meant to run while no application writes to either store: a session saved in
+/// `from` after its page was read is not copied again.
+///
+/// ```no_run
+/// # async fn demo(
+/// #     from: &dyn sessionkit::Engine,
+/// #     to: &dyn sessionkit::Engine,
+/// # ) -> Result<(), sessionkit::EngineError> {
+/// let report = sessionkit::engine::copy_sessions(from, to, 1000, |r| eprint!("\r{}", r.seen())).await?;
+/// println!("copied {} sessions", report.copied);
+/// # Ok(()) }
+/// ```
+pub async fn copy_sessions(
+    from: &dyn Engine,
+    to: &dyn Engine,
+    batch: usize,
+    mut progress: impl FnMut(&CopyReport),
+) -> Result<CopyReport, EngineError> {
+    let batch = batch.max(1);
+    let mut report = CopyReport::default();
+    let mut cursor = None;
+    loop {
+        let page = from.export(cursor, batch).await?;
+        report.unreadable += page.unreadable;
+        for session in &page.sessions {
+            report.count(to.import(session).await?);
+        }
+        progress(&report);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(report),
         }
     }
 }

@@ -1,11 +1,11 @@
 //! What every server-side engine shares: keys in the cookie, records in a store.
 //!
 //! Each storage kind implements the few record operations of [`RecordStore`] (fetch, insert if
-//! absent, replace if unchanged, remove, purge). [`ServerEngine`] turns any of them into an
-//! [`Engine`] with one implementation of the parts that must not differ between stores:
-//! key validation, hashing keys at rest, collision-free creation, and the save that merges this
+//! absent, replace if unchanged, remove, purge, scan). [`ServerEngine`] turns any of them into
+//! an [`Engine`] with one implementation of the parts that must not differ between stores:
+//! key validation, hashing keys at rest, collision-free creation, the save that merges this
 //! request's changes into a record another request updated meanwhile — never resurrecting one
-//! that was deleted.
+//! that was deleted — and the export and import that copy sessions between stores.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +14,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved, UserSession};
+use super::{
+    Data, Engine, EngineError, ExportPage, ExportedSession, ImportOutcome, Loaded, SaveRequest,
+    Saved, UserSession,
+};
 use crate::key::SessionKey;
 use crate::settings::EngineKind;
 
@@ -23,17 +26,43 @@ const MAX_SAVE_ATTEMPTS: u32 = 64;
 /// How many fresh keys a create tries before deciding something is badly wrong.
 const MAX_KEY_ATTEMPTS: u32 = 8;
 
+/// How a store names its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressing {
+    /// By the SHA-256 hex of the session key ([`SessionKey::hashed`]), so a leaked store holds
+    /// no usable cookie: every store of sessionkit's own.
+    Hashed,
+    /// By the session key itself: Django's `django_session`, which Django must keep reading.
+    Plain,
+}
+
+impl Addressing {
+    /// The address of the record of `key`.
+    pub fn of(self, key: &SessionKey) -> String {
+        match self {
+            Addressing::Hashed => key.hashed(),
+            Addressing::Plain => key.as_str().to_owned(),
+        }
+    }
+}
+
 /// Record operations of one storage kind. Records are addressed by the SHA-256 hex of the
-/// session key ([`SessionKey::hashed`]), never by the key itself.
+/// session key ([`SessionKey::hashed`]), never by the key itself — except in Django's table.
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
     /// The engine this store backs.
     fn kind(&self) -> EngineKind;
 
-    /// Where the record of `key` lives: the SHA-256 hex of the key, so a leaked store holds
-    /// no usable cookie. (Django's own table is the one exception: it holds plain keys.)
+    /// How records are named: by the key's hash unless the store says otherwise. (Django's
+    /// own table is the one exception: it holds plain keys.)
+    fn addressing(&self) -> Addressing {
+        Addressing::Hashed
+    }
+
+    /// Where the record of `key` lives, as [`RecordStore::addressing`] says. Not meant to be
+    /// overridden: export and import rely on the two agreeing.
     fn address(&self, key: &SessionKey) -> String {
-        key.hashed()
+        self.addressing().of(key)
     }
 
     /// The live (unexpired) record, if any.
@@ -85,12 +114,33 @@ pub trait RecordStore: Send + Sync + 'static {
 
     /// The live records whose [`USER_ID_KEY`](super::USER_ID_KEY) is `user_id`.
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError>;
+
+    /// One page of live records in a stable order, starting after `cursor` (`None`: at the
+    /// start), about `limit` of them, for copying the whole store ([`Engine::export`]).
+    ///
+    /// The cursor is the store's own (the last address of the page for SQL, files and memory;
+    /// Redis's `SCAN` cursor) and opaque to callers. Every record live for the whole scan is
+    /// listed at least once; a record written meanwhile may be missed, and Redis may list one
+    /// twice — which an import, never overwriting, counts as already present.
+    async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError>;
 }
 
-/// A record with its address and expiry, as [`RecordStore::by_user`] lists them.
+/// One page of [`RecordStore::scan`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScanPage {
+    /// The live records of the page that could be read.
+    pub records: Vec<StoredRecord>,
+    /// Live records of the page that could not be read (bad signature, corrupted data).
+    pub unreadable: u64,
+    /// The cursor of the next page; `None` after the last one.
+    pub next: Option<String>,
+}
+
+/// A record with its address and expiry, as [`RecordStore::by_user`] and
+/// [`RecordStore::scan`] list them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
-    /// The record's address: the SHA-256 hex of its key.
+    /// The record's address: the SHA-256 hex of its key (the key itself in Django's table).
     pub id: String,
     /// Data and version.
     pub record: Loaded,
@@ -330,6 +380,64 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         Ok(sessions)
     }
 
+    /// The page as the store lists it, with each record's key where the store holds it
+    /// ([`Addressing::Plain`]): the address *is* the key there, and only a well-formed key is
+    /// one a cookie could carry.
+    async fn export(
+        &self,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<ExportPage, EngineError> {
+        let page = self.bounded(self.store.scan(cursor, limit.max(1))).await?;
+        let addressing = self.store.addressing();
+        let sessions = page
+            .records
+            .into_iter()
+            .map(|stored| ExportedSession {
+                key: match addressing {
+                    Addressing::Plain => SessionKey::parse(&stored.id),
+                    Addressing::Hashed => None,
+                },
+                address: stored.id,
+                data: stored.record.data,
+                expires: stored.expires,
+            })
+            .collect();
+        Ok(ExportPage {
+            sessions,
+            unreadable: page.unreadable,
+            next: page.next,
+        })
+    }
+
+    /// Finds the session's address here — from its key when known, else the source's address,
+    /// which is the key's hash and so right for a store addressed by hash — and inserts it
+    /// if absent, the same insert that makes creation collision-free. A store addressed by
+    /// plain keys (Django's table) cannot use a hash: that is [`ImportOutcome::KeyUnknown`],
+    /// never a record no cookie could ever find.
+    async fn import(&self, session: &ExportedSession) -> Result<ImportOutcome, EngineError> {
+        let now = OffsetDateTime::now_utc();
+        if session.expires <= now {
+            return Ok(ImportOutcome::Expired);
+        }
+        let address = match (&session.key, self.store.addressing()) {
+            (Some(key), addressing) => addressing.of(key),
+            (None, Addressing::Hashed) if is_key_hash(&session.address) => session.address.clone(),
+            (None, _) => return Ok(ImportOutcome::KeyUnknown),
+        };
+        let inserted = self
+            .bounded(
+                self.store
+                    .insert(&address, &session.data, session.expires, now),
+            )
+            .await?;
+        Ok(if inserted {
+            ImportOutcome::Copied
+        } else {
+            ImportOutcome::AlreadyPresent
+        })
+    }
+
     async fn delete_user_sessions(
         &self,
         user_id: &str,
@@ -347,4 +455,13 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         }
         Ok(ended)
     }
+}
+
+/// Whether `address` has the shape of [`SessionKey::hashed`]: 64 lowercase hex digits. An
+/// address from elsewhere is checked before it names a record (or a file) here.
+pub(crate) fn is_key_hash(address: &str) -> bool {
+    address.len() == 64
+        && address
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
