@@ -5,7 +5,7 @@
 # without it, what per-key merge cannot save (a read-modify-write of one key) is reported.
 # Loopback only; every store it touches is private to the run and cleaned up.
 #
-#   scripts/bench-lost-updates.sh [CLIENTS] [EACH]
+#   scripts/bench-lost-updates.sh [CLIENTS] [EACH]      (LOCKING="true" for the locked runs only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +50,7 @@ echo "| engine | SESSION_LOCKING | clients × increments | final counter | lost 
 echo "|---|---|---|---|---|---|---|"
 for entry in "${engines[@]}"; do
   label=${entry%%|*}
-  for locking in false true; do
+  for locking in ${LOCKING:-false true}; do
     # shellcheck disable=SC2086 # the settings are words on purpose
     env SECRET_KEY=lost-updates SESSION_LOCKING=$locking ${entry#*|} \
       "$BIN/sessionkit" migrate >/dev/null

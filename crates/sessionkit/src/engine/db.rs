@@ -120,6 +120,7 @@ struct Queries {
     update: Arc<str>,
     delete: Arc<str>,
     delete_expired_batch: Arc<str>,
+    lock_held: Arc<str>,
     drop_lapsed_lock: Arc<str>,
     take_lock: Arc<str>,
     release_lock: Arc<str>,
@@ -193,6 +194,9 @@ impl Queries {
             update: sql(update),
             delete: sql(format!("DELETE FROM {table} WHERE {key} = ?")),
             delete_expired_batch: sql(delete_expired_batch),
+            lock_held: sql(format!(
+                "SELECT 1 FROM {table}_lock WHERE session_key_hash = ? AND expires_ms >= ?"
+            )),
             drop_lapsed_lock: sql(format!(
                 "DELETE FROM {table}_lock WHERE session_key_hash = ? AND expires_ms < ?"
             )),
@@ -328,7 +332,15 @@ impl SqlStore {
             Dialect::Sqlite => sqlite_url_creating_the_file(&settings.db_url),
             Dialect::Postgres | Dialect::MySql => settings.db_url.clone(),
         };
+        // SQLite runs one writer at a time; several connections would only take turns through
+        // its busy handler, which sleeps in steps of up to 100 ms. One connection queues them
+        // in the pool instead, without sleeping.
+        let connections = match dialect {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres | Dialect::MySql => 10,
+        };
         let pool = AnyPoolOptions::new()
+            .max_connections(connections)
             .acquire_timeout(settings.store_timeout)
             .connect(&url)
             .await
@@ -507,6 +519,16 @@ impl RecordStore for SqlStore {
     /// lapsed lease is deleted first so a crashed holder blocks no one for long.
     async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
         let (now, until) = lease_window(lease);
+        // Waiters poll: a read that finds the lock held keeps them from queueing writes.
+        let held = sqlx::query(AssertSqlSafe(self.queries.lock_held.clone()))
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(EngineError::unavailable)?;
+        if held.is_some() {
+            return Ok(false);
+        }
         sqlx::query(AssertSqlSafe(self.queries.drop_lapsed_lock.clone()))
             .bind(id)
             .bind(now)

@@ -228,10 +228,17 @@ impl RecordStore for FileStore {
     async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
         let (id, token) = (id.to_owned(), token.to_owned());
         self.blocking(move |dir| {
-            let _lock = lock_dir(dir)?;
             let path = lock_path(dir, &id);
             let (now, until) = lease_window(lease);
-            if read_lock(&path)?.is_some_and(|(_, held_until)| held_until > now) {
+            let held = |path: &Path| -> io::Result<bool> {
+                Ok(read_lock(path)?.is_some_and(|(_, held_until)| held_until > now))
+            };
+            // Waiters poll: seeing the lock held needs no directory lock.
+            if held(&path)? {
+                return Ok(false);
+            }
+            let _lock = lock_dir(dir)?;
+            if held(&path)? {
                 return Ok(false);
             }
             fs::write(&path, format!("{token} {until}"))?;
