@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# The shared-session load of issue 7: C clients (default 16) × N increments (default 100) of
-# one counter on ONE session, through `sessionkit serve`, for every server engine, without and
-# with SESSION_LOCKING. Prints a Markdown table: with locking the counter must end at C×N;
-# without it, what per-key merge cannot save (a read-modify-write of one key) is reported.
+# The shared-session load of issue 7: C clients (default 16) incrementing one counter on ONE
+# session for SECONDS (default 5) through `sessionkit serve`, for every server engine, without
+# and with SESSION_LOCKING. Prints a Markdown table: with locking the counter must end at the
+# number of increments; without it, what per-key merge cannot save (a read-modify-write of one
+# key) is reported as lost.
 # Loopback only; every store it touches is private to the run and cleaned up.
 #
-#   scripts/bench-lost-updates.sh [CLIENTS] [EACH]      (LOCKING="true" for the locked runs only)
+#   scripts/bench-lost-updates.sh [CLIENTS] [SECONDS]   (LOCKING="true" for the locked runs only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CLIENTS=${1:-16}
-EACH=${2:-100}
+SECONDS_EACH=${2:-5}
 BIN=${BIN:-target/release}
 PORT=${PORT:-18766}
 RUN=lost_$$
@@ -46,8 +47,8 @@ engines=(
 )
 mkdir -p "$WORK/files"
 
-echo "| engine | SESSION_LOCKING | clients × increments | final counter | lost updates | errors | req/s |"
-echo "|---|---|---|---|---|---|---|"
+echo "| engine | SESSION_LOCKING | clients | increments | final counter | lost updates | errors | req/s |"
+echo "|---|---|---|---|---|---|---|---|"
 for entry in "${engines[@]}"; do
   label=${entry%%|*}
   for locking in ${LOCKING:-false true}; do
@@ -62,15 +63,15 @@ for entry in "${engines[@]}"; do
       sleep 0.1
     done
     "$BIN/loadgen" --url "http://127.0.0.1:$PORT/bench" --mode shared -c "$CLIENTS" \
-      --requests $((CLIENTS * EACH)) --duration 300 --format json >"$WORK/report.json"
+      --duration "$SECONDS_EACH" --format json >"$WORK/report.json"
     stop || true
-    python3 - "$label" "$locking" "$CLIENTS" "$EACH" "$WORK/report.json" <<'PY'
+    python3 - "$label" "$locking" "$CLIENTS" "$WORK/report.json" <<'PY'
 import json, sys
-label, locking, clients, each, path = sys.argv[1:]
+label, locking, clients, path = sys.argv[1:]
 report = json.load(open(path))
 shared = report.get("shared_counter") or {}
-print(f"| {label} | {locking} | {clients} × {each} | {shared.get('final_value')} "
-      f"of {shared.get('expected')} | {report.get('lost_updates')} | {report.get('errors')} | {report.get('req_per_s', 0):.0f} |")
+print(f"| {label} | {locking} | {clients} | {shared.get('expected')} | {shared.get('final_value')} "
+      f"| {report.get('lost_updates')} | {report.get('errors')} | {report.get('req_per_s', 0):.0f} |")
 PY
   done
 done

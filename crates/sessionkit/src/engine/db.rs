@@ -417,6 +417,12 @@ impl SqlStore {
     }
 }
 
+/// A deadlock or serialization failure (SQLSTATE class 40): the statement lost a race, the
+/// database is fine.
+fn is_lock_contention(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error.code().is_some_and(|code| code.starts_with("40"))
+}
+
 /// sqlx opens SQLite files read-write but does not create them unless asked (`mode=rwc`).
 fn sqlite_url_creating_the_file(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
@@ -529,21 +535,29 @@ impl RecordStore for SqlStore {
         if held.is_some() {
             return Ok(false);
         }
-        sqlx::query(AssertSqlSafe(self.queries.drop_lapsed_lock.clone()))
+        let dropped = sqlx::query(AssertSqlSafe(self.queries.drop_lapsed_lock.clone()))
             .bind(id)
             .bind(now)
             .execute(&self.pool)
-            .await
-            .map_err(EngineError::unavailable)?;
-        let taken = sqlx::query(AssertSqlSafe(self.queries.take_lock.clone()))
-            .bind(id)
-            .bind(token)
-            .bind(until)
-            .execute(&self.pool)
             .await;
+        let taken = match dropped {
+            Ok(_) => {
+                sqlx::query(AssertSqlSafe(self.queries.take_lock.clone()))
+                    .bind(id)
+                    .bind(token)
+                    .bind(until)
+                    .execute(&self.pool)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         match taken {
             Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            // Another taker got there first, or the database chose this one as a deadlock
+            // victim (InnoDB's gap locks do that to concurrent takers): try again later.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() || is_lock_contention(&*e) => {
+                Ok(false)
+            }
             Err(e) => Err(EngineError::unavailable(e)),
         }
     }
