@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-/// How long a server may take to start listening, or to stop after SIGTERM.
-const PATIENCE: Duration = Duration::from_secs(10);
+/// How long a server may take to start listening, to answer, or to stop after SIGTERM;
+/// generous, since a login hashes a Django-strength password on a possibly busy machine.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A fresh directory under the system temp dir, removed when dropped.
 pub struct TempDir(PathBuf);
