@@ -1,0 +1,429 @@
+//! Micro-benchmarks: what one request costs sessionkit, piece by piece, and the whole
+//! middleware next to tower-sessions in the same run.
+//!
+//! - `sign_verify`, `sign`, `verify`: Django's signed format (`Signer::sign_object` /
+//!   `unsign_object`) on sessions of 100 B, 1 KB and 4 KB of JSON.
+//! - `json`: the Python-compatible writer (`to_python_json`) plus the `serde_json` parse.
+//! - `zlib_level6`: the compression `sign_object` attempts on every value (Django keeps the
+//!   result only when it is shorter), with a fresh encoder per value next to one
+//!   `flate2::Compress` reset and reused (same bytes out): what creating the compressor costs.
+//! - `floor_200B`: sign+verify of a 200-byte session next to two HMAC-SHA256 over the message
+//!   it signs, the least any sign-then-verify must do, and next to the same format written
+//!   here without the compression attempt (JSON, base64, base62 time, HMAC; verify in
+//!   constant time, decode, parse), to show what the attempt costs.
+//! - `key`: `SessionKey::generate`.
+//! - `middleware`: an axum router with the session layer, called in process with
+//!   `tower::ServiceExt::oneshot` (no sockets); each request carries the cookie of a session
+//!   created beforehand. Handlers: `read` (reads one key) and `read_write` (reads it and
+//!   writes it back plus one). Stacks: no sessions (the router's own cost), sessionkit with
+//!   the memory cache and with signed cookies, tower-sessions with its `MemoryStore`, with a
+//!   plain and with a signed session-id cookie.
+//!
+//! Run: `cargo bench -p sessionkit-bench --bench micro -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit, Mac};
+use http::Request;
+use http::header::{COOKIE, SET_COOKIE};
+use serde_json::{Map, Value, json};
+use sessionkit::signing::{COOKIE_SALT, Signer};
+use sessionkit::{EngineKind, SessionError, SessionKey, Sessions, Settings};
+use sha2::{Digest, Sha256};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+
+const SECRET: &str = "benchmark-secret-key-that-is-long-enough-to-be-realistic-0123456789";
+/// A fixed signing time, so every run signs the same bytes.
+const SIGNED_AT: u64 = 1_700_000_000;
+
+/// A session shaped like a shop's (a user id, a counter, a cart) whose JSON is exactly
+/// `bytes` long. The cart's SKUs are pseudo-random, so zlib finds about as much to squeeze as
+/// in real carts and no more.
+fn session_of(bytes: usize) -> Map<String, Value> {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random_sku = || {
+        (0..8)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789"[(seed % 32) as usize])
+            })
+            .collect::<String>()
+    };
+    let mut data = json!({"user_id": 42, "n": 7}).as_object().unwrap().clone();
+    let size = |data: &Map<String, Value>| sessionkit::json::to_python_json(data).len();
+    let mut cart = Vec::new();
+    // Grow the cart while an item (~30 bytes) and the padding key (~10 bytes) still fit.
+    while size(&data) + 48 < bytes {
+        cart.push(json!({"sku": random_sku(), "qty": cart.len() % 5 + 1}));
+        data.insert("cart".to_owned(), Value::Array(cart.clone()));
+    }
+    let pad_overhead = r#","pad":"""#.len();
+    let missing = bytes
+        .checked_sub(size(&data) + pad_overhead)
+        .expect("sizes start at 100 bytes");
+    data.insert("pad".to_owned(), Value::String("x".repeat(missing)));
+    assert_eq!(size(&data), bytes);
+    data
+}
+
+const SIZES: [(&str, usize); 3] = [("100B", 100), ("1KB", 1024), ("4KB", 4096)];
+
+fn signing(c: &mut Criterion) {
+    let signer = Signer::new(COOKIE_SALT, SECRET, &[]);
+    let now = SystemTime::now();
+    for (group_name, sign, verify) in [
+        ("sign_verify", true, true),
+        ("sign", true, false),
+        ("verify", false, true),
+    ] {
+        let mut group = c.benchmark_group(group_name);
+        for (name, bytes) in SIZES {
+            let data = session_of(bytes);
+            let signed = signer.sign_object(&data, SIGNED_AT);
+            group.throughput(Throughput::Bytes(bytes as u64));
+            group.bench_function(BenchmarkId::from_parameter(name), |b| {
+                match (sign, verify) {
+                    (true, true) => b.iter(|| {
+                        let value = signer.sign_object(black_box(&data), SIGNED_AT);
+                        signer.unsign_object(&value, None, now).unwrap()
+                    }),
+                    (true, false) => b.iter(|| signer.sign_object(black_box(&data), SIGNED_AT)),
+                    _ => b.iter(|| signer.unsign_object(black_box(&signed), None, now).unwrap()),
+                }
+            });
+        }
+        group.finish();
+    }
+}
+
+fn zlib(c: &mut Criterion) {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    use std::io::Write;
+    let mut group = c.benchmark_group("zlib_level6");
+    for (name, bytes) in SIZES {
+        let json = sessionkit::json::to_python_json(&session_of(bytes));
+        let fresh = |json: &[u8]| {
+            let mut encoder = flate2::write::ZlibEncoder::new(
+                Vec::with_capacity(json.len() / 2),
+                Compression::new(6),
+            );
+            encoder.write_all(json).unwrap();
+            encoder.finish().unwrap()
+        };
+        let mut reused = Compress::new(Compression::new(6), true);
+        let mut compress_reusing = |json: &[u8]| {
+            reused.reset();
+            let mut out = Vec::with_capacity(json.len() + 64);
+            let status = reused
+                .compress_vec(json, &mut out, FlushCompress::Finish)
+                .unwrap();
+            assert_eq!(status, Status::StreamEnd);
+            out
+        };
+        assert_eq!(fresh(json.as_bytes()), compress_reusing(json.as_bytes()));
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(BenchmarkId::new("fresh_encoder", name), |b| {
+            b.iter(|| fresh(black_box(json.as_bytes())))
+        });
+        group.bench_function(BenchmarkId::new("reused_compress", name), |b| {
+            b.iter(|| compress_reusing(black_box(json.as_bytes())))
+        });
+    }
+    group.finish();
+}
+
+fn json_codec(c: &mut Criterion) {
+    let mut group = c.benchmark_group("json");
+    for (name, bytes) in SIZES {
+        let data = session_of(bytes);
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_function(BenchmarkId::new("encode_decode", name), |b| {
+            b.iter(|| {
+                let text = sessionkit::json::to_python_json(black_box(&data));
+                serde_json::from_str::<Map<String, Value>>(&text).unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("encode", name), |b| {
+            b.iter(|| sessionkit::json::to_python_json(black_box(&data)))
+        });
+    }
+    group.finish();
+}
+
+/// Django's signing key for COOKIE_SALT, loaded into an HMAC once, as `Signer` does.
+fn keyed_hmac() -> Hmac<Sha256> {
+    let key = Sha256::new()
+        .chain_update(COOKIE_SALT)
+        .chain_update("signer")
+        .chain_update(SECRET)
+        .finalize();
+    Hmac::new_from_slice(&key).unwrap()
+}
+
+fn floor(c: &mut Criterion) {
+    let signer = Signer::new(COOKIE_SALT, SECRET, &[]);
+    let data = session_of(200);
+    let signed = signer.sign_object(&data, SIGNED_AT);
+    // What sign and verify each MAC: the value without its last `:signature`.
+    let message = signed.rsplit_once(':').unwrap().0.as_bytes().to_vec();
+    let mac = keyed_hmac();
+    let now = SystemTime::now();
+    let mut group = c.benchmark_group("floor_200B");
+    group.bench_function("sessionkit_sign_verify", |b| {
+        b.iter(|| {
+            let value = signer.sign_object(black_box(&data), SIGNED_AT);
+            signer.unsign_object(&value, None, now).unwrap()
+        })
+    });
+    group.bench_function("sign_verify_without_zlib_attempt", |b| {
+        b.iter(|| {
+            let value = sign_uncompressed(&mac, black_box(&data), SIGNED_AT);
+            verify_uncompressed(&mac, &value).unwrap()
+        })
+    });
+    group.bench_function(
+        format!("two_hmac_sha256_over_{}_bytes", message.len()),
+        |b| {
+            b.iter(|| {
+                let mut first = mac.clone();
+                first.update(black_box(&message));
+                let mut second = mac.clone();
+                second.update(black_box(&message));
+                (
+                    first.finalize().into_bytes(),
+                    second.finalize().into_bytes(),
+                )
+            })
+        },
+    );
+    group.finish();
+}
+
+/// Django's signed format without the zlib attempt, for `floor_200B` only: what signing costs
+/// when nothing but JSON, base64 and one HMAC is done.
+fn sign_uncompressed(mac: &Hmac<Sha256>, data: &Map<String, Value>, timestamp: u64) -> String {
+    use base64::Engine as _;
+    let json = sessionkit::json::to_python_json(data);
+    let mut value = String::with_capacity(json.len() * 4 / 3 + 56);
+    URL_SAFE_NO_PAD.encode_string(json.as_bytes(), &mut value);
+    value.push(':');
+    value.push_str(&sessionkit::signing::b62_encode(timestamp));
+    let mut mac = mac.clone();
+    mac.update(value.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    value.push(':');
+    value.push_str(&signature);
+    value
+}
+
+fn verify_uncompressed(mac: &Hmac<Sha256>, value: &str) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let (signed, signature) = value.rsplit_once(':')?;
+    let mut mac = mac.clone();
+    mac.update(signed.as_bytes());
+    let expected = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        signature.as_bytes(),
+    )) {
+        return None;
+    }
+    let (payload, timestamp) = signed.rsplit_once(':')?;
+    sessionkit::signing::b62_decode(timestamp)?;
+    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
+fn key_generation(c: &mut Criterion) {
+    c.bench_function("key/generate", |b| b.iter(SessionKey::generate));
+}
+
+/// The two handlers and the login that creates the session, for one session library.
+macro_rules! bench_router {
+    ($session:ty, $get:expr, $insert:expr, $error:ty) => {{
+        async fn read(session: $session) -> Result<String, $error> {
+            let n: u64 = $get(&session).await?.unwrap_or(0);
+            Ok(n.to_string())
+        }
+        async fn read_write(session: $session) -> Result<String, $error> {
+            let n: u64 = $get(&session).await?.unwrap_or(0) + 1;
+            $insert(&session, "n", n).await?;
+            Ok(n.to_string())
+        }
+        async fn login(session: $session) -> Result<StatusCode, $error> {
+            $insert(&session, "user_id", 42).await?;
+            $insert(&session, "n", 0).await?;
+            Ok(StatusCode::OK)
+        }
+        Router::new()
+            .route("/read", get(read))
+            .route("/read_write", get(read_write))
+            .route("/login", post(login))
+    }};
+}
+
+async fn sk_get(session: &sessionkit::Session) -> Result<Option<u64>, SessionError> {
+    session.get("n")
+}
+
+async fn sk_insert(session: &sessionkit::Session, key: &str, n: u64) -> Result<(), SessionError> {
+    session.insert(key, n)
+}
+
+type TsError = (StatusCode, String);
+
+async fn ts_get(session: &tower_sessions::Session) -> Result<Option<u64>, TsError> {
+    session
+        .get("n")
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+async fn ts_insert(session: &tower_sessions::Session, key: &str, n: u64) -> Result<(), TsError> {
+    session
+        .insert(key, n)
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+async fn sessionkit_router(engine: EngineKind) -> Router {
+    let settings = Settings {
+        engine,
+        cache_url: "memory://".to_owned(),
+        ..Settings::new(SECRET)
+    };
+    let sessions = Sessions::open(settings).await.unwrap();
+    bench_router!(sessionkit::Session, sk_get, sk_insert, SessionError).layer(sessions.layer())
+}
+
+fn tower_sessions_router(signed: bool) -> Router {
+    use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+    let router = bench_router!(tower_sessions::Session, ts_get, ts_insert, TsError);
+    // Two weeks of inactivity: the cookie gets Max-Age and Expires, like sessionkit's.
+    let layer = SessionManagerLayer::new(MemoryStore::default())
+        .with_expiry(Expiry::OnInactivity(time::Duration::weeks(2)));
+    if signed {
+        router.layer(layer.with_signed(tower_sessions::cookie::Key::generate()))
+    } else {
+        router.layer(layer)
+    }
+}
+
+fn bare_router() -> Router {
+    async fn read() -> String {
+        0.to_string()
+    }
+    async fn read_write() -> String {
+        1.to_string()
+    }
+    async fn login() -> StatusCode {
+        StatusCode::OK
+    }
+    Router::new()
+        .route("/read", get(read))
+        .route("/read_write", get(read_write))
+        .route("/login", post(login))
+}
+
+fn request(method: &str, path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(cookie) = cookie {
+        builder = builder.header(COOKIE, cookie);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+/// Logs in once and returns the `name=value` of the session cookie it set.
+async fn session_cookie(router: &Router) -> Option<String> {
+    let response = router
+        .clone()
+        .oneshot(request("POST", "/login", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let set_cookie = response.headers().get(SET_COOKIE)?.to_str().unwrap();
+    Some(set_cookie.split(';').next().unwrap().to_owned())
+}
+
+/// Checks the stack behaves before timing it: both handlers answer 200, only the writer sets a
+/// cookie (a reader that wrote would not be measuring a read).
+async fn check(router: &Router, cookie: Option<&str>, sessions: bool) {
+    let read = router
+        .clone()
+        .oneshot(request("GET", "/read", cookie))
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert!(read.headers().get(SET_COOKIE).is_none());
+    let write = router
+        .clone()
+        .oneshot(request("GET", "/read_write", cookie))
+        .await
+        .unwrap();
+    assert_eq!(write.status(), StatusCode::OK);
+    assert_eq!(write.headers().get(SET_COOKIE).is_some(), sessions);
+}
+
+fn middleware(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stacks: Vec<(&str, Router)> = vec![
+        ("axum_no_session", bare_router()),
+        (
+            "sessionkit_memory",
+            runtime.block_on(sessionkit_router(EngineKind::Cache)),
+        ),
+        (
+            "sessionkit_signed_cookies",
+            runtime.block_on(sessionkit_router(EngineKind::SignedCookies)),
+        ),
+        ("tower_sessions_memory", tower_sessions_router(false)),
+        (
+            "tower_sessions_signed_id_memory",
+            tower_sessions_router(true),
+        ),
+    ];
+    let mut group = c.benchmark_group("middleware");
+    for (name, router) in &stacks {
+        let cookie = runtime.block_on(session_cookie(router));
+        let has_sessions = *name != "axum_no_session";
+        assert_eq!(cookie.is_some(), has_sessions, "{name}: login cookie");
+        runtime.block_on(check(router, cookie.as_deref(), has_sessions));
+        for path in ["/read", "/read_write"] {
+            group.bench_function(BenchmarkId::new(*name, &path[1..]), |b| {
+                b.iter(|| run(&runtime, router, path, cookie.as_deref()))
+            });
+        }
+    }
+    group.finish();
+}
+
+fn run(runtime: &Runtime, router: &Router, path: &str, cookie: Option<&str>) -> StatusCode {
+    runtime.block_on(async {
+        let response = router
+            .clone()
+            .oneshot(request("GET", path, cookie))
+            .await
+            .unwrap();
+        response.status()
+    })
+}
+
+criterion_group! {
+    name = micro;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1));
+    targets = signing, json_codec, zlib, floor, key_generation, middleware
+}
+criterion_main!(micro);

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Benchmarks sessionkit (DESIGN.md §10) and writes docs/BENCHMARKS.md and docs/benchmarks.png.
+#
+#   scripts/bench.sh              # everything: criterion micro-benchmarks, then HTTP load runs
+#   scripts/bench.sh --no-micro   # HTTP load runs only
+#
+# HTTP targets, one after another on 127.0.0.1: `sessionkit serve` on every engine
+# (signed_cookies; db on SQLite and PostgreSQL; cache in memory and on Redis), the same routes
+# on bare axum (no sessions: the HTTP stack's floor), on tower-sessions with its MemoryStore,
+# and on Django 5.2 under gunicorn (signed_cookies, and db on SQLite). Each target gets the
+# modes incr, read, login and shared from `loadgen`.
+#
+# Environment (defaults in brackets):
+#   BENCH_CLIENTS [64]          concurrent clients in every mode
+#   BENCH_DURATION [10]         seconds of the incr run of each target
+#   BENCH_SHORT_DURATION [5]    seconds of the read, login and shared runs
+#   BENCH_PORT [18080]          port the targets listen on (must be free)
+#   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]
+#   BENCH_REDIS_URL [redis://127.0.0.1:6379]
+#   CARGO_TARGET_DIR [./target] release binaries, the Python venv (bench-venv), run files
+# A PostgreSQL or Redis that does not answer is skipped, and the document says so.
+#
+# Needs python3 (with venv) for Django and the chart; pip installs the pinned versions of
+# crates/sessionkit-bench/django_app/requirements.txt into $CARGO_TARGET_DIR/bench-venv.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+COMMAND="scripts/bench.sh $*"
+MICRO=1
+for arg in "$@"; do
+  case $arg in
+    --no-micro) MICRO=0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+CLIENTS=${BENCH_CLIENTS:-64}
+DURATION=${BENCH_DURATION:-10}
+SHORT=${BENCH_SHORT_DURATION:-5}
+PORT=${BENCH_PORT:-18080}
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/release
+VENV=$TARGET_DIR/bench-venv
+WORK=$TARGET_DIR/bench-run
+DJANGO_APP=$ROOT/crates/sessionkit-bench/django_app
+SECRET=benchmark-secret-key-that-is-long-enough-to-be-realistic-0123456789
+PG_TABLE=sessionkit_bench_session
+REDIS_PREFIX="sessionkit-bench-$$:"
+
+rm -rf "$WORK"
+mkdir -p "$WORK" docs
+RESULTS=$WORK/results.jsonl
+ROWS=$WORK/rows.md
+NOTES=$WORK/notes.txt
+: >"$RESULTS"
+: >"$ROWS"
+: >"$NOTES"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+step() { printf '\n== %s\n' "$*" >&2; }
+note() { echo "$*" >>"$NOTES"; echo "note: $*" >&2; }
+
+step "building release binaries"
+cargo build --release -p sessionkit-cli -p sessionkit-bench --bins
+
+step "Python venv for Django, gunicorn and matplotlib ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$DJANGO_APP/requirements.txt"
+
+if [ "$MICRO" = 1 ]; then
+  step "criterion micro-benchmarks"
+  rm -rf "$TARGET_DIR/criterion"
+  cargo bench -p sessionkit-bench --bench micro -- --warm-up-time 1 --measurement-time 3 \
+    | tee "$WORK/micro.txt"
+fi
+
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  echo "bench.sh: port $PORT is in use; set BENCH_PORT" >&2
+  exit 1
+fi
+# Servers run here, so what they create (SQLite files, logs) stays in the run directory.
+cd "$WORK"
+"$BIN/loadgen" --markdown-header >"$WORK/header.md"
+
+SERVER_PID=
+stop_server() {
+  if [ -n "$SERVER_PID" ]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+  fi
+}
+cleanup_stores() {
+  if command -v psql >/dev/null; then
+    psql "$PG_URL" -qc "DROP TABLE IF EXISTS $PG_TABLE" >/dev/null 2>&1 || true
+  fi
+  if command -v redis-cli >/dev/null; then
+    redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null \
+      | xargs -r -n 500 redis-cli -u "$REDIS_URL" DEL >/dev/null 2>&1 || true
+  fi
+}
+trap 'stop_server; cleanup_stores' EXIT
+
+# start_server LABEL COMMAND…: starts the target in the background and waits for its port.
+start_server() {
+  local label=$1
+  shift
+  "$@" >"$WORK/server-${label// /_}.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "bench.sh: $label did not start; its log:" >&2
+  cat "$WORK/server-${label// /_}.log" >&2
+  SERVER_PID=
+  return 1
+}
+
+# server_pids: the server and its child processes (gunicorn's workers), for the CPU column.
+server_pids() {
+  local args="--server-pid $SERVER_PID"
+  for child in $(pgrep -P "$SERVER_PID" || true); do args="$args --server-pid $child"; done
+  echo "$args"
+}
+
+# measure LABEL MODES [loadgen options…]: one loadgen run per mode against the running server.
+measure() {
+  local label=$1 modes=$2
+  shift 2
+  local mode seconds
+  for mode in $modes; do
+    seconds=$SHORT
+    [ "$mode" = incr ] && seconds=$DURATION
+    printf '%-32s %-6s ' "$label" "$mode" >&2
+    # shellcheck disable=SC2046 # server_pids is a list of options
+    if ! "$BIN/loadgen" --url "http://127.0.0.1:$PORT/bench" --mode "$mode" \
+      --clients "$CLIENTS" --duration "$seconds" --label "$label" --json-out "$RESULTS" \
+      --format markdown $(server_pids) "$@" | tee -a "$ROWS" >&2; then
+      note "loadgen failed against $label in mode $mode (see the output above)."
+    fi
+  done
+}
+
+sessionkit_target() { # LABEL, then SESSION_*=… settings
+  local label=$1
+  shift
+  step "$label"
+  start_server "$label" env SECRET_KEY="$SECRET" SESSION_COOKIE_SECURE=true RUST_LOG=warn "$@" \
+    "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT"
+  measure "$label" "incr read login shared"
+  stop_server
+}
+
+step "bare axum (no sessions)"
+start_server "bare axum" "$BIN/bare_axum" --addr "127.0.0.1:$PORT"
+measure "bare axum (no sessions)" "incr read" --no-verify
+stop_server
+
+sessionkit_target "sessionkit signed_cookies" SESSION_ENGINE=signed_cookies
+sessionkit_target "sessionkit db SQLite" SESSION_ENGINE=db \
+  SESSION_DB_URL="sqlite://$WORK/sessionkit.sqlite3"
+if pg_isready -q -d "$PG_URL" 2>/dev/null; then
+  sessionkit_target "sessionkit db PostgreSQL" SESSION_ENGINE=db SESSION_DB_URL="$PG_URL" \
+    SESSION_DB_TABLE="$PG_TABLE"
+  cleanup_stores
+else
+  note "PostgreSQL at $PG_URL did not answer: sessionkit db PostgreSQL was skipped."
+fi
+sessionkit_target "sessionkit cache memory" SESSION_ENGINE=cache SESSION_CACHE_URL=memory://
+if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+  sessionkit_target "sessionkit cache Redis" SESSION_ENGINE=cache SESSION_CACHE_URL="$REDIS_URL" \
+    SESSION_CACHE_KEY_PREFIX="$REDIS_PREFIX"
+  cleanup_stores
+else
+  note "Redis at $REDIS_URL did not answer: sessionkit cache Redis was skipped."
+fi
+
+step "tower-sessions MemoryStore"
+start_server "tower-sessions" "$BIN/tower_sessions_server" --addr "127.0.0.1:$PORT"
+measure "tower-sessions MemoryStore" "incr read login shared"
+stop_server
+
+# gunicorn: one worker process per core (the GIL lets a worker use about one), gthread so
+# connections are kept alive as for the other targets.
+GUNICORN_WORKERS=$(nproc)
+django_target() { # LABEL ENGINE
+  step "$1"
+  start_server "$1" env BENCH_SESSION_ENGINE="$2" BENCH_SQLITE_PATH="$WORK/django.sqlite3" \
+    "$VENV/bin/gunicorn" benchapp.wsgi:application --chdir "$DJANGO_APP" \
+    --worker-class gthread --workers "$GUNICORN_WORKERS" --threads 8 --keep-alive 30 \
+    --graceful-timeout 5 \
+    --bind "127.0.0.1:$PORT" --log-level warning
+  sleep 1 # the workers boot after the master binds the port
+  measure "$1" "incr read login shared"
+  stop_server
+}
+BENCH_SQLITE_PATH="$WORK/django.sqlite3" BENCH_SESSION_ENGINE=db \
+  "$VENV/bin/python" "$DJANGO_APP/manage.py" migrate --verbosity 0
+django_target "Django 5.2 signed_cookies" signed_cookies
+django_target "Django 5.2 db SQLite" db
+
+step "writing docs/BENCHMARKS.md and docs/benchmarks.png"
+export BENCH_COMMAND=$COMMAND BENCH_LOAD_BEFORE=$LOAD_BEFORE BENCH_CLIENTS=$CLIENTS \
+  BENCH_DURATION=$DURATION BENCH_SHORT=$SHORT BENCH_MICRO=$MICRO BENCH_WORK=$WORK \
+  BENCH_CRITERION=$TARGET_DIR/criterion BENCH_WORKERS=$GUNICORN_WORKERS
+"$VENV/bin/python" "$ROOT/scripts/bench_report.py" "$ROOT/docs"
+echo "wrote docs/BENCHMARKS.md and docs/benchmarks.png" >&2

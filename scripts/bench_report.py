@@ -1,0 +1,309 @@
+"""Writes docs/BENCHMARKS.md and docs/benchmarks.png from a scripts/bench.sh run.
+
+Reads, from the run directory ($BENCH_WORK): results.jsonl (one loadgen report per line),
+header.md and rows.md (loadgen's Markdown table), notes.txt (targets skipped); and criterion's
+estimates under $BENCH_CRITERION. Everything else comes from the environment bench.sh exports.
+"""
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+DOCS = pathlib.Path(sys.argv[1])
+WORK = pathlib.Path(os.environ["BENCH_WORK"])
+CRITERION = pathlib.Path(os.environ["BENCH_CRITERION"])
+ENV = os.environ
+
+
+def read_results():
+    lines = (WORK / "results.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def criterion_estimates():
+    """full_id → (estimate, lower, upper) in nanoseconds, as criterion prints them."""
+    found = {}
+    for benchmark in CRITERION.glob("**/new/benchmark.json"):
+        meta = json.loads(benchmark.read_text())
+        estimates = json.loads((benchmark.parent / "estimates.json").read_text())
+        estimate = estimates.get("slope") or estimates["mean"]
+        interval = estimate["confidence_interval"]
+        found[meta["full_id"]] = (
+            estimate["point_estimate"],
+            interval["lower_bound"],
+            interval["upper_bound"],
+        )
+    return dict(sorted(found.items()))
+
+
+def duration(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def command_output(*args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine():
+    cpu = "unknown"
+    memory = "unknown"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+                break
+    import django
+    import gunicorn
+
+    revision = command_output("git", "-C", str(DOCS.parent), "rev-parse", "--short", "HEAD")
+    changes = command_output("git", "-C", str(DOCS.parent), "status", "--porcelain", "--", "crates")
+    if revision != "unknown" and changes:
+        revision += " with uncommitted changes in crates/"
+    return [
+        ("sessionkit revision", revision),
+        ("cores (nproc)", str(os.cpu_count())),
+        ("CPU", cpu),
+        ("memory", memory),
+        ("kernel", platform.release()),
+        ("rustc", command_output("rustc", "--version")),
+        ("Python / Django / gunicorn",
+         f"{platform.python_version()} / {django.get_version()} / {gunicorn.__version__}"),
+        ("niceness of the run", str(os.nice(0))),
+        ("load average (1, 5, 15 min) before / after",
+         f"{ENV['BENCH_LOAD_BEFORE']} / {' '.join(open('/proc/loadavg').read().split()[:3])}"),
+    ]
+
+
+def find(results, label, mode):
+    for result in results:
+        if result["label"] == label and result["mode"] == mode:
+            return result
+    return None
+
+
+def verdict(ok):
+    return "met" if ok else "**missed**"
+
+
+def goals(results, micro):
+    """Rows of (goal, measured, verdict) for the targets of issue 6."""
+    rows = []
+
+    def ratio_row(goal, numerator, denominator, limit, at_most=True):
+        a, b = micro.get(numerator), micro.get(denominator)
+        if not a or not b:
+            rows.append((goal, "not measured (run without --no-micro)", "n/a"))
+            return
+        ratio = a[0] / b[0]
+        ok = ratio <= limit if at_most else ratio >= limit
+        rows.append((goal, f"{duration(a[0])} / {duration(b[0])} = {ratio:.2f}", verdict(ok)))
+
+    ratio_row(
+        "in process, reads and writes one key: sessionkit memory ≤ 1/3 of tower-sessions memory",
+        "middleware/sessionkit_memory/read_write",
+        "middleware/tower_sessions_memory/read_write",
+        1 / 3,
+    )
+    ratio_row(
+        "in process, reads and writes one key: sessionkit signed_cookies ≤ 1/2 of "
+        "tower-sessions signed id + memory",
+        "middleware/sessionkit_signed_cookies/read_write",
+        "middleware/tower_sessions_signed_id_memory/read_write",
+        1 / 2,
+    )
+    floor = next((k for k in micro if k.startswith("floor_200B/two_hmac")), None)
+    ratio_row(
+        "sign+verify of a 200 B session within 2× of two HMAC-SHA256",
+        "floor_200B/sessionkit_sign_verify",
+        floor,
+        2.0,
+    )
+
+    bare = find(results, "bare axum (no sessions)", "incr")
+    for label, limit in (("sessionkit signed_cookies", 0.85), ("sessionkit cache memory", 0.90)):
+        mine = find(results, label, "incr")
+        goal = f"HTTP /bench/incr, {ENV['BENCH_CLIENTS']} clients: {label} ≥ {limit:.0%} of bare axum req/s"
+        if not bare or not mine:
+            rows.append((goal, "not measured", "n/a"))
+            continue
+        ratio = mine["req_per_s"] / bare["req_per_s"]
+        rows.append((
+            goal,
+            f"{mine['req_per_s']:.0f} / {bare['req_per_s']:.0f} = {ratio:.0%}",
+            verdict(ratio >= limit),
+        ))
+
+    per_client = [
+        r for r in results
+        if r["label"].startswith("sessionkit") and r["mode"] in ("incr", "read", "login")
+    ]
+    bad = [
+        f"{r['label']} {r['mode']}: {r['errors']} errors, {r['lost_updates']} lost"
+        for r in per_client
+        if r["errors"] or r["lost_updates"]
+    ]
+    rows.append((
+        "sessionkit, per-client modes (incr, read, login): zero errors, zero lost updates",
+        "; ".join(bad) if bad else f"0 and 0 in all {len(per_client)} runs",
+        verdict(not bad and per_client),
+    ))
+    return rows
+
+
+def chart(results, path):
+    labels = []
+    for result in results:
+        if result["label"] not in labels:
+            labels.append(result["label"])
+    modes = ("incr", "read")
+    figure, (rate_axis, cpu_axis) = plt.subplots(
+        1, 2, figsize=(13, 0.55 * len(labels) + 1.8), sharey=True
+    )
+    height = 0.38
+    for i, mode in enumerate(modes):
+        rates = [(find(results, l, mode) or {}).get("req_per_s", 0) for l in labels]
+        cpus = [(find(results, l, mode) or {}).get("server_cpu_us_per_req") or 0 for l in labels]
+        # A log axis has no zero: leave missing values out.
+        cpus = [cpu if cpu > 0 else float("nan") for cpu in cpus]
+        offsets = [y + (i - 0.5) * height for y in range(len(labels))]
+        rate_axis.barh(offsets, rates, height, label=f"/bench/{mode}")
+        cpu_axis.barh(offsets, cpus, height, label=f"/bench/{mode}")
+        for y, rate in zip(offsets, rates):
+            if rate:
+                rate_axis.text(rate, y, f" {rate:,.0f}", va="center", fontsize=7)
+        for y, cpu in zip(offsets, cpus):
+            if cpu == cpu:  # not NaN
+                cpu_axis.text(cpu, y, f" {cpu:.0f}", va="center", fontsize=7)
+    rate_axis.set_yticks(range(len(labels)), labels)
+    rate_axis.invert_yaxis()
+    rate_axis.set_xlabel(f"requests per second, {ENV['BENCH_CLIENTS']} clients (higher is better)")
+    cpu_axis.set_xscale("log")
+    cpu_axis.set_xlabel("server CPU time per request, µs, log scale (lower is better)")
+    rate_axis.legend(loc="lower right")
+    rate_axis.margins(x=0.15)
+    cpu_axis.margins(x=0.15)
+    figure.suptitle(
+        f"DESIGN.md §10 over HTTP/1.1 keep-alive on 127.0.0.1, {os.cpu_count()} cores shared "
+        "by server and load generator"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=130)
+
+
+def main():
+    results = read_results()
+    micro = criterion_estimates() if ENV.get("BENCH_MICRO") == "1" else {}
+    notes = [n for n in (WORK / "notes.txt").read_text().splitlines() if n.strip()]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    chart(results, DOCS / "benchmarks.png")
+
+    out = [
+        "# Benchmarks",
+        "",
+        f"Generated by `scripts/bench.sh` on {now}; rerun it rather than editing this file.",
+        "The workload is DESIGN.md §10. Every number below comes from one run on one machine;",
+        "compare numbers within this file, not with other machines.",
+        "",
+        "## Machine and command",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
+    out += [f"| {k} | {v} |" for k, v in machine()]
+    out += [
+        f"| command | `{ENV['BENCH_COMMAND'].strip()}` (with `CARGO_TARGET_DIR` set to the "
+        "shared target directory) |",
+        f"| HTTP runs | {ENV['BENCH_CLIENTS']} clients; incr {ENV['BENCH_DURATION']} s, "
+        f"read / login / shared {ENV['BENCH_SHORT']} s per target |",
+        "",
+        "The load generator and the server share these cores: `loadgen` runs on one thread, the",
+        "servers use their defaults (tokio: one worker per core; gunicorn: "
+        f"{ENV['BENCH_WORKERS']} gthread workers × 8 threads). req/s therefore measures the pair;",
+        "the *server CPU µs/req* column (the server processes' CPU time divided by requests) is the",
+        "cost of the server alone and the better number to compare engines by.",
+    ]
+    if float(ENV["BENCH_LOAD_BEFORE"].split()[0]) >= 1.0:
+        out += [
+            "",
+            "**The machine was not idle** (load average above): other work shared the cores, so",
+            "absolute numbers are pessimistic and noisier than on a quiet machine; ratios within",
+            "one table (measured minutes apart) hold better than absolute values.",
+        ]
+    out += [
+        "",
+        "## Goals of issue 6",
+        "",
+        "| goal | measured | |",
+        "|---|---|---|",
+    ]
+    out += [f"| {g} | {m} | {v} |" for g, m, v in goals(results, micro)]
+
+    if micro:
+        out += [
+            "",
+            "## Micro-benchmarks (criterion, in process)",
+            "",
+            "`cargo bench -p sessionkit-bench --bench micro -- --warm-up-time 1 --measurement-time 3`.",
+            "Sessions are shop-like JSON (user id, counter, cart of pseudo-random SKUs) of exactly",
+            "the size shown. `middleware/*` is one request through an axum router called with",
+            "`tower::ServiceExt::oneshot` (no sockets), carrying the cookie of an existing session;",
+            "`read` reads one key, `read_write` reads it and writes it back plus one.",
+            "",
+            "| benchmark | time per iteration | 95% interval |",
+            "|---|---:|---|",
+        ]
+        out += [
+            f"| `{name}` | {duration(est)} | {duration(low)} – {duration(high)} |"
+            for name, (est, low, high) in micro.items()
+        ]
+
+    out += [
+        "",
+        "## HTTP (DESIGN.md §10)",
+        "",
+        "![req/s and server CPU per request for each target](benchmarks.png)",
+        "",
+        (WORK / "header.md").read_text().strip(),
+        (WORK / "rows.md").read_text().strip(),
+        "",
+        "- **incr**: `GET /bench/incr`, each client with its own session; *lost updates* sums, over",
+        "  clients, the difference between a client's increments and its last counter.",
+        "- **read**: `GET /bench/read` after one increment; a body other than that counter is an error.",
+        "- **login**: `POST /bench/login` with the previous session's cookie (cycle key: delete + create).",
+        "- **shared**: all clients share one session and send the cookie last received by any of them;",
+        "  *lost updates* is the total of successful increments minus what the final counter shows.",
+        "  Concurrent read-modify-writes of one key lose updates by design in Django and in sessionkit",
+        "  without `SESSION_LOCKING` (the per-key merge keeps *different* keys, not the same key twice);",
+        "  signed cookies lose nearly all of them (the browser keeps whichever cookie came last).",
+        "- bare axum has no sessions: its counter is per process, so nothing is checked (n/a).",
+        "- tower-sessions runs with its `MemoryStore` only: its SQLite and Redis stores",
+        "  (`tower-sessions-sqlx-store` 0.15, `tower-sessions-redis-store` 0.16) require",
+        "  `tower-sessions-core` 0.14, which the current `tower-sessions` 0.15 cannot use.",
+        "- Django: `django_app/` in `crates/sessionkit-bench`, SQLite in WAL mode with `IMMEDIATE`",
+        "  transactions (as sessionkit's SQLite store uses WAL), `SESSION_COOKIE_SECURE=True`.",
+    ]
+    out += [f"- {note}" for note in notes]
+    (DOCS / "BENCHMARKS.md").write_text("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
