@@ -98,7 +98,8 @@ stop_server() {
 }
 cleanup_stores() {
   if command -v psql >/dev/null; then
-    psql "$PG_URL" -qc "DROP TABLE IF EXISTS $PG_TABLE" >/dev/null 2>&1 || true
+    # The table and the lock table SESSION_LOCKING's migration adds beside it.
+    psql "$PG_URL" -qc "DROP TABLE IF EXISTS $PG_TABLE, ${PG_TABLE}_lock" >/dev/null 2>&1 || true
   fi
   if command -v redis-cli >/dev/null; then
     redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null \

@@ -194,10 +194,12 @@ impl Client {
     ) -> Self {
         let (method, path) = mode.request();
         while Instant::now() < deadline {
-            if budget
-                .as_ref()
-                .is_some_and(|left| left.fetch_sub(1, Ordering::Relaxed) == 0)
-            {
+            // Take one request from the budget; none left (the count never wraps) ends the run.
+            let exhausted = budget.as_ref().is_some_and(|left| {
+                left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_err()
+            });
+            if exhausted {
                 break;
             }
             self.requests += 1;
