@@ -19,10 +19,12 @@ use sessionkit::{EngineKind, SessionKey, Settings};
 use sqlx::AssertSqlSafe;
 use time::{Duration, OffsetDateTime};
 
+mod common;
+use common::{REDIS_URL, delete_redis_keys};
+
 const SECRET: &str = "copy-test-secret-key";
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/test";
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// Small pages, so every test crosses page boundaries.
 const PAGE: usize = 2;
@@ -235,23 +237,7 @@ impl Store {
             pool.close().await;
         }
         if let Some(prefix) = &self.redis_prefix {
-            let mut redis = redis::Client::open(REDIS_URL)
-                .expect("a Redis URL")
-                .get_multiplexed_async_connection()
-                .await
-                .expect("Redis is running");
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{prefix}*"))
-                .query_async(&mut redis)
-                .await
-                .expect("list the test keys");
-            if !keys.is_empty() {
-                redis::cmd("DEL")
-                    .arg(keys)
-                    .query_async::<()>(&mut redis)
-                    .await
-                    .expect("delete the test keys");
-            }
+            delete_redis_keys(prefix).await;
         }
     }
 }

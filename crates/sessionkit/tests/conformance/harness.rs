@@ -15,22 +15,13 @@ use sessionkit::{EngineKind, Session, SessionKey, Sessions, Settings};
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
+pub use crate::common::{REDIS_URL, delete_redis_keys, redis_connection};
+
 /// `SECRET_KEY` of every harness.
 pub const SECRET: &str = "conformance-suite-secret-key";
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/test";
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-/// A direct connection to the shared Redis, for looking at what an engine stored.
-pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(REDIS_URL)
-        .expect("a Redis URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("Redis is running (DESIGN.md §9)")
-}
-
 /// Django's table name, which switches the db engine to Django's schema.
 pub const DJANGO_TABLE: &str = "django_session";
 
@@ -274,19 +265,7 @@ impl Harness {
             admin(server, &format!("DROP DATABASE {name}")).await;
         }
         if let Some(prefix) = &self.redis_prefix {
-            let mut redis = redis_connection().await;
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{prefix}*"))
-                .query_async(&mut redis)
-                .await
-                .expect("list the test keys");
-            if !keys.is_empty() {
-                redis::cmd("DEL")
-                    .arg(keys)
-                    .query_async::<()>(&mut redis)
-                    .await
-                    .expect("delete the test keys");
-            }
+            delete_redis_keys(prefix).await;
         }
     }
 

@@ -19,6 +19,8 @@
 //! PostgreSQL and memory over SQLite. A server that is down fails its tests.
 
 mod bad_input;
+#[path = "../common/mod.rs"]
+mod common;
 mod concurrency;
 mod dict_api;
 mod engine_specifics;
