@@ -77,7 +77,7 @@ impl SessionKey {
     /// SHA-256 of the key in lowercase hex: what server engines store, so a leaked table or
     /// dump holds no usable cookie.
     pub fn hashed(&self) -> String {
-        hex(&Sha256::digest(self.0.as_bytes()))
+        KeyHash::of(&self.0).as_str().to_owned()
     }
 
     /// A short, non-reversible tag for logs: the first 8 hex digits of [`SessionKey::hashed`].
@@ -86,14 +86,25 @@ impl SessionKey {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
+/// [`SessionKey::hashed`] on the stack, for the per-request path that only needs to look a
+/// record up.
+pub(crate) struct KeyHash([u8; 64]);
+
+impl KeyHash {
+    /// The hash of `key` (which the caller has checked is well formed).
+    pub(crate) fn of(key: &str) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha256::digest(key.as_bytes())) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        KeyHash(hex)
     }
-    out
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
 }
 
 impl fmt::Debug for SessionKey {

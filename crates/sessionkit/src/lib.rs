@@ -56,6 +56,7 @@ pub mod json;
 pub mod key;
 mod middleware;
 mod session;
+mod set_cookie;
 pub mod settings;
 pub mod signing;
 

@@ -13,17 +13,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 
-use cookie::Cookie;
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response};
-use time::{Duration, OffsetDateTime};
 use tower::{Layer, Service};
 
 use crate::engine::{Engine, OpenError, open};
 use crate::error::SessionError;
-use crate::session::{Engines, LazySession, Shared};
-use crate::settings::{ConfigError, SameSite, Settings};
+use crate::session::{Config, LazySession, Shared};
+use crate::set_cookie::CookieTemplate;
+use crate::settings::{ConfigError, Settings};
 
 /// Browsers keep a cookie only if its name and value together fit in 4096 bytes.
 pub const MAX_COOKIE_BYTES: usize = 4096;
@@ -48,15 +48,14 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 /// ```
 #[derive(Clone)]
 pub struct Sessions {
-    engines: Arc<Engines>,
-    settings: Arc<Settings>,
+    config: Arc<Config>,
 }
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
             .field("engine", &self.engine().kind())
-            .field("settings", &self.settings)
+            .field("settings", self.settings())
             .finish()
     }
 }
@@ -76,54 +75,55 @@ impl Sessions {
             };
             fallbacks.push(open(&fallback).await?);
         }
-        Ok(Sessions {
-            engines: Arc::new(Engines { primary, fallbacks }),
-            settings: Arc::new(settings),
-        })
+        Ok(Sessions::assemble(primary, fallbacks, settings))
     }
 
     /// Uses an engine built by hand (tests, custom engines) with `settings`; fallback
     /// engines, if any, come from [`Sessions::with_fallbacks`].
     pub fn new(engine: Arc<dyn Engine>, settings: Settings) -> Result<Self, ConfigError> {
         settings.validate()?;
-        Ok(Sessions {
-            engines: Arc::new(Engines {
-                primary: engine,
-                fallbacks: Vec::new(),
+        Ok(Sessions::assemble(engine, Vec::new(), settings))
+    }
+
+    /// Puts the parts together; `settings` are validated.
+    fn assemble(
+        primary: Arc<dyn Engine>,
+        fallbacks: Vec<Arc<dyn Engine>>,
+        settings: Settings,
+    ) -> Self {
+        Sessions {
+            config: Arc::new(Config {
+                primary,
+                fallbacks,
+                cookie: CookieTemplate::new(&settings),
+                settings,
             }),
-            settings: Arc::new(settings),
-        })
+        }
     }
 
     /// The same, also reading sessions from `fallbacks` (tried in order when the primary
     /// engine does not recognize a cookie) and moving them to the primary engine.
     pub fn with_fallbacks(self, fallbacks: Vec<Arc<dyn Engine>>) -> Self {
-        Sessions {
-            engines: Arc::new(Engines {
-                primary: self.engines.primary.clone(),
-                fallbacks,
-            }),
-            settings: self.settings,
-        }
+        Sessions::assemble(
+            self.config.primary.clone(),
+            fallbacks,
+            self.config.settings.clone(),
+        )
     }
 
     /// The engine sessions are saved in.
     pub fn engine(&self) -> &Arc<dyn Engine> {
-        &self.engines.primary
+        &self.config.primary
     }
 
     /// The settings.
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.config.settings
     }
 
     /// The session of a request that carried `cookie_value` (not loaded yet).
     pub fn start(&self, cookie_value: Option<&str>) -> LazySession {
-        LazySession::new(
-            self.engines.clone(),
-            self.settings.clone(),
-            cookie_value.map(str::to_owned),
-        )
+        LazySession::new(self.config.clone(), cookie_value.map(str::to_owned))
     }
 
     /// The tower layer that gives every request a session.
@@ -135,7 +135,7 @@ impl Sessions {
 
     /// The session cookie's value in `headers`, if the request carried one.
     pub fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
-        let name = self.settings.cookie_name.as_str();
+        let name = self.settings().cookie_name.as_str();
         headers
             .get_all(COOKIE)
             .iter()
@@ -146,31 +146,6 @@ impl Sessions {
             .map(|(_, value)| value.trim())
     }
 
-    fn cookie(&self, value: String, max_age: Option<i64>) -> Cookie<'static> {
-        let s = &self.settings;
-        let mut cookie = Cookie::build((s.cookie_name.clone(), value))
-            .path(s.cookie_path.clone())
-            .secure(s.cookie_secure)
-            .http_only(s.cookie_httponly);
-        if let Some(domain) = &s.cookie_domain {
-            cookie = cookie.domain(domain.clone());
-        }
-        if let Some(same_site) = s.cookie_samesite {
-            cookie = cookie.same_site(match same_site {
-                SameSite::Lax => cookie::SameSite::Lax,
-                SameSite::Strict => cookie::SameSite::Strict,
-                SameSite::None => cookie::SameSite::None,
-            });
-        }
-        if let Some(age) = max_age {
-            let age = Duration::seconds(age.max(0));
-            cookie = cookie
-                .max_age(age)
-                .expires(OffsetDateTime::now_utc().saturating_add(age));
-        }
-        cookie.build()
-    }
-
     /// Applies the decision table to `response` once the handler is done.
     async fn finish(
         &self,
@@ -178,18 +153,16 @@ impl Sessions {
         status: http::StatusCode,
         headers: &mut HeaderMap,
     ) -> Result<(), SessionError> {
-        let save_every_request = self.settings.save_every_request;
+        let save_every_request = self.settings().save_every_request;
         if save_every_request && shared.carried_cookie() {
             // The handler may not have touched the session; load it so "empty" means empty.
-            shared.ensure_loaded(self.settings.locking).await?;
+            shared.ensure_loaded(self.settings().locking).await?;
         }
         shared.delete_retired().await?;
         let empty = shared.is_empty();
         let (accessed, modified) = shared.flags();
         if shared.carried_cookie() && empty {
-            let mut deletion = self.cookie(String::new(), Some(0));
-            deletion.set_expires(OffsetDateTime::UNIX_EPOCH);
-            append_cookie(headers, &deletion);
+            headers.append(SET_COOKIE, self.config.cookie.delete());
             add_vary_cookie(headers);
             return Ok(());
         }
@@ -197,26 +170,21 @@ impl Sessions {
             add_vary_cookie(headers);
         }
         if (modified || save_every_request) && !empty && !status.is_server_error() {
-            let max_age = shared.cookie_max_age();
-            let value = shared.persist().await?;
-            let size = self.settings.cookie_name.len() + value.len();
+            let now = SystemTime::now();
+            let max_age = shared.cookie_max_age(now);
+            let value = shared.persist(now).await?;
+            let size = self.settings().cookie_name.len() + value.len();
             if size > MAX_COOKIE_BYTES {
                 return Err(SessionError::CookieTooLarge {
                     size,
                     limit: MAX_COOKIE_BYTES,
                 });
             }
-            append_cookie(headers, &self.cookie(value, max_age));
+            headers.append(SET_COOKIE, self.config.cookie.set(&value, max_age, now));
             add_vary_cookie(headers);
         }
         Ok(())
     }
-}
-
-fn append_cookie(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
-    let value = HeaderValue::try_from(cookie.to_string())
-        .expect("cookie names, values and attributes are validated header-safe text");
-    headers.append(SET_COOKIE, value);
 }
 
 /// Django's `patch_vary_headers(response, ("Cookie",))`: add once, keep what is there.

@@ -8,7 +8,7 @@
 //! request updated meanwhile.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,6 +19,7 @@ use crate::engine::{ChangeSet, Data, Engine, Loaded, Previous, SaveRequest};
 use crate::error::SessionError;
 use crate::expiry::{EXPIRY_KEY, Expiry, expire_at_browser_close, expiry_age, expiry_date};
 use crate::key::SessionKey;
+use crate::set_cookie::CookieTemplate;
 use crate::settings::Settings;
 
 const TEST_COOKIE_NAME: &str = "testcookie";
@@ -38,7 +39,8 @@ struct State {
     loaded: bool,
     /// Set when the engine recognized the request's cookie (Django's `_session_key`).
     origin: Option<Origin>,
-    data: Data,
+    /// Shared with the store's copy or a save in flight until the first write copies it.
+    data: Arc<Data>,
     changes: ChangeSet,
     accessed: bool,
     modified: bool,
@@ -58,23 +60,26 @@ impl State {
         self.accessed = true;
         self.modified = true;
         self.changes.set(key, value.clone());
-        self.data.insert(key.to_owned(), value);
+        Arc::make_mut(&mut self.data).insert(key.to_owned(), value);
     }
 
     fn remove(&mut self, key: &str) -> Option<Value> {
         self.accessed = true;
-        let old = self.data.shift_remove(key);
-        if old.is_some() {
-            self.modified = true;
-            self.changes.remove(key);
+        if !self.data.contains_key(key) {
+            return None;
         }
-        old
+        self.modified = true;
+        self.changes.remove(key);
+        Arc::make_mut(&mut self.data).shift_remove(key)
     }
 
     fn clear(&mut self) {
         self.accessed = true;
         self.modified = true;
-        self.data.clear();
+        match Arc::get_mut(&mut self.data) {
+            Some(data) => data.clear(),
+            None => self.data = Arc::default(),
+        }
         self.changes.clear();
     }
 
@@ -88,27 +93,32 @@ impl State {
     /// (after `cycle_key`, or when moving a session out of a fallback engine).
     fn rewrite_everything(&mut self) {
         self.modified = true;
-        let data = self.data.clone();
         self.changes.clear();
-        for (key, value) in data {
-            self.changes.set(&key, value);
+        for (key, value) in self.data.iter() {
+            self.changes.set(key, value.clone());
         }
     }
 }
 
-/// The engine sessions are saved in, and those only read from while moving off them
-/// (`SESSION_ENGINE_FALLBACKS`).
-pub(crate) struct Engines {
+/// What every request of one application shares, behind one `Arc`.
+pub(crate) struct Config {
+    /// The engine sessions are saved in.
     pub(crate) primary: Arc<dyn Engine>,
+    /// Engines only read from while moving off them (`SESSION_ENGINE_FALLBACKS`).
     pub(crate) fallbacks: Vec<Arc<dyn Engine>>,
+    pub(crate) settings: Settings,
+    pub(crate) cookie: CookieTemplate,
 }
 
 /// What one request's session shares between the middleware and the handler.
 pub(crate) struct Shared {
-    engines: Arc<Engines>,
-    settings: Arc<Settings>,
+    config: Arc<Config>,
     /// The cookie value the request carried, if any.
     incoming: Option<String>,
+    /// Whether the primary engine, or failing that a fallback, could recognize `incoming`
+    /// (judged once, from its shape).
+    primary_accepts: bool,
+    plausible: bool,
     state: Mutex<State>,
 }
 
@@ -119,21 +129,21 @@ impl Shared {
     }
 
     fn engine(&self) -> &Arc<dyn Engine> {
-        &self.engines.primary
+        &self.config.primary
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.config.settings
     }
 
     /// The incoming cookie value if some engine could recognize it, without I/O.
     fn plausible_cookie(&self) -> Option<&str> {
-        self.incoming.as_deref().filter(|value| {
-            self.engine().accepts(value) || self.engines.fallbacks.iter().any(|e| e.accepts(value))
-        })
+        self.incoming.as_deref().filter(|_| self.plausible)
     }
 
     /// The incoming cookie value if the primary engine could recognize it.
     fn primary_cookie(&self) -> Option<&str> {
-        self.incoming
-            .as_deref()
-            .filter(|value| self.engine().accepts(value))
+        self.incoming.as_deref().filter(|_| self.primary_accepts)
     }
 
     /// The session behind `value` in a fallback engine, with that engine.
@@ -141,7 +151,7 @@ impl Shared {
         &self,
         value: &str,
     ) -> Result<Option<(Arc<dyn Engine>, Loaded)>, SessionError> {
-        for engine in &self.engines.fallbacks {
+        for engine in &self.config.fallbacks {
             if engine.accepts(value)
                 && let Some(loaded) = engine.load(value).await?
             {
@@ -212,7 +222,7 @@ impl Shared {
     /// Waits for the session's lock, polling with backoff up to `SESSION_LOCK_TIMEOUT`.
     async fn acquire_lock(&self, cookie: &str) -> Result<String, SessionError> {
         let token = SessionKey::generate().as_str().to_owned();
-        let settings = &self.settings;
+        let settings = self.settings();
         let deadline = Instant::now() + settings.lock_timeout;
         let mut pause = Duration::from_millis(1);
         loop {
@@ -261,16 +271,16 @@ impl Shared {
         (state.accessed, state.modified)
     }
 
-    /// `Max-Age` for the cookie: `None` for a browser-close session.
-    pub(crate) fn cookie_max_age(&self) -> Option<i64> {
+    /// `Max-Age` for the cookie set at `now`: `None` for a browser-close session.
+    pub(crate) fn cookie_max_age(&self, now: SystemTime) -> Option<i64> {
         let state = self.state();
-        if expire_at_browser_close(&state.data, self.settings.expire_at_browser_close) {
+        if expire_at_browser_close(&state.data, self.settings().expire_at_browser_close) {
             None
         } else {
             Some(expiry_age(
                 &state.data,
-                OffsetDateTime::now_utc(),
-                self.settings.cookie_age,
+                OffsetDateTime::from(now),
+                self.settings().cookie_age,
             ))
         }
     }
@@ -284,14 +294,15 @@ impl Shared {
         Ok(())
     }
 
-    /// Saves through the engine and returns the cookie value to send.
-    pub(crate) async fn persist(&self) -> Result<String, SessionError> {
+    /// Saves through the engine as of `now` and returns the cookie value to send.
+    pub(crate) async fn persist(&self, now: SystemTime) -> Result<String, SessionError> {
+        // The data is shared, not copied; the changes are taken, and put back if the save fails.
         let (origin, data, changes) = {
-            let state = self.state();
+            let mut state = self.state();
             (
                 state.origin.clone(),
                 state.data.clone(),
-                state.changes.clone(),
+                std::mem::take(&mut state.changes),
             )
         };
         let saved = self
@@ -303,17 +314,24 @@ impl Shared {
                 }),
                 data: &data,
                 changes: &changes,
-                now: OffsetDateTime::now_utc(),
-                cookie_age: self.settings.cookie_age,
+                now: OffsetDateTime::from(now),
+                cookie_age: self.settings().cookie_age,
             })
-            .await?;
+            .await;
         let mut state = self.state();
+        let saved = match saved {
+            Ok(saved) => saved,
+            Err(error) => {
+                let later = std::mem::replace(&mut state.changes, changes);
+                state.changes.extend(later);
+                return Err(error.into());
+            }
+        };
         state.origin = Some(Origin {
             cookie_value: saved.cookie_value.clone(),
             version: saved.version,
         });
-        state.changes = ChangeSet::default();
-        state.modified = false;
+        state.modified = !state.changes.is_empty();
         Ok(saved.cookie_value)
     }
 }
@@ -356,15 +374,20 @@ impl Drop for Shared {
 pub struct LazySession(pub(crate) Arc<Shared>);
 
 impl LazySession {
-    pub(crate) fn new(
-        engines: Arc<Engines>,
-        settings: Arc<Settings>,
-        incoming: Option<String>,
-    ) -> Self {
+    pub(crate) fn new(config: Arc<Config>, incoming: Option<String>) -> Self {
+        let (primary_accepts, plausible) = match incoming.as_deref() {
+            Some(value) => {
+                let primary = config.primary.accepts(value);
+                let fallback = || config.fallbacks.iter().any(|e| e.accepts(value));
+                (primary, primary || fallback())
+            }
+            None => (false, false),
+        };
         LazySession(Arc::new(Shared {
-            engines,
-            settings,
+            config,
             incoming,
+            primary_accepts,
+            plausible,
             state: Mutex::new(State::default()),
         }))
     }
@@ -378,7 +401,7 @@ impl LazySession {
     /// A store failure is an error; an unknown, expired or tampered cookie is an empty session.
     /// With `SESSION_LOCKING`, it first waits for the session's lock.
     pub async fn load(&self) -> Result<Session, SessionError> {
-        self.0.ensure_loaded(self.0.settings.locking).await?;
+        self.0.ensure_loaded(self.0.settings().locking).await?;
         Ok(Session(self.0.clone()))
     }
 
@@ -442,7 +465,9 @@ impl Session {
     /// The value under `key`, deserialized; `Ok(None)` if absent, an error if it has
     /// another type. Sets `accessed`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        self.get_value(key).map(|v| typed(key, v)).transpose()
+        let mut state = self.state();
+        state.touch();
+        state.data.get(key).map(|v| typed(key, v)).transpose()
     }
 
     /// The raw JSON value under `key`. Sets `accessed`.
@@ -478,7 +503,7 @@ impl Session {
         let Some(value) = state.data.get(key) else {
             return Ok(None);
         };
-        let value = typed(key, value.clone())?;
+        let value = typed(key, value)?;
         state.remove(key);
         Ok(Some(value))
     }
@@ -601,7 +626,7 @@ impl Session {
     pub fn expiry_age_since(&self, modification: OffsetDateTime) -> i64 {
         let mut state = self.state();
         state.touch();
-        expiry_age(&state.data, modification, self.0.settings.cookie_age)
+        expiry_age(&state.data, modification, self.0.settings().cookie_age)
     }
 
     /// When the session expires if saved now (Django's `get_expiry_date`). Sets `accessed`.
@@ -613,7 +638,7 @@ impl Session {
     pub fn expiry_date_since(&self, modification: OffsetDateTime) -> OffsetDateTime {
         let mut state = self.state();
         state.touch();
-        expiry_date(&state.data, modification, self.0.settings.cookie_age)
+        expiry_date(&state.data, modification, self.0.settings().cookie_age)
     }
 
     /// Whether the cookie ends with the browser session (Django's
@@ -621,7 +646,7 @@ impl Session {
     pub fn expire_at_browser_close(&self) -> bool {
         let mut state = self.state();
         state.touch();
-        expire_at_browser_close(&state.data, self.0.settings.expire_at_browser_close)
+        expire_at_browser_close(&state.data, self.0.settings().expire_at_browser_close)
     }
 
     /// Stores a marker to check on the next request that the browser keeps cookies.
@@ -675,20 +700,97 @@ impl Session {
         if self.0.is_empty() {
             return Ok(None);
         }
-        self.0.persist().await.map(Some)
+        self.0.persist(SystemTime::now()).await.map(Some)
     }
 
     /// The data as a JSON object (a copy). Sets `accessed`.
     pub fn to_map(&self) -> Data {
         let mut state = self.state();
         state.touch();
-        state.data.clone()
+        Data::clone(&state.data)
     }
 }
 
-fn typed<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, SessionError> {
-    serde_json::from_value(value).map_err(|source| SessionError::Type {
+/// `value` as a `T`, read in place (no copy of the JSON).
+fn typed<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T, SessionError> {
+    T::deserialize(value).map_err(|source| SessionError::Type {
         key: key.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::Sessions;
+    use crate::engine::{EngineError, MemoryStore, Saved, ServerEngine};
+    use crate::settings::EngineKind;
+
+    /// The memory cache, with a switch that makes the next save fail as a store outage would.
+    struct FailNextSave {
+        inner: ServerEngine<MemoryStore>,
+        fail: AtomicBool,
+    }
+
+    #[async_trait]
+    impl Engine for FailNextSave {
+        fn kind(&self) -> EngineKind {
+            self.inner.kind()
+        }
+        fn accepts(&self, cookie_value: &str) -> bool {
+            self.inner.accepts(cookie_value)
+        }
+        async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
+            self.inner.load(cookie_value).await
+        }
+        async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError> {
+            if self.fail.swap(false, Ordering::SeqCst) {
+                return Err(EngineError::unavailable(std::io::Error::other(
+                    "store down",
+                )));
+            }
+            self.inner.save(request).await
+        }
+        async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
+            self.inner.delete(cookie_value).await
+        }
+        async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
+            self.inner.exists(cookie_value).await
+        }
+        async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
+            self.inner.clear_expired(batch).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_save_keeps_the_changes_so_a_retry_merges_them() {
+        let engine = Arc::new(FailNextSave {
+            inner: ServerEngine::new(MemoryStore::new(16), Duration::from_secs(1)),
+            fail: AtomicBool::new(false),
+        });
+        let sessions = Sessions::new(engine.clone(), Settings::new("secret")).unwrap();
+        let first = sessions.start(None).load().await.unwrap();
+        first.insert("a", 1).unwrap();
+        let cookie = first.save().await.unwrap().expect("a new session");
+
+        let session = sessions.start(Some(&cookie)).load().await.unwrap();
+        session.insert("b", 2).unwrap();
+        engine.fail.store(true, Ordering::SeqCst);
+        assert!(session.save().await.is_err());
+        assert!(session.modified());
+        // Meanwhile another request moves the record on, so the retry has to merge.
+        let other = sessions.start(Some(&cookie)).load().await.unwrap();
+        other.insert("a", 5).unwrap();
+        other.save().await.unwrap();
+        session.save().await.unwrap();
+        assert!(!session.modified());
+
+        let stored = sessions.start(Some(&cookie)).load().await.unwrap();
+        assert_eq!(stored.get::<i64>("a").unwrap(), Some(5));
+        assert_eq!(stored.get::<i64>("b").unwrap(), Some(2));
+    }
 }

@@ -416,17 +416,23 @@ impl Settings {
                 ),
             ));
         }
-        if !self.cookie_path.starts_with('/') || self.cookie_path.contains(';') {
+        // RFC 6265: a path is any ASCII but control characters and ';'.
+        if !self.cookie_path.starts_with('/')
+            || !self
+                .cookie_path
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b';')
+        {
             return Err(ConfigError::new(
                 "SESSION_COOKIE_PATH",
                 format!(
-                    "{:?} must start with '/' and contain no ';'",
+                    "{:?} must start with '/' and hold only printable ASCII other than ';'",
                     self.cookie_path
                 ),
             ));
         }
         if let Some(domain) = &self.cookie_domain
-            && (domain.contains(';') || domain.contains(char::is_whitespace))
+            && !domain.bytes().all(|b| b.is_ascii_graphic() && b != b';')
         {
             return Err(ConfigError::new(
                 "SESSION_COOKIE_DOMAIN",
@@ -803,6 +809,16 @@ mod tests {
                 ],
                 "SESSION_COOKIE_NAME",
                 "requires SESSION_COOKIE_SECURE",
+            ),
+            (
+                &[("SESSION_COOKIE_PATH", "/a\u{1}b")],
+                "SESSION_COOKIE_PATH",
+                "printable ASCII",
+            ),
+            (
+                &[("SESSION_COOKIE_DOMAIN", "exa\u{7f}mple.com")],
+                "SESSION_COOKIE_DOMAIN",
+                "is not a domain",
             ),
             (
                 &[("SESSION_COOKIE_NAME", "a b")],

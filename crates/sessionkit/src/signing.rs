@@ -31,6 +31,14 @@ pub const STORE_SALT: &str = "django.contrib.sessions.SessionStore";
 /// Upper bound on decompressed data: a few kilobytes of zlib must not become gigabytes.
 const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Length of an HMAC-SHA256 in unpadded base64.
+const SIGNATURE_CHARS: usize = 43;
+
+/// JSON shorter than this is not worth a zlib attempt: see [`Signer::compressing_from`]. Such
+/// a value is at most ~230 bytes longer than its compressed form would be, far from the
+/// 4096-byte cookie limit.
+pub const SMALL_VALUE_BYTES: usize = 512;
+
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Why a signed value was refused. None of these is a server error: the caller treats the
@@ -82,12 +90,15 @@ pub struct Unsigned {
 pub struct Signer {
     current: Hmac<Sha256>,
     fallbacks: Vec<Hmac<Sha256>>,
+    /// JSON shorter than this is signed as it is, without trying zlib first.
+    compress_from: usize,
 }
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signer")
             .field("fallbacks", &self.fallbacks.len())
+            .field("compress_from", &self.compress_from)
             .finish_non_exhaustive()
     }
 }
@@ -99,27 +110,57 @@ impl Signer {
         Signer {
             current: signer_mac(salt, secret),
             fallbacks: fallbacks.iter().map(|s| signer_mac(salt, s)).collect(),
+            compress_from: 0,
+        }
+    }
+
+    /// The same signer, trying zlib only on JSON of at least `bytes` (Django always tries).
+    ///
+    /// Both forms are Django's format and Django reads either, so this changes only the size
+    /// of small values, never who can read them. Setting up a zlib stream clears about 150 KB
+    /// of tables, which costs more than all the rest of signing a small session put together,
+    /// while zlib saves a few dozen bytes there. [`SMALL_VALUE_BYTES`] is the cut-off
+    /// sessionkit's engines use, for cookies and for `session_data` alike.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::signing::{Signer, COOKIE_SALT};
+    ///
+    /// let data = json!({"cart": "abc".repeat(50)}).as_object().unwrap().clone();
+    /// let django = Signer::new(COOKIE_SALT, "secret", &[]);
+    /// assert!(django.sign_object(&data, 0).starts_with('.')); // compressed
+    /// let fast = django.clone().compressing_from(512);
+    /// let plain = fast.sign_object(&data, 0);
+    /// assert!(!plain.starts_with('.'));
+    /// assert_eq!(django.unsign_object(&plain, None, std::time::SystemTime::now()).unwrap().data, data);
+    /// ```
+    pub fn compressing_from(self, bytes: usize) -> Self {
+        Signer {
+            compress_from: bytes,
+            ..self
         }
     }
 
     /// `signing.dumps(data, salt=…, compress=True)` at `timestamp` (Unix seconds).
     pub fn sign_object(&self, data: &Map<String, Value>, timestamp: u64) -> String {
         let json = to_python_json(data);
-        let compressed = zlib(json.as_bytes());
         // Django keeps the compressed form only when it saves more than the one `.` it costs.
-        let (marker, bytes) = if compressed.len() < json.len().saturating_sub(1) {
-            (".", compressed.as_slice())
-        } else {
-            ("", json.as_bytes())
+        let compressed = (json.len() >= self.compress_from)
+            .then(|| zlib(json.as_bytes()))
+            .filter(|compressed| compressed.len() < json.len().saturating_sub(1));
+        let (marker, bytes) = match &compressed {
+            Some(compressed) => (".", compressed.as_slice()),
+            None => ("", json.as_bytes()),
         };
         let mut value = String::with_capacity(bytes.len() * 4 / 3 + 56);
         value.push_str(marker);
         URL_SAFE_NO_PAD.encode_string(bytes, &mut value);
         value.push(':');
         value.push_str(&b62_encode(timestamp));
-        let signature = self.signature(&self.current, value.as_bytes());
+        let mut signature = [0; SIGNATURE_CHARS];
+        let signature = self.signature(&self.current, value.as_bytes(), &mut signature);
         value.push(':');
-        value.push_str(&signature);
+        value.push_str(signature);
         value
     }
 
@@ -139,7 +180,8 @@ impl Signer {
         let verified = std::iter::once(&self.current)
             .chain(&self.fallbacks)
             .any(|mac| {
-                let expected = self.signature(mac, signed.as_bytes());
+                let mut expected = [0; SIGNATURE_CHARS];
+                let expected = self.signature(mac, signed.as_bytes(), &mut expected);
                 bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
             });
         if !verified {
@@ -174,10 +216,20 @@ impl Signer {
         Ok(Unsigned { data, timestamp })
     }
 
-    fn signature(&self, mac: &Hmac<Sha256>, message: &[u8]) -> String {
+    /// The base64 signature of `message`, written into `out` (no allocation).
+    fn signature<'o>(
+        &self,
+        mac: &Hmac<Sha256>,
+        message: &[u8],
+        out: &'o mut [u8; SIGNATURE_CHARS],
+    ) -> &'o str {
         let mut mac = mac.clone();
         mac.update(message);
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        let written = URL_SAFE_NO_PAD
+            .encode_slice(mac.finalize().into_bytes(), out)
+            .expect("32 bytes take 43 base64 characters");
+        debug_assert_eq!(written, SIGNATURE_CHARS);
+        std::str::from_utf8(out).expect("base64 is ASCII")
     }
 }
 
@@ -308,6 +360,25 @@ mod tests {
     }
 
     #[test]
+    fn below_the_threshold_values_stay_plain_and_above_it_compress_as_in_django() {
+        let django = Signer::new(COOKIE_SALT, "s", &[]);
+        let fast = django.clone().compressing_from(SMALL_VALUE_BYTES);
+        let small = object(json!({"blob": "ab".repeat(100)}));
+        assert!(django.sign_object(&small, 7).starts_with('.'));
+        let plain = fast.sign_object(&small, 7);
+        assert!(!plain.starts_with('.'));
+        assert_eq!(
+            django
+                .unsign_object(&plain, None, SystemTime::now())
+                .unwrap()
+                .data,
+            small
+        );
+        let big = object(json!({"blob": "ab".repeat(SMALL_VALUE_BYTES)}));
+        assert_eq!(fast.sign_object(&big, 7), django.sign_object(&big, 7));
+    }
+
+    #[test]
     fn age_equal_to_max_age_passes_and_one_more_second_fails() {
         let signer = Signer::new(COOKIE_SALT, "s", &[]);
         let value = signer.sign_object(&Map::new(), 1_000);
@@ -327,9 +398,10 @@ mod tests {
     fn a_dot_payload_that_is_not_zlib_fails_cleanly() {
         let signer = Signer::new(COOKIE_SALT, "s", &[]);
         let forged_payload = format!(".{}:{}", URL_SAFE_NO_PAD.encode(b"{}"), b62_encode(5));
+        let mut signature = [0; SIGNATURE_CHARS];
         let value = format!(
             "{forged_payload}:{}",
-            signer.signature(&signer.current, forged_payload.as_bytes())
+            signer.signature(&signer.current, forged_payload.as_bytes(), &mut signature)
         );
         assert_eq!(
             signer.unsign_object(&value, None, SystemTime::now()),
@@ -342,9 +414,10 @@ mod tests {
         let signer = Signer::new(COOKIE_SALT, "s", &[]);
         let bomb = zlib(&vec![b' '; (MAX_DECOMPRESSED_BYTES + 10) as usize]);
         let signed = format!(".{}:0", URL_SAFE_NO_PAD.encode(&bomb));
+        let mut signature = [0; SIGNATURE_CHARS];
         let value = format!(
             "{signed}:{}",
-            signer.signature(&signer.current, signed.as_bytes())
+            signer.signature(&signer.current, signed.as_bytes(), &mut signature)
         );
         assert_eq!(
             signer.unsign_object(&value, None, SystemTime::now()),

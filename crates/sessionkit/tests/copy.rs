@@ -164,7 +164,7 @@ impl Store {
         self.engine
             .save(SaveRequest {
                 previous: None,
-                data: &object(data),
+                data: &Arc::new(object(data)),
                 changes: &ChangeSet::default(),
                 now,
                 cookie_age: age,
@@ -216,7 +216,7 @@ impl Store {
             .load(cookie)
             .await
             .expect("load")
-            .map(|loaded| loaded.data)
+            .map(|loaded| Arc::unwrap_or_clone(loaded.data))
     }
 
     async fn cleanup(self) {

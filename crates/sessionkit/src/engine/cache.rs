@@ -77,7 +77,7 @@ pub struct MemoryStore {
 
 #[derive(Debug, Clone)]
 struct MemoryRecord {
-    data: Data,
+    data: Arc<Data>,
     version: i64,
     expires: OffsetDateTime,
 }
@@ -150,7 +150,7 @@ impl RecordStore for MemoryStore {
     async fn insert(
         &self,
         id: &str,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, EngineError> {
@@ -174,7 +174,7 @@ impl RecordStore for MemoryStore {
         &self,
         id: &str,
         version: i64,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
     ) -> Result<bool, EngineError> {
         let mut records = self.records();
@@ -451,7 +451,10 @@ impl RecordStore for RedisStore {
             return Ok(None);
         };
         match serde_json::from_str(&data) {
-            Ok(data) => Ok(Some(Loaded { data, version })),
+            Ok(data) => Ok(Some(Loaded {
+                data: Arc::new(data),
+                version,
+            })),
             Err(error) => {
                 tracing::warn!(%error, "session data in Redis is not a JSON object; ignoring it");
                 Ok(None)
@@ -462,7 +465,7 @@ impl RecordStore for RedisStore {
     async fn insert(
         &self,
         id: &str,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
         _now: OffsetDateTime,
     ) -> Result<bool, EngineError> {
@@ -483,7 +486,7 @@ impl RecordStore for RedisStore {
         &self,
         id: &str,
         version: i64,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
     ) -> Result<bool, EngineError> {
         let replaced: i64 = self
@@ -605,7 +608,7 @@ impl RecordStore for RedisStore {
             let expires = (expiry_ms >= 0)
                 .then(|| OffsetDateTime::from_unix_timestamp((expiry_ms + 500) / 1000).ok())
                 .flatten();
-            let data = data.and_then(|data| serde_json::from_str(&data).ok());
+            let data = data.and_then(|data| serde_json::from_str(&data).ok().map(Arc::new));
             match (data, version, expires) {
                 (Some(data), Some(version), Some(expires)) => page.records.push(StoredRecord {
                     id: id.to_owned(),
@@ -713,8 +716,8 @@ mod tests {
         assert_eq!(glob_escape(r"a*b?[c]\"), r"a\*b\?\[c\]\\");
     }
 
-    fn data(n: i64) -> Data {
-        serde_json::json!({ "n": n }).as_object().unwrap().clone()
+    fn data(n: i64) -> Arc<Data> {
+        Arc::new(serde_json::json!({ "n": n }).as_object().unwrap().clone())
     }
 
     #[tokio::test]

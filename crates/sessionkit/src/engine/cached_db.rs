@@ -84,7 +84,7 @@ impl RecordStore for CachedDbStore {
     async fn insert(
         &self,
         id: &str,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, EngineError> {
@@ -103,7 +103,7 @@ impl RecordStore for CachedDbStore {
         &self,
         id: &str,
         version: i64,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
     ) -> Result<bool, EngineError> {
         if self.db.replace(id, version, data, expires).await? {

@@ -43,6 +43,13 @@ impl Record {
     fn is_live(&self) -> bool {
         self.expires > OffsetDateTime::now_utc()
     }
+
+    fn loaded(self) -> Loaded {
+        Loaded {
+            data: Arc::new(self.data),
+            version: self.version,
+        }
+    }
 }
 
 impl FileStore {
@@ -157,16 +164,13 @@ impl RecordStore for FileStore {
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
         let path = session_path(&self.dir, id);
         let record = self.blocking(move |_| read(&path)).await?;
-        Ok(record.filter(Record::is_live).map(|r| Loaded {
-            data: r.data,
-            version: r.version,
-        }))
+        Ok(record.filter(Record::is_live).map(Record::loaded))
     }
 
     async fn insert(
         &self,
         id: &str,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
         _now: OffsetDateTime,
     ) -> Result<bool, EngineError> {
@@ -174,7 +178,7 @@ impl RecordStore for FileStore {
         let record = Record {
             version: 1,
             expires,
-            data: data.clone(),
+            data: Data::clone(data),
         };
         self.blocking(move |dir| {
             let _lock = lock_dir(dir)?;
@@ -190,14 +194,14 @@ impl RecordStore for FileStore {
         &self,
         id: &str,
         version: i64,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
     ) -> Result<bool, EngineError> {
         let id = id.to_owned();
         let record = Record {
             version: version + 1,
             expires,
-            data: data.clone(),
+            data: Data::clone(data),
         };
         self.blocking(move |dir| {
             let _lock = lock_dir(dir)?;
@@ -279,10 +283,7 @@ impl RecordStore for FileStore {
                     found.push(StoredRecord {
                         id,
                         expires: r.expires,
-                        record: Loaded {
-                            data: r.data,
-                            version: r.version,
-                        },
+                        record: r.loaded(),
                     });
                 }
             }
@@ -325,10 +326,7 @@ impl RecordStore for FileStore {
                     Some(r) if r.is_live() => page.records.push(StoredRecord {
                         id,
                         expires: r.expires,
-                        record: Loaded {
-                            data: r.data,
-                            version: r.version,
-                        },
+                        record: r.loaded(),
                     }),
                     Some(_) => {}
                     None => page.unreadable += 1,

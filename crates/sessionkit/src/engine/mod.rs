@@ -129,8 +129,9 @@ pub enum ImportOutcome {
 /// A record an engine found for a cookie value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
-    /// The session data.
-    pub data: Data,
+    /// The session data, shared rather than copied: a store that keeps records in memory
+    /// hands out its own copy, and a request copies it only if it writes.
+    pub data: Arc<Data>,
     /// The stored version, for compare-and-swap saves (always 0 for cookie engines).
     pub version: i64,
 }
@@ -188,6 +189,37 @@ impl ChangeSet {
         };
     }
 
+    /// Adds `later`, changes made after these ones.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::engine::ChangeSet;
+    ///
+    /// let mut earlier = ChangeSet::default();
+    /// earlier.set("a", json!(1));
+    /// earlier.set("b", json!(2));
+    /// let mut later = ChangeSet::default();
+    /// later.remove("a");
+    /// later.set("c", json!(3));
+    /// earlier.extend(later);
+    /// let mut stored = json!({"a": 0, "z": 9}).as_object().unwrap().clone();
+    /// earlier.apply_to(&mut stored);
+    /// assert_eq!(serde_json::Value::Object(stored), json!({"z": 9, "b": 2, "c": 3}));
+    /// ```
+    pub fn extend(&mut self, later: ChangeSet) {
+        if later.cleared {
+            *self = later;
+            return;
+        }
+        // A key is either set or removed in `later`, so the order of the two does not matter.
+        for key in &later.removed {
+            self.remove(key);
+        }
+        for (key, value) in later.set {
+            self.set(&key, value);
+        }
+    }
+
     /// Whether the request changed nothing.
     pub fn is_empty(&self) -> bool {
         !self.cleared && self.set.is_empty() && self.removed.is_empty()
@@ -221,8 +253,8 @@ pub struct Saved {
 pub struct SaveRequest<'a> {
     /// The record being updated; `None` creates a new one (new session, or `cycle_key`).
     pub previous: Option<Previous<'a>>,
-    /// The data as the handler left it.
-    pub data: &'a Data,
+    /// The data as the handler left it (an engine that keeps it can share it).
+    pub data: &'a Arc<Data>,
     /// What the handler changed, for merging into a record that moved on meanwhile.
     pub changes: &'a ChangeSet,
     /// The modification time: expiry is counted from here.

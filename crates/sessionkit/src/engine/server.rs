@@ -18,7 +18,7 @@ use super::{
     Data, Engine, EngineError, ExportPage, ExportedSession, ImportOutcome, Loaded, SaveRequest,
     Saved, UserSession,
 };
-use crate::key::SessionKey;
+use crate::key::{KeyHash, SessionKey};
 use crate::settings::EngineKind;
 
 /// How often a save re-applies its changes after losing a race before giving up.
@@ -39,9 +39,36 @@ pub enum Addressing {
 impl Addressing {
     /// The address of the record of `key`.
     pub fn of(self, key: &SessionKey) -> String {
+        self.of_cookie(key.as_str())
+            .expect("a SessionKey is well formed")
+            .as_str()
+            .to_owned()
+    }
+
+    /// The address of the record a cookie value names, if it is a well-formed key; no
+    /// allocation, as every request that uses its session asks.
+    fn of_cookie(self, cookie_value: &str) -> Option<Address<'_>> {
+        if !SessionKey::is_well_formed(cookie_value) {
+            return None;
+        }
+        Some(match self {
+            Addressing::Hashed => Address::Hash(KeyHash::of(cookie_value)),
+            Addressing::Plain => Address::Key(cookie_value),
+        })
+    }
+}
+
+/// A record's address as [`Addressing::of_cookie`] finds it.
+enum Address<'a> {
+    Hash(KeyHash),
+    Key(&'a str),
+}
+
+impl Address<'_> {
+    fn as_str(&self) -> &str {
         match self {
-            Addressing::Hashed => key.hashed(),
-            Addressing::Plain => key.as_str().to_owned(),
+            Address::Hash(hash) => hash.as_str(),
+            Address::Key(key) => key,
         }
     }
 }
@@ -73,7 +100,7 @@ pub trait RecordStore: Send + Sync + 'static {
     async fn insert(
         &self,
         id: &str,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, EngineError>;
@@ -84,7 +111,7 @@ pub trait RecordStore: Send + Sync + 'static {
         &self,
         id: &str,
         version: i64,
-        data: &Data,
+        data: &Arc<Data>,
         expires: OffsetDateTime,
     ) -> Result<bool, EngineError>;
 
@@ -198,6 +225,11 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
         &self.store
     }
 
+    /// Where the record of `cookie_value` lives, if the value is a well-formed key.
+    fn address_of<'c>(&self, cookie_value: &'c str) -> Option<Address<'c>> {
+        self.store.addressing().of_cookie(cookie_value)
+    }
+
     /// Runs one store operation within the timeout.
     async fn bounded<T>(
         &self,
@@ -251,11 +283,8 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     }
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
-        match SessionKey::parse(cookie_value) {
-            Some(key) => {
-                self.bounded(self.store.fetch(&self.store.address(&key)))
-                    .await
-            }
+        match self.address_of(cookie_value) {
+            Some(id) => self.bounded(self.store.fetch(id.as_str())).await,
             None => Ok(None),
         }
     }
@@ -266,17 +295,19 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         };
         // Only well-formed keys are ever loaded, so a bad one here cannot name a live record;
         // Gone (rather than a fresh record) keeps "no resurrection" true for any caller.
-        let key = SessionKey::parse(previous.cookie_value).ok_or(EngineError::Gone)?;
-        let id = self.store.address(&key);
+        let address = self
+            .address_of(previous.cookie_value)
+            .ok_or(EngineError::Gone)?;
+        let id = address.as_str();
         let saved = |version: i64| Saved {
-            cookie_value: key.as_str().to_owned(),
+            cookie_value: previous.cookie_value.to_owned(),
             version: version + 1,
         };
         let expires = request.expiry_date(request.data);
         if self
             .bounded(
                 self.store
-                    .replace(&id, previous.version, request.data, expires),
+                    .replace(id, previous.version, request.data, expires),
             )
             .await?
         {
@@ -286,14 +317,14 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         for attempt in 1..MAX_SAVE_ATTEMPTS {
             // Writers that collided would collide again if they retried in step.
             tokio::time::sleep(backoff(attempt)).await;
-            let Some(fresh) = self.bounded(self.store.fetch(&id)).await? else {
+            let Some(fresh) = self.bounded(self.store.fetch(id)).await? else {
                 return Err(EngineError::Gone);
             };
             let mut merged = fresh.data;
-            request.changes.apply_to(&mut merged);
+            request.changes.apply_to(Arc::make_mut(&mut merged));
             let expires = request.expiry_date(&merged);
             if self
-                .bounded(self.store.replace(&id, fresh.version, &merged, expires))
+                .bounded(self.store.replace(id, fresh.version, &merged, expires))
                 .await?
             {
                 return Ok(saved(fresh.version));
@@ -305,21 +336,15 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     }
 
     async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
-        match SessionKey::parse(cookie_value) {
-            Some(key) => {
-                self.bounded(self.store.remove(&self.store.address(&key)))
-                    .await
-            }
+        match self.address_of(cookie_value) {
+            Some(id) => self.bounded(self.store.remove(id.as_str())).await,
             None => Ok(()),
         }
     }
 
     async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
-        match SessionKey::parse(cookie_value) {
-            Some(key) => {
-                self.bounded(self.store.contains(&self.store.address(&key)))
-                    .await
-            }
+        match self.address_of(cookie_value) {
+            Some(id) => self.bounded(self.store.contains(id.as_str())).await,
             None => Ok(false),
         }
     }
@@ -338,9 +363,9 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         token: &str,
         lease: Duration,
     ) -> Result<bool, EngineError> {
-        match SessionKey::parse(cookie_value) {
-            Some(key) => {
-                self.bounded(self.store.try_lock(&self.store.address(&key), token, lease))
+        match self.address_of(cookie_value) {
+            Some(id) => {
+                self.bounded(self.store.try_lock(id.as_str(), token, lease))
                     .await
             }
             None => Ok(true),
@@ -348,11 +373,8 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     }
 
     async fn unlock(&self, cookie_value: &str, token: &str) -> Result<(), EngineError> {
-        match SessionKey::parse(cookie_value) {
-            Some(key) => {
-                self.bounded(self.store.unlock(&self.store.address(&key), token))
-                    .await
-            }
+        match self.address_of(cookie_value) {
+            Some(id) => self.bounded(self.store.unlock(id.as_str(), token)).await,
             None => Ok(()),
         }
     }
@@ -372,7 +394,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
             .map(|stored| UserSession {
                 current: current.as_deref() == Some(stored.id.as_str()),
                 id: stored.id[..16].to_owned(),
-                data: stored.record.data,
+                data: Arc::unwrap_or_clone(stored.record.data),
                 expires: stored.expires,
             })
             .collect();
@@ -399,7 +421,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
                     Addressing::Hashed => None,
                 },
                 address: stored.id,
-                data: stored.record.data,
+                data: Arc::unwrap_or_clone(stored.record.data),
                 expires: stored.expires,
             })
             .collect();
@@ -425,11 +447,9 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
             (None, Addressing::Hashed) if is_key_hash(&session.address) => session.address.clone(),
             (None, _) => return Ok(ImportOutcome::KeyUnknown),
         };
+        let data = Arc::new(session.data.clone());
         let inserted = self
-            .bounded(
-                self.store
-                    .insert(&address, &session.data, session.expires, now),
-            )
+            .bounded(self.store.insert(&address, &data, session.expires, now))
             .await?;
         Ok(if inserted {
             ImportOutcome::Copied

@@ -6,6 +6,7 @@
 //! cannot be revoked before it expires (logout only stops *this* browser from sending it).
 //! Concurrent requests cannot be merged either: the browser keeps whichever cookie came last.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::expiry::expiry_date;
 use crate::key::MIN_KEY_LENGTH;
 use crate::settings::{EngineKind, Settings};
-use crate::signing::{COOKIE_SALT, Signer};
+use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 
 /// Browsers keep at most 4096 bytes per cookie, so no longer value can be one we wrote.
 pub const MAX_COOKIE_VALUE_BYTES: usize = 4096;
@@ -29,7 +30,7 @@ pub const MAX_COOKIE_VALUE_BYTES: usize = 4096;
 /// use sessionkit::Settings;
 ///
 /// let engine = SignedCookieEngine::new(&Settings::new("secret"));
-/// let data = serde_json::json!({"cart": [7]}).as_object().unwrap().clone();
+/// let data = std::sync::Arc::new(serde_json::json!({"cart": [7]}).as_object().unwrap().clone());
 /// let saved = engine
 ///     .save(SaveRequest {
 ///         previous: None,
@@ -53,14 +54,17 @@ pub struct SignedCookieEngine {
 }
 
 impl SignedCookieEngine {
-    /// An engine signing with `SECRET_KEY` (verifying with its fallbacks too).
+    /// An engine signing with `SECRET_KEY` (verifying with its fallbacks too). Sessions
+    /// under [`SMALL_VALUE_BYTES`] of JSON go out uncompressed: Django reads both forms, and
+    /// the zlib attempt would cost more than the rest of the request's session work.
     pub fn new(settings: &Settings) -> Self {
         SignedCookieEngine {
             signer: Signer::new(
                 COOKIE_SALT,
                 &settings.secret_key,
                 &settings.secret_key_fallbacks,
-            ),
+            )
+            .compressing_from(SMALL_VALUE_BYTES),
             cookie_age: settings.cookie_age,
         }
     }
@@ -104,7 +108,7 @@ impl Engine for SignedCookieEngine {
             return Ok(None);
         }
         Ok(Some(Loaded {
-            data: unsigned.data,
+            data: Arc::new(unsigned.data),
             version: 0,
         }))
     }

@@ -152,7 +152,7 @@ pub async fn a_session_older_than_the_cookie_age_is_not_loaded(h: &Harness) {
         .await
         .unwrap()
         .expect("still valid");
-    assert_eq!(loaded.data, data);
+    assert_eq!(*loaded.data, data);
 }
 
 /// Item 21 (signed cookies): the signed timestamp is judged against SESSION_COOKIE_AGE as

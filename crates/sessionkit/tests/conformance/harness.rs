@@ -311,7 +311,7 @@ impl Harness {
         self.engine()
             .save(SaveRequest {
                 previous: None,
-                data,
+                data: &Arc::new(data.clone()),
                 changes: &ChangeSet::default(),
                 now,
                 cookie_age: self.settings.cookie_age,

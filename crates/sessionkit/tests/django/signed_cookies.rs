@@ -48,7 +48,7 @@ async fn engine_save(engine: &SignedCookieEngine, data: &Data) -> String {
     engine
         .save(SaveRequest {
             previous: None,
-            data,
+            data: &Arc::new(data.clone()),
             changes: &ChangeSet::default(),
             now: OffsetDateTime::now_utc(),
             cookie_age: Settings::new(SECRET).cookie_age,
@@ -82,7 +82,7 @@ async fn djangos_cookies_load_in_sessionkit_with_the_same_data() {
             .await
             .expect("no store to fail")
             .unwrap_or_else(|| panic!("{name}: sessionkit refused Django's cookie {cookie}"));
-        assert_eq!(loaded.data, set.data, "{name}");
+        assert_eq!(*loaded.data, set.data, "{name}");
         assert_eq!(
             to_python_json(&loaded.data),
             text(written, "json"),

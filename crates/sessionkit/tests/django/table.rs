@@ -140,7 +140,7 @@ async fn sessionkit_rows_load_in_django(db: SharedDatabase) {
         let saved = engine
             .save(SaveRequest {
                 previous: None,
-                data: &set.data,
+                data: &Arc::new(set.data.clone()),
                 changes: &ChangeSet::default(),
                 now: OffsetDateTime::now_utc(),
                 cookie_age: 1_209_600,
