@@ -136,6 +136,10 @@ impl RecordStore for MemoryStore {
         EngineKind::Cache
     }
 
+    fn in_process(&self) -> bool {
+        true
+    }
+
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
         let records = self.records();
         Ok(records

@@ -92,6 +92,12 @@ pub trait RecordStore: Send + Sync + 'static {
         self.addressing().of(key)
     }
 
+    /// Whether the store lives in this process and answers without waiting (the memory
+    /// cache): its operations need no timeout, and are spared the timer.
+    fn in_process(&self) -> bool {
+        false
+    }
+
     /// The live (unexpired) record, if any.
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError>;
 
@@ -235,6 +241,9 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
         &self,
         operation: impl Future<Output = Result<T, EngineError>>,
     ) -> Result<T, EngineError> {
+        if self.store.in_process() {
+            return operation.await;
+        }
         tokio::time::timeout(self.timeout, operation)
             .await
             .unwrap_or_else(|_| {
