@@ -106,7 +106,9 @@ pub(crate) struct Config {
     pub(crate) primary: Arc<dyn Engine>,
     /// Engines only read from while moving off them (`SESSION_ENGINE_FALLBACKS`).
     pub(crate) fallbacks: Vec<Arc<dyn Engine>>,
+    /// Validated settings.
     pub(crate) settings: Settings,
+    /// The session cookie's `Set-Cookie` header, rendered from the settings.
     pub(crate) cookie: CookieTemplate,
 }
 
@@ -115,9 +117,9 @@ pub(crate) struct Shared {
     config: Arc<Config>,
     /// The cookie value the request carried, if any.
     incoming: Option<String>,
-    /// Whether the primary engine, or failing that a fallback, could recognize `incoming`
-    /// (judged once, from its shape).
+    /// Whether the primary engine could recognize `incoming` (judged once, from its shape).
     primary_accepts: bool,
+    /// Whether the primary engine or a fallback could.
     plausible: bool,
     state: Mutex<State>,
 }
