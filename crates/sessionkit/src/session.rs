@@ -395,6 +395,22 @@ impl LazySession {
     }
 
     /// Whether a handler (or the middleware) loaded the session already.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// let lazy = sessions.start(None);
+    /// assert!(!lazy.is_loaded()); // the middleware never loads a session nobody asked for
+    /// lazy.load().await?;
+    /// assert!(lazy.is_loaded());
+    /// # Ok(()) }
+    /// ```
     pub fn is_loaded(&self) -> bool {
         self.0.is_loaded()
     }
@@ -402,6 +418,25 @@ impl LazySession {
     /// Loads the session (once per request; later calls return the same session).
     /// A store failure is an error; an unknown, expired or tampered cookie is an empty session.
     /// With `SESSION_LOCKING`, it first waits for the session's lock.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// let lazy = sessions.start(None);
+    /// lazy.load().await?.insert("n", 1)?;
+    /// assert_eq!(lazy.load().await?.get::<i32>("n")?, Some(1)); // the same session
+    ///
+    /// // A cookie that is not ours (or expired, or tampered with) is just an empty session.
+    /// let session = sessions.start(Some("forged.cookie")).load().await?;
+    /// assert!(session.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub async fn load(&self) -> Result<Session, SessionError> {
         self.0.ensure_loaded(self.0.settings().locking).await?;
         Ok(Session(self.0.clone()))
@@ -410,6 +445,29 @@ impl LazySession {
     /// Loads the session holding its lock until the response is sent, whatever
     /// `SESSION_LOCKING` says: for the one route that does a read-modify-write (a counter,
     /// a stock level) in an app that does not lock every route.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use sessionkit::{EngineKind, SessionError, Sessions, Settings};
+    ///
+    /// let sessions = Sessions::open(Settings {
+    ///     engine: EngineKind::Cache,
+    ///     lock_timeout: Duration::from_millis(50),
+    ///     ..Settings::new("secret")
+    /// })
+    /// .await?;
+    /// # let first = sessions.start(None).load().await?;
+    /// # first.insert("stock", 5)?;
+    /// # let cookie = first.save().await?.unwrap();
+    /// let session = sessions.start(Some(&cookie)).load_locked().await?;
+    /// assert_eq!(session.get::<i32>("stock")?, Some(5));
+    /// // Meanwhile a second request for the same session waits, and gives up after the timeout.
+    /// let other = sessions.start(Some(&cookie)).load_locked().await;
+    /// assert!(matches!(other, Err(SessionError::Locked { .. })));
+    /// # Ok(()) }
+    /// ```
     pub async fn load_locked(&self) -> Result<Session, SessionError> {
         self.0.ensure_loaded(true).await?;
         Ok(Session(self.0.clone()))
@@ -466,6 +524,23 @@ impl Session {
 
     /// The value under `key`, deserialized; `Ok(None)` if absent, an error if it has
     /// another type. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// session.insert("user_id", 42)?;
+    /// assert_eq!(session.get::<u64>("user_id")?, Some(42));
+    /// assert_eq!(session.get::<u64>("missing")?, None);
+    /// assert!(session.get::<String>("user_id").is_err()); // stored as a number
+    /// # Ok(()) }
+    /// ```
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let mut state = self.state();
         state.touch();
@@ -473,6 +548,24 @@ impl Session {
     }
 
     /// The raw JSON value under `key`. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use serde_json::json;
+    ///
+    /// session.insert("cart", json!({ "items": 2 }))?;
+    /// assert_eq!(session.get_value("cart"), Some(json!({ "items": 2 })));
+    /// assert_eq!(session.get_value("missing"), None);
+    /// # Ok(()) }
+    /// ```
     pub fn get_value(&self, key: &str) -> Option<Value> {
         let mut state = self.state();
         state.touch();
@@ -481,6 +574,26 @@ impl Session {
 
     /// Stores `value` under `key` (Django's `session[key] = value`). Sets `accessed` and
     /// `modified`. Fails only if `value` cannot be represented as JSON.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// session.insert("cart", ["apple", "pear"])?;
+    /// assert_eq!(session.get::<Vec<String>>("cart")?.unwrap(), ["apple", "pear"]);
+    /// assert!(session.modified());
+    ///
+    /// // JSON object keys are strings: a map keyed by tuples cannot be stored.
+    /// let grid: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
+    /// assert!(session.insert("grid", grid).is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn insert(&self, key: &str, value: impl Serialize) -> Result<(), SessionError> {
         let value = serde_json::to_value(value).map_err(|source| SessionError::Type {
             key: key.to_owned(),
@@ -492,6 +605,26 @@ impl Session {
 
     /// Removes `key` and returns its value (Django's `del session[key]`, without the error
     /// for a missing key). `modified` is set only if the key was there.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let first = sessions.start(None).load().await?;
+    /// # first.insert("cart", 3)?;
+    /// # let cookie = first.save().await?.unwrap();
+    /// let session = sessions.start(Some(&cookie)).load().await?; // holds {"cart": 3}
+    /// assert_eq!(session.remove("coupon"), None);
+    /// assert!(!session.modified());
+    /// assert_eq!(session.remove("cart"), Some(serde_json::json!(3)));
+    /// assert!(session.modified());
+    /// # Ok(()) }
+    /// ```
     pub fn remove(&self, key: &str) -> Option<Value> {
         self.state().remove(key)
     }
@@ -499,6 +632,28 @@ impl Session {
     /// Removes `key` and returns its value deserialized (Django's `pop`). A missing key gives
     /// `Ok(None)` and leaves `modified` alone, like `pop(key, default)` in Django.
     /// A value of another type is an error and stays in place.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let first = sessions.start(None).load().await?;
+    /// # first.insert("user_id", 42)?;
+    /// # let cookie = first.save().await?.unwrap();
+    /// let session = sessions.start(Some(&cookie)).load().await?; // holds {"user_id": 42}
+    /// assert_eq!(session.pop::<u64>("missing")?, None);
+    /// assert!(!session.modified());
+    /// assert!(session.pop::<String>("user_id").is_err()); // wrong type: the value stays
+    /// assert_eq!(session.pop::<u64>("user_id")?, Some(42));
+    /// assert!(!session.contains_key("user_id"));
+    /// assert!(session.modified());
+    /// # Ok(()) }
+    /// ```
     pub fn pop<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         let mut state = self.state();
         state.touch();
@@ -511,6 +666,22 @@ impl Session {
     }
 
     /// The value under `key`; if absent, stores `default` first and returns it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// assert_eq!(session.setdefault("theme", "dark".to_owned())?, "dark"); // stored
+    /// assert_eq!(session.setdefault("theme", "light".to_owned())?, "dark"); // kept
+    /// assert_eq!(session.get::<String>("theme")?.as_deref(), Some("dark"));
+    /// # Ok(()) }
+    /// ```
     pub fn setdefault<T: Serialize + DeserializeOwned>(
         &self,
         key: &str,
@@ -524,6 +695,23 @@ impl Session {
     }
 
     /// Whether `key` is present. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// assert!(!session.contains_key("cart"));
+    /// assert!(session.accessed() && !session.modified());
+    /// session.insert("cart", 1)?;
+    /// assert!(session.contains_key("cart"));
+    /// # Ok(()) }
+    /// ```
     pub fn contains_key(&self, key: &str) -> bool {
         let mut state = self.state();
         state.touch();
@@ -531,6 +719,22 @@ impl Session {
     }
 
     /// The keys, in insertion order. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// session.insert("b", 1)?;
+    /// session.insert("a", 2)?;
+    /// assert_eq!(session.keys(), ["b", "a"]); // insertion order, not sorted
+    /// # Ok(()) }
+    /// ```
     pub fn keys(&self) -> Vec<String> {
         let mut state = self.state();
         state.touch();
@@ -538,6 +742,24 @@ impl Session {
     }
 
     /// The values, in insertion order. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use serde_json::json;
+    ///
+    /// session.insert("n", 1)?;
+    /// session.insert("name", "Ada")?;
+    /// assert_eq!(session.values(), [json!(1), json!("Ada")]);
+    /// # Ok(()) }
+    /// ```
     pub fn values(&self) -> Vec<Value> {
         let mut state = self.state();
         state.touch();
@@ -545,6 +767,22 @@ impl Session {
     }
 
     /// The `(key, value)` pairs, in insertion order. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// session.insert("user_id", 42)?;
+    /// let items = session.items();
+    /// assert_eq!(items, [("user_id".to_owned(), serde_json::json!(42))]);
+    /// # Ok(()) }
+    /// ```
     pub fn items(&self) -> Vec<(String, Value)> {
         let mut state = self.state();
         state.touch();
@@ -556,6 +794,24 @@ impl Session {
     }
 
     /// Stores every entry of `entries`. Sets `accessed` and `modified`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use serde_json::json;
+    ///
+    /// session.update([("a".to_owned(), json!(1)), ("b".to_owned(), json!([2, 3]))]);
+    /// assert_eq!(session.get::<Vec<i32>>("b")?, Some(vec![2, 3]));
+    /// assert!(session.modified());
+    /// # Ok(()) }
+    /// ```
     pub fn update(&self, entries: impl IntoIterator<Item = (String, Value)>) {
         let mut state = self.state();
         state.touch();
@@ -566,17 +822,78 @@ impl Session {
     }
 
     /// Removes every key but keeps the session (and its key). Sets `accessed` and `modified`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::Cache,
+    /// #     cache_url: "memory://".into(),
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let first = sessions.start(None).load().await?;
+    /// # first.insert("cart", 3)?;
+    /// # let cookie = first.save().await?.unwrap();
+    /// let session = sessions.start(Some(&cookie)).load().await?; // holds {"cart": 3}
+    /// let key = session.session_key();
+    /// session.clear();
+    /// assert!(session.keys().is_empty());
+    /// assert_eq!(session.session_key(), key); // unlike `flush`, the same record, now empty
+    /// assert!(session.modified());
+    /// # Ok(()) }
+    /// ```
     pub fn clear(&self) {
         self.state().clear();
     }
 
     /// Django's `is_empty`: no stored record behind the cookie and no data. Sets no flag.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// assert!(session.is_empty()); // a new session
+    /// assert!(!session.accessed());
+    /// session.insert("n", 1)?;
+    /// assert!(!session.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Logs out: empties the session and deletes its record; a later write starts a new
     /// session under a new key. Use it on logout.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::Cache,
+    /// #     cache_url: "memory://".into(),
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let first = sessions.start(None).load().await?;
+    /// # first.insert("user_id", 42)?;
+    /// # let cookie = first.save().await?.unwrap();
+    /// let session = sessions.start(Some(&cookie)).load().await?; // a logged-in user
+    /// session.flush();
+    /// assert!(session.is_empty());
+    /// assert_eq!(session.session_key(), None);
+    /// session.save().await?; // deletes the record (the middleware does this after the response)
+    /// assert!(sessions.start(Some(&cookie)).load().await?.is_empty()); // the old cookie is dead
+    /// # Ok(()) }
+    /// ```
     pub fn flush(&self) {
         let mut state = self.state();
         state.clear();
@@ -585,6 +902,29 @@ impl Session {
 
     /// Keeps the data under a new key and deletes the old record. Use it on login, against
     /// session fixation.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::Cache,
+    /// #     cache_url: "memory://".into(),
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let first = sessions.start(None).load().await?;
+    /// # first.insert("cart", 3)?;
+    /// # let old_cookie = first.save().await?.unwrap();
+    /// let session = sessions.start(Some(&old_cookie)).load().await?;
+    /// session.insert("user_id", 42)?; // logging in
+    /// session.cycle_key();
+    /// let new_cookie = session.save().await?.unwrap();
+    /// assert_ne!(new_cookie, old_cookie);
+    /// assert_eq!(session.get::<i32>("cart")?, Some(3)); // the data stays
+    /// assert!(sessions.start(Some(&old_cookie)).load().await?.is_empty()); // the old key is dead
+    /// # Ok(()) }
+    /// ```
     pub fn cycle_key(&self) {
         let mut state = self.state();
         state.touch();
@@ -620,11 +960,47 @@ impl Session {
     }
 
     /// Seconds until expiry, counted from now (Django's `get_expiry_age`). Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use sessionkit::Expiry;
+    ///
+    /// assert_eq!(session.expiry_age(), 1_209_600); // SESSION_COOKIE_AGE: two weeks
+    /// session.set_expiry(Expiry::After(time::Duration::minutes(5)));
+    /// assert_eq!(session.expiry_age(), 300);
+    /// # Ok(()) }
+    /// ```
     pub fn expiry_age(&self) -> i64 {
         self.expiry_age_since(OffsetDateTime::now_utc())
     }
 
     /// Seconds until expiry, counted from `modification`. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use sessionkit::Expiry;
+    /// use time::macros::datetime;
+    ///
+    /// session.set_expiry(Expiry::At(datetime!(2030-01-01 12:00 UTC)));
+    /// assert_eq!(session.expiry_age_since(datetime!(2030-01-01 11:00 UTC)), 3600);
+    /// # Ok(()) }
+    /// ```
     pub fn expiry_age_since(&self, modification: OffsetDateTime) -> i64 {
         let mut state = self.state();
         state.touch();
@@ -632,11 +1008,49 @@ impl Session {
     }
 
     /// When the session expires if saved now (Django's `get_expiry_date`). Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use sessionkit::Expiry;
+    /// use time::macros::datetime;
+    ///
+    /// session.set_expiry(Expiry::At(datetime!(2030-01-01 12:00 UTC)));
+    /// assert_eq!(session.expiry_date(), datetime!(2030-01-01 12:00 UTC));
+    /// # Ok(()) }
+    /// ```
     pub fn expiry_date(&self) -> OffsetDateTime {
         self.expiry_date_since(OffsetDateTime::now_utc())
     }
 
     /// When the session expires if saved at `modification`. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use sessionkit::Expiry;
+    /// use time::macros::datetime;
+    ///
+    /// let saved = datetime!(2030-01-01 0:00 UTC);
+    /// assert_eq!(session.expiry_date_since(saved), datetime!(2030-01-15 0:00 UTC)); // 2 weeks
+    /// session.set_expiry(Expiry::After(time::Duration::hours(1)));
+    /// assert_eq!(session.expiry_date_since(saved), datetime!(2030-01-01 1:00 UTC));
+    /// # Ok(()) }
+    /// ```
     pub fn expiry_date_since(&self, modification: OffsetDateTime) -> OffsetDateTime {
         let mut state = self.state();
         state.touch();
@@ -645,6 +1059,22 @@ impl Session {
 
     /// Whether the cookie ends with the browser session (Django's
     /// `get_expire_at_browser_close`). Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// assert!(!session.expire_at_browser_close()); // SESSION_EXPIRE_AT_BROWSER_CLOSE=false
+    /// session.set_expiry(sessionkit::Expiry::BrowserClose);
+    /// assert!(session.expire_at_browser_close());
+    /// # Ok(()) }
+    /// ```
     pub fn expire_at_browser_close(&self) -> bool {
         let mut state = self.state();
         state.touch();
@@ -652,12 +1082,45 @@ impl Session {
     }
 
     /// Stores a marker to check on the next request that the browser keeps cookies.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// // Request 1 (e.g. showing the login form):
+    /// session.set_test_cookie();
+    /// let cookie = session.save().await?.unwrap();
+    /// // Request 2 (the form's POST) carries the cookie back if the browser keeps cookies:
+    /// let next = sessions.start(Some(&cookie)).load().await?;
+    /// assert!(next.test_cookie_worked());
+    /// # Ok(()) }
+    /// ```
     pub fn set_test_cookie(&self) {
         self.state()
             .set(TEST_COOKIE_NAME, Value::from(TEST_COOKIE_VALUE));
     }
 
     /// Whether the marker of [`Session::set_test_cookie`] came back.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// let session = sessions.start(None).load().await?; // the browser sent no cookie back
+    /// assert!(!session.test_cookie_worked());
+    /// # Ok(()) }
+    /// ```
     pub fn test_cookie_worked(&self) -> bool {
         self.get_value(TEST_COOKIE_NAME)
             .as_ref()
@@ -666,12 +1129,47 @@ impl Session {
     }
 
     /// Removes the marker of [`Session::set_test_cookie`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// session.set_test_cookie();
+    /// session.delete_test_cookie();
+    /// assert!(!session.test_cookie_worked());
+    /// assert!(!session.contains_key("testcookie"));
+    /// # Ok(()) }
+    /// ```
     pub fn delete_test_cookie(&self) {
         self.remove(TEST_COOKIE_NAME);
     }
 
     /// The key of the stored record, for server engines once the session exists in the store.
     /// `None` for a new or flushed session and for `signed_cookies`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::Cache,
+    /// #     cache_url: "memory://".into(),
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// assert_eq!(session.session_key(), None); // new: no record yet
+    /// session.insert("n", 1)?;
+    /// let cookie = session.save().await?.unwrap();
+    /// assert_eq!(session.session_key().unwrap().as_str(), cookie);
+    /// # Ok(()) }
+    /// ```
     pub fn session_key(&self) -> Option<SessionKey> {
         if !self.0.engine().kind().is_server_side() {
             return None;
@@ -684,11 +1182,46 @@ impl Session {
     }
 
     /// Whether the handler read or wrote the session (Django's `accessed`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// assert!(!session.accessed());
+    /// let _ = session.contains_key("cart");
+    /// assert!(session.accessed()); // the response gets `Vary: Cookie`
+    /// assert!(!session.modified());
+    /// # Ok(()) }
+    /// ```
     pub fn accessed(&self) -> bool {
         self.0.flags().0
     }
 
     /// Whether the handler changed the session (Django's `modified`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// let mut cart: Vec<String> = session.get("cart")?.unwrap_or_default();
+    /// cart.push("apple".to_owned()); // a copy: the session has not changed
+    /// assert!(!session.modified());
+    /// session.insert("cart", cart)?; // as in Django, store it again to save it
+    /// assert!(session.modified());
+    /// # Ok(()) }
+    /// ```
     pub fn modified(&self) -> bool {
         self.0.flags().1
     }
@@ -697,6 +1230,25 @@ impl Session {
     /// value (`None` if the session is empty and nothing was stored). Records left behind by
     /// `flush` or `cycle_key` are deleted first. For use outside the middleware: background
     /// jobs, tests, tools.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// assert_eq!(session.save().await?, None); // empty: nothing stored, no cookie
+    /// session.insert("n", 1)?;
+    /// let cookie = session.save().await?.expect("a cookie value");
+    /// assert!(!session.modified());
+    /// let next = sessions.start(Some(&cookie)).load().await?;
+    /// assert_eq!(next.get::<i32>("n")?, Some(1));
+    /// # Ok(()) }
+    /// ```
     pub async fn save(&self) -> Result<Option<String>, SessionError> {
         self.0.delete_retired().await?;
         if self.0.is_empty() {
@@ -706,6 +1258,23 @@ impl Session {
     }
 
     /// The data as a JSON object (a copy). Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// session.insert("a", 1)?;
+    /// let map = session.to_map();
+    /// session.insert("a", 2)?;
+    /// assert_eq!(map["a"], 1); // a copy, not a view
+    /// # Ok(()) }
+    /// ```
     pub fn to_map(&self) -> Data {
         let mut state = self.state();
         state.touch();
