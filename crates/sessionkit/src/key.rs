@@ -10,10 +10,33 @@ use sha2::{Digest, Sha256};
 
 const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Length of a freshly minted key (Django's `get_random_string(32, VALID_KEY_CHARS)`).
+///
+/// ```
+/// use sessionkit::SessionKey;
+/// use sessionkit::key::KEY_LENGTH;
+///
+/// assert_eq!(SessionKey::generate().as_str().len(), KEY_LENGTH);
+/// ```
 pub const KEY_LENGTH: usize = 32;
 /// Shortest cookie value that can be a key; Django's `_validate_session_key` uses the same bound.
+///
+/// ```
+/// use sessionkit::SessionKey;
+/// use sessionkit::key::MIN_KEY_LENGTH;
+///
+/// assert!(SessionKey::is_well_formed(&"a".repeat(MIN_KEY_LENGTH)));
+/// assert!(!SessionKey::is_well_formed(&"a".repeat(MIN_KEY_LENGTH - 1)));
+/// ```
 pub const MIN_KEY_LENGTH: usize = 8;
 /// Longest accepted key: Django's `session_key` column is `varchar(40)`.
+///
+/// ```
+/// use sessionkit::SessionKey;
+/// use sessionkit::key::MAX_KEY_LENGTH;
+///
+/// assert!(SessionKey::is_well_formed(&"a".repeat(MAX_KEY_LENGTH)));
+/// assert!(!SessionKey::is_well_formed(&"a".repeat(MAX_KEY_LENGTH + 1)));
+/// ```
 pub const MAX_KEY_LENGTH: usize = 40;
 
 /// A validated session key.
@@ -36,6 +59,14 @@ impl SessionKey {
     /// # Panics
     /// Only if the operating system cannot provide randomness at all, in which case no key
     /// could be trusted and continuing would be worse.
+    ///
+    /// ```
+    /// use sessionkit::SessionKey;
+    ///
+    /// let (a, b) = (SessionKey::generate(), SessionKey::generate());
+    /// assert_ne!(a, b);
+    /// assert!(SessionKey::is_well_formed(a.as_str())); // 32 of [a-z0-9]
+    /// ```
     pub fn generate() -> Self {
         // 252 is the largest multiple of 36 below 256: bytes at or above it would bias the draw.
         const LIMIT: u8 = 252;
@@ -57,11 +88,28 @@ impl SessionKey {
     ///
     /// Anything else (empty, short, other characters such as `/` or `..`) is not a key, so it
     /// can never reach a query or a file path.
+    ///
+    /// ```
+    /// use sessionkit::SessionKey;
+    ///
+    /// assert!(SessionKey::parse("abcdefgh12345678").is_some());
+    /// assert!(SessionKey::parse("").is_none());
+    /// assert!(SessionKey::parse("short").is_none()); // under 8 characters
+    /// assert!(SessionKey::parse("ABCDEFGH12345678").is_none()); // upper case
+    /// assert!(SessionKey::parse("../../etc/passwd").is_none()); // never a path
+    /// ```
     pub fn parse(value: &str) -> Option<Self> {
         Self::is_well_formed(value).then(|| SessionKey(value.to_owned()))
     }
 
     /// The check behind [`SessionKey::parse`], without allocating.
+    ///
+    /// ```
+    /// use sessionkit::SessionKey;
+    ///
+    /// assert!(SessionKey::is_well_formed("0123456789abcdef"));
+    /// assert!(!SessionKey::is_well_formed("0123456789abcdef;")); // ';' is not in [a-z0-9]
+    /// ```
     pub fn is_well_formed(value: &str) -> bool {
         (MIN_KEY_LENGTH..=MAX_KEY_LENGTH).contains(&value.len())
             && value
@@ -70,17 +118,43 @@ impl SessionKey {
     }
 
     /// The key itself, for the cookie. Never log it.
+    ///
+    /// ```
+    /// use sessionkit::SessionKey;
+    ///
+    /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
+    /// assert_eq!(key.as_str(), "abcdefgh12345678");
+    /// assert_ne!(key.to_string(), key.as_str()); // `Display` shows a fingerprint only
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// SHA-256 of the key in lowercase hex: what server engines store, so a leaked table or
     /// dump holds no usable cookie.
+    ///
+    /// ```
+    /// use sessionkit::SessionKey;
+    ///
+    /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
+    /// let hash = key.hashed();
+    /// assert_eq!(hash.len(), 64);
+    /// assert!(!hash.contains(key.as_str()));
+    /// assert_eq!(hash, SessionKey::parse("abcdefgh12345678").unwrap().hashed()); // stable
+    /// ```
     pub fn hashed(&self) -> String {
         KeyHash::of(&self.0).as_str().to_owned()
     }
 
     /// A short, non-reversible tag for logs: the first 8 hex digits of [`SessionKey::hashed`].
+    ///
+    /// ```
+    /// use sessionkit::SessionKey;
+    ///
+    /// let key = SessionKey::generate();
+    /// assert_eq!(key.fingerprint(), key.hashed()[..8]);
+    /// assert_eq!(key.to_string(), format!("#{}", key.fingerprint())); // what logs show
+    /// ```
     pub fn fingerprint(&self) -> String {
         self.hashed()[..8].to_owned()
     }
