@@ -65,6 +65,16 @@ impl From<EngineError> for SessionError {
 
 impl SessionError {
     /// The HTTP status this error becomes.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use sessionkit::{EngineError, SessionError};
+    ///
+    /// let outage = SessionError::from(EngineError::unavailable(std::io::Error::other("down")));
+    /// assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// assert_eq!(SessionError::from(EngineError::Gone).status(), StatusCode::BAD_REQUEST);
+    /// assert_eq!(SessionError::MissingLayer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    /// ```
     pub fn status(&self) -> StatusCode {
         match self {
             SessionError::Unavailable(_) | SessionError::Locked { .. } => {
@@ -78,6 +88,16 @@ impl SessionError {
     }
 
     /// The response body: enough for the user to act on, without internals.
+    ///
+    /// ```
+    /// use sessionkit::{EngineError, SessionError};
+    ///
+    /// let error = SessionError::from(EngineError::unavailable(std::io::Error::other(
+    ///     "connection refused to 10.0.0.5:6379",
+    /// )));
+    /// assert!(error.public_message().contains("try again"));
+    /// assert!(!error.public_message().contains("10.0.0.5")); // internals stay in the log
+    /// ```
     pub fn public_message(&self) -> &'static str {
         match self {
             SessionError::Unavailable(_) => {
@@ -108,6 +128,16 @@ impl SessionError {
     }
 
     /// The whole response for this error, as any body type that can hold a string.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use sessionkit::SessionError;
+    ///
+    /// let response: http::Response<String> = SessionError::Interrupted.to_response();
+    /// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    /// assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+    /// assert_eq!(response.body(), SessionError::Interrupted.public_message());
+    /// ```
     pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
         self.log();
         let mut response = http::Response::new(B::from(self.public_message().to_owned()));
