@@ -8,6 +8,24 @@ use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// The session key Django keeps the custom expiry under.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::SignedCookies,
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// # let session = sessions.start(None).load().await?;
+/// use sessionkit::Expiry;
+/// use sessionkit::expiry::EXPIRY_KEY;
+///
+/// session.set_expiry(Expiry::After(time::Duration::minutes(10)));
+/// assert_eq!(session.get::<i64>(EXPIRY_KEY)?, Some(600)); // as Django stores it
+/// # Ok(()) }
+/// ```
 pub const EXPIRY_KEY: &str = "_session_expiry";
 
 /// What [`crate::Session::set_expiry`] accepts (Django's `set_expiry(value)`).
@@ -72,6 +90,17 @@ fn stored(data: &Map<String, Value>) -> Stored {
 }
 
 /// Django's `get_expiry_age`: seconds from `modification` until the session expires.
+///
+/// ```
+/// use serde_json::{Map, json};
+/// use sessionkit::expiry::{EXPIRY_KEY, expiry_age};
+/// use time::macros::datetime;
+///
+/// let now = datetime!(2030-01-01 0:00 UTC);
+/// assert_eq!(expiry_age(&Map::new(), now, 3600), 3600); // no custom expiry: the cookie age
+/// let data = Map::from_iter([(EXPIRY_KEY.to_owned(), json!("2030-01-01T00:10:00+00:00"))]);
+/// assert_eq!(expiry_age(&data, now, 3600), 600);
+/// ```
 pub fn expiry_age(data: &Map<String, Value>, modification: OffsetDateTime, cookie_age: i64) -> i64 {
     match stored(data) {
         Stored::CookieAge => cookie_age,
@@ -84,6 +113,17 @@ pub fn expiry_age(data: &Map<String, Value>, modification: OffsetDateTime, cooki
 }
 
 /// Django's `get_expiry_date`: when the session expires, counted from `modification`.
+///
+/// ```
+/// use serde_json::{Map, json};
+/// use sessionkit::expiry::{EXPIRY_KEY, expiry_date};
+/// use time::macros::datetime;
+///
+/// let now = datetime!(2030-01-01 0:00 UTC);
+/// assert_eq!(expiry_date(&Map::new(), now, 3600), datetime!(2030-01-01 1:00 UTC));
+/// let data = Map::from_iter([(EXPIRY_KEY.to_owned(), json!(60))]);
+/// assert_eq!(expiry_date(&data, now, 3600), datetime!(2030-01-01 0:01 UTC));
+/// ```
 pub fn expiry_date(
     data: &Map<String, Value>,
     modification: OffsetDateTime,
@@ -98,6 +138,17 @@ pub fn expiry_date(
 }
 
 /// Django's `get_expire_at_browser_close`.
+///
+/// ```
+/// use serde_json::{Map, json};
+/// use sessionkit::expiry::{EXPIRY_KEY, expire_at_browser_close};
+///
+/// assert!(expire_at_browser_close(&Map::new(), true)); // no custom expiry: the setting
+/// let at_close = Map::from_iter([(EXPIRY_KEY.to_owned(), json!(0))]);
+/// assert!(expire_at_browser_close(&at_close, false));
+/// let timed = Map::from_iter([(EXPIRY_KEY.to_owned(), json!(60))]);
+/// assert!(!expire_at_browser_close(&timed, true));
+/// ```
 pub fn expire_at_browser_close(data: &Map<String, Value>, setting: bool) -> bool {
     match data.get(EXPIRY_KEY) {
         None => setting,
