@@ -11,6 +11,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// The session engines: where session data lives. See the crate docs for which to pick.
+///
+/// ```
+/// use sessionkit::EngineKind;
+///
+/// assert_eq!("signed_cookies".parse(), Ok(EngineKind::SignedCookies));
+/// // Django's dotted paths work too, so a Django settings value can be reused as is.
+/// assert_eq!("django.contrib.sessions.backends.cached_db".parse(), Ok(EngineKind::CachedDb));
+/// assert!("memcached".parse::<EngineKind>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EngineKind {
     /// All data in a signed cookie on the client; nothing stored on the server.
@@ -27,6 +36,14 @@ pub enum EngineKind {
 
 impl EngineKind {
     /// Every engine, in the order the docs list them.
+    ///
+    /// ```
+    /// use sessionkit::EngineKind;
+    ///
+    /// for kind in EngineKind::ALL {
+    ///     assert_eq!(kind.name().parse(), Ok(kind)); // every engine round-trips through its name
+    /// }
+    /// ```
     pub const ALL: [EngineKind; 5] = [
         EngineKind::SignedCookies,
         EngineKind::Db,
@@ -36,6 +53,13 @@ impl EngineKind {
     ];
 
     /// The `SESSION_ENGINE` value that selects this engine.
+    ///
+    /// ```
+    /// use sessionkit::EngineKind;
+    ///
+    /// assert_eq!(EngineKind::CachedDb.name(), "cached_db");
+    /// assert_eq!(EngineKind::CachedDb.to_string(), "cached_db"); // `Display` is the same
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::SignedCookies => "signed_cookies",
@@ -47,6 +71,13 @@ impl EngineKind {
     }
 
     /// Whether session data lives on the server (only a key travels in the cookie).
+    ///
+    /// ```
+    /// use sessionkit::EngineKind;
+    ///
+    /// assert!(!EngineKind::SignedCookies.is_server_side());
+    /// assert!(EngineKind::File.is_server_side());
+    /// ```
     pub fn is_server_side(self) -> bool {
         self != EngineKind::SignedCookies
     }
@@ -72,6 +103,20 @@ impl FromStr for EngineKind {
 }
 
 /// The `SameSite` attribute of the session cookie.
+///
+/// ```
+/// use sessionkit::{SameSite, Settings};
+///
+/// let mut settings = Settings::new("secret");
+/// settings.set("SESSION_COOKIE_SAMESITE", "Strict")?;
+/// assert_eq!(settings.cookie_samesite, Some(SameSite::Strict));
+///
+/// // Browsers reject `SameSite=None` without `Secure`, so the settings do too.
+/// settings.cookie_samesite = Some(SameSite::None);
+/// settings.cookie_secure = false;
+/// assert_eq!(settings.validate().unwrap_err().setting, "SESSION_COOKIE_SAMESITE");
+/// # Ok::<(), sessionkit::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
     /// Sent on top-level navigations from other sites, not on their sub-requests (the default).
@@ -83,6 +128,16 @@ pub enum SameSite {
 }
 
 /// A bad setting: which one, what it was, and what it accepts.
+///
+/// ```
+/// use std::path::Path;
+/// use sessionkit::Settings;
+///
+/// let env = [("SESSION_COOKIE_AGE".to_owned(), "soon".to_owned())];
+/// let error = Settings::from_sources(None, Path::new("sessionkit.toml"), env).unwrap_err();
+/// assert_eq!(error.setting, "SESSION_COOKIE_AGE");
+/// assert_eq!(error.to_string(), r#"SESSION_COOKIE_AGE: "soon" is not a number of seconds"#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{setting}: {message}")]
 pub struct ConfigError {
@@ -94,6 +149,14 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// A configuration error for `setting`.
+    ///
+    /// ```
+    /// use sessionkit::ConfigError;
+    ///
+    /// // An application's own check of a setting, reported the same way.
+    /// let error = ConfigError::new("SESSION_COOKIE_DOMAIN", "must be set in production");
+    /// assert_eq!(error.to_string(), "SESSION_COOKIE_DOMAIN: must be set in production");
+    /// ```
     pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
         ConfigError {
             setting,
@@ -214,9 +277,26 @@ fn redact_password(url: &str) -> String {
 }
 
 /// `SESSION_COOKIE_AGE`'s default: two weeks, in seconds.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::DEFAULT_COOKIE_AGE;
+///
+/// assert_eq!(DEFAULT_COOKIE_AGE, 14 * 24 * 60 * 60);
+/// assert_eq!(Settings::new("secret").cookie_age, DEFAULT_COOKIE_AGE);
+/// ```
 pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 
 /// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::SETTING_NAMES;
+///
+/// assert!(SETTING_NAMES.contains(&"SESSION_COOKIE_AGE"));
+/// let mut settings = Settings::new("secret");
+/// assert!(settings.set("SESSION_COOKIE_AGES", "60").is_err()); // a typo is an error
+/// ```
 pub const SETTING_NAMES: [&str; 22] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
@@ -244,6 +324,16 @@ pub const SETTING_NAMES: [&str; 22] = [
 
 impl Settings {
     /// Defaults for everything, with `secret_key` set.
+    ///
+    /// ```
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let settings = Settings::new("a long random secret");
+    /// assert_eq!(settings.engine, EngineKind::Db); // Django's default engine
+    /// assert_eq!(settings.cookie_age, 1_209_600);
+    /// assert!(settings.cookie_secure); // unlike Django's default
+    /// assert!(settings.validate().is_ok());
+    /// ```
     pub fn new(secret_key: impl Into<String>) -> Self {
         Settings {
             engine: EngineKind::Db,
@@ -273,12 +363,31 @@ impl Settings {
 
     /// Reads the process environment and, if present, `sessionkit.toml` in the working
     /// directory (or the file named by `SESSIONKIT_CONFIG`). The environment wins.
+    ///
+    /// ```no_run
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// // SESSION_ENGINE=cache SECRET_KEY=… ./app
+    /// let settings = Settings::from_env()?;
+    /// assert_eq!(settings.engine, EngineKind::Cache);
+    /// # Ok::<(), sessionkit::ConfigError>(())
+    /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_env_or_secret(|| Err(missing_secret()))
     }
 
     /// Like [`Settings::from_env`], but when neither source sets `SECRET_KEY`, it comes from
     /// `default_secret` (the demo server keeps a generated one in a file).
+    ///
+    /// ```
+    /// use sessionkit::Settings;
+    ///
+    /// let settings = Settings::from_env_or_secret(|| Ok("a generated dev secret".to_owned()))?;
+    /// if std::env::var_os("SECRET_KEY").is_none() {
+    ///     assert_eq!(settings.secret_key, "a generated dev secret");
+    /// }
+    /// # Ok::<(), sessionkit::ConfigError>(())
+    /// ```
     pub fn from_env_or_secret(
         default_secret: impl FnOnce() -> Result<String, ConfigError>,
     ) -> Result<Self, ConfigError> {
@@ -312,6 +421,22 @@ impl Settings {
 
     /// Builds settings from TOML text (`file`, whose path is used in messages) and
     /// `(name, value)` pairs that override it. What `from_env` uses; handy in tests.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let toml = r#"
+    /// SESSION_ENGINE = "cache"
+    /// SESSION_COOKIE_AGE = 3600
+    /// SECRET_KEY = "from the file"
+    /// "#;
+    /// let env = [("SESSION_COOKIE_AGE".to_owned(), "60".to_owned())];
+    /// let settings = Settings::from_sources(Some(toml), Path::new("sessionkit.toml"), env)?;
+    /// assert_eq!(settings.engine, EngineKind::Cache);
+    /// assert_eq!(settings.cookie_age, 60); // the override wins over the file
+    /// # Ok::<(), sessionkit::ConfigError>(())
+    /// ```
     pub fn from_sources(
         file: Option<&str>,
         file_path: &Path,
@@ -332,6 +457,19 @@ impl Settings {
     }
 
     /// Sets one setting by its Django name from its text form, as in the environment.
+    ///
+    /// ```
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let mut settings = Settings::new("secret");
+    /// settings.set("SESSION_ENGINE", "django.contrib.sessions.backends.cache")?;
+    /// settings.set("SESSION_LOCKING", "on")?;
+    /// assert_eq!(settings.engine, EngineKind::Cache);
+    /// assert!(settings.locking);
+    /// let error = settings.set("SESSION_COOKIE_SECURE", "sometimes").unwrap_err();
+    /// assert_eq!(error.setting, "SESSION_COOKIE_SECURE");
+    /// # Ok::<(), sessionkit::ConfigError>(())
+    /// ```
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let setting = SETTING_NAMES
             .into_iter()
@@ -397,6 +535,22 @@ impl Settings {
     }
 
     /// Checks the combination of settings; the first problem found is returned.
+    ///
+    /// ```
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let zero_age = Settings { cookie_age: 0, ..Settings::new("secret") };
+    /// let error = zero_age.validate().unwrap_err();
+    /// let message = "SESSION_COOKIE_AGE: must be a positive number of seconds, not 0";
+    /// assert_eq!(error.to_string(), message);
+    ///
+    /// let cookies_locked = Settings {
+    ///     engine: EngineKind::SignedCookies,
+    ///     locking: true,
+    ///     ..Settings::new("secret")
+    /// };
+    /// assert_eq!(cookies_locked.validate().unwrap_err().setting, "SESSION_LOCKING");
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.cookie_name.is_empty() || !self.cookie_name.bytes().all(is_cookie_name_byte) {
             return Err(ConfigError::new(
