@@ -26,6 +26,33 @@ use crate::set_cookie::CookieTemplate;
 use crate::settings::{ConfigError, Settings};
 
 /// Browsers keep a cookie only if its name and value together fit in 4096 bytes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::SignedCookies,
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use axum::{Router, body::Body, routing::get};
+/// use http::{Request, StatusCode};
+/// use sessionkit::{MAX_COOKIE_BYTES, Session, SessionError, SessionKey};
+/// use tower::ServiceExt;
+///
+/// async fn hoard(session: Session) -> Result<(), SessionError> {
+///     // About 6 KB of random text: even compressed, no browser would keep the cookie.
+///     let blob: String = (0..200).map(|_| SessionKey::generate().as_str().to_owned()).collect();
+///     session.insert("blob", blob)
+/// }
+/// let app = Router::new().route("/", get(hoard)).layer(sessions.layer());
+/// let response = app.oneshot(Request::new(Body::empty())).await?;
+/// assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR); // not a dropped cookie
+/// assert!(response.headers().get("set-cookie").is_none());
+/// # assert_eq!(MAX_COOKIE_BYTES, 4096);
+/// # Ok(()) }
+/// ```
 pub const MAX_COOKIE_BYTES: usize = 4096;
 
 /// sessionkit for one application: an engine and the settings. Cheap to clone.
@@ -63,6 +90,22 @@ impl std::fmt::Debug for Sessions {
 impl Sessions {
     /// Validates `settings` and opens the engine they select, and the fallback engines of
     /// `SESSION_ENGINE_FALLBACKS` (read from only, while sessions move to the primary).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::OpenError;
+    /// use sessionkit::{EngineKind, Sessions, Settings};
+    ///
+    /// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
+    /// let sessions = Sessions::open(settings).await?; // memory:// needs no server
+    /// assert_eq!(sessions.engine().kind(), EngineKind::Cache);
+    ///
+    /// let bad = Settings { cookie_age: -1, ..Settings::new("secret") };
+    /// let error = Sessions::open(bad).await.unwrap_err();
+    /// assert!(matches!(error, OpenError::Config(e) if e.setting == "SESSION_COOKIE_AGE"));
+    /// # Ok(()) }
+    /// ```
     pub async fn open(settings: Settings) -> Result<Self, OpenError> {
         let primary = open(&settings).await?;
         let mut fallbacks = Vec::with_capacity(settings.engine_fallbacks.len());
@@ -80,6 +123,19 @@ impl Sessions {
 
     /// Uses an engine built by hand (tests, custom engines) with `settings`; fallback
     /// engines, if any, come from [`Sessions::with_fallbacks`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sessionkit::engine::SignedCookieEngine;
+    /// use sessionkit::{EngineKind, Sessions, Settings};
+    ///
+    /// let settings = Settings { engine: EngineKind::SignedCookies, ..Settings::new("secret") };
+    /// let engine = Arc::new(SignedCookieEngine::new(&settings));
+    /// let sessions = Sessions::new(engine.clone(), settings)?;
+    /// assert_eq!(sessions.engine().kind(), EngineKind::SignedCookies);
+    /// assert!(Sessions::new(engine, Settings::new("")).is_err()); // no SECRET_KEY
+    /// # Ok::<(), sessionkit::ConfigError>(())
+    /// ```
     pub fn new(engine: Arc<dyn Engine>, settings: Settings) -> Result<Self, ConfigError> {
         settings.validate()?;
         Ok(Sessions::assemble(engine, Vec::new(), settings))
@@ -103,6 +159,29 @@ impl Sessions {
 
     /// The same, also reading sessions from `fallbacks` (tried in order when the primary
     /// engine does not recognize a cookie) and moving them to the primary engine.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::{EngineKind, Sessions, Settings};
+    ///
+    /// // Yesterday's sessions live in signed cookies; today's go to the cache.
+    /// let old = Sessions::open(Settings {
+    ///     engine: EngineKind::SignedCookies,
+    ///     ..Settings::new("secret")
+    /// })
+    /// .await?;
+    /// # let session = old.start(None).load().await?;
+    /// # session.insert("user_id", 42)?;
+    /// # let old_cookie = session.save().await?.unwrap();
+    /// let new = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
+    /// let sessions = Sessions::open(new).await?.with_fallbacks(vec![old.engine().clone()]);
+    /// let session = sessions.start(Some(&old_cookie)).load().await?;
+    /// assert_eq!(session.get::<u64>("user_id")?, Some(42)); // still logged in
+    /// let new_cookie = session.save().await?.unwrap();
+    /// assert!(sessions.engine().exists(&new_cookie).await?); // moved to the cache
+    /// # Ok(()) }
+    /// ```
     pub fn with_fallbacks(self, fallbacks: Vec<Arc<dyn Engine>>) -> Self {
         Sessions::assemble(
             self.config.primary.clone(),
@@ -112,21 +191,97 @@ impl Sessions {
     }
 
     /// The engine sessions are saved in.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::Cache,
+    /// #     cache_url: "memory://".into(),
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// assert_eq!(sessions.engine().kind(), sessionkit::EngineKind::Cache);
+    /// sessions.engine().migrate().await?; // nothing to create for a cache
+    /// assert!(!sessions.engine().exists("abcdefgh12345678").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.config.primary
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::Cache,
+    /// #     cache_url: "memory://".into(),
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// assert_eq!(sessions.settings().cookie_name, "sessionid");
+    /// assert_eq!(sessions.settings().cache_url, "memory://");
+    /// # Ok(()) }
+    /// ```
     pub fn settings(&self) -> &Settings {
         &self.config.settings
     }
 
     /// The session of a request that carried `cookie_value` (not loaded yet).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::Cache,
+    /// #     cache_url: "memory://".into(),
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// let session = sessions.start(None).load().await?; // a first visit
+    /// session.insert("n", 1)?;
+    /// let cookie = session.save().await?.unwrap();
+    ///
+    /// let next = sessions.start(Some(&cookie)).load().await?; // the next request
+    /// assert_eq!(next.get::<i32>("n")?, Some(1));
+    /// # Ok(()) }
+    /// ```
     pub fn start(&self, cookie_value: Option<&str>) -> LazySession {
         LazySession::new(self.config.clone(), cookie_value.map(str::to_owned))
     }
 
     /// The tower layer that gives every request a session.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// use axum::{Router, body::Body, routing::get};
+    /// use http::Request;
+    /// use sessionkit::{Session, SessionError};
+    /// use tower::ServiceExt;
+    ///
+    /// async fn login(session: Session) -> Result<(), SessionError> {
+    ///     session.insert("user_id", 42)
+    /// }
+    /// let app = Router::new().route("/", get(login)).layer(sessions.layer());
+    /// let response = app.oneshot(Request::new(Body::empty())).await?;
+    /// let set_cookie = response.headers()["set-cookie"].to_str()?;
+    /// assert!(set_cookie.starts_with("sessionid="));
+    /// assert!(set_cookie.contains("HttpOnly"));
+    /// assert_eq!(response.headers()["vary"], "Cookie");
+    /// # Ok(()) }
+    /// ```
     pub fn layer(&self) -> SessionLayer {
         SessionLayer {
             sessions: self.clone(),
@@ -134,6 +289,24 @@ impl Sessions {
     }
 
     /// The session cookie's value in `headers`, if the request carried one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// use http::{HeaderMap, header::COOKIE};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(COOKIE, "theme=dark; sessionid=abc123; lang=en".parse()?);
+    /// assert_eq!(sessions.cookie_value(&headers), Some("abc123"));
+    /// assert_eq!(sessions.cookie_value(&HeaderMap::new()), None);
+    /// # Ok(()) }
+    /// ```
     pub fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         let name = self.settings().cookie_name.as_str();
         headers
@@ -201,6 +374,32 @@ fn add_vary_cookie(headers: &mut HeaderMap) {
 }
 
 /// The tower [`Layer`] made by [`Sessions::layer`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::SignedCookies,
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use http::{Request, Response};
+/// use sessionkit::{LazySession, SessionError};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// // Any tower service works, not only axum: the session is in the request's extensions.
+/// let service = ServiceBuilder::new().layer(sessions.layer()).service(service_fn(
+///     |request: Request<String>| async move {
+///         let session = request.extensions().get::<LazySession>().unwrap().load().await?;
+///         session.insert("seen", true)?;
+///         Ok::<_, SessionError>(Response::new(String::new()))
+///     },
+/// ));
+/// let response = service.oneshot(Request::new(String::new())).await?;
+/// assert!(response.headers().contains_key("set-cookie"));
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionLayer {
     sessions: Sessions,
@@ -218,6 +417,33 @@ impl<S> Layer<S> for SessionLayer {
 }
 
 /// The tower [`Service`] made by [`SessionLayer`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::SignedCookies,
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use http::{Request, Response};
+/// use sessionkit::{LazySession, SessionError};
+/// use tower::{ServiceBuilder, ServiceExt, service_fn};
+///
+/// // A handler that only reads the session: no cookie is set, but caches must vary on it.
+/// let service = ServiceBuilder::new().layer(sessions.layer()).service(service_fn(
+///     |request: Request<String>| async move {
+///         let session = request.extensions().get::<LazySession>().unwrap().load().await?;
+///         let _ = session.contains_key("user_id");
+///         Ok::<_, SessionError>(Response::new(String::new()))
+///     },
+/// ));
+/// let response = service.oneshot(Request::new(String::new())).await?;
+/// assert!(!response.headers().contains_key("set-cookie"));
+/// assert_eq!(response.headers()["vary"], "Cookie");
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct SessionService<S> {
     inner: S,
