@@ -24,8 +24,40 @@ use subtle::ConstantTimeEq;
 use crate::json::to_python_json;
 
 /// Salt of the `signed_cookies` engine's cookie (Django's `signed_cookies` backend).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::SignedCookies,
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// # let session = sessions.start(None).load().await?;
+/// use sessionkit::signing::{COOKIE_SALT, Signer};
+///
+/// session.insert("user_id", 42)?;
+/// let cookie = session.save().await?.unwrap(); // a `signed_cookies` session, SECRET_KEY "secret"
+/// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+/// let unsigned = signer.unsign_object(&cookie, None, std::time::SystemTime::now())?;
+/// assert_eq!(unsigned.data["user_id"], 42); // signed, not encrypted: anyone can read it
+/// # Ok(()) }
+/// ```
 pub const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 /// Salt of `session_data` in database rows and session files (Django's `SessionBase.key_salt`).
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::signing::{COOKIE_SALT, STORE_SALT, SignatureError, Signer};
+///
+/// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+/// let cookie = Signer::new(COOKIE_SALT, "secret", &[]).sign_object(&data, 0);
+/// // Another salt, another key: a cookie cannot pass for stored session data.
+/// let store = Signer::new(STORE_SALT, "secret", &[]);
+/// let now = std::time::SystemTime::now();
+/// assert_eq!(store.unsign_object(&cookie, None, now), Err(SignatureError::BadSignature));
+/// ```
 pub const STORE_SALT: &str = "django.contrib.sessions.SessionStore";
 
 /// Upper bound on decompressed data: a few kilobytes of zlib must not become gigabytes.
@@ -37,12 +69,37 @@ const SIGNATURE_CHARS: usize = 43;
 /// JSON shorter than this is not worth a zlib attempt: see [`Signer::compressing_from`]. Such
 /// a value is at most ~230 bytes longer than its compressed form would be, far from the
 /// 4096-byte cookie limit.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
+///
+/// let signer = Signer::new(COOKIE_SALT, "secret", &[]).compressing_from(SMALL_VALUE_BYTES);
+/// let small = json!({"note": "ab".repeat(100)}).as_object().unwrap().clone();
+/// assert!(!signer.sign_object(&small, 0).starts_with('.')); // 211 bytes of JSON: as is
+/// let large = json!({"note": "ab".repeat(500)}).as_object().unwrap().clone();
+/// assert!(signer.sign_object(&large, 0).starts_with('.')); // zlib
+/// ```
 pub const SMALL_VALUE_BYTES: usize = 512;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Why a signed value was refused. None of these is a server error: the caller treats the
 /// value as absent.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::signing::{COOKIE_SALT, SignatureError, Signer};
+///
+/// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+/// let data = json!({"is_admin": false}).as_object().unwrap().clone();
+/// let value = signer.sign_object(&data, 1_700_000_000);
+/// let forged = value.replacen('e', "f", 1); // the payload changed, the signature did not
+/// let now = std::time::SystemTime::now();
+/// assert_eq!(signer.unsign_object(&forged, None, now), Err(SignatureError::BadSignature));
+/// let garbage = signer.unsign_object("no separator", None, now);
+/// assert!(matches!(garbage, Err(SignatureError::Malformed(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
     /// The value does not have the `payload:timestamp:signature` shape.
@@ -65,6 +122,18 @@ pub enum SignatureError {
 }
 
 /// A verified value: the object and when it was signed.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::signing::{COOKIE_SALT, Signer};
+///
+/// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+/// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+/// let value = signer.sign_object(&data, 1_700_000_000);
+/// let unsigned = signer.unsign_object(&value, None, std::time::SystemTime::now()).unwrap();
+/// assert_eq!(unsigned.data, data);
+/// assert_eq!(unsigned.timestamp, 1_700_000_000);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unsigned {
     /// The signed JSON object.
@@ -106,6 +175,20 @@ impl std::fmt::Debug for Signer {
 impl Signer {
     /// A signer for `salt` that signs with `secret` and also accepts values signed with any of
     /// `fallbacks` (Django's `SECRET_KEY_FALLBACKS`).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    ///
+    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let now = std::time::SystemTime::now();
+    /// let old_value = Signer::new(COOKIE_SALT, "old secret", &[]).sign_object(&data, 0);
+    /// // Rotating SECRET_KEY: the old one, as a fallback, still verifies what it signed.
+    /// let rotated = Signer::new(COOKIE_SALT, "new secret", &["old secret".to_owned()]);
+    /// assert!(rotated.unsign_object(&old_value, None, now).is_ok());
+    /// let without_fallback = Signer::new(COOKIE_SALT, "new secret", &[]);
+    /// assert!(without_fallback.unsign_object(&old_value, None, now).is_err());
+    /// ```
     pub fn new(salt: &str, secret: &str, fallbacks: &[String]) -> Self {
         Signer {
             current: signer_mac(salt, secret),
@@ -142,6 +225,19 @@ impl Signer {
     }
 
     /// `signing.dumps(data, salt=…, compress=True)` at `timestamp` (Unix seconds).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    ///
+    /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let value = signer.sign_object(&data, 1_700_000_000);
+    /// let parts: Vec<&str> = value.split(':').collect();
+    /// assert_eq!(parts[0], "eyJ1c2VyX2lkIjo0Mn0"); // base64 of {"user_id":42}
+    /// assert_eq!(parts[1], "1r31eq"); // the timestamp in base62
+    /// assert_eq!(value, signer.sign_object(&data, 1_700_000_000)); // deterministic
+    /// ```
     pub fn sign_object(&self, data: &Map<String, Value>, timestamp: u64) -> String {
         let json = to_python_json(data);
         // Django keeps the compressed form only when it saves more than the one `.` it costs.
@@ -168,6 +264,23 @@ impl Signer {
     ///
     /// `max_age: None` skips the age check (Django's `max_age=None`); an age equal to the
     /// limit still passes, as in Django.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use serde_json::json;
+    /// use sessionkit::signing::{COOKIE_SALT, SignatureError, Signer};
+    ///
+    /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let value = signer.sign_object(&data, 1_700_000_000);
+    /// let signed_at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// let hour = Some(Duration::from_secs(3600));
+    /// let on_time = signer.unsign_object(&value, hour, signed_at + Duration::from_secs(3600));
+    /// assert!(on_time.is_ok()); // exactly max_age old still passes
+    /// let late = signer.unsign_object(&value, hour, signed_at + Duration::from_secs(3601));
+    /// let expired = SignatureError::Expired { age_seconds: 3601, max_age_seconds: 3600 };
+    /// assert_eq!(late, Err(expired));
+    /// ```
     pub fn unsign_object(
         &self,
         value: &str,
@@ -301,6 +414,14 @@ fn unzlib(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Base62 with Django's alphabet, most significant digit first: `1700000000` → `1r31eq`.
+///
+/// ```
+/// use sessionkit::signing::b62_encode;
+///
+/// assert_eq!(b62_encode(1_700_000_000), "1r31eq");
+/// assert_eq!(b62_encode(61), "z");
+/// assert_eq!(b62_encode(62), "10");
+/// ```
 pub fn b62_encode(mut n: u64) -> String {
     if n == 0 {
         return "0".to_owned();
@@ -315,6 +436,15 @@ pub fn b62_encode(mut n: u64) -> String {
 }
 
 /// Inverse of [`b62_encode`]; `None` for an empty string, a foreign character or overflow.
+///
+/// ```
+/// use sessionkit::signing::{b62_decode, b62_encode};
+///
+/// assert_eq!(b62_decode("1r31eq"), Some(1_700_000_000));
+/// assert_eq!(b62_decode(&b62_encode(u64::MAX)), Some(u64::MAX));
+/// assert_eq!(b62_decode("1r3-eq"), None); // not a base62 digit
+/// assert_eq!(b62_decode("zzzzzzzzzzzz"), None); // overflows u64
+/// ```
 pub fn b62_decode(text: &str) -> Option<u64> {
     if text.is_empty() {
         return None;
