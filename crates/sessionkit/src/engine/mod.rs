@@ -36,13 +36,53 @@ pub use server::{Addressing, RecordStore, ScanPage, ServerEngine, StoredRecord};
 pub use signed_cookies::SignedCookieEngine;
 
 /// Session data: a JSON object in insertion order.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::engine::Data;
+///
+/// let mut data = Data::new();
+/// data.insert("zebra".to_owned(), json!(1));
+/// data.insert("apple".to_owned(), json!(2));
+/// assert_eq!(data.keys().collect::<Vec<_>>(), ["zebra", "apple"]); // insertion order
+/// ```
 pub type Data = Map<String, Value>;
 
 /// The session key naming the logged-in user (Django's `django.contrib.auth.SESSION_KEY`);
 /// server engines index it so a user's sessions can be listed and ended together.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// # let session = sessions.start(None).load().await?;
+/// use sessionkit::engine::{USER_ID_KEY, user_of};
+///
+/// assert_eq!(USER_ID_KEY, "_auth_user_id"); // the key Django's login() writes
+/// session.insert(USER_ID_KEY, 42)?;
+/// assert_eq!(user_of(&session.to_map()).as_deref(), Some("42"));
+/// # Ok(()) }
+/// ```
 pub const USER_ID_KEY: &str = "_auth_user_id";
 
 /// The user a session belongs to: the value under [`USER_ID_KEY`], a string or a number.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::engine::{Data, USER_ID_KEY, user_of};
+///
+/// let with = |id| Data::from_iter([(USER_ID_KEY.to_owned(), id)]);
+/// assert_eq!(user_of(&with(json!(42))).as_deref(), Some("42"));
+/// assert_eq!(user_of(&with(json!("b7e1"))).as_deref(), Some("b7e1"));
+/// assert_eq!(user_of(&with(json!(null))), None);
+/// assert_eq!(user_of(&Data::new()), None); // anonymous
+/// ```
 pub fn user_of(data: &Data) -> Option<String> {
     match data.get(USER_ID_KEY)? {
         Value::String(id) => Some(id.clone()),
@@ -52,6 +92,33 @@ pub fn user_of(data: &Data) -> Option<String> {
 }
 
 /// One of a user's live sessions, as [`Engine::user_sessions`] lists them.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use sessionkit::engine::USER_ID_KEY;
+///
+/// let mut cookies = Vec::new();
+/// for device in ["phone", "laptop"] {
+///     let session = sessions.start(None).load().await?;
+///     session.insert(USER_ID_KEY, 42)?;
+///     session.insert("device", device)?;
+///     cookies.push(session.save().await?.unwrap());
+/// }
+/// let listed = sessions.engine().user_sessions("42", Some(&cookies[1])).await?;
+/// assert_eq!(listed.len(), 2);
+/// assert!(listed[0].current); // the caller's own session comes first
+/// assert_eq!(listed[0].data["device"], "laptop");
+/// assert!(listed.iter().all(|s| !cookies.contains(&s.id))); // ids are not keys
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserSession {
     /// An opaque, stable identifier (derived from the key's hash; never the key itself).
@@ -66,6 +133,27 @@ pub struct UserSession {
 
 /// A live session as [`Engine::export`] hands it over, for [`Engine::import`] into another
 /// store.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use serde_json::json;
+/// use sessionkit::engine::{Data, ExportedSession, ImportOutcome};
+/// use sessionkit::{EngineKind, SessionKey, Settings};
+///
+/// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
+/// let engine = sessionkit::engine::open(&settings).await?;
+/// let key = SessionKey::generate();
+/// let session = ExportedSession {
+///     address: key.hashed(),
+///     key: None, // the hash is enough for sessionkit's own stores
+///     data: Data::from_iter([("user_id".to_owned(), json!(42))]),
+///     expires: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+/// };
+/// assert_eq!(engine.import(&session).await?, ImportOutcome::Copied);
+/// assert!(engine.exists(key.as_str()).await?); // the user's cookie works here now
+/// # Ok(()) }
+/// ```
 #[derive(Clone, PartialEq)]
 pub struct ExportedSession {
     /// The record's address in the source store: the SHA-256 hex of the session key, or in
@@ -98,6 +186,34 @@ impl std::fmt::Debug for ExportedSession {
 }
 
 /// One page of [`Engine::export`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// # for n in 0..3 {
+/// #     let session = sessions.start(None).load().await?;
+/// #     session.insert("n", n)?;
+/// #     session.save().await?;
+/// # }
+/// let (mut cursor, mut seen) = (None, 0);
+/// loop {
+///     let page = sessions.engine().export(cursor, 2).await?;
+///     seen += page.sessions.len();
+///     match page.next {
+///         Some(next) => cursor = Some(next),
+///         None => break,
+///     }
+/// }
+/// assert_eq!(seen, 3); // three sessions, in pages of about two
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportPage {
     /// The live sessions of this page.
@@ -111,6 +227,25 @@ pub struct ExportPage {
 }
 
 /// What [`Engine::import`] did with one session.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::{self, ImportOutcome};
+/// use sessionkit::{EngineKind, Settings};
+///
+/// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
+/// let (from, to) = (engine::open(&settings).await?, engine::open(&settings).await?);
+/// # let sessions = sessionkit::Sessions::new(from.clone(), settings.clone())?;
+/// # let session = sessions.start(None).load().await?;
+/// # session.insert("user_id", 42)?;
+/// # session.save().await?;
+/// let page = from.export(None, 100).await?; // one session
+/// let exported = &page.sessions[0];
+/// assert_eq!(to.import(exported).await?, ImportOutcome::Copied);
+/// assert_eq!(to.import(exported).await?, ImportOutcome::AlreadyPresent); // never overwrites
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportOutcome {
     /// Stored at the destination, with the same key, data and expiry.
@@ -127,6 +262,26 @@ pub enum ImportOutcome {
 }
 
 /// A record an engine found for a cookie value.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// # let session = sessions.start(None).load().await?;
+/// session.insert("n", 1)?;
+/// let cookie = session.save().await?.unwrap();
+/// let loaded = sessions.engine().load(&cookie).await?.expect("a live record");
+/// assert_eq!(loaded.data["n"], 1);
+/// assert_eq!(loaded.version, 1); // a new record
+/// assert_eq!(sessions.engine().load("abcdefgh12345678").await?, None); // unknown key
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
     /// The session data, shared rather than copied: a store that keeps records in memory
@@ -137,6 +292,39 @@ pub struct Loaded {
 }
 
 /// What a save replaces: the cookie value the record was loaded from, and its version then.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use std::sync::Arc;
+/// use serde_json::json;
+/// use sessionkit::engine::{ChangeSet, Data, Previous, SaveRequest};
+///
+/// let data = Arc::new(Data::from_iter([("n".to_owned(), json!(1))]));
+/// let changes = ChangeSet::default();
+/// let now = time::OffsetDateTime::now_utc();
+/// let request = SaveRequest {
+///     previous: None,
+///     data: &data,
+///     changes: &changes,
+///     now,
+///     cookie_age: 60,
+/// };
+/// let created = sessions.engine().save(request).await?;
+/// let previous = Previous { cookie_value: &created.cookie_value, version: created.version };
+/// let update = SaveRequest { previous: Some(previous), ..request };
+/// let updated = sessions.engine().save(update).await?;
+/// assert_eq!(updated.cookie_value, created.cookie_value); // the same record
+/// assert_eq!(updated.version, created.version + 1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Previous<'a> {
     /// The cookie value the request carried.
@@ -170,18 +358,53 @@ pub struct ChangeSet {
 
 impl ChangeSet {
     /// Records `key = value`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::engine::ChangeSet;
+    ///
+    /// let mut changes = ChangeSet::default();
+    /// changes.remove("cart");
+    /// changes.set("cart", json!([1]));
+    /// assert_eq!(changes.set["cart"], json!([1]));
+    /// assert!(changes.removed.is_empty()); // set after remove: only the set remains
+    /// ```
     pub fn set(&mut self, key: &str, value: Value) {
         self.removed.remove(key);
         self.set.insert(key.to_owned(), value);
     }
 
     /// Records the removal of `key`.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::engine::ChangeSet;
+    ///
+    /// let mut changes = ChangeSet::default();
+    /// changes.set("coupon", json!("X"));
+    /// changes.remove("coupon");
+    /// assert!(changes.set.is_empty());
+    /// assert!(changes.removed.contains("coupon"));
+    /// ```
     pub fn remove(&mut self, key: &str) {
         self.set.shift_remove(key);
         self.removed.insert(key.to_owned());
     }
 
     /// Records that the session was emptied: earlier changes no longer matter.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::engine::ChangeSet;
+    ///
+    /// let mut changes = ChangeSet::default();
+    /// changes.set("a", json!(1));
+    /// changes.clear();
+    /// changes.set("b", json!(2));
+    /// let mut stored = json!({"a": 0, "z": 9}).as_object().unwrap().clone();
+    /// changes.apply_to(&mut stored);
+    /// assert_eq!(serde_json::Value::Object(stored), json!({"b": 2})); // other keys go too
+    /// ```
     pub fn clear(&mut self) {
         *self = ChangeSet {
             cleared: true,
@@ -221,11 +444,33 @@ impl ChangeSet {
     }
 
     /// Whether the request changed nothing.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::engine::ChangeSet;
+    ///
+    /// let mut changes = ChangeSet::default();
+    /// assert!(changes.is_empty());
+    /// changes.clear();
+    /// assert!(!changes.is_empty()); // emptying the session is a change
+    /// ```
     pub fn is_empty(&self) -> bool {
         !self.cleared && self.set.is_empty() && self.removed.is_empty()
     }
 
     /// Applies these changes to `data` (the freshest stored version of the session).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::engine::ChangeSet;
+    ///
+    /// // This request added to the cart; meanwhile another one stored a theme.
+    /// let mut changes = ChangeSet::default();
+    /// changes.set("cart", json!([7]));
+    /// let mut freshest = json!({"cart": [], "theme": "dark"}).as_object().unwrap().clone();
+    /// changes.apply_to(&mut freshest);
+    /// assert_eq!(serde_json::Value::Object(freshest), json!({"cart": [7], "theme": "dark"}));
+    /// ```
     pub fn apply_to(&self, data: &mut Data) {
         if self.cleared {
             data.clear();
@@ -240,6 +485,35 @@ impl ChangeSet {
 }
 
 /// What a save produced.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use std::sync::Arc;
+/// use sessionkit::SessionKey;
+/// use sessionkit::engine::{ChangeSet, Data, SaveRequest};
+///
+/// let (data, changes) = (Arc::new(Data::new()), ChangeSet::default());
+/// let now = time::OffsetDateTime::now_utc();
+/// let request = SaveRequest {
+///     previous: None,
+///     data: &data,
+///     changes: &changes,
+///     now,
+///     cookie_age: 60,
+/// };
+/// let saved = sessions.engine().save(request).await?;
+/// assert!(SessionKey::is_well_formed(&saved.cookie_value)); // a server engine's cookie: a key
+/// assert_eq!(saved.version, 1);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Saved {
     /// The cookie value to send: the key, or for `signed_cookies` the signed data.
@@ -249,6 +523,37 @@ pub struct Saved {
 }
 
 /// Everything an engine needs to persist one request's session.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use std::sync::Arc;
+/// use serde_json::json;
+/// use sessionkit::engine::{ChangeSet, Data, Previous, SaveRequest};
+///
+/// let engine = sessions.engine();
+/// let data = Arc::new(Data::from_iter([("a".to_owned(), json!(1))]));
+/// let (none, now) = (ChangeSet::default(), time::OffsetDateTime::now_utc());
+/// let new = SaveRequest { previous: None, data: &data, changes: &none, now, cookie_age: 60 };
+/// let created = engine.save(new).await?;
+/// let previous = Some(Previous { cookie_value: &created.cookie_value, version: 1 });
+/// engine.save(SaveRequest { previous, ..new }).await?; // another request saved: version 2
+/// // This request also loaded version 1 and set "b": its change is merged, not lost.
+/// let mut changes = ChangeSet::default();
+/// changes.set("b", json!(2));
+/// let stale = Arc::new(Data::from_iter([("b".to_owned(), json!(2))]));
+/// engine.save(SaveRequest { previous, data: &stale, changes: &changes, ..new }).await?;
+/// let stored = engine.load(&created.cookie_value).await?.unwrap();
+/// assert_eq!(serde_json::Value::Object((*stored.data).clone()), json!({"a": 1, "b": 2}));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SaveRequest<'a> {
     /// The record being updated; `None` creates a new one (new session, or `cycle_key`).
@@ -265,12 +570,59 @@ pub struct SaveRequest<'a> {
 
 impl SaveRequest<'_> {
     /// When `data` expires if saved now (Django's `get_expiry_date`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use serde_json::json;
+    /// use sessionkit::engine::{ChangeSet, Data, SaveRequest};
+    /// use sessionkit::expiry::EXPIRY_KEY;
+    /// use time::macros::datetime;
+    ///
+    /// let (data, changes) = (Arc::new(Data::new()), ChangeSet::default());
+    /// let now = datetime!(2030-01-01 0:00 UTC);
+    /// let request = SaveRequest {
+    ///     previous: None,
+    ///     data: &data,
+    ///     changes: &changes,
+    ///     now,
+    ///     cookie_age: 3600,
+    /// };
+    /// assert_eq!(request.expiry_date(&data), datetime!(2030-01-01 1:00 UTC)); // cookie_age
+    /// let custom = Data::from_iter([(EXPIRY_KEY.to_owned(), json!(60))]);
+    /// assert_eq!(request.expiry_date(&custom), datetime!(2030-01-01 0:01 UTC));
+    /// ```
     pub fn expiry_date(&self, data: &Data) -> OffsetDateTime {
         expiry_date(data, self.now, self.cookie_age)
     }
 }
 
 /// Why an engine could not do its job. Bad input is never an error (it is "no session").
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::Cache,
+/// #     cache_url: "memory://".into(),
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// # let session = sessions.start(None).load().await?;
+/// use http::StatusCode;
+/// use sessionkit::{EngineError, SessionError};
+///
+/// session.insert("n", 1)?;
+/// let cookie = session.save().await?.unwrap();
+/// let other_tab = sessions.start(Some(&cookie)).load().await?;
+/// other_tab.insert("n", 2)?;
+/// sessions.engine().delete(&cookie).await?; // logout in another tab
+/// let error = other_tab.save().await.unwrap_err(); // the engine said EngineError::Gone
+/// assert!(matches!(error, SessionError::Interrupted));
+/// assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+/// # let _ = EngineError::Gone;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The store failed or could not be reached: the request gets a 503.
@@ -298,12 +650,38 @@ pub enum EngineError {
 
 impl EngineError {
     /// Wraps a store error.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use sessionkit::{EngineError, SessionError};
+    ///
+    /// // In a custom engine: a failure of the store's client becomes a 503, not a 500.
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "redis is down");
+    /// let error = SessionError::from(EngineError::unavailable(io));
+    /// assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+    /// assert!(error.to_string().contains("redis is down")); // for the log, not the response
+    /// ```
     pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         EngineError::Unavailable(Box::new(error))
     }
 }
 
 /// A session engine: one per storage kind, all interchangeable behind this trait.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use sessionkit::{Engine, EngineKind, SessionKey, Settings};
+///
+/// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
+/// let engine: Arc<dyn Engine> = sessionkit::engine::open(&settings).await?;
+/// assert_eq!(engine.kind(), EngineKind::Cache);
+/// assert!(engine.accepts(SessionKey::generate().as_str()));
+/// assert!(!engine.accepts("../../etc/passwd")); // refused before any I/O
+/// assert!(engine.load(SessionKey::generate().as_str()).await?.is_none()); // unknown: no session
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait Engine: Send + Sync + 'static {
     /// Which engine this is.
@@ -442,6 +820,25 @@ pub async fn clear_expired(
 }
 
 /// What [`copy_sessions`] did, session by session.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::{self, CopyReport};
+/// use sessionkit::{EngineKind, Settings};
+///
+/// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
+/// let (from, to) = (engine::open(&settings).await?, engine::open(&settings).await?);
+/// # let sessions = sessionkit::Sessions::new(from.clone(), settings.clone())?;
+/// # let session = sessions.start(None).load().await?;
+/// # session.insert("user_id", 42)?;
+/// # session.save().await?;
+/// let report = engine::copy_sessions(&*from, &*to, 100, |_| {}).await?; // one session
+/// assert_eq!(report, CopyReport { copied: 1, ..CopyReport::default() });
+/// let again = engine::copy_sessions(&*from, &*to, 100, |_| {}).await?;
+/// assert_eq!(again.already_present, 1); // a second run changes nothing
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CopyReport {
     /// Sessions stored at the destination.
@@ -458,11 +855,36 @@ pub struct CopyReport {
 
 impl CopyReport {
     /// How many records were looked at so far.
+    ///
+    /// ```
+    /// use sessionkit::engine::CopyReport;
+    ///
+    /// let report = CopyReport {
+    ///     copied: 5,
+    ///     already_present: 2,
+    ///     unreadable: 1,
+    ///     ..CopyReport::default()
+    /// };
+    /// assert_eq!(report.seen(), 8);
+    /// ```
     pub fn seen(&self) -> u64 {
         self.copied + self.already_present + self.expired + self.key_unknown + self.unreadable
     }
 
     /// Live sessions of the source that are not at the destination after the copy.
+    ///
+    /// ```
+    /// use sessionkit::engine::CopyReport;
+    ///
+    /// let report = CopyReport {
+    ///     copied: 5,
+    ///     expired: 2,
+    ///     key_unknown: 1,
+    ///     unreadable: 1,
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(report.not_copied(), 2); // expired sessions need no copy
+    /// ```
     pub fn not_copied(&self) -> u64 {
         self.key_unknown + self.unreadable
     }
@@ -488,7 +910,8 @@ impl CopyReport {
 /// #     from: &dyn sessionkit::Engine,
 /// #     to: &dyn sessionkit::Engine,
 /// # ) -> Result<(), sessionkit::EngineError> {
-/// let report = sessionkit::engine::copy_sessions(from, to, 1000, |r| eprint!("\r{}", r.seen())).await?;
+/// let report = sessionkit::engine::copy_sessions(from, to, 1000, |r| eprint!("\r{}", r.seen()))
+///     .await?;
 /// println!("copied {} sessions", report.copied);
 /// # Ok(()) }
 /// ```
@@ -546,6 +969,22 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
 }
 
 /// Why an engine could not be opened.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::{self, OpenError};
+/// use sessionkit::{EngineKind, Settings};
+///
+/// let settings = Settings {
+///     engine: EngineKind::File,
+///     file_path: "/no/such/directory".into(),
+///     ..Settings::new("secret")
+/// };
+/// let error = engine::open(&settings).await.err().unwrap();
+/// assert!(matches!(error, OpenError::Config(e) if e.setting == "SESSION_FILE_PATH"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// A setting is wrong.
