@@ -23,9 +23,45 @@ use crate::json::to_python_json;
 use crate::settings::{ConfigError, EngineKind, Settings};
 
 /// Sessions an in-process cache holds unless `max_entries` says otherwise.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionkit::engine::cache::DEFAULT_MEMORY_ENTRIES;
+/// use sessionkit::engine::{MemoryStore, ServerEngine};
+/// use sessionkit::{EngineKind, Settings};
+///
+/// // What `SESSION_CACHE_URL=memory://` opens:
+/// let store = MemoryStore::new(DEFAULT_MEMORY_ENTRIES);
+/// let engine = ServerEngine::new(store, Duration::from_secs(5));
+/// assert!(engine.store().is_empty());
+/// // A smaller bound is `memory://?max_entries=N`, with N > 0:
+/// let zero = Settings {
+///     engine: EngineKind::Cache,
+///     cache_url: "memory://?max_entries=0".into(),
+///     ..Settings::new("secret")
+/// };
+/// assert_eq!(zero.validate().unwrap_err().setting, "SESSION_CACHE_URL");
+/// ```
 pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
 
 /// A cache that can also be written unconditionally (what `cached_db` needs to refresh it).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use serde_json::json;
+/// use sessionkit::SessionKey;
+/// use sessionkit::engine::{Cache, Data, Loaded, MemoryStore, RecordStore};
+///
+/// let cache = MemoryStore::new(100);
+/// let id = SessionKey::generate().hashed();
+/// let record = Loaded { data: Arc::new(Data::from_iter([("n".into(), json!(1))])), version: 7 };
+/// let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+/// cache.put(&id, &record, expires).await?; // no version check: the copy of the database's row
+/// assert_eq!(cache.fetch(&id).await?, Some(record));
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait Cache: RecordStore {
     /// Stores the record as given, whatever was there.
@@ -38,6 +74,20 @@ pub trait Cache: RecordStore {
 }
 
 /// Opens the cache `SESSION_CACHE_URL` names.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::cache::open_cache;
+/// use sessionkit::{EngineKind, Settings};
+///
+/// let settings = Settings { cache_url: "memory://?max_entries=10".into(), ..Settings::new("s") };
+/// let cache = open_cache(&settings).await?;
+/// assert_eq!(cache.kind(), EngineKind::Cache);
+/// let bad_url = Settings { cache_url: "redis://[bad".into(), ..Settings::new("s") };
+/// assert!(open_cache(&bad_url).await.is_err()); // an EngineError: the app cannot start
+/// # Ok(()) }
+/// ```
 pub async fn open_cache(settings: &Settings) -> Result<Arc<dyn Cache>, EngineError> {
     let url = settings.cache_url.as_str();
     if let Some(query) = url.strip_prefix("memory://") {
@@ -67,6 +117,23 @@ pub(crate) fn memory_capacity(query: &str) -> Result<usize, ConfigError> {
 }
 
 /// Sessions in this process's memory.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::{sync::Arc, time::Duration};
+/// use sessionkit::engine::{MemoryStore, ServerEngine};
+/// use sessionkit::{Sessions, Settings};
+///
+/// let store = Arc::new(MemoryStore::new(1000));
+/// let engine = ServerEngine::shared(store.clone(), Duration::from_secs(5));
+/// let sessions = Sessions::new(Arc::new(engine), Settings::new("secret"))?;
+/// let session = sessions.start(None).load().await?;
+/// session.insert("n", 1)?;
+/// session.save().await?;
+/// assert_eq!(store.len(), 1); // in this process only: lost on restart
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, MemoryRecord>>,
@@ -84,6 +151,25 @@ struct MemoryRecord {
 
 impl MemoryStore {
     /// An empty store holding at most `capacity` sessions.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::{sync::Arc, time::Duration};
+    /// use sessionkit::engine::{MemoryStore, ServerEngine};
+    /// use sessionkit::{Sessions, Settings};
+    ///
+    /// let store = Arc::new(MemoryStore::new(2)); // at most two sessions
+    /// let engine = ServerEngine::shared(store.clone(), Duration::from_secs(5));
+    /// let sessions = Sessions::new(Arc::new(engine), Settings::new("secret"))?;
+    /// for n in 0..3 {
+    ///     let session = sessions.start(None).load().await?;
+    ///     session.insert("n", n)?;
+    ///     session.save().await?;
+    /// }
+    /// assert_eq!(store.len(), 2); // full: the session closest to expiry made room
+    /// # Ok(()) }
+    /// ```
     pub fn new(capacity: usize) -> Self {
         MemoryStore {
             records: Mutex::new(HashMap::new()),
@@ -93,11 +179,38 @@ impl MemoryStore {
     }
 
     /// How many sessions are held (live or not yet swept).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use sessionkit::engine::{Engine, MemoryStore, ServerEngine};
+    /// use sessionkit::{Sessions, Settings};
+    ///
+    /// let store = MemoryStore::new(10);
+    /// let engine = std::sync::Arc::new(ServerEngine::new(store, Duration::from_secs(5)));
+    /// let sessions = Sessions::new(engine.clone(), Settings::new("secret"))?;
+    /// # let session = sessions.start(None).load().await?;
+    /// # session.insert("n", 1)?;
+    /// let cookie = session.save().await?.unwrap(); // one session saved
+    /// assert_eq!(engine.store().len(), 1);
+    /// engine.delete(&cookie).await?;
+    /// assert_eq!(engine.store().len(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&self) -> usize {
         self.records().len()
     }
 
     /// Whether no session is held.
+    ///
+    /// ```
+    /// use sessionkit::engine::MemoryStore;
+    ///
+    /// let store = MemoryStore::new(10);
+    /// assert!(store.is_empty());
+    /// assert_eq!(store.len(), 0);
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -369,6 +482,22 @@ end
 return expiries";
 
 /// Sessions in Redis.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::{RedisStore, ServerEngine};
+/// use sessionkit::{Engine, EngineKind, Settings};
+///
+/// let settings = Settings {
+///     engine: EngineKind::Cache,
+///     cache_url: "redis://127.0.0.1:6379/0".into(),
+///     ..Settings::new("secret")
+/// };
+/// let engine = ServerEngine::new(RedisStore::connect(&settings).await?, settings.store_timeout);
+/// assert_eq!(engine.clear_expired(1000).await?, 0); // Redis expires sessions by itself
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
@@ -390,6 +519,22 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Connects to `SESSION_CACHE_URL`. The connection manager reconnects by itself after a
     /// Redis restart; while Redis is down, operations fail within `SESSION_STORE_TIMEOUT`.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::RedisStore;
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let settings = Settings {
+    ///     cache_url: "redis://127.0.0.1:6379/0".into(),
+    ///     cache_key_prefix: "myapp:sessions:".into(), // namespaces the keys in a shared Redis
+    ///     ..Settings::new("secret")
+    /// };
+    /// let store = RedisStore::connect(&settings).await?; // fails if Redis cannot be reached
+    /// assert!(format!("{store:?}").contains("myapp:sessions:"));
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
         let client =
             redis::Client::open(settings.cache_url.as_str()).map_err(EngineError::unavailable)?;
