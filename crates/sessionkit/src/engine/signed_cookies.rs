@@ -19,6 +19,16 @@ use crate::settings::{EngineKind, Settings};
 use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 
 /// Browsers keep at most 4096 bytes per cookie, so no longer value can be one we wrote.
+///
+/// ```
+/// use sessionkit::engine::SignedCookieEngine;
+/// use sessionkit::engine::signed_cookies::MAX_COOKIE_VALUE_BYTES;
+/// use sessionkit::{Engine, Settings};
+///
+/// let engine = SignedCookieEngine::new(&Settings::new("secret"));
+/// let huge = "a".repeat(MAX_COOKIE_VALUE_BYTES + 1);
+/// assert!(!engine.accepts(&huge)); // no browser sends it back: not worth verifying
+/// ```
 pub const MAX_COOKIE_VALUE_BYTES: usize = 4096;
 
 /// The client-side engine.
@@ -57,6 +67,26 @@ impl SignedCookieEngine {
     /// An engine signing with `SECRET_KEY` (verifying with its fallbacks too). Sessions
     /// under [`SMALL_VALUE_BYTES`] of JSON go out uncompressed: Django reads both forms, and
     /// the zlib attempt would cost more than the rest of the request's session work.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::SignedCookieEngine;
+    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    /// use sessionkit::{Engine, Settings};
+    ///
+    /// let settings = Settings {
+    ///     secret_key: "new secret".into(),
+    ///     secret_key_fallbacks: vec!["old secret".into()],
+    ///     ..Settings::new("")
+    /// };
+    /// let engine = SignedCookieEngine::new(&settings);
+    /// let data = serde_json::json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    /// let old_cookie = Signer::new(COOKIE_SALT, "old secret", &[]).sign_object(&data, now);
+    /// assert!(engine.load(&old_cookie).await?.is_some()); // still valid after the rotation
+    /// # Ok(()) }
+    /// ```
     pub fn new(settings: &Settings) -> Self {
         SignedCookieEngine {
             signer: Signer::new(
