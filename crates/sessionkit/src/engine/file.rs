@@ -27,6 +27,32 @@ const FILE_PREFIX: &str = "sessionkit_";
 const LOCK_FILE: &str = ".sessionkit.lock";
 
 /// Session records as files in one directory.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::{EngineKind, SessionKey, Sessions, Settings};
+///
+/// let dir = std::env::temp_dir().join(format!("sessions-{}", SessionKey::generate().as_str()));
+/// std::fs::create_dir(&dir)?;
+/// let settings = Settings {
+///     engine: EngineKind::File,
+///     file_path: dir.clone(),
+///     ..Settings::new("secret")
+/// };
+/// let sessions = Sessions::open(settings).await?;
+/// # let session = sessions.start(None).load().await?;
+/// # session.insert("n", 1)?;
+/// let cookie = session.save().await?.unwrap(); // one session saved
+/// let names: Vec<String> = std::fs::read_dir(&dir)?
+///     .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+///     .filter(|name| name.starts_with("sessionkit_"))
+///     .collect();
+/// assert_eq!(names.len(), 1);
+/// assert!(!names[0].contains(&cookie)); // named by the key's hash, not the key
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: Arc<PathBuf>,
@@ -54,6 +80,20 @@ impl Record {
 
 impl FileStore {
     /// Sessions in `dir`, which must exist (settings validation checks it).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use sessionkit::engine::{FileStore, ServerEngine};
+    /// use sessionkit::{Engine, EngineKind};
+    ///
+    /// let store = FileStore::new(std::env::temp_dir());
+    /// let engine = ServerEngine::new(store, Duration::from_secs(5));
+    /// assert_eq!(engine.kind(), EngineKind::File);
+    /// assert!(!engine.exists("abcdefgh12345678").await?);
+    /// # Ok(()) }
+    /// ```
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileStore {
             dir: Arc::new(dir.into()),
