@@ -27,6 +27,16 @@ const MAX_SAVE_ATTEMPTS: u32 = 64;
 const MAX_KEY_ATTEMPTS: u32 = 8;
 
 /// How a store names its records.
+///
+/// ```
+/// use sessionkit::SessionKey;
+/// use sessionkit::engine::{Addressing, MemoryStore, RecordStore};
+///
+/// let key = SessionKey::generate();
+/// assert_eq!(Addressing::Hashed.of(&key), key.hashed());
+/// assert_eq!(Addressing::Plain.of(&key), key.as_str()); // Django's table only
+/// assert_eq!(MemoryStore::new(1).addressing(), Addressing::Hashed);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Addressing {
     /// By the SHA-256 hex of the session key ([`SessionKey::hashed`]), so a leaked store holds
@@ -38,6 +48,16 @@ pub enum Addressing {
 
 impl Addressing {
     /// The address of the record of `key`.
+    ///
+    /// ```
+    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::{Addressing, MemoryStore, RecordStore};
+    ///
+    /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
+    /// let address = Addressing::Hashed.of(&key);
+    /// assert_eq!(address.len(), 64);
+    /// assert_eq!(address, MemoryStore::new(1).address(&key)); // where the store keeps it
+    /// ```
     pub fn of(self, key: &SessionKey) -> String {
         self.of_cookie(key.as_str())
             .expect("a SessionKey is well formed")
@@ -75,6 +95,26 @@ impl Address<'_> {
 
 /// Record operations of one storage kind. Records are addressed by the SHA-256 hex of the
 /// session key ([`SessionKey::hashed`]), never by the key itself — except in Django's table.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use sessionkit::SessionKey;
+/// use sessionkit::engine::{Data, MemoryStore, RecordStore};
+///
+/// let store = MemoryStore::new(10);
+/// let id = SessionKey::generate().hashed();
+/// let data = Arc::new(Data::new());
+/// let now = time::OffsetDateTime::now_utc();
+/// let expires = now + time::Duration::hours(1);
+/// assert!(store.insert(&id, &data, expires, now).await?); // version 1
+/// assert!(!store.insert(&id, &data, expires, now).await?); // taken: never overwritten
+/// assert!(store.replace(&id, 1, &data, expires).await?); // version 1 → 2
+/// assert!(!store.replace(&id, 1, &data, expires).await?); // stale version: refused
+/// assert_eq!(store.fetch(&id).await?.unwrap().version, 2);
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait RecordStore: Send + Sync + 'static {
     /// The engine this store backs.
@@ -159,6 +199,26 @@ pub trait RecordStore: Send + Sync + 'static {
 }
 
 /// One page of [`RecordStore::scan`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use sessionkit::SessionKey;
+/// use sessionkit::engine::{Data, MemoryStore, RecordStore};
+///
+/// let store = MemoryStore::new(10);
+/// # let now = time::OffsetDateTime::now_utc();
+/// # let data = Arc::new(Data::new());
+/// for _ in 0..3 {
+///     let id = SessionKey::generate().hashed();
+///     store.insert(&id, &data, now + time::Duration::hours(1), now).await?;
+/// }
+/// let page = store.scan(None, 100).await?;
+/// assert_eq!(page.records.len(), 3);
+/// assert_eq!((page.unreadable, page.next), (0, None)); // all read, last page
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScanPage {
     /// The live records of the page that could be read.
@@ -171,6 +231,26 @@ pub struct ScanPage {
 
 /// A record with its address and expiry, as [`RecordStore::by_user`] and
 /// [`RecordStore::scan`] list them.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use serde_json::json;
+/// use sessionkit::SessionKey;
+/// use sessionkit::engine::{Data, MemoryStore, RecordStore, USER_ID_KEY};
+///
+/// let store = MemoryStore::new(10);
+/// let id = SessionKey::generate().hashed();
+/// let data = Arc::new(Data::from_iter([(USER_ID_KEY.to_owned(), json!(42))]));
+/// let now = time::OffsetDateTime::now_utc();
+/// let expires = now + time::Duration::hours(1);
+/// store.insert(&id, &data, expires, now).await?;
+/// let found = store.by_user("42").await?;
+/// assert_eq!((found[0].id.as_str(), found[0].expires), (id.as_str(), expires));
+/// assert_eq!(found[0].record.data, data);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
     /// The record's address: the SHA-256 hex of its key (the key itself in Django's table).
@@ -197,6 +277,23 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// A server-side engine over a [`RecordStore`] (a concrete one, or a `dyn Cache`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::{sync::Arc, time::Duration};
+/// use sessionkit::engine::{MemoryStore, ServerEngine};
+/// use sessionkit::{Sessions, Settings};
+///
+/// // Any RecordStore becomes an engine: keys, hashing, merging saves come with it.
+/// let engine = ServerEngine::new(MemoryStore::new(1000), Duration::from_secs(5));
+/// let sessions = Sessions::new(Arc::new(engine), Settings::new("secret"))?;
+/// let session = sessions.start(None).load().await?;
+/// session.insert("n", 1)?;
+/// let cookie = session.save().await?.unwrap();
+/// assert!(sessions.engine().exists(&cookie).await?);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct ServerEngine<S: ?Sized> {
     store: Arc<S>,
@@ -215,6 +312,18 @@ impl<S: ?Sized> Clone for ServerEngine<S> {
 impl<S: RecordStore> ServerEngine<S> {
     /// An engine storing records in `store`; any store operation taking longer than `timeout`
     /// (`SESSION_STORE_TIMEOUT`) fails as unavailable, so requests get a 503, not a hang.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionkit::engine::{FileStore, ServerEngine};
+    /// use sessionkit::{Engine, EngineKind};
+    ///
+    /// let store = FileStore::new(std::env::temp_dir());
+    /// let engine = ServerEngine::new(store, Duration::from_secs(2));
+    /// assert_eq!(engine.kind(), EngineKind::File);
+    /// assert!(engine.accepts("abcdefgh12345678"));
+    /// assert!(!engine.accepts("abc/../../x")); // never a path
+    /// ```
     pub fn new(store: S, timeout: Duration) -> Self {
         ServerEngine::shared(Arc::new(store), timeout)
     }
@@ -222,11 +331,33 @@ impl<S: RecordStore> ServerEngine<S> {
 
 impl<S: RecordStore + ?Sized> ServerEngine<S> {
     /// Like [`ServerEngine::new`], for a store that is shared or unsized (`Arc<dyn Cache>`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::{sync::Arc, time::Duration};
+    /// use sessionkit::engine::{Cache, MemoryStore, ServerEngine};
+    /// use sessionkit::Engine;
+    ///
+    /// let cache: Arc<dyn Cache> = Arc::new(MemoryStore::new(100));
+    /// let engine = ServerEngine::shared(cache.clone(), Duration::from_secs(5));
+    /// assert!(!engine.exists("abcdefgh12345678").await?);
+    /// assert_eq!(Arc::strong_count(&cache), 2); // one store, two owners
+    /// # Ok(()) }
+    /// ```
     pub fn shared(store: Arc<S>, timeout: Duration) -> Self {
         ServerEngine { store, timeout }
     }
 
     /// The record store.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionkit::engine::{MemoryStore, ServerEngine};
+    ///
+    /// let engine = ServerEngine::new(MemoryStore::new(100), Duration::from_secs(5));
+    /// assert!(engine.store().is_empty());
+    /// ```
     pub fn store(&self) -> &S {
         &self.store
     }
