@@ -28,6 +28,13 @@ use crate::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// The SQL dialects the engine speaks.
+///
+/// ```
+/// use sessionkit::engine::db::Dialect;
+///
+/// assert_eq!(Dialect::of_url("postgresql://app@db/app"), Some(Dialect::Postgres));
+/// assert_eq!(Dialect::of_url("mariadb://app@db/app"), Some(Dialect::MySql));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// SQLite 3.
@@ -40,6 +47,14 @@ pub enum Dialect {
 
 impl Dialect {
     /// The dialect of a `SESSION_DB_URL`.
+    ///
+    /// ```
+    /// use sessionkit::engine::db::Dialect;
+    ///
+    /// assert_eq!(Dialect::of_url("sqlite://sessions.sqlite3"), Some(Dialect::Sqlite));
+    /// assert_eq!(Dialect::of_url("mysql://app@db/app"), Some(Dialect::MySql));
+    /// assert_eq!(Dialect::of_url("redis://localhost"), None);
+    /// ```
     pub fn of_url(url: &str) -> Option<Dialect> {
         let scheme = url.split(':').next()?;
         match scheme {
@@ -89,6 +104,13 @@ impl Dialect {
 }
 
 /// Which table layout the engine reads and writes.
+///
+/// ```
+/// use sessionkit::engine::db::TableFormat;
+///
+/// // SESSION_DB_TABLE=django_session shares the sessions with a Django app on the database.
+/// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {
     /// sessionkit's own table: hashed keys, a version for compare-and-swap, the user id.
@@ -101,6 +123,14 @@ pub enum TableFormat {
 
 impl TableFormat {
     /// The format `SESSION_DB_TABLE` selects: `django_session` means Django's.
+    ///
+    /// ```
+    /// use sessionkit::engine::db::TableFormat;
+    ///
+    /// assert_eq!(TableFormat::of_table("sessionkit_session"), TableFormat::Sessionkit);
+    /// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
+    /// assert_eq!(TableFormat::of_table("Django_Session"), TableFormat::Sessionkit); // exact name
+    /// ```
     pub fn of_table(table: &str) -> TableFormat {
         if table == "django_session" {
             TableFormat::Django
@@ -290,11 +320,42 @@ fn schema(dialect: Dialect, format: TableFormat, table: &str) -> Vec<String> {
 }
 
 /// The SQL engine: a [`ServerEngine`] over a [`SqlStore`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::DbEngine;
+/// use sessionkit::{Engine, Settings};
+///
+/// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+/// let engine = DbEngine::connect(&settings).await?;
+/// engine.migrate().await?; // creates sessionkit_session
+/// engine.migrate().await?; // and is idempotent
+/// assert!(!engine.exists("abcdefgh12345678").await?);
+/// # Ok(()) }
+/// ```
 pub type DbEngine = ServerEngine<SqlStore>;
 
 impl DbEngine {
     /// Connects to `SESSION_DB_URL` (an SQLite file is created if missing). Does not create
     /// the table: call [`Engine::migrate`](super::Engine::migrate) (or `sessionkit migrate`).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::DbEngine;
+    /// use sessionkit::engine::db::Dialect;
+    /// use sessionkit::{Engine, Settings};
+    ///
+    /// let settings = Settings {
+    ///     db_url: "postgres://postgres@127.0.0.1:5432/test".into(),
+    ///     ..Settings::new("secret")
+    /// };
+    /// let engine = DbEngine::connect(&settings).await?; // fails if the database is unreachable
+    /// engine.migrate().await?;
+    /// assert_eq!(engine.dialect(), Dialect::Postgres);
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
         Ok(ServerEngine::new(
             SqlStore::connect(settings).await?,
@@ -303,17 +364,65 @@ impl DbEngine {
     }
 
     /// The connection pool, for callers that need to run their own queries (tests, tools).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use sessionkit::engine::DbEngine;
+    /// use sessionkit::{Sessions, Settings};
+    ///
+    /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+    /// let engine = Arc::new(DbEngine::connect(&settings).await?);
+    /// # sessionkit::Engine::migrate(&*engine).await?;
+    /// # let sessions = Sessions::new(engine.clone(), settings)?;
+    /// # let session = sessions.start(None).load().await?;
+    /// # session.insert("n", 1)?;
+    /// # session.save().await?;
+    /// let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessionkit_session")
+    ///     .fetch_one(engine.pool())
+    ///     .await?;
+    /// assert_eq!(count, 1); // one session saved
+    /// # Ok(()) }
+    /// ```
     pub fn pool(&self) -> &AnyPool {
         &self.store().pool
     }
 
     /// The dialect in use.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::DbEngine;
+    /// use sessionkit::engine::db::Dialect;
+    /// use sessionkit::Settings;
+    ///
+    /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+    /// assert_eq!(DbEngine::connect(&settings).await?.dialect(), Dialect::Sqlite);
+    /// # Ok(()) }
+    /// ```
     pub fn dialect(&self) -> Dialect {
         self.store().dialect
     }
 }
 
 /// Session records in a SQL table.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::{Addressing, RecordStore, SqlStore};
+/// use sessionkit::Settings;
+///
+/// let db_url = "sqlite::memory:".to_owned();
+/// let own = SqlStore::connect(&Settings { db_url: db_url.clone(), ..Settings::new("s") }).await?;
+/// assert_eq!(own.addressing(), Addressing::Hashed);
+/// let django = Settings { db_url, db_table: "django_session".into(), ..Settings::new("s") };
+/// let django = SqlStore::connect(&django).await?;
+/// assert_eq!(django.addressing(), Addressing::Plain); // Django looks rows up by the key
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
@@ -325,6 +434,19 @@ pub struct SqlStore {
 
 impl SqlStore {
     /// Connects to `SESSION_DB_URL`; see [`DbEngine::connect`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::{RecordStore, SqlStore};
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+    /// let store = SqlStore::connect(&settings).await?;
+    /// store.migrate().await?; // connecting does not create the table
+    /// assert_eq!(store.kind(), EngineKind::Db);
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
         sqlx::any::install_default_drivers();
         let dialect = Dialect::of_url(&settings.db_url).ok_or_else(|| {
@@ -417,6 +539,25 @@ impl SqlStore {
 
 impl SqlStore {
     /// The live record and when it expires (what `cached_db` needs to fill its cache).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use sessionkit::engine::{Data, RecordStore, SqlStore};
+    /// use sessionkit::{SessionKey, Settings};
+    ///
+    /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+    /// let store = SqlStore::connect(&settings).await?;
+    /// store.migrate().await?;
+    /// let id = SessionKey::generate().hashed();
+    /// let now = time::OffsetDateTime::now_utc().replace_nanosecond(0)?;
+    /// let expires = now + time::Duration::hours(1);
+    /// store.insert(&id, &Arc::new(Data::new()), expires, now).await?;
+    /// let (loaded, when) = store.fetch_with_expiry(&id).await?.unwrap();
+    /// assert_eq!((loaded.version, when), (1, expires));
+    /// # Ok(()) }
+    /// ```
     pub async fn fetch_with_expiry(
         &self,
         id: &str,
