@@ -18,6 +18,32 @@ use super::{Data, EngineError, Loaded};
 use crate::settings::EngineKind;
 
 /// A cache in front of a SQL table.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::engine::cache::open_cache;
+/// use sessionkit::engine::{CachedDbStore, RecordStore, ServerEngine, SqlStore};
+/// use sessionkit::{Engine, EngineKind, SessionKey, Sessions, Settings};
+///
+/// let settings = Settings {
+///     engine: EngineKind::CachedDb,
+///     db_url: "sqlite::memory:".into(),
+///     ..Settings::new("secret")
+/// };
+/// let cache = open_cache(&settings).await?;
+/// let store = CachedDbStore::new(cache.clone(), SqlStore::connect(&settings).await?);
+/// let engine = std::sync::Arc::new(ServerEngine::new(store, settings.store_timeout));
+/// engine.migrate().await?;
+/// let sessions = Sessions::new(engine.clone(), settings)?;
+/// # let session = sessions.start(None).load().await?;
+/// # session.insert("n", 1)?;
+/// let cookie = session.save().await?.unwrap(); // a session saved
+/// let address = SessionKey::parse(&cookie).unwrap().hashed();
+/// cache.remove(&address).await?; // evicted from the cache (or the cache restarted)
+/// assert!(engine.load(&cookie).await?.is_some()); // the database still has it
+/// # Ok(()) }
+/// ```
 pub struct CachedDbStore {
     cache: Arc<dyn Cache>,
     db: SqlStore,
@@ -33,11 +59,38 @@ impl std::fmt::Debug for CachedDbStore {
 
 impl CachedDbStore {
     /// Composes `cache` over `db`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::{CachedDbStore, MemoryStore, RecordStore, SqlStore};
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+    /// let db = SqlStore::connect(&settings).await?;
+    /// let store = CachedDbStore::new(std::sync::Arc::new(MemoryStore::new(10_000)), db);
+    /// assert_eq!(store.kind(), EngineKind::CachedDb);
+    /// # Ok(()) }
+    /// ```
     pub fn new(cache: Arc<dyn Cache>, db: SqlStore) -> Self {
         CachedDbStore { cache, db }
     }
 
     /// The database behind the cache.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::{CachedDbStore, MemoryStore, RecordStore, SqlStore};
+    /// use sessionkit::Settings;
+    ///
+    /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+    /// let db = SqlStore::connect(&settings).await?;
+    /// let store = CachedDbStore::new(std::sync::Arc::new(MemoryStore::new(10)), db);
+    /// store.db().migrate().await?; // work on the table itself, past the cache
+    /// assert!(store.db().fetch_with_expiry(&"0".repeat(64)).await?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub fn db(&self) -> &SqlStore {
         &self.db
     }
