@@ -1229,7 +1229,8 @@ impl Session {
     /// Saves now, as the middleware does after a successful response, and returns the cookie
     /// value (`None` if the session is empty and nothing was stored). Records left behind by
     /// `flush` or `cycle_key` are deleted first. For use outside the middleware: background
-    /// jobs, tests, tools.
+    /// jobs, tests, tools. Unlike the middleware, it saves a session that was not modified too,
+    /// and does not check the value against [`MAX_COOKIE_BYTES`](crate::MAX_COOKIE_BYTES).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
