@@ -4,6 +4,7 @@
 //! else it takes its default. A bad value is a [`ConfigError`] naming the setting and what it
 //! accepts, raised when the settings are loaded or validated — never at the first request.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -141,8 +142,8 @@ pub enum SameSite {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{setting}: {message}")]
 pub struct ConfigError {
-    /// The setting's name, e.g. `SESSION_COOKIE_SAMESITE`.
-    pub setting: &'static str,
+    /// The setting's name, e.g. `SESSION_COOKIE_SAMESITE` (or the unknown name given).
+    pub setting: Cow<'static, str>,
     /// What is wrong and what would be right.
     pub message: String,
 }
@@ -157,9 +158,9 @@ impl ConfigError {
     /// let error = ConfigError::new("SESSION_COOKIE_DOMAIN", "must be set in production");
     /// assert_eq!(error.to_string(), "SESSION_COOKIE_DOMAIN: must be set in production");
     /// ```
-    pub fn new(setting: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(setting: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         ConfigError {
-            setting,
+            setting: setting.into(),
             message: message.into(),
         }
     }
@@ -295,7 +296,9 @@ pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 ///
 /// assert!(SETTING_NAMES.contains(&"SESSION_COOKIE_AGE"));
 /// let mut settings = Settings::new("secret");
-/// assert!(settings.set("SESSION_COOKIE_AGES", "60").is_err()); // a typo is an error
+/// let typo = settings.set("SESSION_COOKIE_AGES", "60").unwrap_err(); // a typo is an error
+/// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
+/// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
 pub const SETTING_NAMES: [&str; 22] = [
     "SESSION_ENGINE",
@@ -475,7 +478,13 @@ impl Settings {
             .into_iter()
             .find(|known| *known == name)
             .ok_or_else(|| {
-                ConfigError::new("sessionkit.toml", format!("unknown setting {name:?}"))
+                ConfigError::new(
+                    name.to_owned(),
+                    format!(
+                        "unknown setting; the known ones are {}",
+                        allowed(SETTING_NAMES)
+                    ),
+                )
             })?;
         let value = value.trim();
         match setting {
@@ -1016,7 +1025,8 @@ mod tests {
     #[test]
     fn unknown_file_keys_and_broken_toml_are_errors() {
         let err = load(Some("SECRET_KEY = \"k\"\nSESSION_COOKIE_AEG = 5"), &[]).unwrap_err();
-        assert!(err.message.contains("SESSION_COOKIE_AEG"));
+        assert_eq!(err.setting, "SESSION_COOKIE_AEG");
+        assert!(err.message.starts_with("unknown setting"), "{err}");
         let err = load(Some("SECRET_KEY = "), &[]).unwrap_err();
         assert_eq!(err.setting, "SESSIONKIT_CONFIG");
     }
