@@ -346,13 +346,6 @@ impl Sessions {
             let now = SystemTime::now();
             let max_age = shared.cookie_max_age(now);
             let value = shared.persist(now).await?;
-            let size = self.settings().cookie_name.len() + value.len();
-            if size > MAX_COOKIE_BYTES {
-                return Err(SessionError::CookieTooLarge {
-                    size,
-                    limit: MAX_COOKIE_BYTES,
-                });
-            }
             headers.append(SET_COOKIE, self.config.cookie.set(&value, max_age, now));
             add_vary_cookie(headers);
         }

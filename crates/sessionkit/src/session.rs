@@ -15,10 +15,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::engine::{ChangeSet, Data, Engine, Loaded, Previous, SaveRequest};
+use crate::engine::{ChangeSet, Data, Engine, Loaded, Previous, SaveRequest, Saved};
 use crate::error::SessionError;
 use crate::expiry::{EXPIRY_KEY, Expiry, expire_at_browser_close, expiry_age, expiry_date};
 use crate::key::SessionKey;
+use crate::middleware::MAX_COOKIE_BYTES;
 use crate::set_cookie::CookieTemplate;
 use crate::settings::Settings;
 
@@ -296,7 +297,21 @@ impl Shared {
         Ok(())
     }
 
-    /// Saves through the engine as of `now` and returns the cookie value to send.
+    /// `saved`, unless its cookie is one browsers would drop (only a cookie engine's value can be
+    /// that long, and such an engine stored nothing).
+    fn fits_a_cookie(&self, saved: Saved) -> Result<Saved, SessionError> {
+        let size = self.settings().cookie_name.len() + saved.cookie_value.len();
+        if size > MAX_COOKIE_BYTES {
+            return Err(SessionError::CookieTooLarge {
+                size,
+                limit: MAX_COOKIE_BYTES,
+            });
+        }
+        Ok(saved)
+    }
+
+    /// Saves through the engine as of `now` and returns the cookie value to send, or
+    /// [`SessionError::CookieTooLarge`] if browsers would drop that cookie.
     pub(crate) async fn persist(&self, now: SystemTime) -> Result<String, SessionError> {
         // The data is shared, not copied; the changes are taken, and put back if the save fails.
         let (origin, data, changes) = {
@@ -319,14 +334,17 @@ impl Shared {
                 now: OffsetDateTime::from(now),
                 cookie_age: self.settings().cookie_age,
             })
-            .await;
+            .await
+            .map_err(SessionError::from)
+            .and_then(|saved| self.fits_a_cookie(saved));
         let mut state = self.state();
         let saved = match saved {
             Ok(saved) => saved,
             Err(error) => {
+                // Nothing was stored: the session stays modified, with all its changes.
                 let later = std::mem::replace(&mut state.changes, changes);
                 state.changes.extend(later);
-                return Err(error.into());
+                return Err(error);
             }
         };
         state.origin = Some(Origin {
@@ -1229,8 +1247,9 @@ impl Session {
     /// Saves now, as the middleware does after a successful response, and returns the cookie
     /// value (`None` if the session is empty and nothing was stored). Records left behind by
     /// `flush` or `cycle_key` are deleted first. For use outside the middleware: background
-    /// jobs, tests, tools. Unlike the middleware, it saves a session that was not modified too,
-    /// and does not check the value against [`MAX_COOKIE_BYTES`](crate::MAX_COOKIE_BYTES).
+    /// jobs, tests, tools. Unlike the middleware, it saves a session that was not modified too.
+    /// Like the middleware, it refuses a cookie value browsers would drop
+    /// ([`MAX_COOKIE_BYTES`]) with [`SessionError::CookieTooLarge`].
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -1336,6 +1355,36 @@ mod tests {
         async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
             self.inner.clear_expired(batch).await
         }
+    }
+
+    #[tokio::test]
+    async fn saving_a_cookie_browsers_would_drop_is_an_error_and_leaves_the_session_modified() {
+        let sessions = Sessions::open(Settings {
+            engine: EngineKind::SignedCookies,
+            ..Settings::new("secret")
+        })
+        .await
+        .unwrap();
+        let session = sessions.start(None).load().await.unwrap();
+        // 6,400 random [a-z0-9] characters stay above 4096 bytes even zlibbed and in base64.
+        let blob: String = (0..200)
+            .map(|_| SessionKey::generate().as_str().to_owned())
+            .collect();
+        session.insert("n", 1).unwrap();
+        session.insert("blob", blob).unwrap();
+        let error = session.save().await.unwrap_err();
+        let SessionError::CookieTooLarge { size, limit } = error else {
+            panic!("expected CookieTooLarge, got {error}");
+        };
+        assert!(
+            size > limit && limit == MAX_COOKIE_BYTES,
+            "{size} of {limit}"
+        );
+        assert!(session.modified());
+        session.remove("blob");
+        let cookie = session.save().await.unwrap().expect("a cookie that fits");
+        let reloaded = sessions.start(Some(&cookie)).load().await.unwrap();
+        assert_eq!(reloaded.get::<i64>("n").unwrap(), Some(1));
     }
 
     #[tokio::test]
