@@ -254,7 +254,7 @@ impl DjangoLogin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EngineKind, Sessions, Settings};
+    use crate::middleware::signed_cookie_sessions;
 
     const BACKEND: &str = "django.contrib.auth.backends.ModelBackend";
     /// `make_password("correct horse", salt="fixedsaltfixedsalt12")` in Django 5.2.19.
@@ -262,12 +262,7 @@ mod tests {
         "pbkdf2_sha256$1000000$fixedsaltfixedsalt12$t4u9dTc2zsF6WicR9zae4aaV5mi4pmE443n5RnaegtE=";
 
     async fn session_with(entries: &[(&str, Value)]) -> Session {
-        let sessions = Sessions::open(Settings {
-            engine: EngineKind::SignedCookies,
-            ..Settings::new("secret")
-        })
-        .await
-        .unwrap();
+        let sessions = signed_cookie_sessions().await;
         let session = sessions.start(None).load().await.unwrap();
         for (key, value) in entries {
             session.insert(key, value).unwrap();

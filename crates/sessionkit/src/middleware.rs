@@ -353,6 +353,17 @@ impl Sessions {
     }
 }
 
+/// Sessions on `signed_cookies` with the secret `"secret"`: no service needed, for unit tests.
+#[cfg(test)]
+pub(crate) async fn signed_cookie_sessions() -> Sessions {
+    Sessions::open(Settings {
+        engine: crate::EngineKind::SignedCookies,
+        ..Settings::new("secret")
+    })
+    .await
+    .expect("signed_cookies opens without any service")
+}
+
 /// Django's `patch_vary_headers(response, ("Cookie",))`: add once, keep what is there.
 fn add_vary_cookie(headers: &mut HeaderMap) {
     let present = headers

@@ -1319,6 +1319,7 @@ mod tests {
     use super::*;
     use crate::Sessions;
     use crate::engine::{EngineError, MemoryStore, Saved, ServerEngine};
+    use crate::middleware::signed_cookie_sessions;
     use crate::settings::EngineKind;
 
     /// The memory cache, with a switch that makes the next save fail as a store outage would.
@@ -1359,12 +1360,7 @@ mod tests {
 
     #[tokio::test]
     async fn saving_a_cookie_browsers_would_drop_is_an_error_and_leaves_the_session_modified() {
-        let sessions = Sessions::open(Settings {
-            engine: EngineKind::SignedCookies,
-            ..Settings::new("secret")
-        })
-        .await
-        .unwrap();
+        let sessions = signed_cookie_sessions().await;
         let session = sessions.start(None).load().await.unwrap();
         // 6,400 random [a-z0-9] characters stay above 4096 bytes even zlibbed and in base64.
         let blob: String = (0..200)
