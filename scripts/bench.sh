@@ -14,7 +14,7 @@
 #   BENCH_CLIENTS [64]          concurrent clients in every mode
 #   BENCH_DURATION [10]         seconds of the incr run of each target
 #   BENCH_SHORT_DURATION [5]    seconds of the read, login and shared runs
-#   BENCH_ROUNDS [3]            rounds of the goal comparison (see below)
+#   BENCH_ROUNDS [5]            rounds of the goal comparison (see below)
 #   BENCH_PORT [18080]          port the targets listen on (must be free)
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]
 #   BENCH_REDIS_URL [redis://127.0.0.1:6379]
@@ -40,7 +40,7 @@ done
 CLIENTS=${BENCH_CLIENTS:-64}
 DURATION=${BENCH_DURATION:-10}
 SHORT=${BENCH_SHORT_DURATION:-5}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${BENCH_ROUNDS:-5}
 PORT=${BENCH_PORT:-18080}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
@@ -171,7 +171,9 @@ stop_server
 
 # The HTTP goals compare neighbours' req/s, and on a shared machine req/s drifts by more than
 # the differences (±15% between runs minutes apart was seen). So the goal's targets also run
-# back to back, in ROUNDS rounds of incr; the report takes the median of the per-round ratios.
+# back to back, in ROUNDS rounds of incr, each round starting one target later than the last
+# (so drift within a round does not always favour the same one); the report takes the median of
+# the per-round ratios.
 goal_round() { # LABEL, then the server command
   local label=$1
   shift
@@ -184,14 +186,22 @@ goal_round() { # LABEL, then the server command
   stop_server
 }
 SESSIONKIT_ENV=(env SECRET_KEY="$SECRET" SESSION_COOKIE_SECURE=true RUST_LOG=warn)
+goal_target() { # 0-3: one of the four targets the goals compare
+  case $1 in
+    0) goal_round "bare axum (no sessions)" "$BIN/bare_axum" --addr "127.0.0.1:$PORT" ;;
+    1) goal_round "sessionkit signed_cookies" "${SESSIONKIT_ENV[@]}" \
+         SESSION_ENGINE=signed_cookies "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT" ;;
+    2) goal_round "sessionkit cache memory" "${SESSIONKIT_ENV[@]}" SESSION_ENGINE=cache \
+         SESSION_CACHE_URL=memory:// "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT" ;;
+    3) goal_round "tower-sessions MemoryStore" "$BIN/tower_sessions_server" \
+         --addr "127.0.0.1:$PORT" ;;
+  esac
+}
 for round in $(seq 1 "$ROUNDS"); do
   step "goal round $round of $ROUNDS"
-  goal_round "bare axum (no sessions)" "$BIN/bare_axum" --addr "127.0.0.1:$PORT"
-  goal_round "sessionkit signed_cookies" "${SESSIONKIT_ENV[@]}" SESSION_ENGINE=signed_cookies \
-    "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT"
-  goal_round "sessionkit cache memory" "${SESSIONKIT_ENV[@]}" SESSION_ENGINE=cache \
-    SESSION_CACHE_URL=memory:// "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT"
-  goal_round "tower-sessions MemoryStore" "$BIN/tower_sessions_server" --addr "127.0.0.1:$PORT"
+  for i in 0 1 2 3; do
+    goal_target $(((i + round - 1) % 4))
+  done
 done
 
 sessionkit_target "sessionkit signed_cookies" SESSION_ENGINE=signed_cookies

@@ -272,8 +272,9 @@ def main():
             f"The HTTP goals come from {ENV['BENCH_ROUNDS']} rounds in which bare axum, sessionkit",
             "signed_cookies, sessionkit memory and tower-sessions ran `incr` back to back for "
             f"{ENV['BENCH_SHORT']} s",
-            "each; req/s on this shared machine drifts between runs by more than the differences,",
-            "so each ratio is taken within a round. The rounds' req/s:",
+            "each, every round starting one target later; req/s on this shared machine drifts",
+            "between runs by more than the differences, so each ratio is taken within a round.",
+            "The rounds' req/s, in the order they ran:",
             "",
             "| round | target | req/s | p50 ms | p99 ms | server CPU µs/req |",
             "|---:|---|---:|---:|---:|---:|",
