@@ -524,15 +524,14 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         user_id: &str,
         current_cookie: Option<&str>,
     ) -> Result<Vec<UserSession>, EngineError> {
-        let current = current_cookie
-            .and_then(SessionKey::parse)
-            .map(|k| self.store.address(&k));
+        let current = current_cookie.and_then(|cookie| self.address_of(cookie));
+        let current = current.as_ref().map(Address::as_str);
         let mut sessions: Vec<UserSession> = self
             .bounded(self.store.by_user(user_id))
             .await?
             .into_iter()
             .map(|stored| UserSession {
-                current: current.as_deref() == Some(stored.id.as_str()),
+                current: current == Some(stored.id.as_str()),
                 id: stored.id[..16].to_owned(),
                 data: Arc::unwrap_or_clone(stored.record.data),
                 expires: stored.expires,
@@ -603,12 +602,11 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         user_id: &str,
         keep_cookie: Option<&str>,
     ) -> Result<u64, EngineError> {
-        let keep = keep_cookie
-            .and_then(SessionKey::parse)
-            .map(|k| self.store.address(&k));
+        let keep = keep_cookie.and_then(|cookie| self.address_of(cookie));
+        let keep = keep.as_ref().map(Address::as_str);
         let mut ended = 0;
         for stored in self.bounded(self.store.by_user(user_id)).await? {
-            if keep.as_deref() != Some(stored.id.as_str()) {
+            if keep != Some(stored.id.as_str()) {
                 self.bounded(self.store.remove(&stored.id)).await?;
                 ended += 1;
             }
