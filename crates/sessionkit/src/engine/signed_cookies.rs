@@ -112,10 +112,8 @@ impl Engine for SignedCookieEngine {
     }
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
-        let unsigned = match self
-            .signer
-            .unsign_object(cookie_value, None, SystemTime::now())
-        {
+        let now = SystemTime::now();
+        let unsigned = match self.signer.unsign_object(cookie_value, None, now) {
             Ok(unsigned) => unsigned,
             Err(reason) => {
                 tracing::warn!(%reason, "ignoring session cookie");
@@ -133,7 +131,7 @@ impl Engine for SignedCookieEngine {
         // expiry inside the payload can only end it sooner.
         let latest = signed_at.saturating_add(time::Duration::seconds(self.cookie_age));
         let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age).min(latest);
-        if OffsetDateTime::now_utc() > expires {
+        if OffsetDateTime::from(now) > expires {
             tracing::warn!(%expires, "ignoring expired session cookie");
             return Ok(None);
         }
