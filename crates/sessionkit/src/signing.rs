@@ -7,19 +7,17 @@
 //!   `HMAC-SHA256(key = SHA256(salt + "signer" + secret), "payload:timestamp")`.
 //!
 //! Keys are derived once per [`Signer`], not per value. Signatures are compared in constant
-//! time with [`subtle::ConstantTimeEq`]. Verification order is Django's: signature (current
+//! time ([`hmac::Mac::verify_slice`]), as decoded bytes. Verification order is Django's: signature (current
 //! key, then each fallback), then age, then decompression, then JSON.
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::{AsOut, URL_SAFE_NO_PAD};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::json::to_python_json;
 
@@ -65,6 +63,8 @@ const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Length of an HMAC-SHA256 in unpadded base64.
 const SIGNATURE_CHARS: usize = 43;
+/// Length of an HMAC-SHA256.
+const SIGNATURE_BYTES: usize = 32;
 
 /// JSON shorter than this is not worth a zlib attempt: see [`Signer::compressing_from`]. Such
 /// a value is at most ~230 bytes longer than its compressed form would be, far from the
@@ -121,7 +121,8 @@ pub enum SignatureError {
     BadPayload(&'static str),
 }
 
-/// A verified value: the object and when it was signed.
+/// A verified value: what was signed (by default the JSON object, or the payload's bytes from
+/// [`Signer::unsign_payload`]) and when it was signed.
 ///
 /// ```
 /// use serde_json::json;
@@ -135,9 +136,9 @@ pub enum SignatureError {
 /// assert_eq!(unsigned.timestamp, 1_700_000_000);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct Unsigned {
-    /// The signed JSON object.
-    pub data: Map<String, Value>,
+pub struct Unsigned<T = Map<String, Value>> {
+    /// The signed JSON object (or bytes).
+    pub data: T,
     /// Unix seconds at signing time.
     pub timestamp: u64,
 }
@@ -240,24 +241,36 @@ impl Signer {
     /// assert_eq!(value, signer.sign_object(&data, 1_700_000_000)); // deterministic
     /// ```
     pub fn sign_object(&self, data: &Map<String, Value>, timestamp: u64) -> String {
-        let json = to_python_json(data);
+        self.sign_payload(to_python_json(data).as_bytes(), timestamp)
+    }
+
+    /// [`Signer::sign_object`] for JSON the caller already wrote: the signing layer alone
+    /// (zlib when worth it, base64, timestamp, HMAC), with no JSON work.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    ///
+    /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let by_object = signer.sign_object(&data, 1_700_000_000);
+    /// assert_eq!(signer.sign_payload(br#"{"user_id":42}"#, 1_700_000_000), by_object);
+    /// ```
+    pub fn sign_payload(&self, json: &[u8], timestamp: u64) -> String {
         // Django keeps the compressed form only when it saves more than the one `.` it costs.
         let compressed = (json.len() >= self.compress_from)
-            .then(|| zlib(json.as_bytes()))
+            .then(|| zlib(json))
             .filter(|compressed| compressed.len() < json.len().saturating_sub(1));
         let (marker, bytes) = match &compressed {
             Some(compressed) => (".", compressed.as_slice()),
-            None => ("", json.as_bytes()),
+            None => ("", json),
         };
         let mut value = String::with_capacity(bytes.len() * 4 / 3 + 56);
         value.push_str(marker);
-        URL_SAFE_NO_PAD.encode_string(bytes, &mut value);
+        URL_SAFE_NO_PAD.encode_append(bytes, &mut value);
         value.push(':');
-        value.push_str(&b62_encode(timestamp));
-        let mut signature = [0; SIGNATURE_CHARS];
-        let signature = self.signature(&self.current, value.as_bytes(), &mut signature);
-        value.push(':');
-        value.push_str(signature);
+        push_b62(timestamp, &mut value);
+        self.append_signature(&mut value);
         value
     }
 
@@ -288,16 +301,52 @@ impl Signer {
         max_age: Option<Duration>,
         now: SystemTime,
     ) -> Result<Unsigned, SignatureError> {
+        let Unsigned { data, timestamp } = self.unsign_payload(value, max_age, now)?;
+        let data = serde_json::from_slice::<Map<String, Value>>(&data)
+            .map_err(|_| SignatureError::BadPayload("not a JSON object"))?;
+        Ok(Unsigned { data, timestamp })
+    }
+
+    /// [`Signer::unsign_object`] up to the JSON: the verified payload's bytes (decompressed),
+    /// not parsed: only a holder of the key could have signed them, but nothing has checked
+    /// that they are JSON.
+    ///
+    /// ```
+    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    ///
+    /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+    /// let value = signer.sign_payload(br#"{"user_id":42}"#, 1_700_000_000);
+    /// let now = std::time::SystemTime::now();
+    /// let unsigned = signer.unsign_payload(&value, None, now).unwrap();
+    /// assert_eq!(unsigned.data, br#"{"user_id":42}"#);
+    /// assert_eq!(unsigned.timestamp, 1_700_000_000);
+    /// ```
+    pub fn unsign_payload(
+        &self,
+        value: &str,
+        max_age: Option<Duration>,
+        now: SystemTime,
+    ) -> Result<Unsigned<Vec<u8>>, SignatureError> {
         let (signed, signature) = value
             .rsplit_once(':')
             .ok_or(SignatureError::Malformed("no ':' separator"))?;
-        let verified = std::iter::once(&self.current)
-            .chain(&self.fallbacks)
-            .any(|mac| {
-                let mut expected = [0; SIGNATURE_CHARS];
-                let expected = self.signature(mac, signed.as_bytes(), &mut expected);
-                bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
-            });
+        // Comparing the MACs' bytes is comparing Django's base64 strings: the decoder accepts
+        // only the one canonical 43-character spelling of 32 bytes.
+        let mut presented = [0; SIGNATURE_BYTES];
+        let decodes = signature.len() == SIGNATURE_CHARS
+            && URL_SAFE_NO_PAD
+                .decode(signature.as_bytes(), presented.as_mut_slice().as_out())
+                .is_ok();
+        let verified = decodes
+            && std::iter::once(&self.current)
+                .chain(&self.fallbacks)
+                .any(|mac| {
+                    // `verify_slice` compares in constant time.
+                    mac.clone()
+                        .chain_update(signed)
+                        .verify_slice(&presented)
+                        .is_ok()
+                });
         if !verified {
             return Err(SignatureError::BadSignature);
         }
@@ -320,30 +369,22 @@ impl Signer {
             None => (false, payload),
         };
         let mut bytes = URL_SAFE_NO_PAD
-            .decode(payload)
+            .decode_to_vec(payload)
             .map_err(|_| SignatureError::BadPayload("invalid base64"))?;
         if compressed {
             bytes = unzlib(&bytes).ok_or(SignatureError::BadPayload("invalid zlib stream"))?;
         }
-        let data = serde_json::from_slice::<Map<String, Value>>(&bytes)
-            .map_err(|_| SignatureError::BadPayload("not a JSON object"))?;
-        Ok(Unsigned { data, timestamp })
+        Ok(Unsigned {
+            data: bytes,
+            timestamp,
+        })
     }
 
-    /// The base64 signature of `message`, written into `out` (no allocation).
-    fn signature<'o>(
-        &self,
-        mac: &Hmac<Sha256>,
-        message: &[u8],
-        out: &'o mut [u8; SIGNATURE_CHARS],
-    ) -> &'o str {
-        let mut mac = mac.clone();
-        mac.update(message);
-        let written = URL_SAFE_NO_PAD
-            .encode_slice(mac.finalize().into_bytes(), out)
-            .expect("32 bytes take 43 base64 characters");
-        debug_assert_eq!(written, SIGNATURE_CHARS);
-        std::str::from_utf8(out).expect("base64 is ASCII")
+    /// Appends `:` and the base64 signature of everything `value` holds so far.
+    fn append_signature(&self, value: &mut String) {
+        let signature = self.current.clone().chain_update(&*value).finalize();
+        value.push(':');
+        URL_SAFE_NO_PAD.encode_append(signature.into_bytes(), value);
     }
 }
 
@@ -423,17 +464,26 @@ fn unzlib(bytes: &[u8]) -> Option<Vec<u8>> {
 /// assert_eq!(b62_encode(61), "z");
 /// assert_eq!(b62_encode(62), "10");
 /// ```
-pub fn b62_encode(mut n: u64) -> String {
-    if n == 0 {
-        return "0".to_owned();
-    }
-    let mut digits = Vec::with_capacity(11);
-    while n > 0 {
-        digits.push(BASE62[(n % 62) as usize]);
+pub fn b62_encode(n: u64) -> String {
+    let mut text = String::with_capacity(11);
+    push_b62(n, &mut text);
+    text
+}
+
+/// Appends `n` in base62 to `out`, most significant digit first.
+fn push_b62(mut n: u64, out: &mut String) {
+    // u64::MAX takes 11 digits.
+    let mut digits = [0u8; 11];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = BASE62[(n % 62) as usize];
         n /= 62;
+        if n == 0 {
+            break;
+        }
     }
-    digits.reverse();
-    String::from_utf8(digits).expect("base62 digits are ASCII")
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// Inverse of [`b62_encode`]; `None` for an empty string, a foreign character or overflow.
@@ -526,14 +576,44 @@ mod tests {
     }
 
     #[test]
+    fn only_the_exact_signature_string_verifies() {
+        let signer = Signer::new(COOKIE_SALT, "s", &[]);
+        let value = signer.sign_payload(b"{}", 5);
+        let now = SystemTime::now();
+        assert!(signer.unsign_payload(&value, None, now).is_ok());
+        // The last character carries 4 bits of the MAC and 2 unused bits: another character
+        // with the same 4 bits decodes to the same bytes but is not Django's string.
+        let (head, last) = value.split_at(value.len() - 1);
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let index = alphabet
+            .iter()
+            .position(|&c| c == last.as_bytes()[0])
+            .unwrap();
+        let sibling = char::from(alphabet[index ^ 1]);
+        let variants = [
+            format!("{head}{sibling}"),
+            format!("{value}A"),
+            value[..value.len() - 1].to_owned(),
+            format!("{head}="),
+        ];
+        for variant in variants {
+            assert_eq!(
+                signer.unsign_payload(&variant, None, now),
+                Err(SignatureError::BadSignature),
+                "{variant}"
+            );
+        }
+    }
+
+    #[test]
     fn a_dot_payload_that_is_not_zlib_fails_cleanly() {
         let signer = Signer::new(COOKIE_SALT, "s", &[]);
-        let forged_payload = format!(".{}:{}", URL_SAFE_NO_PAD.encode(b"{}"), b62_encode(5));
-        let mut signature = [0; SIGNATURE_CHARS];
-        let value = format!(
-            "{forged_payload}:{}",
-            signer.signature(&signer.current, forged_payload.as_bytes(), &mut signature)
+        let mut value = format!(
+            ".{}:{}",
+            URL_SAFE_NO_PAD.encode_to_string(b"{}"),
+            b62_encode(5)
         );
+        signer.append_signature(&mut value);
         assert_eq!(
             signer.unsign_object(&value, None, SystemTime::now()),
             Err(SignatureError::BadPayload("invalid zlib stream"))
@@ -544,12 +624,8 @@ mod tests {
     fn decompression_is_bounded() {
         let signer = Signer::new(COOKIE_SALT, "s", &[]);
         let bomb = zlib(&vec![b' '; (MAX_DECOMPRESSED_BYTES + 10) as usize]);
-        let signed = format!(".{}:0", URL_SAFE_NO_PAD.encode(&bomb));
-        let mut signature = [0; SIGNATURE_CHARS];
-        let value = format!(
-            "{signed}:{}",
-            signer.signature(&signer.current, signed.as_bytes(), &mut signature)
-        );
+        let mut value = format!(".{}:0", URL_SAFE_NO_PAD.encode_to_string(&bomb));
+        signer.append_signature(&mut value);
         assert_eq!(
             signer.unsign_object(&value, None, SystemTime::now()),
             Err(SignatureError::BadPayload("invalid zlib stream"))

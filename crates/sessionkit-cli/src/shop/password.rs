@@ -1,8 +1,7 @@
 //! Password hashes in Django's format, `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`, so
 //! users moved over from a Django site keep their passwords (and a hash made here works there).
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -26,7 +25,8 @@ pub fn verify(password: &str, encoded: &str) -> bool {
     ) else {
         return false;
     };
-    let (Ok(iterations @ 1..), Ok(expected)) = (iterations.parse::<u32>(), STANDARD.decode(hash))
+    let (Ok(iterations @ 1..), Ok(expected)) =
+        (iterations.parse::<u32>(), STANDARD.decode_to_vec(hash))
     else {
         return false;
     };

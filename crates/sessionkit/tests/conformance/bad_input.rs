@@ -5,8 +5,7 @@
 use std::io::Write as _;
 use std::time::SystemTime;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sessionkit::SessionKey;
@@ -298,12 +297,12 @@ fn forge(payload: &str, timestamp: &str) -> String {
     mac.update(signed.as_bytes());
     format!(
         "{signed}:{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        URL_SAFE_NO_PAD.encode_to_string(mac.finalize().into_bytes())
     )
 }
 
 fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    URL_SAFE_NO_PAD.encode_to_string(bytes)
 }
 
 fn zlib(bytes: &[u8]) -> Vec<u8> {
