@@ -9,6 +9,8 @@
 //! Numbers keep their exact text (`serde_json/arbitrary_precision`), so integers beyond 64 bits
 //! written by Python survive a round trip unchanged.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Number, Value};
 
 /// Serializes a session map the way Python's `json.dumps(obj, separators=(",", ":"))` does.
@@ -62,8 +64,15 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
 
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    let mut units = [0u16; 2];
-    for c in s.chars() {
+    let mut rest = s;
+    // Printable ASCII other than `"` and backslash is copied in runs; the rest is escaped.
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| !matches!(b, b' '..=b'~') || b == b'"' || b == b'\\')
+    {
+        out.push_str(&rest[..at]);
+        // Everything before `at` is ASCII, so `at` starts a character.
+        let c = rest[at..].chars().next().expect("`at` is within `rest`");
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -72,14 +81,16 @@ fn write_string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
             _ => {
+                let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
+                    write!(out, "\\u{unit:04x}").expect("writing to a String cannot fail");
                 }
             }
         }
+        rest = &rest[at + c.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -141,7 +152,8 @@ fn write_python_float(f: f64, out: &mut String) {
             out.push_str(&digits[1..]);
         }
         let exp_sign = if exponent < 0 { '-' } else { '+' };
-        out.push_str(&format!("e{exp_sign}{:02}", exponent.unsigned_abs()));
+        write!(out, "e{exp_sign}{:02}", exponent.unsigned_abs())
+            .expect("writing to a String cannot fail");
     }
 }
 
@@ -193,6 +205,27 @@ mod tests {
             text,
             r#"{"s":"a\"b\\c/d\te\nf\u007f\u0001\u00e9\ud83d\ude00"}"#
         );
+    }
+
+    #[test]
+    fn escapes_between_runs_of_plain_text_keep_both() {
+        let text = py(json!({"s": "\u{0}plain \"quoted\" text é and more😀 end"}));
+        assert_eq!(
+            text,
+            r#"{"s":"\u0000plain \"quoted\" text \u00e9 and more\ud83d\ude00 end"}"#
+        );
+    }
+
+    #[test]
+    fn every_character_survives_and_the_output_is_printable_ascii() {
+        let all: String = (0..0x11_0000u32)
+            .step_by(7)
+            .filter_map(char::from_u32)
+            .collect();
+        let text = py(json!({ "s": all }));
+        assert!(text.bytes().all(|b| matches!(b, b' '..=b'~')));
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["s"], all);
     }
 
     #[test]
