@@ -2,6 +2,7 @@
 //! rendered once, when the layer is built; a response only adds the value, `Max-Age` and
 //! `Expires`, into one buffer that becomes the header without another copy.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -72,12 +73,8 @@ impl CookieTemplate {
                         .unwrap_or_default()
                         .min(LAST_EXPIRES)
                 });
-            write!(
-                header,
-                "; Max-Age={age}; Expires={}",
-                HttpDate::from(SystemTime::UNIX_EPOCH + expires)
-            )
-            .expect("writing to a String");
+            write!(header, "; Max-Age={age}; Expires=").expect("writing to a String");
+            push_http_date(expires.as_secs(), &mut header);
         }
         HeaderValue::try_from(header)
             .expect("cookie values and validated settings are header-safe text")
@@ -87,6 +84,32 @@ impl CookieTemplate {
     pub(crate) fn delete(&self) -> HeaderValue {
         self.deletion.clone()
     }
+}
+
+/// Length of an IMF-fixdate, `Tue, 14 Nov 2023 22:14:20 GMT`.
+const HTTP_DATE_BYTES: usize = 29;
+
+thread_local! {
+    /// The last `Expires` date this thread rendered, by Unix second: under load, the cookies
+    /// set within one second share it, so the calendar arithmetic runs once per second.
+    static LAST_HTTP_DATE: Cell<(u64, [u8; HTTP_DATE_BYTES])> =
+        const { Cell::new((u64::MAX, [0; HTTP_DATE_BYTES])) };
+}
+
+/// Appends `seconds` after the Unix epoch as an HTTP date.
+fn push_http_date(seconds: u64, out: &mut String) {
+    let (cached_seconds, cached) = LAST_HTTP_DATE.get();
+    let date = if cached_seconds == seconds {
+        cached
+    } else {
+        let mut date = [0; HTTP_DATE_BYTES];
+        let text =
+            HttpDate::from(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)).to_string();
+        date.copy_from_slice(text.as_bytes());
+        LAST_HTTP_DATE.set((seconds, date));
+        date
+    };
+    out.push_str(std::str::from_utf8(&date).expect("HTTP dates are ASCII"));
 }
 
 #[cfg(test)]
@@ -122,6 +145,21 @@ mod tests {
             text(&CookieTemplate::new(&settings).set("abc", None, at)),
             "sid=abc; Path=/app; Domain=.example.com"
         );
+    }
+
+    #[test]
+    fn the_date_kept_from_the_last_cookie_is_used_only_for_the_same_second() {
+        let template = CookieTemplate::new(&Settings::new("s"));
+        let at = |seconds| SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+        let expires = |seconds| {
+            let header = template.set("a", Some(0), at(seconds));
+            text(&header).rsplit_once("Expires=").unwrap().1.to_owned()
+        };
+        for _ in 0..2 {
+            assert_eq!(expires(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+            assert_eq!(expires(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
+            assert_eq!(expires(1_700_000_001), "Tue, 14 Nov 2023 22:13:21 GMT");
+        }
     }
 
     #[test]
