@@ -61,7 +61,14 @@ impl State {
         self.accessed = true;
         self.modified = true;
         self.changes.set(key, value.clone());
-        Arc::make_mut(&mut self.data).insert(key.to_owned(), value);
+        let data = Arc::make_mut(&mut self.data);
+        // Overwriting keeps the key's place (as `insert` would) without copying its name.
+        match data.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                data.insert(key.to_owned(), value);
+            }
+        }
     }
 
     fn remove(&mut self, key: &str) -> Option<Value> {
@@ -347,8 +354,13 @@ impl Shared {
                 return Err(error);
             }
         };
+        // A server engine's record keeps its key: reuse the copy already made.
+        let cookie_value = match origin {
+            Some(origin) if origin.cookie_value == saved.cookie_value => origin.cookie_value,
+            _ => saved.cookie_value.clone(),
+        };
         state.origin = Some(Origin {
-            cookie_value: saved.cookie_value.clone(),
+            cookie_value,
             version: saved.version,
         });
         state.modified = !state.changes.is_empty();

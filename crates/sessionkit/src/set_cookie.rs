@@ -59,13 +59,18 @@ impl CookieTemplate {
     /// The header that sets the cookie to `value` for `max_age` seconds from `now` (`None`:
     /// until the browser closes).
     pub(crate) fn set(&self, value: &str, max_age: Option<i64>, now: SystemTime) -> HeaderValue {
+        let max_age = max_age.map(|age| u64::try_from(age).unwrap_or(0));
+        // Exactly the header's length: a buffer with no spare room becomes the header's bytes
+        // without another allocation.
+        let dated = max_age.map_or(0, |age| {
+            "; Max-Age=; Expires=".len() + decimal_digits(age) + HTTP_DATE_BYTES
+        });
         let mut header =
-            String::with_capacity(self.name.len() + value.len() + self.attributes.len() + 64);
+            String::with_capacity(self.name.len() + value.len() + self.attributes.len() + dated);
         header.push_str(&self.name);
         header.push_str(value);
         header.push_str(&self.attributes);
         if let Some(age) = max_age {
-            let age = u64::try_from(age).unwrap_or(0);
             let expires = now
                 .checked_add(Duration::from_secs(age))
                 .map_or(LAST_EXPIRES, |at| {
@@ -76,6 +81,7 @@ impl CookieTemplate {
             write!(header, "; Max-Age={age}; Expires=").expect("writing to a String");
             push_http_date(expires.as_secs(), &mut header);
         }
+        debug_assert_eq!(header.len(), header.capacity());
         HeaderValue::try_from(header)
             .expect("cookie values and validated settings are header-safe text")
     }
@@ -84,6 +90,11 @@ impl CookieTemplate {
     pub(crate) fn delete(&self) -> HeaderValue {
         self.deletion.clone()
     }
+}
+
+/// How many digits `n` takes in decimal.
+fn decimal_digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// Length of an IMF-fixdate, `Tue, 14 Nov 2023 22:14:20 GMT`.
