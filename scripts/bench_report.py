@@ -143,6 +143,21 @@ def goals(results, rounds, micro):
         "middleware/tower_sessions_signed_id_memory/read_write",
         1 / 2,
     )
+    bare = micro.get("middleware/axum_no_session/read_write")
+    for ours, theirs in (
+        ("sessionkit_memory", "tower_sessions_memory"),
+        ("sessionkit_signed_cookies", "tower_sessions_signed_id_memory"),
+    ):
+        a = micro.get(f"middleware/{ours}/read_write")
+        b = micro.get(f"middleware/{theirs}/read_write")
+        if a and b and bare:
+            layer_a, layer_b = a[0] - bare[0], b[0] - bare[0]
+            rows.append((
+                f"the same without the router's own time ({duration(bare[0])}): "
+                f"{ours} layer / {theirs} layer",
+                f"{duration(layer_a)} / {duration(layer_b)} = {layer_a / layer_b:.2f}",
+                "for reference",
+            ))
     floor = next((k for k in micro if k.startswith("floor_200B/two_hmac")), None)
     ratio_row(
         "sign+verify of a 200 B session within 2× of two HMAC-SHA256 "
