@@ -252,7 +252,7 @@ impl Sessions {
     /// # Ok(()) }
     /// ```
     pub fn start(&self, cookie_value: Option<&str>) -> LazySession {
-        LazySession::new(self.config.clone(), cookie_value.map(str::to_owned))
+        LazySession::new(self.config.clone(), cookie_value.map(Arc::from))
     }
 
     /// The tower layer that gives every request a session.

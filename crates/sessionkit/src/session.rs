@@ -31,7 +31,8 @@ const TEST_COOKIE_VALUE: &str = "worked";
 /// The record a session was loaded from.
 #[derive(Debug, Clone)]
 struct Origin {
-    cookie_value: String,
+    /// Shared with [`Shared::incoming`] when it is that cookie: no copy per request.
+    cookie_value: Arc<str>,
     version: i64,
 }
 
@@ -47,7 +48,7 @@ struct State {
     modified: bool,
     /// Records to delete at the end of the request (after `flush` or `cycle_key`, or a
     /// session found in a fallback engine), with the engine that holds each.
-    retired: Vec<(Arc<dyn Engine>, String)>,
+    retired: Vec<(Arc<dyn Engine>, Arc<str>)>,
     /// The token of the session lock this request holds (`SESSION_LOCKING`).
     lock_token: Option<String>,
 }
@@ -124,7 +125,7 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     config: Arc<Config>,
     /// The cookie value the request carried, if any.
-    incoming: Option<String>,
+    incoming: Option<Arc<str>>,
     /// Whether the primary engine could recognize `incoming` (judged once, from its shape).
     primary_accepts: bool,
     /// Whether the primary engine or a fallback could.
@@ -194,7 +195,7 @@ impl Shared {
             let token = self.acquire_lock(cookie).await?;
             self.state().lock_token = Some(token);
         }
-        let Some(value) = self.plausible_cookie() else {
+        let Some(value) = self.incoming.clone().filter(|_| self.plausible) else {
             if self.incoming.as_deref().is_some_and(|v| !v.is_empty()) {
                 tracing::warn!(engine = %self.engine().kind(), "ignoring a malformed session cookie");
             }
@@ -207,7 +208,7 @@ impl Shared {
         };
         let fallback = match primary {
             Some(_) => None,
-            None => self.load_from_fallback(value).await?,
+            None => self.load_from_fallback(&value).await?,
         };
         let mut state = self.state();
         if state.loaded {
@@ -216,7 +217,7 @@ impl Shared {
         state.loaded = true;
         if let Some(loaded) = primary {
             state.origin = Some(Origin {
-                cookie_value: value.to_owned(),
+                cookie_value: value,
                 version: loaded.version,
             });
             state.data = loaded.data;
@@ -224,7 +225,7 @@ impl Shared {
             // Served now, written to the primary engine at the end of this request.
             state.data = loaded.data;
             state.rewrite_everything();
-            state.retired.push((engine, value.to_owned()));
+            state.retired.push((engine, value));
         }
         Ok(())
     }
@@ -356,8 +357,8 @@ impl Shared {
         };
         // A server engine's record keeps its key: reuse the copy already made.
         let cookie_value = match origin {
-            Some(origin) if origin.cookie_value == saved.cookie_value => origin.cookie_value,
-            _ => saved.cookie_value.clone(),
+            Some(origin) if *origin.cookie_value == *saved.cookie_value => origin.cookie_value,
+            _ => Arc::from(saved.cookie_value.as_str()),
         };
         state.origin = Some(Origin {
             cookie_value,
@@ -406,7 +407,7 @@ impl Drop for Shared {
 pub struct LazySession(pub(crate) Arc<Shared>);
 
 impl LazySession {
-    pub(crate) fn new(config: Arc<Config>, incoming: Option<String>) -> Self {
+    pub(crate) fn new(config: Arc<Config>, incoming: Option<Arc<str>>) -> Self {
         let (primary_accepts, plausible) = match incoming.as_deref() {
             Some(value) => {
                 let primary = config.primary.accepts(value);
