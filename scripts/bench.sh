@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks sessionkit (DESIGN.md §10) and writes docs/BENCHMARKS.md and docs/benchmarks.png.
 #
-#   scripts/bench.sh              # everything: criterion micro-benchmarks, then HTTP load runs
+#   scripts/bench.sh              # everything: criterion micro-benchmarks and allocation
+#                                 # counts, then HTTP load runs
 #   scripts/bench.sh --no-micro   # HTTP load runs only
 #
 # HTTP targets, one after another on 127.0.0.1: `sessionkit serve` on every engine
@@ -82,6 +83,8 @@ if [ "$MICRO" = 1 ]; then
   rm -rf "$TARGET_DIR/criterion"
   cargo bench -p sessionkit-bench --bench micro -- --warm-up-time 1 --measurement-time 3 \
     | tee "$WORK/micro.txt"
+  step "heap allocations per request"
+  cargo bench -p sessionkit-bench --bench allocations | tee "$WORK/allocations.jsonl"
 fi
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then

@@ -335,6 +335,26 @@ def main():
             for name, (est, low, high) in micro.items()
         ]
 
+    allocations_file = pathlib.Path(ENV["BENCH_WORK"]) / "allocations.jsonl"
+    if micro and allocations_file.exists():
+        rows = [json.loads(line) for line in allocations_file.read_text().splitlines() if line]
+        out += [
+            "",
+            "### Heap allocations per request (in process)",
+            "",
+            "`cargo bench -p sessionkit-bench --bench allocations`: the `middleware` stacks above,",
+            "each request counted by a global allocator. A count does not drift with the",
+            "machine's load, so it shows a change to the hot path where the timings cannot.",
+            "",
+            "| stack | handler | allocations | bytes allocated |",
+            "|---|---|---:|---:|",
+        ]
+        out += [
+            f"| `{r['stack']}` | {r['handler']} | {r['allocations_per_request']:.0f} "
+            f"| {r['bytes_per_request']:,.0f} |"
+            for r in rows
+        ]
+
     out += [
         "",
         "## HTTP (DESIGN.md §10)",

@@ -18,35 +18,26 @@
 //!   (`Signer` without `compressing_from`) and the bare format written out here (JSON,
 //!   base64, base62 time, HMAC; verify in constant time, decode, parse).
 //! - `key`: `SessionKey::generate`.
-//! - `middleware`: an axum router with the session layer, called in process with
-//!   `tower::ServiceExt::oneshot` (no sockets); each request carries the cookie of a session
-//!   created beforehand. Handlers: `read` (reads one key) and `read_write` (reads it and
-//!   writes it back plus one). Stacks: no sessions (the router's own cost), sessionkit with
-//!   the memory cache and with signed cookies, tower-sessions with its `MemoryStore`, with a
-//!   plain and with a signed session-id cookie.
+//! - `middleware`: one request through each stack of `in_process` (an axum router with a
+//!   session layer, called with `tower::ServiceExt::oneshot`, no sockets), on the handlers
+//!   `read` and `read_write`. `benches/allocations.rs` counts the same requests' allocations.
 //!
 //! Run: `cargo bench -p sessionkit-bench --bench micro -- --warm-up-time 1 --measurement-time 3`
+
+mod in_process;
 
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
 use base64_simd::URL_SAFE_NO_PAD;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
-use http::Request;
-use http::header::{COOKIE, SET_COOKIE};
+use in_process::SECRET;
 use serde_json::{Map, Value, json};
+use sessionkit::SessionKey;
 use sessionkit::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
-use sessionkit::{EngineKind, SessionError, SessionKey, Sessions, Settings};
 use sha2::{Digest, Sha256};
-use tokio::runtime::Runtime;
-use tower::ServiceExt;
 
-const SECRET: &str = "benchmark-secret-key-that-is-long-enough-to-be-realistic-0123456789";
 /// A fixed signing time, so every run signs the same bytes.
 const SIGNED_AT: u64 = 1_700_000_000;
 
@@ -272,177 +263,17 @@ fn key_generation(c: &mut Criterion) {
     c.bench_function("key/generate", |b| b.iter(SessionKey::generate));
 }
 
-/// The two handlers and the login that creates the session, for one session library.
-macro_rules! bench_router {
-    ($session:ty, $get:expr, $insert:expr, $error:ty) => {{
-        async fn read(session: $session) -> Result<String, $error> {
-            let n: u64 = $get(&session).await?.unwrap_or(0);
-            Ok(n.to_string())
-        }
-        async fn read_write(session: $session) -> Result<String, $error> {
-            let n: u64 = $get(&session).await?.unwrap_or(0) + 1;
-            $insert(&session, "n", n).await?;
-            Ok(n.to_string())
-        }
-        async fn login(session: $session) -> Result<StatusCode, $error> {
-            $insert(&session, "user_id", 42).await?;
-            $insert(&session, "n", 0).await?;
-            Ok(StatusCode::OK)
-        }
-        Router::new()
-            .route("/read", get(read))
-            .route("/read_write", get(read_write))
-            .route("/login", post(login))
-    }};
-}
-
-async fn sk_get(session: &sessionkit::Session) -> Result<Option<u64>, SessionError> {
-    session.get("n")
-}
-
-async fn sk_insert(session: &sessionkit::Session, key: &str, n: u64) -> Result<(), SessionError> {
-    session.insert(key, n)
-}
-
-type TsError = (StatusCode, String);
-
-async fn ts_get(session: &tower_sessions::Session) -> Result<Option<u64>, TsError> {
-    session
-        .get("n")
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-}
-
-async fn ts_insert(session: &tower_sessions::Session, key: &str, n: u64) -> Result<(), TsError> {
-    session
-        .insert(key, n)
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-}
-
-async fn sessionkit_router(engine: EngineKind) -> Router {
-    let settings = Settings {
-        engine,
-        cache_url: "memory://".to_owned(),
-        ..Settings::new(SECRET)
-    };
-    let sessions = Sessions::open(settings).await.unwrap();
-    bench_router!(sessionkit::Session, sk_get, sk_insert, SessionError).layer(sessions.layer())
-}
-
-fn tower_sessions_router(signed: bool) -> Router {
-    use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
-    let router = bench_router!(tower_sessions::Session, ts_get, ts_insert, TsError);
-    // Two weeks of inactivity: the cookie gets Max-Age and Expires, like sessionkit's.
-    let layer = SessionManagerLayer::new(MemoryStore::default())
-        .with_expiry(Expiry::OnInactivity(time::Duration::weeks(2)));
-    if signed {
-        router.layer(layer.with_signed(tower_sessions::cookie::Key::generate()))
-    } else {
-        router.layer(layer)
-    }
-}
-
-fn bare_router() -> Router {
-    async fn read() -> String {
-        0.to_string()
-    }
-    async fn read_write() -> String {
-        1.to_string()
-    }
-    async fn login() -> StatusCode {
-        StatusCode::OK
-    }
-    Router::new()
-        .route("/read", get(read))
-        .route("/read_write", get(read_write))
-        .route("/login", post(login))
-}
-
-fn request(method: &str, path: &str, cookie: Option<&str>) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri(path);
-    if let Some(cookie) = cookie {
-        builder = builder.header(COOKIE, cookie);
-    }
-    builder.body(Body::empty()).unwrap()
-}
-
-/// Logs in once and returns the `name=value` of the session cookie it set.
-async fn session_cookie(router: &Router) -> Option<String> {
-    let response = router
-        .clone()
-        .oneshot(request("POST", "/login", None))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let set_cookie = response.headers().get(SET_COOKIE)?.to_str().unwrap();
-    Some(set_cookie.split(';').next().unwrap().to_owned())
-}
-
-/// Checks the stack behaves before timing it: both handlers answer 200, only the writer sets a
-/// cookie (a reader that wrote would not be measuring a read).
-async fn check(router: &Router, cookie: Option<&str>, sessions: bool) {
-    let read = router
-        .clone()
-        .oneshot(request("GET", "/read", cookie))
-        .await
-        .unwrap();
-    assert_eq!(read.status(), StatusCode::OK);
-    assert!(read.headers().get(SET_COOKIE).is_none());
-    let write = router
-        .clone()
-        .oneshot(request("GET", "/read_write", cookie))
-        .await
-        .unwrap();
-    assert_eq!(write.status(), StatusCode::OK);
-    assert_eq!(write.headers().get(SET_COOKIE).is_some(), sessions);
-}
-
 fn middleware(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let stacks: Vec<(&str, Router)> = vec![
-        ("axum_no_session", bare_router()),
-        (
-            "sessionkit_memory",
-            runtime.block_on(sessionkit_router(EngineKind::Cache)),
-        ),
-        (
-            "sessionkit_signed_cookies",
-            runtime.block_on(sessionkit_router(EngineKind::SignedCookies)),
-        ),
-        ("tower_sessions_memory", tower_sessions_router(false)),
-        (
-            "tower_sessions_signed_id_memory",
-            tower_sessions_router(true),
-        ),
-    ];
+    let runtime = in_process::runtime();
     let mut group = c.benchmark_group("middleware");
-    for (name, router) in &stacks {
-        let cookie = runtime.block_on(session_cookie(router));
-        let has_sessions = *name != "axum_no_session";
-        assert_eq!(cookie.is_some(), has_sessions, "{name}: login cookie");
-        runtime.block_on(check(router, cookie.as_deref(), has_sessions));
-        for path in ["/read", "/read_write"] {
-            group.bench_function(BenchmarkId::new(*name, &path[1..]), |b| {
-                b.iter(|| run(&runtime, router, path, cookie.as_deref()))
+    for stack in in_process::stacks(&runtime) {
+        for path in in_process::PATHS {
+            group.bench_function(BenchmarkId::new(stack.name, &path[1..]), |b| {
+                b.iter(|| stack.call(&runtime, path))
             });
         }
     }
     group.finish();
-}
-
-fn run(runtime: &Runtime, router: &Router, path: &str, cookie: Option<&str>) -> StatusCode {
-    runtime.block_on(async {
-        let response = router
-            .clone()
-            .oneshot(request("GET", path, cookie))
-            .await
-            .unwrap();
-        response.status()
-    })
 }
 
 criterion_group! {

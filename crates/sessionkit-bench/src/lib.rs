@@ -4,7 +4,8 @@
 //!
 //! - `benches/micro.rs`: criterion micro-benchmarks — signing, the JSON codec, key generation,
 //!   and the middleware called in process next to tower-sessions, so each ratio comes from one
-//!   run on one machine.
+//!   run on one machine. `benches/allocations.rs` counts the heap allocations of the same
+//!   in-process requests, a measure that does not drift with the machine's load.
 //! - `src/bin/loadgen.rs`: an HTTP/1.1 load generator for the `/bench/` routes: C clients, each
 //!   with its own cookie jar and keep-alive connection, sending requests one after another;
 //!   it reports req/s, latency percentiles, errors and lost updates as JSON and as a Markdown

@@ -1,0 +1,214 @@
+//! The middleware stacks the in-process benchmarks call (`micro` for time, `allocations` for
+//! heap allocations): an axum router with the same three handlers on each session library,
+//! called with `tower::ServiceExt::oneshot` (no sockets). Each request carries the cookie of a
+//! session the stack's own login created. Stacks: no sessions (the router's own cost),
+//! sessionkit with the memory cache and with signed cookies, tower-sessions with its
+//! `MemoryStore`, with a plain and with a signed session-id cookie.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use http::Request;
+use http::header::{COOKIE, SET_COOKIE};
+use sessionkit::{EngineKind, SessionError, Sessions, Settings};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+
+/// The `SECRET_KEY` of every benchmark.
+pub const SECRET: &str = "benchmark-secret-key-that-is-long-enough-to-be-realistic-0123456789";
+
+/// The handlers each stack is called on: `read` reads one key, `read_write` reads it and
+/// writes it back plus one.
+pub const PATHS: [&str; 2] = ["/read", "/read_write"];
+
+/// One session library's router, with the cookie of a session it created.
+pub struct Stack {
+    /// The benchmark's name for it, e.g. `sessionkit_memory`.
+    pub name: &'static str,
+    router: Router,
+    cookie: Option<String>,
+}
+
+impl Stack {
+    /// One `GET path` through the stack.
+    pub fn call(&self, runtime: &Runtime, path: &str) -> StatusCode {
+        runtime.block_on(async {
+            let response = self
+                .router
+                .clone()
+                .oneshot(request("GET", path, self.cookie.as_deref()))
+                .await
+                .unwrap();
+            response.status()
+        })
+    }
+}
+
+/// The runtime the stacks run on: one thread, as a handler's request runs on one.
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every stack, logged in and checked (see [`check`]).
+pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
+    let routers: Vec<(&'static str, Router)> = vec![
+        ("axum_no_session", bare_router()),
+        (
+            "sessionkit_memory",
+            runtime.block_on(sessionkit_router(EngineKind::Cache)),
+        ),
+        (
+            "sessionkit_signed_cookies",
+            runtime.block_on(sessionkit_router(EngineKind::SignedCookies)),
+        ),
+        ("tower_sessions_memory", tower_sessions_router(false)),
+        (
+            "tower_sessions_signed_id_memory",
+            tower_sessions_router(true),
+        ),
+    ];
+    routers
+        .into_iter()
+        .map(|(name, router)| {
+            let cookie = runtime.block_on(session_cookie(&router));
+            let has_sessions = name != "axum_no_session";
+            assert_eq!(cookie.is_some(), has_sessions, "{name}: login cookie");
+            runtime.block_on(check(&router, cookie.as_deref(), has_sessions));
+            Stack {
+                name,
+                router,
+                cookie,
+            }
+        })
+        .collect()
+}
+
+/// The two handlers and the login that creates the session, for one session library.
+macro_rules! bench_router {
+    ($session:ty, $get:expr, $insert:expr, $error:ty) => {{
+        async fn read(session: $session) -> Result<String, $error> {
+            let n: u64 = $get(&session).await?.unwrap_or(0);
+            Ok(n.to_string())
+        }
+        async fn read_write(session: $session) -> Result<String, $error> {
+            let n: u64 = $get(&session).await?.unwrap_or(0) + 1;
+            $insert(&session, "n", n).await?;
+            Ok(n.to_string())
+        }
+        async fn login(session: $session) -> Result<StatusCode, $error> {
+            $insert(&session, "user_id", 42).await?;
+            $insert(&session, "n", 0).await?;
+            Ok(StatusCode::OK)
+        }
+        Router::new()
+            .route("/read", get(read))
+            .route("/read_write", get(read_write))
+            .route("/login", post(login))
+    }};
+}
+
+async fn sk_get(session: &sessionkit::Session) -> Result<Option<u64>, SessionError> {
+    session.get("n")
+}
+
+async fn sk_insert(session: &sessionkit::Session, key: &str, n: u64) -> Result<(), SessionError> {
+    session.insert(key, n)
+}
+
+type TsError = (StatusCode, String);
+
+async fn ts_get(session: &tower_sessions::Session) -> Result<Option<u64>, TsError> {
+    session
+        .get("n")
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+async fn ts_insert(session: &tower_sessions::Session, key: &str, n: u64) -> Result<(), TsError> {
+    session
+        .insert(key, n)
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+async fn sessionkit_router(engine: EngineKind) -> Router {
+    let settings = Settings {
+        engine,
+        cache_url: "memory://".to_owned(),
+        ..Settings::new(SECRET)
+    };
+    let sessions = Sessions::open(settings).await.unwrap();
+    bench_router!(sessionkit::Session, sk_get, sk_insert, SessionError).layer(sessions.layer())
+}
+
+fn tower_sessions_router(signed: bool) -> Router {
+    use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+    let router = bench_router!(tower_sessions::Session, ts_get, ts_insert, TsError);
+    // Two weeks of inactivity: the cookie gets Max-Age and Expires, like sessionkit's.
+    let layer = SessionManagerLayer::new(MemoryStore::default())
+        .with_expiry(Expiry::OnInactivity(time::Duration::weeks(2)));
+    if signed {
+        router.layer(layer.with_signed(tower_sessions::cookie::Key::generate()))
+    } else {
+        router.layer(layer)
+    }
+}
+
+fn bare_router() -> Router {
+    async fn read() -> String {
+        0.to_string()
+    }
+    async fn read_write() -> String {
+        1.to_string()
+    }
+    async fn login() -> StatusCode {
+        StatusCode::OK
+    }
+    Router::new()
+        .route("/read", get(read))
+        .route("/read_write", get(read_write))
+        .route("/login", post(login))
+}
+
+fn request(method: &str, path: &str, cookie: Option<&str>) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(cookie) = cookie {
+        builder = builder.header(COOKIE, cookie);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+/// Logs in once and returns the `name=value` of the session cookie it set.
+async fn session_cookie(router: &Router) -> Option<String> {
+    let response = router
+        .clone()
+        .oneshot(request("POST", "/login", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let set_cookie = response.headers().get(SET_COOKIE)?.to_str().unwrap();
+    Some(set_cookie.split(';').next().unwrap().to_owned())
+}
+
+/// Checks the stack behaves before timing it: both handlers answer 200, only the writer sets a
+/// cookie (a reader that wrote would not be measuring a read).
+async fn check(router: &Router, cookie: Option<&str>, sessions: bool) {
+    let read = router
+        .clone()
+        .oneshot(request("GET", "/read", cookie))
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert!(read.headers().get(SET_COOKIE).is_none());
+    let write = router
+        .clone()
+        .oneshot(request("GET", "/read_write", cookie))
+        .await
+        .unwrap();
+    assert_eq!(write.status(), StatusCode::OK);
+    assert_eq!(write.headers().get(SET_COOKIE).is_some(), sessions);
+}
