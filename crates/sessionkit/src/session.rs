@@ -36,7 +36,6 @@ struct Origin {
     version: i64,
 }
 
-#[derive(Default)]
 struct State {
     loaded: bool,
     /// Set when the engine recognized the request's cookie (Django's `_session_key`).
@@ -51,6 +50,32 @@ struct State {
     retired: Vec<(Arc<dyn Engine>, Arc<str>)>,
     /// The token of the session lock this request holds (`SESSION_LOCKING`).
     lock_token: Option<String>,
+}
+
+thread_local! {
+    /// The data of a session that has none yet, shared by this thread's requests: most get
+    /// their data from the store, and a write copies it anyway.
+    static NO_DATA: Arc<Data> = Arc::default();
+}
+
+/// An empty session's data, without allocating.
+fn no_data() -> Arc<Data> {
+    NO_DATA.with(Arc::clone)
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            loaded: false,
+            origin: None,
+            data: no_data(),
+            changes: ChangeSet::default(),
+            accessed: false,
+            modified: false,
+            retired: Vec::new(),
+            lock_token: None,
+        }
+    }
 }
 
 impl State {
@@ -87,7 +112,7 @@ impl State {
         self.modified = true;
         match Arc::get_mut(&mut self.data) {
             Some(data) => data.clear(),
-            None => self.data = Arc::default(),
+            None => self.data = no_data(),
         }
         self.changes.clear();
     }

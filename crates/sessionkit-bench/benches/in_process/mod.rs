@@ -74,6 +74,9 @@ pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
     routers
         .into_iter()
         .map(|(name, router)| {
+            // What `axum::serve` does once: turn every route into its service now, instead of
+            // building it (and applying the layers again) on every request.
+            let router = router.with_state(());
             let cookie = runtime.block_on(session_cookie(&router));
             let has_sessions = name != "axum_no_session";
             assert_eq!(cookie.is_some(), has_sessions, "{name}: login cookie");
