@@ -9,8 +9,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use http::Request;
 use http::header::{COOKIE, SET_COOKIE};
+use http::{Request, Response};
 use sessionkit::{EngineKind, SessionError, Sessions, Settings};
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
@@ -33,15 +33,9 @@ pub struct Stack {
 impl Stack {
     /// One `GET path` through the stack.
     pub fn call(&self, runtime: &Runtime, path: &str) -> StatusCode {
-        runtime.block_on(async {
-            let response = self
-                .router
-                .clone()
-                .oneshot(request("GET", path, self.cookie.as_deref()))
-                .await
-                .unwrap();
-            response.status()
-        })
+        runtime
+            .block_on(send(&self.router, "GET", path, self.cookie.as_deref()))
+            .status()
     }
 }
 
@@ -177,21 +171,19 @@ fn bare_router() -> Router {
         .route("/login", post(login))
 }
 
-fn request(method: &str, path: &str, cookie: Option<&str>) -> Request<Body> {
+/// One request through `router`, with the session cookie `cookie` (`name=value`) if given.
+async fn send(router: &Router, method: &str, path: &str, cookie: Option<&str>) -> Response<Body> {
     let mut builder = Request::builder().method(method).uri(path);
     if let Some(cookie) = cookie {
         builder = builder.header(COOKIE, cookie);
     }
-    builder.body(Body::empty()).unwrap()
+    let request = builder.body(Body::empty()).unwrap();
+    router.clone().oneshot(request).await.unwrap()
 }
 
 /// Logs in once and returns the `name=value` of the session cookie it set.
 async fn session_cookie(router: &Router) -> Option<String> {
-    let response = router
-        .clone()
-        .oneshot(request("POST", "/login", None))
-        .await
-        .unwrap();
+    let response = send(router, "POST", "/login", None).await;
     assert_eq!(response.status(), StatusCode::OK);
     let set_cookie = response.headers().get(SET_COOKIE)?.to_str().unwrap();
     Some(set_cookie.split(';').next().unwrap().to_owned())
@@ -200,18 +192,10 @@ async fn session_cookie(router: &Router) -> Option<String> {
 /// Checks the stack behaves before timing it: both handlers answer 200, only the writer sets a
 /// cookie (a reader that wrote would not be measuring a read).
 async fn check(router: &Router, cookie: Option<&str>, sessions: bool) {
-    let read = router
-        .clone()
-        .oneshot(request("GET", "/read", cookie))
-        .await
-        .unwrap();
+    let read = send(router, "GET", "/read", cookie).await;
     assert_eq!(read.status(), StatusCode::OK);
     assert!(read.headers().get(SET_COOKIE).is_none());
-    let write = router
-        .clone()
-        .oneshot(request("GET", "/read_write", cookie))
-        .await
-        .unwrap();
+    let write = send(router, "GET", "/read_write", cookie).await;
     assert_eq!(write.status(), StatusCode::OK);
     assert_eq!(write.headers().get(SET_COOKIE).is_some(), sessions);
 }
