@@ -6,9 +6,9 @@
 //! - `signature` is unpadded URL-safe base64 of
 //!   `HMAC-SHA256(key = SHA256(salt + "signer" + secret), "payload:timestamp")`.
 //!
-//! Keys are derived once per [`Signer`], not per value. Signatures are compared in constant
-//! time ([`hmac::Mac::verify_slice`]), as decoded bytes. Verification order is Django's: signature (current
-//! key, then each fallback), then age, then decompression, then JSON.
+//! Keys are derived once per [`Signer`], not per value. Signatures are compared as decoded
+//! bytes, in constant time ([`hmac::Mac::verify_slice`]). Verification order is Django's:
+//! signature (current key, then each fallback), then age, then decompression, then JSON.
 
 use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
