@@ -378,18 +378,23 @@ async fn read_chunked(
 ///
 /// let mut jar = CookieJar::default();
 /// jar.store("sessionid=abc; Path=/; Secure; HttpOnly");
-/// assert_eq!(jar.header().as_deref(), Some("sessionid=abc"));
+/// assert_eq!(jar.header(), Some("sessionid=abc"));
 /// jar.store("sessionid=; Max-Age=0; Path=/");
 /// assert_eq!(jar.header(), None);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CookieJar {
     cookies: Vec<(String, String)>,
+    /// The `Cookie` header for `cookies`, rewritten only when one changes: the jar should cost
+    /// the shared cores as little as it can, since bare axum's clients have no cookies at all.
+    header: String,
 }
 
 impl CookieJar {
     /// Applies one `Set-Cookie` header value. A cookie with `Max-Age` of zero or less (what
-    /// Django, sessionkit and tower-sessions all send to delete one) is removed.
+    /// Django, sessionkit and tower-sessions all send to delete one) is removed; a new value
+    /// replaces the old one in its place (a browser keeps the old cookie's creation time, which
+    /// orders the `Cookie` header: RFC 6265, 5.3 and 5.4).
     pub fn store(&mut self, set_cookie: &str) {
         let mut parts = set_cookie.split(';');
         let Some((name, value)) = parts.next().and_then(|pair| pair.split_once('=')) else {
@@ -402,9 +407,27 @@ impl CookieJar {
                     && age.trim().parse::<i64>().is_ok_and(|age| age <= 0)
             })
         });
-        self.cookies.retain(|(n, _)| n != name);
-        if !deleted {
-            self.cookies.push((name.to_owned(), value.to_owned()));
+        match (self.cookies.iter().position(|(n, _)| n == name), deleted) {
+            (Some(held), true) => {
+                self.cookies.remove(held);
+            }
+            (Some(held), false) if self.cookies[held].1 != value => {
+                let held = &mut self.cookies[held].1;
+                held.clear();
+                held.push_str(value);
+            }
+            (None, false) => self.cookies.push((name.to_owned(), value.to_owned())),
+            // The same value again, or deleting what the jar does not hold: nothing changes.
+            _ => return,
+        }
+        self.header.clear();
+        for (name, value) in &self.cookies {
+            if !self.header.is_empty() {
+                self.header.push_str("; ");
+            }
+            self.header.push_str(name);
+            self.header.push('=');
+            self.header.push_str(value);
         }
     }
 
@@ -424,16 +447,8 @@ impl CookieJar {
     }
 
     /// The `Cookie` request header, or `None` when the jar is empty.
-    pub fn header(&self) -> Option<String> {
-        if self.cookies.is_empty() {
-            return None;
-        }
-        let pairs: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        Some(pairs.join("; "))
+    pub fn header(&self) -> Option<&str> {
+        (!self.cookies.is_empty()).then_some(self.header.as_str())
     }
 }
 
@@ -473,10 +488,27 @@ mod tests {
         jar.store("a=1");
         jar.store("sessionid=x; Secure");
         jar.store("a=2; Max-Age=100");
-        assert_eq!(jar.header().as_deref(), Some("sessionid=x; a=2"));
+        assert_eq!(jar.header(), Some("a=2; sessionid=x"));
         jar.store(r#"sessionid=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/"#);
         assert_eq!(jar.get("sessionid"), None);
         assert_eq!(jar.get("a"), Some("2"));
+        assert_eq!(jar.header(), Some("a=2"));
+    }
+
+    #[test]
+    fn the_header_follows_every_change_and_only_changes() {
+        let mut jar = CookieJar::default();
+        jar.store("b=1; Max-Age=0");
+        assert_eq!(jar.header(), None);
+        jar.store("a=1");
+        jar.store("b=2");
+        jar.store("a=1; Path=/");
+        assert_eq!(jar.header(), Some("a=1; b=2"));
+        jar.store("a=longer-than-before");
+        assert_eq!(jar.header(), Some("a=longer-than-before; b=2"));
+        jar.store("a=; Max-Age=0");
+        jar.store("b=; Max-Age=-1");
+        assert_eq!(jar.header(), None);
     }
 
     /// A server that answers each request with the next canned response, then closes.

@@ -14,6 +14,7 @@
 //!
 //! Only loopback targets are accepted, and every run is bounded in time (≤ 600 s).
 
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,10 +122,14 @@ enum Jar {
 }
 
 impl Jar {
-    fn header(&self) -> Option<String> {
+    fn header(&self) -> Option<Cow<'_, str>> {
         match self {
-            Jar::Own(jar) => jar.header(),
-            Jar::Shared(jar) => jar.lock().expect("jar lock").header(),
+            Jar::Own(jar) => jar.header().map(Cow::Borrowed),
+            Jar::Shared(jar) => jar
+                .lock()
+                .expect("jar lock")
+                .header()
+                .map(|h| h.to_owned().into()),
         }
     }
 
