@@ -86,7 +86,7 @@ impl State {
     fn set(&mut self, key: &str, value: Value) {
         self.accessed = true;
         self.modified = true;
-        self.changes.set(key, value.clone());
+        self.changes.set(key);
         let data = Arc::make_mut(&mut self.data);
         // Overwriting keeps the key's place (as `insert` would) without copying its name.
         match data.get_mut(key) {
@@ -128,8 +128,8 @@ impl State {
     fn rewrite_everything(&mut self) {
         self.modified = true;
         self.changes.clear();
-        for (key, value) in self.data.iter() {
-            self.changes.set(key, value.clone());
+        for key in self.data.keys() {
+            self.changes.set(key);
         }
     }
 }

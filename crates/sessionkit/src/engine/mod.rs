@@ -333,62 +333,69 @@ pub struct Previous<'a> {
     pub version: i64,
 }
 
-/// The changes one request made, key by key, in the order that reproduces them.
+/// The changes one request made, key by key: which keys it set and which it removed. The values
+/// set are not copied here: they are the session's data at save time
+/// ([`SaveRequest::data`]), which a request always saves together with its changes.
 ///
 /// ```
 /// use serde_json::json;
 /// use sessionkit::engine::ChangeSet;
 ///
 /// let mut changes = ChangeSet::default();
-/// changes.set("cart", json!([1]));
+/// changes.set("cart");
 /// changes.remove("coupon");
+/// // This request's session: the cart it set, without the coupon.
+/// let ours = json!({"theme": "light", "cart": [1]}).as_object().unwrap().clone();
+/// // Meanwhile another request changed the theme.
 /// let mut stored = json!({"coupon": "X", "theme": "dark"}).as_object().unwrap().clone();
-/// changes.apply_to(&mut stored);
+/// changes.apply_to(&mut stored, &ours);
 /// assert_eq!(serde_json::Value::Object(stored), json!({"theme": "dark", "cart": [1]}));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeSet {
     /// The request cleared the session first (`clear`, `flush`, `cycle_key`).
     pub cleared: bool,
-    /// Keys set, with their final values.
-    pub set: Data,
+    /// Keys set; their final values are in the session's data.
+    pub set: BTreeSet<String>,
     /// Keys removed (and not set again afterwards).
     pub removed: BTreeSet<String>,
 }
 
 impl ChangeSet {
-    /// Records `key = value`.
+    /// Records that `key` was set.
     ///
     /// ```
-    /// use serde_json::json;
     /// use sessionkit::engine::ChangeSet;
     ///
     /// let mut changes = ChangeSet::default();
     /// changes.remove("cart");
-    /// changes.set("cart", json!([1]));
-    /// assert_eq!(changes.set["cart"], json!([1]));
+    /// changes.set("cart");
+    /// assert!(changes.set.contains("cart"));
     /// assert!(changes.removed.is_empty()); // set after remove: only the set remains
     /// ```
-    pub fn set(&mut self, key: &str, value: Value) {
+    pub fn set(&mut self, key: &str) {
         self.removed.remove(key);
-        self.set.insert(key.to_owned(), value);
+        if !self.set.contains(key) {
+            self.set.insert(key.to_owned());
+        }
     }
 
     /// Records the removal of `key`.
     ///
     /// ```
-    /// use serde_json::json;
     /// use sessionkit::engine::ChangeSet;
     ///
     /// let mut changes = ChangeSet::default();
-    /// changes.set("coupon", json!("X"));
+    /// changes.set("coupon");
     /// changes.remove("coupon");
     /// assert!(changes.set.is_empty());
     /// assert!(changes.removed.contains("coupon"));
     /// ```
     pub fn remove(&mut self, key: &str) {
-        self.set.shift_remove(key);
-        self.removed.insert(key.to_owned());
+        self.set.remove(key);
+        if !self.removed.contains(key) {
+            self.removed.insert(key.to_owned());
+        }
     }
 
     /// Records that the session was emptied: earlier changes no longer matter.
@@ -398,11 +405,12 @@ impl ChangeSet {
     /// use sessionkit::engine::ChangeSet;
     ///
     /// let mut changes = ChangeSet::default();
-    /// changes.set("a", json!(1));
+    /// changes.set("a");
     /// changes.clear();
-    /// changes.set("b", json!(2));
+    /// changes.set("b");
+    /// let ours = json!({"b": 2}).as_object().unwrap().clone();
     /// let mut stored = json!({"a": 0, "z": 9}).as_object().unwrap().clone();
-    /// changes.apply_to(&mut stored);
+    /// changes.apply_to(&mut stored, &ours);
     /// assert_eq!(serde_json::Value::Object(stored), json!({"b": 2})); // other keys go too
     /// ```
     pub fn clear(&mut self) {
@@ -419,15 +427,17 @@ impl ChangeSet {
     /// use sessionkit::engine::ChangeSet;
     ///
     /// let mut earlier = ChangeSet::default();
-    /// earlier.set("a", json!(1));
-    /// earlier.set("b", json!(2));
+    /// earlier.set("a");
+    /// earlier.set("y");
     /// let mut later = ChangeSet::default();
     /// later.remove("a");
-    /// later.set("c", json!(3));
+    /// later.set("c");
     /// earlier.extend(later);
+    /// let ours = json!({"y": 2, "c": 3}).as_object().unwrap().clone();
     /// let mut stored = json!({"a": 0, "z": 9}).as_object().unwrap().clone();
-    /// earlier.apply_to(&mut stored);
-    /// assert_eq!(serde_json::Value::Object(stored), json!({"z": 9, "b": 2, "c": 3}));
+    /// earlier.apply_to(&mut stored, &ours);
+    /// assert_eq!(stored.keys().collect::<Vec<_>>(), ["z", "y", "c"]); // new keys in our order
+    /// assert_eq!(serde_json::Value::Object(stored), json!({"z": 9, "y": 2, "c": 3}));
     /// ```
     pub fn extend(&mut self, later: ChangeSet) {
         if later.cleared {
@@ -438,15 +448,14 @@ impl ChangeSet {
         for key in &later.removed {
             self.remove(key);
         }
-        for (key, value) in later.set {
-            self.set(&key, value);
+        for key in &later.set {
+            self.set(key);
         }
     }
 
     /// Whether the request changed nothing.
     ///
     /// ```
-    /// use serde_json::json;
     /// use sessionkit::engine::ChangeSet;
     ///
     /// let mut changes = ChangeSet::default();
@@ -458,7 +467,9 @@ impl ChangeSet {
         !self.cleared && self.set.is_empty() && self.removed.is_empty()
     }
 
-    /// Applies these changes to `data` (the freshest stored version of the session).
+    /// Applies these changes to `data` (the freshest stored version of the session), with the
+    /// values set taken from `values` (this request's session data). Keys new to `data` are
+    /// added in the order `values` has them.
     ///
     /// ```
     /// use serde_json::json;
@@ -466,20 +477,23 @@ impl ChangeSet {
     ///
     /// // This request added to the cart; meanwhile another one stored a theme.
     /// let mut changes = ChangeSet::default();
-    /// changes.set("cart", json!([7]));
+    /// changes.set("cart");
+    /// let ours = json!({"cart": [7]}).as_object().unwrap().clone();
     /// let mut freshest = json!({"cart": [], "theme": "dark"}).as_object().unwrap().clone();
-    /// changes.apply_to(&mut freshest);
+    /// changes.apply_to(&mut freshest, &ours);
     /// assert_eq!(serde_json::Value::Object(freshest), json!({"cart": [7], "theme": "dark"}));
     /// ```
-    pub fn apply_to(&self, data: &mut Data) {
+    pub fn apply_to(&self, data: &mut Data, values: &Data) {
         if self.cleared {
             data.clear();
         }
         for key in &self.removed {
             data.shift_remove(key);
         }
-        for (key, value) in &self.set {
-            data.insert(key.clone(), value.clone());
+        for (key, value) in values {
+            if self.set.contains(key) {
+                data.insert(key.clone(), value.clone());
+            }
         }
     }
 }
@@ -547,7 +561,7 @@ pub struct Saved {
 /// engine.save(SaveRequest { previous, ..new }).await?; // another request saved: version 2
 /// // This request also loaded version 1 and set "b": its change is merged, not lost.
 /// let mut changes = ChangeSet::default();
-/// changes.set("b", json!(2));
+/// changes.set("b");
 /// let stale = Arc::new(Data::from_iter([("b".to_owned(), json!(2))]));
 /// engine.save(SaveRequest { previous, data: &stale, changes: &changes, ..new }).await?;
 /// let stored = engine.load(&created.cookie_value).await?.unwrap();
@@ -560,7 +574,8 @@ pub struct SaveRequest<'a> {
     pub previous: Option<Previous<'a>>,
     /// The data as the handler left it (an engine that keeps it can share it).
     pub data: &'a Arc<Data>,
-    /// What the handler changed, for merging into a record that moved on meanwhile.
+    /// What the handler changed, for merging into a record that moved on meanwhile; the values
+    /// it set are those in `data`.
     pub changes: &'a ChangeSet,
     /// The modification time: expiry is counted from here.
     pub now: OffsetDateTime,

@@ -461,7 +461,9 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
                 return Err(EngineError::Gone);
             };
             let mut merged = fresh.data;
-            request.changes.apply_to(Arc::make_mut(&mut merged));
+            request
+                .changes
+                .apply_to(Arc::make_mut(&mut merged), request.data);
             let expires = request.expiry_date(&merged);
             if self
                 .bounded(self.store.replace(id, fresh.version, &merged, expires))
