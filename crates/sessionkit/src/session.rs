@@ -173,8 +173,8 @@ impl Shared {
     }
 
     /// The incoming cookie value if some engine could recognize it, without I/O.
-    fn plausible_cookie(&self) -> Option<&str> {
-        self.incoming.as_deref().filter(|_| self.plausible)
+    fn plausible_cookie(&self) -> Option<&Arc<str>> {
+        self.incoming.as_ref().filter(|_| self.plausible)
     }
 
     /// The incoming cookie value if the primary engine could recognize it.
@@ -220,7 +220,7 @@ impl Shared {
             let token = self.acquire_lock(cookie).await?;
             self.state().lock_token = Some(token);
         }
-        let Some(value) = self.incoming.clone().filter(|_| self.plausible) else {
+        let Some(value) = self.plausible_cookie().cloned() else {
             if self.incoming.as_deref().is_some_and(|v| !v.is_empty()) {
                 tracing::warn!(engine = %self.engine().kind(), "ignoring a malformed session cookie");
             }
