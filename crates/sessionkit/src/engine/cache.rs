@@ -254,14 +254,13 @@ impl RecordStore for MemoryStore {
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
+        // The clock is read before the lock, so other requests do not wait on it.
+        let now = OffsetDateTime::now_utc();
         let records = self.records();
-        Ok(records
-            .get(id)
-            .filter(|r| r.expires > OffsetDateTime::now_utc())
-            .map(|r| Loaded {
-                data: r.data.clone(),
-                version: r.version,
-            }))
+        Ok(records.get(id).filter(|r| r.expires > now).map(|r| Loaded {
+            data: r.data.clone(),
+            version: r.version,
+        }))
     }
 
     async fn insert(
