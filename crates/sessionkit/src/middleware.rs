@@ -21,7 +21,7 @@ use tower::{Layer, Service};
 
 use crate::engine::{Engine, OpenError, open};
 use crate::error::SessionError;
-use crate::session::{Config, LazySession, Shared};
+use crate::session::{Config, LazySession, Outcome, Shared};
 use crate::set_cookie::CookieTemplate;
 use crate::settings::{ConfigError, Settings};
 
@@ -318,39 +318,6 @@ impl Sessions {
             .find(|(key, _)| key.trim() == name)
             .map(|(_, value)| value.trim())
     }
-
-    /// Applies the decision table to `response` once the handler is done.
-    async fn finish(
-        &self,
-        shared: &Shared,
-        status: http::StatusCode,
-        headers: &mut HeaderMap,
-    ) -> Result<(), SessionError> {
-        let save_every_request = self.settings().save_every_request;
-        if save_every_request && shared.carried_cookie() {
-            // The handler may not have touched the session; load it so "empty" means empty.
-            shared.ensure_loaded(self.settings().locking).await?;
-        }
-        shared.delete_retired().await?;
-        let empty = shared.is_empty();
-        let (accessed, modified) = shared.flags();
-        if shared.carried_cookie() && empty {
-            headers.append(SET_COOKIE, self.config.cookie.delete());
-            add_vary_cookie(headers);
-            return Ok(());
-        }
-        if accessed {
-            add_vary_cookie(headers);
-        }
-        if (modified || save_every_request) && !empty && !status.is_server_error() {
-            let now = SystemTime::now();
-            let max_age = shared.cookie_max_age(now);
-            let value = shared.persist(now).await?;
-            headers.append(SET_COOKIE, self.config.cookie.set(&value, max_age, now));
-            add_vary_cookie(headers);
-        }
-        Ok(())
-    }
 }
 
 /// Sessions on `signed_cookies` with the secret `"secret"`: no service needed, for unit tests.
@@ -375,6 +342,39 @@ fn add_vary_cookie(headers: &mut HeaderMap) {
     if !present {
         headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
+}
+
+/// Applies the decision table to `response` once the handler is done.
+async fn finish(
+    shared: &Shared,
+    status: http::StatusCode,
+    headers: &mut HeaderMap,
+) -> Result<(), SessionError> {
+    let config = shared.config();
+    let save_every_request = config.settings.save_every_request;
+    if save_every_request && shared.carried_cookie() {
+        // The handler may not have touched the session; load it so "empty" means empty.
+        shared.ensure_loaded(config.settings.locking).await?;
+    }
+    shared.delete_retired().await?;
+    let Outcome {
+        empty,
+        accessed,
+        modified,
+    } = shared.outcome();
+    if shared.carried_cookie() && empty {
+        headers.append(SET_COOKIE, config.cookie.delete());
+        add_vary_cookie(headers);
+    } else if (modified || save_every_request) && !empty && !status.is_server_error() {
+        let now = SystemTime::now();
+        let max_age = shared.cookie_max_age(now);
+        let value = shared.persist(now).await?;
+        headers.append(SET_COOKIE, config.cookie.set(&value, max_age, now));
+        add_vary_cookie(headers);
+    } else if accessed {
+        add_vary_cookie(headers);
+    }
+    Ok(())
 }
 
 /// The tower [`Layer`] made by [`Sessions::layer`].
@@ -456,9 +456,8 @@ pub struct SessionService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Future: Send + 'static,
-    ReqBody: Send + 'static,
     ResBody: From<String> + Send + 'static,
 {
     type Response = Response<ResBody>;
@@ -470,18 +469,17 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let sessions = self.sessions.clone();
-        let lazy = sessions.start(sessions.cookie_value(request.headers()));
+        let lazy = self
+            .sessions
+            .start(self.sessions.cookie_value(request.headers()));
         request.extensions_mut().insert(lazy.clone());
-        // The clone that was polled ready is the one that must be called.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // Called here, on the service that was polled ready: nothing needs to happen before
+        // the handler, so the inner service is not cloned for the future to own.
+        let handled = self.inner.call(request);
         Box::pin(async move {
-            let mut response = inner.call(request).await?;
+            let mut response = handled.await?;
             let status = response.status();
-            let finished = sessions
-                .finish(&lazy.0, status, response.headers_mut())
-                .await;
+            let finished = finish(&lazy.0, status, response.headers_mut()).await;
             lazy.0.release_lock().await;
             match finished {
                 Ok(()) => Ok(response),

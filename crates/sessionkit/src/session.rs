@@ -134,6 +134,16 @@ impl State {
     }
 }
 
+/// A session at the end of its request, as Django's `SessionMiddleware` judges it.
+pub(crate) struct Outcome {
+    /// [`Shared::is_empty`].
+    pub(crate) empty: bool,
+    /// Django's `accessed`: the response must vary on the cookie.
+    pub(crate) accessed: bool,
+    /// Django's `modified`: the session must be saved.
+    pub(crate) modified: bool,
+}
+
 /// What every request of one application shares, behind one `Arc`.
 pub(crate) struct Config {
     /// The engine sessions are saved in.
@@ -162,6 +172,11 @@ impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         // No code panics while holding the lock; a poisoned lock still holds consistent data.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The application's sessions, for the middleware.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
     }
 
     fn engine(&self) -> &Arc<dyn Engine> {
@@ -294,7 +309,10 @@ impl Shared {
     /// Django's `is_empty`: no recognized record and no data. Before loading, only the cookie's
     /// shape can tell.
     pub(crate) fn is_empty(&self) -> bool {
-        let state = self.state();
+        self.is_empty_in(&self.state())
+    }
+
+    fn is_empty_in(&self, state: &State) -> bool {
         if state.loaded {
             state.origin.is_none() && state.data.is_empty()
         } else {
@@ -305,6 +323,16 @@ impl Shared {
     pub(crate) fn flags(&self) -> (bool, bool) {
         let state = self.state();
         (state.accessed, state.modified)
+    }
+
+    /// What the middleware's decision table reads, under one lock.
+    pub(crate) fn outcome(&self) -> Outcome {
+        let state = self.state();
+        Outcome {
+            empty: self.is_empty_in(&state),
+            accessed: state.accessed,
+            modified: state.modified,
+        }
     }
 
     /// `Max-Age` for the cookie set at `now`: `None` for a browser-close session.
