@@ -176,7 +176,9 @@ stop_server
 # the differences (±15% between runs minutes apart was seen). So the goal's targets also run
 # back to back, in ROUNDS rounds of incr, each round starting one target later than the last
 # (so drift within a round does not always favour the same one); the report takes the median of
-# the per-round ratios.
+# the per-round ratios. Besides bare axum, the rounds run bare axum sending a session-sized
+# cookie and Vary with no session behind them: what the cookie's bytes alone cost.
+COOKIE_FLOOR="bare axum + session cookie (no session)"
 goal_round() { # LABEL, then the server command
   local label=$1
   shift
@@ -184,14 +186,16 @@ goal_round() { # LABEL, then the server command
   # shellcheck disable=SC2046 # server_pids is a list of options
   "$BIN/loadgen" --url "http://127.0.0.1:$PORT/bench" --mode incr --clients "$CLIENTS" \
     --duration "$SHORT" --label "$label" --json-out "$GOAL_ROUNDS" --format markdown \
-    $(server_pids) $([ "$label" = "bare axum (no sessions)" ] && echo --no-verify) >&2 \
+    $(server_pids) $(case $label in "bare axum"*) echo --no-verify ;; esac) >&2 \
     || note "loadgen failed against $label in goal round $round."
   stop_server
 }
 SESSIONKIT_ENV=(env SECRET_KEY="$SECRET" SESSION_COOKIE_SECURE=true RUST_LOG=warn)
-goal_target() { # 0-3: one of the four targets the goals compare
+GOAL_TARGETS=5
+goal_target() { # 0-4: one of the targets the goals compare
   case $1 in
     0) goal_round "bare axum (no sessions)" "$BIN/bare_axum" --addr "127.0.0.1:$PORT" ;;
+    4) goal_round "$COOKIE_FLOOR" "$BIN/bare_axum" --session-cookie --addr "127.0.0.1:$PORT" ;;
     1) goal_round "sessionkit signed_cookies" "${SESSIONKIT_ENV[@]}" \
          SESSION_ENGINE=signed_cookies "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT" ;;
     2) goal_round "sessionkit cache memory" "${SESSIONKIT_ENV[@]}" SESSION_ENGINE=cache \
@@ -202,8 +206,8 @@ goal_target() { # 0-3: one of the four targets the goals compare
 }
 for round in $(seq 1 "$ROUNDS"); do
   step "goal round $round of $ROUNDS"
-  for i in 0 1 2 3; do
-    goal_target $(((i + round - 1) % 4))
+  for i in $(seq 0 $((GOAL_TARGETS - 1))); do
+    goal_target $(((i + round - 1) % GOAL_TARGETS))
   done
 done
 
