@@ -3,7 +3,10 @@
 //! called with `tower::ServiceExt::oneshot` (no sockets). Each request carries the cookie of a
 //! session the stack's own login created. Stacks: no sessions (the router's own cost),
 //! sessionkit with the memory cache and with signed cookies, tower-sessions with its
-//! `MemoryStore`, with a plain and with a signed session-id cookie.
+//! `MemoryStore`, with a plain and with a signed session-id cookie, and the yardstick of
+//! [`floor`]: the least a server-side session layer can do.
+
+mod floor;
 
 use axum::Router;
 use axum::body::Body;
@@ -51,6 +54,7 @@ pub fn runtime() -> Runtime {
 pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
     let routers: Vec<(&'static str, Router)> = vec![
         ("axum_no_session", bare_router()),
+        ("floor_minimal_layer", floor_router()),
         (
             "sessionkit_memory",
             runtime.block_on(sessionkit_router(EngineKind::Cache)),
@@ -114,6 +118,20 @@ async fn sk_get(session: &sessionkit::Session) -> Result<Option<u64>, SessionErr
 
 async fn sk_insert(session: &sessionkit::Session, key: &str, n: u64) -> Result<(), SessionError> {
     session.insert(key, n)
+}
+
+async fn floor_get(session: &floor::FloorSession) -> Result<Option<u64>, StatusCode> {
+    Ok(session.get("n"))
+}
+
+async fn floor_insert(session: &floor::FloorSession, key: &str, n: u64) -> Result<(), StatusCode> {
+    session.insert(key, n);
+    Ok(())
+}
+
+fn floor_router() -> Router {
+    bench_router!(floor::FloorSession, floor_get, floor_insert, StatusCode)
+        .layer(floor::FloorLayer::default())
 }
 
 type TsError = (StatusCode, String);

@@ -1,0 +1,130 @@
+//! A yardstick, not a session library: the least a server-side session layer does per request,
+//! written as directly as it can be, so the benchmarks can show how far the real layers are from
+//! it. It finds its cookie, looks the session up in a map behind one lock, hands the handler a
+//! copy-on-write map of JSON values, and after a write stores the map and sets a fixed cookie.
+//! No hashed keys, no signing, no expiry, no merge of concurrent writes, no error handling.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use http::header::{COOKIE, SET_COOKIE, VARY};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response};
+use serde_json::{Map, Value};
+use tower::{Layer, Service};
+
+const COOKIE_NAME: &str = "floorid";
+
+type Data = Arc<Map<String, Value>>;
+
+/// The sessions, by key.
+#[derive(Clone, Default)]
+pub struct FloorLayer(Arc<Mutex<HashMap<String, Data>>>);
+
+/// One request's session, as the handler sees it.
+#[derive(Clone)]
+pub struct FloorSession(Arc<Mutex<State>>);
+
+struct State {
+    key: Option<String>,
+    data: Data,
+    modified: bool,
+}
+
+impl FloorSession {
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.0.lock().unwrap().data.get(key).and_then(Value::as_u64)
+    }
+
+    pub fn insert(&self, key: &str, n: u64) {
+        let mut state = self.0.lock().unwrap();
+        state.modified = true;
+        Arc::make_mut(&mut state.data).insert(key.to_owned(), Value::from(n));
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for FloorSession {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<FloorSession>()
+            .cloned()
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl<S> Layer<S> for FloorLayer {
+    type Service = FloorService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FloorService {
+            inner,
+            sessions: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct FloorService<S> {
+    inner: S,
+    sessions: FloorLayer,
+}
+
+impl<S, B> Service<Request<B>> for FloorService<S>
+where
+    S: Service<Request<B>, Response = Response<axum::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let key = request
+            .headers()
+            .get(COOKIE)
+            .and_then(|header| header.to_str().ok())
+            .and_then(|header| header.strip_prefix(COOKIE_NAME)?.strip_prefix('='))
+            .map(str::to_owned);
+        let data = key
+            .as_ref()
+            .and_then(|key| self.sessions.0.lock().unwrap().get(key).cloned())
+            .unwrap_or_default();
+        let session = FloorSession(Arc::new(Mutex::new(State {
+            key,
+            data,
+            modified: false,
+        })));
+        request.extensions_mut().insert(session.clone());
+        let handled = self.inner.call(request);
+        let sessions = self.sessions.clone();
+        Box::pin(async move {
+            let mut response = handled.await?;
+            let state = session.0.lock().unwrap();
+            if state.modified {
+                let key = state.key.clone().unwrap_or_else(|| "k".repeat(32));
+                sessions.0.lock().unwrap().insert(key, state.data.clone());
+                let headers = response.headers_mut();
+                headers.insert(
+                    SET_COOKIE,
+                    HeaderValue::from_static(
+                        "floorid=kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk; HttpOnly; Path=/",
+                    ),
+                );
+                headers.insert(VARY, HeaderValue::from_static("Cookie"));
+            }
+            Ok(response)
+        })
+    }
+}
