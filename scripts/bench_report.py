@@ -162,6 +162,13 @@ def goals(results, rounds, micro):
                 f"{duration(layer_a)} / {duration(layer_b)} = {layer_a / layer_b:.2f}",
                 "for reference",
             ))
+    ratio_row(
+        "yardstick: `floor_minimal_layer` (the least a server-side session layer does: no hashed "
+        "key, expiry, signing or merge; benches/in_process/floor.rs) / tower-sessions memory",
+        "middleware/floor_minimal_layer/read_write",
+        "middleware/tower_sessions_memory/read_write",
+        None,
+    )
     floor = next((k for k in micro if k.startswith("floor_200B/two_hmac")), None)
     ratio_row(
         "sign+verify of a 200 B session within 2× of two HMAC-SHA256 "
