@@ -160,6 +160,18 @@ impl SessionKey {
     }
 }
 
+/// The two lowercase hex digits of every byte: one lookup a byte, as every request hashes a key.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0xf]];
+        byte += 1;
+    }
+    pairs
+};
+
 /// [`SessionKey::hashed`] on the stack, for the per-request path that only needs to look a
 /// record up.
 pub(crate) struct KeyHash([u8; 64]);
@@ -167,11 +179,9 @@ pub(crate) struct KeyHash([u8; 64]);
 impl KeyHash {
     /// The hash of `key` (which the caller has checked is well formed).
     pub(crate) fn of(key: &str) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut hex = [0; 64];
         for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha256::digest(key.as_bytes())) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 0xf)];
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
         }
         KeyHash(hex)
     }
