@@ -13,10 +13,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response};
+use time::OffsetDateTime;
 use tower::{Layer, Service};
 
 use crate::engine::{Engine, OpenError, open};
@@ -366,7 +366,8 @@ async fn finish(
         headers.append(SET_COOKIE, config.cookie.delete());
         add_vary_cookie(headers);
     } else if (modified || save_every_request) && !empty && !status.is_server_error() {
-        let now = SystemTime::now();
+        // One clock reading for the record's expiry and the cookie's.
+        let now = OffsetDateTime::now_utc();
         let max_age = shared.cookie_max_age(now);
         let value = shared.persist(now).await?;
         headers.append(SET_COOKIE, config.cookie.set(&value, max_age, now));

@@ -8,7 +8,7 @@
 //! request updated meanwhile.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -336,16 +336,12 @@ impl Shared {
     }
 
     /// `Max-Age` for the cookie set at `now`: `None` for a browser-close session.
-    pub(crate) fn cookie_max_age(&self, now: SystemTime) -> Option<i64> {
+    pub(crate) fn cookie_max_age(&self, now: OffsetDateTime) -> Option<i64> {
         let state = self.state();
         if expire_at_browser_close(&state.data, self.settings().expire_at_browser_close) {
             None
         } else {
-            Some(expiry_age(
-                &state.data,
-                OffsetDateTime::from(now),
-                self.settings().cookie_age,
-            ))
+            Some(expiry_age(&state.data, now, self.settings().cookie_age))
         }
     }
 
@@ -373,7 +369,7 @@ impl Shared {
 
     /// Saves through the engine as of `now` and returns the cookie value to send, or
     /// [`SessionError::CookieTooLarge`] if browsers would drop that cookie.
-    pub(crate) async fn persist(&self, now: SystemTime) -> Result<String, SessionError> {
+    pub(crate) async fn persist(&self, now: OffsetDateTime) -> Result<String, SessionError> {
         // The data is shared, not copied; the changes are taken, and put back if the save fails.
         let (origin, data, changes) = {
             let mut state = self.state();
@@ -392,7 +388,7 @@ impl Shared {
                 }),
                 data: &data,
                 changes: &changes,
-                now: OffsetDateTime::from(now),
+                now,
                 cookie_age: self.settings().cookie_age,
             })
             .await
@@ -1340,7 +1336,7 @@ impl Session {
         if self.0.is_empty() {
             return Ok(None);
         }
-        self.0.persist(SystemTime::now()).await.map(Some)
+        self.0.persist(OffsetDateTime::now_utc()).await.map(Some)
     }
 
     /// The data as a JSON object (a copy). Sets `accessed`.

@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderValue;
 use httpdate::HttpDate;
+use time::OffsetDateTime;
 
 use crate::settings::{SameSite, Settings};
 
 /// The last second an `Expires` date can name (9999-12-31 23:59:59 UTC, RFC 6265's last year).
-const LAST_EXPIRES: Duration = Duration::from_secs(253_402_300_799);
+const LAST_EXPIRES: u64 = 253_402_300_799;
 
 /// The session cookie of one [`Settings`], ready to be set or deleted.
 #[derive(Debug)]
@@ -52,13 +53,18 @@ impl CookieTemplate {
             attributes,
             deletion: HeaderValue::from_static(""),
         };
-        template.deletion = template.set("", Some(0), SystemTime::UNIX_EPOCH);
+        template.deletion = template.set("", Some(0), OffsetDateTime::UNIX_EPOCH);
         template
     }
 
     /// The header that sets the cookie to `value` for `max_age` seconds from `now` (`None`:
     /// until the browser closes).
-    pub(crate) fn set(&self, value: &str, max_age: Option<i64>, now: SystemTime) -> HeaderValue {
+    pub(crate) fn set(
+        &self,
+        value: &str,
+        max_age: Option<i64>,
+        now: OffsetDateTime,
+    ) -> HeaderValue {
         let max_age = max_age.map(|age| u64::try_from(age).unwrap_or(0));
         // Exactly the header's length: a buffer with no spare room becomes the header's bytes
         // without another allocation.
@@ -71,15 +77,10 @@ impl CookieTemplate {
         header.push_str(value);
         header.push_str(&self.attributes);
         if let Some(age) = max_age {
-            let expires = now
-                .checked_add(Duration::from_secs(age))
-                .map_or(LAST_EXPIRES, |at| {
-                    at.duration_since(SystemTime::UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .min(LAST_EXPIRES)
-                });
+            let now = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+            let expires = now.saturating_add(age).min(LAST_EXPIRES);
             write!(header, "; Max-Age={age}; Expires=").expect("writing to a String");
-            push_http_date(expires.as_secs(), &mut header);
+            push_http_date(expires, &mut header);
         }
         debug_assert_eq!(header.len(), header.capacity());
         HeaderValue::try_from(header)
@@ -134,7 +135,7 @@ mod tests {
     #[test]
     fn renders_the_attributes_of_the_settings() {
         let mut settings = Settings::new("s");
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
         let template = CookieTemplate::new(&settings);
         assert_eq!(
             text(&template.set("abc", Some(60), at)),
@@ -161,7 +162,7 @@ mod tests {
     #[test]
     fn the_date_kept_from_the_last_cookie_is_used_only_for_the_same_second() {
         let template = CookieTemplate::new(&Settings::new("s"));
-        let at = |seconds| SystemTime::UNIX_EPOCH + Duration::from_secs(seconds);
+        let at = |seconds| OffsetDateTime::from_unix_timestamp(seconds).unwrap();
         let expires = |seconds| {
             let header = template.set("a", Some(0), at(seconds));
             text(&header).rsplit_once("Expires=").unwrap().1.to_owned()
@@ -176,7 +177,7 @@ mod tests {
     #[test]
     fn negative_and_far_future_ages_stay_valid_dates() {
         let template = CookieTemplate::new(&Settings::new("s"));
-        let now = SystemTime::now();
+        let now = OffsetDateTime::now_utc();
         assert!(text(&template.set("a", Some(-5), now)).contains("; Max-Age=0; Expires="));
         assert!(
             text(&template.set("a", Some(i64::MAX), now))
