@@ -1,7 +1,7 @@
 //! A yardstick, not a session library: the least a server-side session layer does per request,
 //! written as directly as it can be, so the benchmarks can show how far the real layers are from
 //! it. It finds its cookie, looks the session up in a map behind one lock, hands the handler a
-//! copy-on-write map of JSON values, and after a write stores the map and sets a fixed cookie.
+//! copy-on-write map of JSON values, and after a write stores the map and sets the cookie.
 //! No hashed keys, no signing, no expiry, no merge of concurrent writes, no error handling.
 
 use std::collections::HashMap;
@@ -113,15 +113,15 @@ where
             let mut response = handled.await?;
             let state = session.0.lock().unwrap();
             if state.modified {
-                let key = state.key.clone().unwrap_or_else(|| "k".repeat(32));
-                sessions.0.lock().unwrap().insert(key, state.data.clone());
+                let mut store = sessions.0.lock().unwrap();
+                let key = match &state.key {
+                    Some(key) => key.clone(),
+                    None => format!("{:032}", store.len()),
+                };
+                let cookie = format!("{COOKIE_NAME}={key}; HttpOnly; Path=/");
+                store.insert(key, state.data.clone());
                 let headers = response.headers_mut();
-                headers.insert(
-                    SET_COOKIE,
-                    HeaderValue::from_static(
-                        "floorid=kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk; HttpOnly; Path=/",
-                    ),
-                );
+                headers.insert(SET_COOKIE, HeaderValue::try_from(cookie).unwrap());
                 headers.insert(VARY, HeaderValue::from_static("Cookie"));
             }
             Ok(response)

@@ -1,12 +1,17 @@
 //! The middleware stacks the in-process benchmarks call (`micro` for time, `allocations` for
 //! heap allocations): an axum router with the same three handlers on each session library,
 //! called with `tower::ServiceExt::oneshot` (no sockets). Each request carries the cookie of a
-//! session the stack's own login created. Stacks: no sessions (the router's own cost),
+//! session the stack's own login created; requests take turns over a few such sessions, as a
+//! server's requests come from different clients, so that what a layer keeps from the request
+//! before (the last key it hashed, a cache line) helps no more than it would there. Stacks: no sessions (the router's own cost),
 //! sessionkit with the memory cache and with signed cookies, tower-sessions with its
 //! `MemoryStore`, with a plain and with a signed session-id cookie, and the yardstick of
 //! [`floor`]: the least a server-side session layer can do.
 
 mod floor;
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -25,19 +30,26 @@ pub const SECRET: &str = "benchmark-secret-key-that-is-long-enough-to-be-realist
 /// writes it back plus one.
 pub const PATHS: [&str; 2] = ["/read", "/read_write"];
 
-/// One session library's router, with the cookie of a session it created.
+/// How many sessions each stack's requests take turns over.
+const SESSIONS: usize = 4;
+
+/// One session library's router, with the cookies of sessions it created.
 pub struct Stack {
     /// The benchmark's name for it, e.g. `sessionkit_memory`.
     pub name: &'static str,
     router: Router,
-    cookie: Option<String>,
+    /// None for the stack without sessions.
+    cookies: Option<Vec<String>>,
+    calls: Cell<usize>,
 }
 
 impl Stack {
-    /// One `GET path` through the stack.
+    /// One `GET path` through the stack, with the next session's cookie.
     pub fn call(&self, runtime: &Runtime, path: &str) -> StatusCode {
+        let turn = self.calls.replace(self.calls.get() + 1);
+        let cookie = self.cookies.as_ref().map(|c| c[turn % c.len()].as_str());
         runtime
-            .block_on(send(&self.router, "GET", path, self.cookie.as_deref()))
+            .block_on(send(&self.router, "GET", path, cookie))
             .status()
     }
 }
@@ -75,14 +87,28 @@ pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
             // What `axum::serve` does once: turn every route into its service now, instead of
             // building it (and applying the layers again) on every request.
             let router = router.with_state(());
-            let cookie = runtime.block_on(session_cookie(&router));
             let has_sessions = name != "axum_no_session";
-            assert_eq!(cookie.is_some(), has_sessions, "{name}: login cookie");
-            runtime.block_on(check(&router, cookie.as_deref(), has_sessions));
+            let cookies: Option<Vec<String>> = (0..SESSIONS)
+                .map(|_| runtime.block_on(session_cookie(&router)))
+                .collect();
+            assert_eq!(cookies.is_some(), has_sessions, "{name}: login cookies");
+            match &cookies {
+                Some(cookies) => {
+                    for cookie in cookies {
+                        runtime.block_on(check(&router, Some(cookie), true));
+                    }
+                    let mut distinct = cookies.clone();
+                    distinct.sort();
+                    distinct.dedup();
+                    assert_eq!(distinct.len(), SESSIONS, "{name}: one session per login");
+                }
+                None => runtime.block_on(check(&router, None, false)),
+            }
             Stack {
                 name,
                 router,
-                cookie,
+                cookies,
+                calls: Cell::new(0),
             }
         })
         .collect()
@@ -101,7 +127,9 @@ macro_rules! bench_router {
             Ok(n.to_string())
         }
         async fn login(session: $session) -> Result<StatusCode, $error> {
-            $insert(&session, "user_id", 42).await?;
+            // A user id per login, so that even signed cookies differ between sessions.
+            static LOGINS: AtomicU64 = AtomicU64::new(0);
+            $insert(&session, "user_id", LOGINS.fetch_add(1, Ordering::Relaxed)).await?;
             $insert(&session, "n", 0).await?;
             Ok(StatusCode::OK)
         }
