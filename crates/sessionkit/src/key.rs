@@ -4,9 +4,11 @@
 //! operating system's CSPRNG. Keys are bearer credentials, so `Debug` and `Display` never show
 //! them: logs get a short fingerprint instead, enough to correlate lines without leaking the key.
 
+use std::cell::Cell;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Length of a freshly minted key (Django's `get_random_string(32, VALID_KEY_CHARS)`).
@@ -172,6 +174,14 @@ const HEX_PAIRS: [[u8; 2]; 256] = {
     pairs
 };
 
+thread_local! {
+    /// The key this thread hashed last (its length and bytes) and the hash: a request that
+    /// reads its session and then saves it needs the same hash twice, and in-process stores
+    /// answer in the same poll, on the same thread. A length no key has means nothing yet.
+    static LAST_KEY_HASH: Cell<(usize, [u8; MAX_KEY_LENGTH], [u8; 64])> =
+        const { Cell::new((usize::MAX, [0; MAX_KEY_LENGTH], [0; 64])) };
+}
+
 /// [`SessionKey::hashed`] on the stack, for the per-request path that only needs to look a
 /// record up.
 pub(crate) struct KeyHash([u8; 64]);
@@ -179,9 +189,19 @@ pub(crate) struct KeyHash([u8; 64]);
 impl KeyHash {
     /// The hash of `key` (which the caller has checked is well formed).
     pub(crate) fn of(key: &str) -> Self {
+        let (last_length, last_key, last_hash) = LAST_KEY_HASH.get();
+        // Constant time, so a cookie's timing tells nothing about the key hashed before it.
+        if last_length == key.len() && bool::from(last_key[..last_length].ct_eq(key.as_bytes())) {
+            return KeyHash(last_hash);
+        }
         let mut hex = [0; 64];
         for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha256::digest(key.as_bytes())) {
             pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+        }
+        if key.len() <= MAX_KEY_LENGTH {
+            let mut kept = [0; MAX_KEY_LENGTH];
+            kept[..key.len()].copy_from_slice(key.as_bytes());
+            LAST_KEY_HASH.set((key.len(), kept, hex));
         }
         KeyHash(hex)
     }
@@ -262,5 +282,32 @@ mod tests {
             key.hashed(),
             "9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab"
         );
+    }
+
+    #[test]
+    fn the_hash_kept_from_the_last_key_serves_only_that_key() {
+        let sha256_hex = |key: &str| -> String {
+            Sha256::digest(key.as_bytes())
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect()
+        };
+        let longest = "z".repeat(MAX_KEY_LENGTH);
+        let too_long = "y".repeat(MAX_KEY_LENGTH + 1);
+        // The same key again, a longer key sharing its start, a shorter one, the longest kept,
+        // one too long to keep, and back.
+        for key in [
+            "abcdefgh",
+            "abcdefgh",
+            "abcdefgh1",
+            "abcdefgh",
+            &longest,
+            &longest,
+            &too_long,
+            &too_long,
+            "abcdefgh",
+        ] {
+            assert_eq!(KeyHash::of(key).as_str(), sha256_hex(key), "{key}");
+        }
     }
 }
