@@ -421,7 +421,9 @@ impl Shared {
 impl Drop for Shared {
     /// A request dropped mid-way (client gone, handler panicked) still releases its lock.
     fn drop(&mut self) {
-        let token = self.state().lock_token.take();
+        // Dropping is exclusive access: no need to take the mutex.
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let token = state.lock_token.take();
         let (Some(token), Some(cookie)) = (token, self.incoming.take()) else {
             return;
         };
