@@ -164,9 +164,16 @@ def goals(results, rounds, micro):
             ))
     ratio_row(
         "yardstick: `floor_minimal_layer` (the least a server-side session layer does: no hashed "
-        "key, expiry, signing or merge; benches/in_process/floor.rs) / tower-sessions memory",
+        "key, expiry or merge; benches/in_process/floor.rs) / tower-sessions memory",
         "middleware/floor_minimal_layer/read_write",
         "middleware/tower_sessions_memory/read_write",
+        None,
+    )
+    ratio_row(
+        "yardstick: `floor_minimal_signed_layer` (the same, keeping the session in a cookie "
+        "signed by sessionkit's Django-compatible `Signer`) / tower-sessions signed id + memory",
+        "middleware/floor_minimal_signed_layer/read_write",
+        "middleware/tower_sessions_signed_id_memory/read_write",
         None,
     )
     floor = next((k for k in micro if k.startswith("floor_200B/two_hmac")), None)

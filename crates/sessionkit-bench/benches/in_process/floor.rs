@@ -1,14 +1,16 @@
-//! A yardstick, not a session library: the least a server-side session layer does per request,
-//! written as directly as it can be, so the benchmarks can show how far the real layers are from
-//! it. It finds its cookie, looks the session up in a map behind one lock, hands the handler a
-//! copy-on-write map of JSON values, and after a write stores the map and sets the cookie.
-//! No hashed keys, no signing, no expiry, no merge of concurrent writes, no error handling.
+//! A yardstick, not a session library: the least a session layer does per request, written as
+//! directly as it can be, so the benchmarks can show how far the real layers are from it. It
+//! finds its cookie, reads the session (from a map behind one lock, or by verifying the cookie
+//! with sessionkit's Django-compatible `Signer`), hands the handler a copy-on-write map of JSON
+//! values, and after a write stores or signs the map and sets the cookie. No hashed keys, no
+//! expiry, no merge of concurrent writes, no error handling.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -16,15 +18,58 @@ use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use serde_json::{Map, Value};
+use sessionkit::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 use tower::{Layer, Service};
 
 const COOKIE_NAME: &str = "floorid";
 
 type Data = Arc<Map<String, Value>>;
 
-/// The sessions, by key.
-#[derive(Clone, Default)]
-pub struct FloorLayer(Arc<Mutex<HashMap<String, Data>>>);
+/// Where the yardstick keeps its sessions.
+#[derive(Clone)]
+pub enum FloorLayer {
+    /// In a map, by key; the cookie carries the key.
+    Server(Arc<Mutex<HashMap<String, Data>>>),
+    /// In the cookie, signed as Django signs a session cookie.
+    Signed(Arc<Signer>),
+}
+
+impl FloorLayer {
+    pub fn server() -> Self {
+        FloorLayer::Server(Arc::default())
+    }
+
+    pub fn signed(secret: &str) -> Self {
+        let signer = Signer::new(COOKIE_SALT, secret, &[]).compressing_from(SMALL_VALUE_BYTES);
+        FloorLayer::Signed(Arc::new(signer))
+    }
+
+    fn load(&self, cookie: &str) -> Option<Data> {
+        match self {
+            FloorLayer::Server(sessions) => sessions.lock().unwrap().get(cookie).cloned(),
+            FloorLayer::Signed(signer) => signer
+                .unsign_object(cookie, None, SystemTime::now())
+                .ok()
+                .map(|unsigned| Arc::new(unsigned.data)),
+        }
+    }
+
+    /// Stores `data` and returns the cookie value that names it.
+    fn save(&self, key: Option<&str>, data: &Data) -> String {
+        match self {
+            FloorLayer::Server(sessions) => {
+                let mut sessions = sessions.lock().unwrap();
+                let key = key.map_or_else(|| format!("{:032}", sessions.len()), str::to_owned);
+                sessions.insert(key.clone(), data.clone());
+                key
+            }
+            FloorLayer::Signed(signer) => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+                signer.sign_object(data, now.as_secs())
+            }
+        }
+    }
+}
 
 /// One request's session, as the handler sees it.
 #[derive(Clone)]
@@ -98,8 +143,8 @@ where
             .and_then(|header| header.strip_prefix(COOKIE_NAME)?.strip_prefix('='))
             .map(str::to_owned);
         let data = key
-            .as_ref()
-            .and_then(|key| self.sessions.0.lock().unwrap().get(key).cloned())
+            .as_deref()
+            .and_then(|key| self.sessions.load(key))
             .unwrap_or_default();
         let session = FloorSession(Arc::new(Mutex::new(State {
             key,
@@ -113,13 +158,8 @@ where
             let mut response = handled.await?;
             let state = session.0.lock().unwrap();
             if state.modified {
-                let mut store = sessions.0.lock().unwrap();
-                let key = match &state.key {
-                    Some(key) => key.clone(),
-                    None => format!("{:032}", store.len()),
-                };
-                let cookie = format!("{COOKIE_NAME}={key}; HttpOnly; Path=/");
-                store.insert(key, state.data.clone());
+                let value = sessions.save(state.key.as_deref(), &state.data);
+                let cookie = format!("{COOKIE_NAME}={value}; HttpOnly; Path=/");
                 let headers = response.headers_mut();
                 headers.insert(SET_COOKIE, HeaderValue::try_from(cookie).unwrap());
                 headers.insert(VARY, HeaderValue::from_static("Cookie"));

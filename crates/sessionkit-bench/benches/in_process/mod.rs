@@ -5,8 +5,8 @@
 //! server's requests come from different clients, so that what a layer keeps from the request
 //! before (the last key it hashed, a cache line) helps no more than it would there. Stacks: no sessions (the router's own cost),
 //! sessionkit with the memory cache and with signed cookies, tower-sessions with its
-//! `MemoryStore`, with a plain and with a signed session-id cookie, and the yardstick of
-//! [`floor`]: the least a server-side session layer can do.
+//! `MemoryStore`, with a plain and with a signed session-id cookie, and the yardsticks of
+//! [`floor`]: the least a server-side and a signed-cookie session layer can do.
 
 mod floor;
 
@@ -66,7 +66,14 @@ pub fn runtime() -> Runtime {
 pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
     let routers: Vec<(&'static str, Router)> = vec![
         ("axum_no_session", bare_router()),
-        ("floor_minimal_layer", floor_router()),
+        (
+            "floor_minimal_layer",
+            floor_router(floor::FloorLayer::server()),
+        ),
+        (
+            "floor_minimal_signed_layer",
+            floor_router(floor::FloorLayer::signed(SECRET)),
+        ),
         (
             "sessionkit_memory",
             runtime.block_on(sessionkit_router(EngineKind::Cache)),
@@ -157,9 +164,8 @@ async fn floor_insert(session: &floor::FloorSession, key: &str, n: u64) -> Resul
     Ok(())
 }
 
-fn floor_router() -> Router {
-    bench_router!(floor::FloorSession, floor_get, floor_insert, StatusCode)
-        .layer(floor::FloorLayer::default())
+fn floor_router(layer: floor::FloorLayer) -> Router {
+    bench_router!(floor::FloorSession, floor_get, floor_insert, StatusCode).layer(layer)
 }
 
 type TsError = (StatusCode, String);
