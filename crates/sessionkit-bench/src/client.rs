@@ -253,11 +253,7 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usiz
 }
 
 fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|at| at + from)
+    memchr::memmem::find(haystack.get(from..)?, needle).map(|at| at + from)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,7 +276,8 @@ struct Head {
 fn parse_head(head: &[u8]) -> io::Result<Head> {
     let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
     let text = std::str::from_utf8(head).map_err(|_| bad("response head is not UTF-8"))?;
-    let mut lines = text.split("\r\n");
+    // Each line ends in CRLF; `lines` drops both (a bare LF cannot occur in a valid head).
+    let mut lines = text.lines();
     let status_line = lines.next().unwrap_or_default();
     let mut parts = status_line.splitn(3, ' ');
     let version = parts.next().unwrap_or_default();
