@@ -3,10 +3,12 @@
 //! called with `tower::ServiceExt::oneshot` (no sockets). Each request carries the cookie of a
 //! session the stack's own login created; requests take turns over a few such sessions, as a
 //! server's requests come from different clients, so that what a layer keeps from the request
-//! before (the last key it hashed, a cache line) helps no more than it would there. Stacks: no sessions (the router's own cost),
-//! sessionkit with the memory cache and with signed cookies, tower-sessions with its
-//! `MemoryStore`, with a plain and with a signed session-id cookie, and the yardsticks of
-//! [`floor`]: the least a server-side and a signed-cookie session layer can do.
+//! before (the last key it hashed, a cache line) helps no more than it would there.
+//!
+//! Stacks: no sessions (the router's own cost), sessionkit with the memory cache and with signed
+//! cookies, tower-sessions with its `MemoryStore`, with a plain and with a signed session-id
+//! cookie, and the yardsticks of [`floor`]: the least a server-side and a signed-cookie session
+//! layer can do.
 
 mod floor;
 
