@@ -46,8 +46,7 @@ async fn vary_cookie(mut response: Response) -> Response {
 async fn set_cookie(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(SET_COOKIE, HeaderValue::from_static(SESSION_COOKIE));
-    headers.insert(VARY, HeaderValue::from_static("Cookie"));
-    response
+    vary_cookie(response).await
 }
 
 type Counter = Arc<AtomicU64>;
