@@ -32,7 +32,7 @@ psql "$PG" -qc "INSERT INTO $TABLE (session_key_hash, session_data, expire_date,
   FROM generate_series(1, $ROWS) AS i"
 psql "$PG" -qc "ANALYZE $TABLE"
 
-"$BIN" serve --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+"$BIN" serve --bench-routes --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/bench/read" && break; sleep 0.1; done
 curl -s -c "$WORK/jar" -X POST "http://127.0.0.1:$PORT/bench/login" >/dev/null

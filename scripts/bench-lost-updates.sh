@@ -56,7 +56,7 @@ for entry in "${engines[@]}"; do
     env SECRET_KEY=lost-updates SESSION_LOCKING=$locking ${entry#*|} \
       "$BIN/sessionkit" migrate >/dev/null
     env SECRET_KEY=lost-updates SESSION_LOCKING=$locking ${entry#*|} \
-      "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
+      "$BIN/sessionkit" serve --bench-routes --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1 100); do
       (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break

@@ -162,7 +162,7 @@ sessionkit_target() { # LABEL, then SESSION_*=… settings
   shift
   step "$label"
   start_server "$label" env SECRET_KEY="$SECRET" SESSION_COOKIE_SECURE=true RUST_LOG=warn "$@" \
-    "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT"
+    "$BIN/sessionkit" serve --bench-routes --addr "127.0.0.1:$PORT"
   measure "$label" "incr read login shared"
   stop_server
 }
@@ -197,9 +197,9 @@ goal_target() { # 0-4: one of the targets the goals compare
     0) goal_round "bare axum (no sessions)" "$BIN/bare_axum" --addr "127.0.0.1:$PORT" ;;
     4) goal_round "$COOKIE_FLOOR" "$BIN/bare_axum" --session-cookie --addr "127.0.0.1:$PORT" ;;
     1) goal_round "sessionkit signed_cookies" "${SESSIONKIT_ENV[@]}" \
-         SESSION_ENGINE=signed_cookies "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT" ;;
+         SESSION_ENGINE=signed_cookies "$BIN/sessionkit" serve --bench-routes --addr "127.0.0.1:$PORT" ;;
     2) goal_round "sessionkit cache memory" "${SESSIONKIT_ENV[@]}" SESSION_ENGINE=cache \
-         SESSION_CACHE_URL=memory:// "$BIN/sessionkit" serve --addr "127.0.0.1:$PORT" ;;
+         SESSION_CACHE_URL=memory:// "$BIN/sessionkit" serve --bench-routes --addr "127.0.0.1:$PORT" ;;
     3) goal_round "tower-sessions MemoryStore" "$BIN/tower_sessions_server" \
          --addr "127.0.0.1:$PORT" ;;
   esac

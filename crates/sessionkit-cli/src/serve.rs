@@ -13,7 +13,8 @@ Examples:
   SESSION_ENGINE=signed_cookies sessionkit serve    # sessions in the cookie, nothing stored
   SESSION_DB_URL=postgres://postgres@127.0.0.1/test sessionkit serve
 
-  # the benchmark routes (DESIGN.md section 10), one cookie jar per client:
+  # the benchmark routes (DESIGN.md section 10), only when asked, one cookie jar per client:
+  sessionkit serve --bench-routes
   curl -c jar -b jar http://localhost:8000/bench/incr
 
 The session table is created at start-up if missing. The cookie is Secure by default; browsers
@@ -27,6 +28,10 @@ pub struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8000")]
     addr: String,
+    /// Also answer the benchmark routes under /bench/ (incr, read, login, logout). They have no
+    /// CSRF protection and share the store's session, so they are off unless asked for.
+    #[arg(long)]
+    bench_routes: bool,
 }
 
 /// `sessionkit serve`: runs until Ctrl-C or SIGTERM.
@@ -42,7 +47,7 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         sessions.settings().engine,
         url_to_open(local)
     );
-    axum::serve(listener, shop::router(&sessions))
+    axum::serve(listener, shop::router(&sessions, args.bench_routes))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(Failure::other)?;

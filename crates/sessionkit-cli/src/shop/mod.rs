@@ -32,11 +32,11 @@ use sessionkit::Sessions;
 use sessionkit::signing::{COOKIE_SALT, Signer};
 
 /// The store's routes, with the session layer of `sessions` in front of them all. The store's
-/// own routes also get CSRF protection and activity notes; the benchmark routes get neither,
-/// so they measure the session layer alone.
-pub fn router(sessions: &Sessions) -> Router {
+/// own routes also get CSRF protection and activity notes; the benchmark routes (mounted only
+/// with `bench_routes`) get neither, so they measure the session layer alone.
+pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
     let shop = Shop::new(sessions);
-    Router::new()
+    let store = Router::new()
         .route("/", get(catalog::index))
         .route("/products/{slug}", get(catalog::product))
         .route("/cart", get(cart::show))
@@ -51,9 +51,13 @@ pub fn router(sessions: &Sessions) -> Router {
         )
         .route_layer(from_fn(activity::note))
         .route_layer(from_fn_with_state(shop.clone(), csrf::protect))
-        .with_state(shop)
-        .nest("/bench", bench::router())
-        .layer(sessions.layer())
+        .with_state(shop);
+    let routes = if bench_routes {
+        store.nest("/bench", bench::router())
+    } else {
+        store
+    };
+    routes.layer(sessions.layer())
 }
 
 /// What the handlers share: the engine and settings, and a verifier for the panel that decodes

@@ -25,6 +25,20 @@ fn cart_count(page: &Response) -> &str {
 }
 
 #[test]
+fn the_benchmark_routes_are_mounted_only_when_asked_for() {
+    let dir = TempDir::new("no-bench-routes");
+    let server = Server::start_with(dir.path(), &[], &[]);
+    let mut browser = Browser::default();
+    assert_eq!(browser.get(&server, "/bench/incr").status, 404);
+    assert_eq!(browser.get(&server, "/bench/logout").status, 404);
+    assert_eq!(
+        browser.get(&server, "/").status,
+        200,
+        "the store itself is there"
+    );
+}
+
+#[test]
 fn the_counter_survives_a_restart_with_the_generated_secret() {
     let dir = TempDir::new("restart");
     let server = Server::start(dir.path(), &[]);

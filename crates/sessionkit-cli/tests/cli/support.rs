@@ -105,12 +105,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `sessionkit serve` in `dir` on a free port, with `env` added to a clean
-    /// environment, and waits until it accepts connections.
+    /// Starts `sessionkit serve --bench-routes` in `dir` on a free port, with `env` added to a
+    /// clean environment, and waits until it accepts connections.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with(dir, env, &["--bench-routes"])
+    }
+
+    /// Like [`Server::start`], with `flags` for `serve` instead of `--bench-routes`.
+    pub fn start_with(dir: &Path, env: &[(&str, &str)], flags: &[&str]) -> Self {
         let port = free_port();
         let child = sessionkit(dir)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .args(flags)
             .envs(env.iter().copied())
             .stdout(append_to(&dir.join("stdout.log")))
             .stderr(append_to(&dir.join("stderr.log")))
