@@ -7,7 +7,12 @@
 //! left to `serde_json`, which accepts everything written here.
 //!
 //! Numbers keep their exact text (`serde_json/arbitrary_precision`), so integers beyond 64 bits
-//! written by Python survive a round trip unchanged.
+//! written by Python survive a round trip unchanged. A number too large for a float (`1e400`)
+//! keeps its text too: Python would write it back as `Infinity`, which no strict JSON reader
+//! (serde_json among them) accepts, so the session would come back empty.
+//!
+//! Python's other extension, the bare constants `NaN`, `Infinity` and `-Infinity`, cannot be
+//! read; [`holds_python_constants`] lets a decoder say so instead of "not JSON".
 
 use std::fmt::Write as _;
 
@@ -100,8 +105,8 @@ fn write_number(n: &Number, out: &mut String) {
         out.push_str(text);
     } else {
         match text.parse::<f64>() {
-            Ok(f) => write_python_float(f, out),
-            Err(_) => out.push_str(text),
+            Ok(f) if f.is_finite() => write_python_float(f, out),
+            _ => out.push_str(text),
         }
     }
 }
@@ -155,6 +160,36 @@ fn write_python_float(f: f64, out: &mut String) {
         write!(out, "e{exp_sign}{:02}", exponent.unsigned_abs())
             .expect("writing to a String cannot fail");
     }
+}
+
+/// Whether `json` uses `NaN`, `Infinity` or `-Infinity` outside its strings: Python's
+/// `json.dumps` writes them for non-finite floats, serde_json rejects them.
+///
+/// ```
+/// use sessionkit::json::holds_python_constants;
+///
+/// assert!(holds_python_constants(br#"{"x":NaN}"#));
+/// assert!(holds_python_constants(br#"{"x":[1,-Infinity]}"#));
+/// assert!(!holds_python_constants(br#"{"NaN":"Infinity"}"#));
+/// ```
+pub fn holds_python_constants(json: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if byte == b'N' || byte == b'I' {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -242,6 +277,35 @@ mod tests {
     fn parsed_floats_are_rewritten_in_python_form() {
         let map: Map<String, Value> = serde_json::from_str(r#"{"a":1E+16,"b":1.50}"#).unwrap();
         assert_eq!(to_python_json(&map), r#"{"a":1e+16,"b":1.5}"#);
+    }
+
+    #[test]
+    fn numbers_beyond_a_float_keep_their_text_and_read_back() {
+        for text in ["1e400", "-1e400", "1e999999999999", "-2.5e999"] {
+            let map: Map<String, Value> =
+                serde_json::from_str(&format!(r#"{{"x":{text}}}"#)).expect("serde_json reads it");
+            let written = to_python_json(&map);
+            assert!(!written.contains("Infinity"), "{written}");
+            let back: Map<String, Value> = serde_json::from_str(&written).expect("reads back");
+            assert_eq!(back, map, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_float_written_with_millions_of_digits_is_written_as_python_reads_it() {
+        let huge_one = format!("1.{}", "0".repeat(3_000_000));
+        let one: Map<String, Value> =
+            serde_json::from_str(&format!(r#"{{"x":{huge_one}}}"#)).expect("serde_json reads it");
+        let written = to_python_json(&one);
+        assert!(written == r#"{"x":1.0}"#, "not 1.0: {written:.40}");
+    }
+
+    #[test]
+    fn python_constants_are_found_outside_strings_only() {
+        assert!(holds_python_constants(br#"{"a":Infinity}"#));
+        assert!(holds_python_constants(br#"{"a":"\\",b:NaN}"#));
+        assert!(!holds_python_constants(br#"{"a":"\"NaN\""}"#));
+        assert!(!holds_python_constants(br#"{"a":1e400,"b":true,"c":null}"#));
     }
 
     #[test]
