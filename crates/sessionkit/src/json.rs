@@ -75,9 +75,12 @@ fn write_string(s: &str, out: &mut String) {
         .bytes()
         .position(|b| !matches!(b, b' '..=b'~') || b == b'"' || b == b'\\')
     {
-        out.push_str(&rest[..at]);
         // Everything before `at` is ASCII, so `at` starts a character.
-        let c = rest[at..].chars().next().expect("`at` is within `rest`");
+        let (plain, special) = rest.split_at_checked(at).unwrap_or((rest, ""));
+        out.push_str(plain);
+        let Some(c) = special.chars().next() else {
+            break;
+        };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -89,11 +92,12 @@ fn write_string(s: &str, out: &mut String) {
             _ => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    write!(out, "\\u{unit:04x}").expect("writing to a String cannot fail");
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "\\u{unit:04x}");
                 }
             }
         }
-        rest = &rest[at + c.len_utf8()..];
+        rest = special.get(c.len_utf8()..).unwrap_or_default();
     }
     out.push_str(rest);
     out.push('"');
@@ -124,8 +128,13 @@ fn write_python_float(f: f64, out: &mut String) {
     }
     // Rust's `{:e}` gives the shortest round-trip digits, e.g. "-1.25e-7".
     let sci = format!("{f:e}");
-    let (mantissa, exponent) = sci.split_once('e').expect("`{:e}` always has an exponent");
-    let exponent: i32 = exponent.parse().expect("`{:e}` exponent is an integer");
+    let Some((mantissa, Ok(exponent))) = sci
+        .split_once('e')
+        .map(|(mantissa, exponent)| (mantissa, exponent.parse::<i32>()))
+    else {
+        out.push_str(&sci); // `{:e}` always has an integer exponent; never reached
+        return;
+    };
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", mantissa),
@@ -145,20 +154,22 @@ fn write_python_float(f: f64, out: &mut String) {
                 out.extend(std::iter::repeat_n('0', point - digits.len()));
                 out.push_str(".0");
             } else {
-                out.push_str(&digits[..point]);
+                let (whole, fraction) = digits.split_at_checked(point).unwrap_or((&digits, ""));
+                out.push_str(whole);
                 out.push('.');
-                out.push_str(&digits[point..]);
+                out.push_str(fraction);
             }
         }
     } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
+        out.push_str(first);
+        if !rest.is_empty() {
             out.push('.');
-            out.push_str(&digits[1..]);
+            out.push_str(rest);
         }
         let exp_sign = if exponent < 0 { '-' } else { '+' };
-        write!(out, "e{exp_sign}{:02}", exponent.unsigned_abs())
-            .expect("writing to a String cannot fail");
+        // Writing to a String cannot fail.
+        let _ = write!(out, "e{exp_sign}{:02}", exponent.unsigned_abs());
     }
 }
 
