@@ -218,6 +218,37 @@ fn a_post_without_or_with_a_wrong_csrf_token_is_refused_with_403() {
 }
 
 #[test]
+fn every_response_carries_djangos_security_headers() {
+    let dir = TempDir::new("security-headers");
+    let server = Server::start(dir.path(), &[]);
+    let mut browser = Browser::default();
+    let responses = [
+        browser.get(&server, "/"),
+        browser.get(&server, "/login"),
+        browser.get(&server, "/no/such/page"),
+        browser.post(&server, "/cart/add", "slug=padlock"),
+        browser.get(&server, "/bench/read"),
+    ];
+    for response in &responses {
+        for (name, value) in [
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+            ("cross-origin-opener-policy", "same-origin"),
+        ] {
+            assert_eq!(
+                response.header(name),
+                Some(value),
+                "{name} on a {} response",
+                response.status
+            );
+        }
+    }
+    let statuses = responses.each_ref().map(|response| response.status);
+    assert_eq!(statuses, [200, 200, 404, 403, 200]);
+}
+
+#[test]
 fn the_cart_adds_counts_and_removes_products() {
     let dir = TempDir::new("cart");
     let server = Server::start(dir.path(), &[]);
