@@ -76,11 +76,14 @@ impl Shop {
         let settings = sessions.settings();
         Shop {
             sessions: sessions.clone(),
-            cookie_signer: Arc::new(Signer::new(
-                COOKIE_SALT,
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-            )),
+            cookie_signer: Arc::new(
+                Signer::new(
+                    COOKIE_SALT,
+                    &settings.secret_key,
+                    &settings.secret_key_fallbacks,
+                )
+                .inflating_up_to(hood::MAX_DECODED_BYTES),
+            ),
         }
     }
 }

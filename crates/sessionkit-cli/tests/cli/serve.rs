@@ -457,6 +457,50 @@ fn the_hood_panel_decodes_a_signed_cookie_and_login_notes_the_activity() {
     }
 }
 
+/// A `signed_cookies` session cookie holding `json`, signed with the secret the server in
+/// `dir` generated.
+fn signed_cookie(dir: &Path, json: &str) -> String {
+    let secret = std::fs::read_to_string(dir.join(SECRET_FILE)).expect("the secret file");
+    let outcome = sessionkit(dir)
+        .args(["encode", "--secret", secret.trim(), "-"])
+        .run_with_input(json);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    outcome.stdout.trim().to_owned()
+}
+
+#[test]
+fn the_hood_panel_shows_little_of_a_huge_signed_cookie() {
+    let dir = TempDir::new("hood-huge");
+    let server = Server::start(dir.path(), &[("SESSION_ENGINE", "signed_cookies")]);
+    let visit_with = |cookie: String| {
+        let page = Browser {
+            cookie: Some(cookie),
+            ..Browser::default()
+        }
+        .get(&server, "/");
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.len() < 64 * 1024, "{} bytes", page.body.len());
+        page
+    };
+    let spaces = " ".repeat(15_000_000);
+    let bomb = signed_cookie(dir.path(), &format!(r#"{{"blob": "{spaces}"}}"#));
+    assert!(bomb.len() < 20_000, "{} bytes inflate to 15 MB", bomb.len());
+    let page = visit_with(bomb);
+    assert!(
+        page.body.contains("id=\"cookie-too-large\""),
+        "{}",
+        page.body
+    );
+
+    let long = signed_cookie(
+        dir.path(),
+        &format!(r#"{{"note": "{}"}}"#, "ab".repeat(10_000)),
+    );
+    let page = visit_with(long);
+    assert!(page.body.contains("abab"), "{}", page.body);
+    assert!(page.body.contains(" more bytes</pre>"), "{}", page.body);
+}
+
 #[test]
 fn the_account_page_lists_the_users_sessions_and_ends_the_others() {
     let dir = TempDir::new("account");
