@@ -95,3 +95,38 @@ fn clearsessions_deletes_expired_sessions_and_reports_how_many() {
         again.stdout
     );
 }
+
+#[test]
+fn clearsessions_before_migrate_creates_nothing_and_says_to_migrate() {
+    let dir = TempDir::new("clear-before-migrate");
+    let created = || std::fs::read_dir(dir.path()).unwrap().count();
+    for (secret, missing) in [
+        (None, "sessionkit-secret.key does not exist"),
+        (
+            Some("from the environment"),
+            "sessionkit.sqlite3 does not exist",
+        ),
+    ] {
+        let mut command = sessionkit(dir.path());
+        command.arg("clearsessions");
+        if let Some(secret) = secret {
+            command.env("SECRET_KEY", secret);
+        }
+        let outcome = command.run();
+        assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+        assert!(outcome.stderr.contains(missing), "{}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("run `sessionkit migrate` first"),
+            "{}",
+            outcome.stderr
+        );
+        assert_eq!(created(), 0, "no database and no secret file");
+    }
+    assert_eq!(sessionkit(dir.path()).arg("migrate").run().code, Some(0));
+    let outcome = sessionkit(dir.path()).arg("clearsessions").run();
+    assert!(
+        outcome.stdout.starts_with("deleted 0 expired sessions"),
+        "{}",
+        outcome.stderr
+    );
+}

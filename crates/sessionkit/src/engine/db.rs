@@ -10,11 +10,14 @@
 //! The engine logic is written once; everything that differs between databases (placeholders,
 //! column types, batched deletes) is in [`Dialect`].
 
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
 use time::OffsetDateTime;
 
@@ -579,6 +582,30 @@ impl SqlStore {
 /// database is fine.
 fn is_lock_contention(error: &dyn sqlx::error::DatabaseError) -> bool {
     error.code().is_some_and(|code| code.starts_with("40"))
+}
+
+/// The file an SQLite `SESSION_DB_URL` names, or `None` for an in-memory database or another
+/// dialect. Opening the engine creates a missing file (empty), so a tool that expects sessions
+/// there (`sessionkit clearsessions`) checks first that it exists.
+///
+/// ```
+/// use std::path::Path;
+/// use sessionkit::engine::db::sqlite_file;
+///
+/// let file = sqlite_file("sqlite://sessionkit.sqlite3");
+/// assert_eq!(file.as_deref(), Some(Path::new("sessionkit.sqlite3")));
+/// let file = sqlite_file("sqlite:///var/lib/app/sessions.db?mode=rwc");
+/// assert_eq!(file.as_deref(), Some(Path::new("/var/lib/app/sessions.db")));
+/// assert_eq!(sqlite_file("sqlite::memory:"), None);
+/// assert_eq!(sqlite_file("postgres://app@db/app"), None);
+/// ```
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if Dialect::of_url(url) != Some(Dialect::Sqlite) || in_memory {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_owned())
 }
 
 /// sqlx opens SQLite files read-write but does not create them unless asked (`mode=rwc`).
