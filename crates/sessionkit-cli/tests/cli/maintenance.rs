@@ -3,7 +3,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use crate::support::{Browser, Run, Server, TempDir, sessionkit};
+use crate::support::{Browser, Run, Server, TempDir, free_port, sessionkit};
 
 #[test]
 fn a_bad_setting_is_one_line_naming_it_and_exit_code_2() {
@@ -129,4 +129,28 @@ fn clearsessions_before_migrate_creates_nothing_and_says_to_migrate() {
         "{}",
         outcome.stderr
     );
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_the_real_cause() {
+    let dir = TempDir::new("unreachable");
+    for scheme in ["postgres://postgres:hunter2", "mysql://root"] {
+        let url = format!("{scheme}@127.0.0.1:{}/test", free_port());
+        for command in ["migrate", "serve"] {
+            let outcome = sessionkit(dir.path())
+                .arg(command)
+                .env("SECRET_KEY", "from the environment")
+                .env("SESSION_DB_URL", &url)
+                .env("SESSION_STORE_TIMEOUT", "1")
+                .run();
+            assert_eq!(outcome.code, Some(1), "{command}: {}", outcome.stderr);
+            let error = outcome.stderr.trim();
+            assert!(error.contains("SESSION_DB_URL"), "{error}");
+            assert!(error.contains("Connection refused"), "{error}");
+            assert!(
+                !error.contains("hunter2"),
+                "the password is hidden: {error}"
+            );
+        }
+    }
 }
