@@ -335,8 +335,7 @@ pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str>
         .filter_map(|header| header.to_str().ok())
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(key, _)| key.trim() == name)
-        .last()
+        .rfind(|(key, _)| key.trim() == name)
         .map(|(_, value)| value.trim())
 }
 
