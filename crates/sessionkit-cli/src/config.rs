@@ -1,12 +1,14 @@
 //! Settings for the commands that open an engine, with a default for the one setting that has
 //! none: `SECRET_KEY` is kept in a file beside the database, so `sessionkit serve` works in an
-//! empty directory and sessions survive a restart.
+//! empty directory and sessions survive a restart. Commands that work on sessions already
+//! stored ([`open_existing`]) create neither that file nor the database.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
-use sessionkit::{ConfigError, Sessions, Settings};
+use sessionkit::engine::db::sqlite_file;
+use sessionkit::{ConfigError, EngineKind, Sessions, Settings};
 
 use crate::Failure;
 
@@ -18,19 +20,51 @@ const SECRET_LENGTH: usize = 50;
 const SECRET_ALPHABET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/// What the command says when the store it needs has not been set up.
+const RUN_MIGRATE_FIRST: &str = "run `sessionkit migrate` first";
+
 /// The engine the settings select, opened (its storage is not migrated).
 pub async fn open() -> Result<Sessions, Failure> {
     Ok(Sessions::open(load()?).await?)
 }
 
+/// Like [`open`], for a store that must exist already: a missing secret file or SQLite
+/// database is an error saying to run `sessionkit migrate` first, not a new, empty one that
+/// the command could do nothing with.
+pub async fn open_existing() -> Result<Sessions, Failure> {
+    let settings =
+        Settings::from_env_or_secret(|| kept_secret(Path::new(SECRET_FILE), IfMissing::Refuse))?;
+    let uses_sql = matches!(settings.engine, EngineKind::Db | EngineKind::CachedDb);
+    if let Some(file) = sqlite_file(&settings.db_url).filter(|file| uses_sql && !file.exists()) {
+        let shown = std::path::absolute(&file).unwrap_or(file);
+        return Err(Failure::Config(ConfigError::new(
+            "SESSION_DB_URL",
+            format!(
+                "the database {} does not exist: {RUN_MIGRATE_FIRST}",
+                shown.display()
+            ),
+        )));
+    }
+    Ok(Sessions::open(settings).await?)
+}
+
 /// The settings `Settings::from_env` would load, except that a missing `SECRET_KEY` comes from
 /// [`SECRET_FILE`] in the working directory, which is generated on first use.
 pub fn load() -> Result<Settings, ConfigError> {
-    Settings::from_env_or_secret(|| kept_secret(Path::new(SECRET_FILE)))
+    Settings::from_env_or_secret(|| kept_secret(Path::new(SECRET_FILE), IfMissing::Generate))
 }
 
-/// The secret kept in `path`, generated and written there first if the file does not exist.
-fn kept_secret(path: &Path) -> Result<String, ConfigError> {
+/// What to do when the secret file does not exist.
+#[derive(Clone, Copy)]
+enum IfMissing {
+    /// Generate a secret and write the file.
+    Generate,
+    /// Refuse: nothing stored can have been signed with a secret made now.
+    Refuse,
+}
+
+/// The secret kept in `path`; if the file does not exist, see [`IfMissing`].
+fn kept_secret(path: &Path, if_missing: IfMissing) -> Result<String, ConfigError> {
     let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let unusable = |problem: String| {
         ConfigError::new(
@@ -45,6 +79,16 @@ fn kept_secret(path: &Path) -> Result<String, ConfigError> {
             Ok(text.trim().to_owned())
         }
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            if let IfMissing::Refuse = if_missing {
+                return Err(ConfigError::new(
+                    "SECRET_KEY",
+                    format!(
+                        "not set, and {} does not exist: {RUN_MIGRATE_FIRST} (it generates \
+                         one), or set SECRET_KEY",
+                        shown.display()
+                    ),
+                ));
+            }
             let secret = generate_secret().map_err(|e| unusable(e.to_string()))?;
             write_private(path, &secret).map_err(|e| unusable(e.to_string()))?;
             // Printed rather than logged: whoever runs this must learn the file matters.

@@ -54,7 +54,7 @@ pub async fn migrate() -> Result<(), Failure> {
 
 /// `sessionkit clearsessions`.
 pub async fn clear_sessions(args: ClearArgs) -> Result<(), Failure> {
-    let sessions = config::open().await?;
+    let sessions = config::open_existing().await?;
     let started = Instant::now();
     let progress = Progress::new("deleting expired sessions");
     let deleted = clear_expired(sessions.engine().as_ref(), args.batch, |n| {

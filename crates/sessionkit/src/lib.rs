@@ -64,6 +64,6 @@ pub use engine::{Engine, EngineError};
 pub use error::SessionError;
 pub use expiry::Expiry;
 pub use key::SessionKey;
-pub use middleware::{MAX_COOKIE_BYTES, SessionLayer, SessionService, Sessions};
+pub use middleware::{MAX_COOKIE_BYTES, SessionLayer, SessionService, Sessions, request_cookie};
 pub use session::{LazySession, Session};
 pub use settings::{ConfigError, EngineKind, SameSite, Settings};

@@ -288,7 +288,8 @@ impl Sessions {
         }
     }
 
-    /// The session cookie's value in `headers`, if the request carried one.
+    /// The session cookie's value in `headers`, if the request carried one; of several, the
+    /// last (see [`request_cookie`]).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -308,16 +309,34 @@ impl Sessions {
     /// # Ok(()) }
     /// ```
     pub fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
-        let name = self.settings().cookie_name.as_str();
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|header| header.to_str().ok())
-            .flat_map(|header| header.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(key, _)| key.trim() == name)
-            .map(|(_, value)| value.trim())
+        request_cookie(headers, &self.settings().cookie_name)
     }
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers. Of several cookies of that
+/// name the **last** wins, as in Django (whose `parse_cookie` fills a dict), so a request seen
+/// by both a Django app and this one means the same session to each.
+///
+/// ```
+/// use http::{HeaderMap, header::COOKIE};
+/// use sessionkit::request_cookie;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(COOKIE, "sessionid=first; theme=dark; sessionid=second".parse()?);
+/// assert_eq!(request_cookie(&headers, "sessionid"), Some("second"));
+/// assert_eq!(request_cookie(&headers, "theme"), Some("dark"));
+/// assert_eq!(request_cookie(&headers, "lang"), None);
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
+pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .rfind(|(key, _)| key.trim() == name)
+        .map(|(_, value)| value.trim())
 }
 
 /// Sessions on `signed_cookies` with the secret `"secret"`: no service needed, for unit tests.

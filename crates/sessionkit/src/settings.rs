@@ -264,7 +264,7 @@ impl fmt::Debug for Settings {
 }
 
 /// Hides the password part of a URL such as `postgres://user:password@host/db`.
-fn redact_password(url: &str) -> String {
+pub(crate) fn redact_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];

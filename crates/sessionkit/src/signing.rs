@@ -58,8 +58,9 @@ pub const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 /// ```
 pub const STORE_SALT: &str = "django.contrib.sessions.SessionStore";
 
-/// Upper bound on decompressed data: a few kilobytes of zlib must not become gigabytes.
-const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
+/// Upper bound on decompressed data unless [`Signer::inflating_up_to`] sets another: a few
+/// kilobytes of zlib must not become gigabytes.
+pub const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Length of an HMAC-SHA256 in unpadded base64.
 const SIGNATURE_CHARS: usize = 43;
@@ -119,6 +120,13 @@ pub enum SignatureError {
     /// The signature is good but the payload is not a zlib stream or not a JSON object.
     #[error("signed payload is not a JSON object: {0}")]
     BadPayload(&'static str),
+    /// The signature is good but the payload decompresses to more than the signer's limit
+    /// ([`Signer::inflating_up_to`]).
+    #[error("signed payload decompresses to over {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 /// A verified value: what was signed (by default the JSON object, or the payload's bytes from
@@ -162,6 +170,8 @@ pub struct Signer {
     fallbacks: Vec<Hmac<Sha256>>,
     /// JSON shorter than this is signed as it is, without trying zlib first.
     compress_from: usize,
+    /// Most bytes a compressed payload may decompress to.
+    inflate_limit: u64,
 }
 
 impl std::fmt::Debug for Signer {
@@ -169,6 +179,7 @@ impl std::fmt::Debug for Signer {
         f.debug_struct("Signer")
             .field("fallbacks", &self.fallbacks.len())
             .field("compress_from", &self.compress_from)
+            .field("inflate_limit", &self.inflate_limit)
             .finish_non_exhaustive()
     }
 }
@@ -195,6 +206,7 @@ impl Signer {
             current: signer_mac(salt, secret),
             fallbacks: fallbacks.iter().map(|s| signer_mac(salt, s)).collect(),
             compress_from: 0,
+            inflate_limit: MAX_DECOMPRESSED_BYTES,
         }
     }
 
@@ -222,6 +234,31 @@ impl Signer {
     pub fn compressing_from(self, bytes: usize) -> Self {
         Signer {
             compress_from: bytes,
+            ..self
+        }
+    }
+
+    /// The same signer, refusing payloads that decompress to more than `bytes` (default
+    /// [`MAX_DECOMPRESSED_BYTES`]) with [`SignatureError::TooLarge`], having decompressed no
+    /// more than that: for callers that only show a value, where a validly signed zlib bomb
+    /// must cost little.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sessionkit::signing::{COOKIE_SALT, SignatureError, Signer};
+    ///
+    /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+    /// let data = json!({"blob": " ".repeat(100_000)}).as_object().unwrap().clone();
+    /// let value = signer.sign_object(&data, 0); // a few hundred bytes of zlib
+    /// let now = std::time::SystemTime::now();
+    /// let viewer = signer.clone().inflating_up_to(64 * 1024);
+    /// let refused = viewer.unsign_object(&value, None, now);
+    /// assert_eq!(refused, Err(SignatureError::TooLarge { limit: 64 * 1024 }));
+    /// assert!(signer.unsign_object(&value, None, now).is_ok());
+    /// ```
+    pub fn inflating_up_to(self, bytes: u64) -> Self {
+        Signer {
+            inflate_limit: bytes,
             ..self
         }
     }
@@ -377,7 +414,7 @@ impl Signer {
             .decode_to_vec(payload)
             .map_err(|_| SignatureError::BadPayload("invalid base64"))?;
         if compressed {
-            bytes = unzlib(&bytes).ok_or(SignatureError::BadPayload("invalid zlib stream"))?;
+            bytes = unzlib(&bytes, self.inflate_limit)?;
         }
         Ok(Unsigned {
             data: bytes,
@@ -434,28 +471,34 @@ fn zlib(bytes: &[u8]) -> Vec<u8> {
     })
 }
 
-/// `zlib.decompress(bytes)`, refusing streams that are invalid, truncated or that would grow
-/// past [`MAX_DECOMPRESSED_BYTES`].
-fn unzlib(bytes: &[u8]) -> Option<Vec<u8>> {
+/// `zlib.decompress(bytes)`, refusing streams that are invalid or truncated, and those that
+/// would grow past `limit` bytes before more than that is decompressed.
+fn unzlib(bytes: &[u8], limit: u64) -> Result<Vec<u8>, SignatureError> {
+    let invalid = || SignatureError::BadPayload("invalid zlib stream");
+    // Room for one byte over the limit, so filling it tells a stream that grows past it.
+    let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
     INFLATE.with_borrow_mut(|inflate| {
         inflate.reset(true);
-        let mut out = Vec::with_capacity(bytes.len() * 4);
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(most));
         loop {
             let consumed = inflate.total_in() as usize;
             let before = (inflate.total_in(), inflate.total_out());
             let status = inflate
                 .decompress_vec(&bytes[consumed..], &mut out, FlushDecompress::None)
-                .ok()?;
+                .map_err(|_| invalid())?;
+            if out.len() as u64 > limit {
+                return Err(SignatureError::TooLarge { limit });
+            }
             if status == Status::StreamEnd {
-                return (out.len() as u64 <= MAX_DECOMPRESSED_BYTES).then_some(out);
+                return Ok(out);
             }
             let stuck =
                 before == (inflate.total_in(), inflate.total_out()) && out.len() < out.capacity();
             // Stuck with room to spare means the input ended (or is not zlib) mid-stream.
-            if stuck || out.len() as u64 > MAX_DECOMPRESSED_BYTES {
-                return None;
+            if stuck {
+                return Err(invalid());
             }
-            out.reserve(out.capacity().max(64));
+            out.reserve_exact(out.capacity().max(64).min(most - out.len()));
         }
     })
 }
@@ -652,7 +695,9 @@ mod tests {
         signer.append_signature(&mut value);
         assert_eq!(
             signer.unsign_object(&value, None, SystemTime::now()),
-            Err(SignatureError::BadPayload("invalid zlib stream"))
+            Err(SignatureError::TooLarge {
+                limit: MAX_DECOMPRESSED_BYTES
+            })
         );
     }
 }

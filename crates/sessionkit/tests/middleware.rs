@@ -82,9 +82,15 @@ impl Env {
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Response<Body> {
+        let header = cookie.map(|cookie| format!("sessionid={cookie}"));
+        self.get_with_cookie_headers(path, header.as_slice()).await
+    }
+
+    /// GETs `path` with one `Cookie` header per item of `headers`, as they are.
+    async fn get_with_cookie_headers(&self, path: &str, headers: &[String]) -> Response<Body> {
         let mut request = Request::get(path);
-        if let Some(cookie) = cookie {
-            request = request.header("cookie", format!("sessionid={cookie}"));
+        for header in headers {
+            request = request.header("cookie", header);
         }
         self.app
             .clone()
@@ -434,6 +440,30 @@ async fn the_session_comes_only_from_the_cookie(kind: Kind) {
     assert_eq!(body(response).await, "None");
 }
 
+// 39 — Django's `parse_cookie` fills a dict, so of two session cookies the last one counts.
+async fn the_last_of_duplicate_session_cookies_wins(kind: Kind) {
+    let env = Env::new(kind).await;
+    let (live, stale) = (env.existing_cookie().await, env.stale_cookie());
+    let env = &env;
+    let read = |headers: Vec<String>| async move {
+        body(env.get_with_cookie_headers("/read", &headers).await).await
+    };
+    let live_last = read(vec![format!(
+        "sessionid={stale}; theme=dark; sessionid={live}"
+    )])
+    .await;
+    assert_eq!(live_last, "Some(String(\"v\"))");
+    let stale_last = read(vec![format!("sessionid={live}; sessionid={stale}")]).await;
+    assert_eq!(stale_last, "None");
+    // HTTP/2 sends each cookie in a header of its own; they count in order.
+    let split = read(vec![
+        format!("sessionid={stale}"),
+        format!("sessionid={live}"),
+    ])
+    .await;
+    assert_eq!(split, "Some(String(\"v\"))");
+}
+
 // 41
 async fn an_oversized_cookie_is_an_error_not_a_dropped_cookie(kind: Kind) {
     let env = Env::new(kind).await;
@@ -466,6 +496,7 @@ macro_rules! engine_suite {
                 browser_close_cookies_have_no_max_age_or_expires,
                 cookie_attributes_are_exactly_as_configured,
                 the_session_comes_only_from_the_cookie,
+                the_last_of_duplicate_session_cookies_wins,
                 an_oversized_cookie_is_an_error_not_a_dropped_cookie,
             );
         }

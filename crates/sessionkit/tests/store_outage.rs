@@ -1,9 +1,11 @@
 //! A store that goes away mid-run: requests get a clear 503 while it is down and work again
-//! once it is back, without restarting the app. Uses a private `redis-server` on its own port,
-//! so the shared Redis other tests use is never disturbed.
+//! once it is back, without restarting the app; the error says why. Uses a private
+//! `redis-server` on its own port, and reaches the shared PostgreSQL through a TCP forwarder of
+//! its own that it cuts, so the services other tests use are never disturbed.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -11,7 +13,9 @@ use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use sessionkit::{EngineKind, Session, SessionError, Sessions, Settings};
+use sessionkit::engine::DbEngine;
+use sessionkit::{EngineKind, Session, SessionError, SessionKey, Sessions, Settings};
+use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 /// A redis-server child process, killed on drop.
@@ -133,14 +137,120 @@ async fn redis_down_gives_503s_then_recovers_without_a_restart() {
     }
 }
 
-#[tokio::test]
-async fn an_unreachable_database_at_start_up_is_a_clear_error() {
-    let settings = Settings {
+/// Settings for the db engine at `url`, with a short store timeout.
+fn db_settings(url: String) -> Settings {
+    Settings {
         engine: EngineKind::Db,
-        db_url: format!("postgres://postgres@127.0.0.1:{}/test", free_port()),
+        db_url: url,
         store_timeout: Duration::from_secs(1),
         ..Settings::new("outage-test-secret")
+    }
+}
+
+/// Whether `message` names a connection refused (the OS's wording: "Connection refused").
+fn says_refused(message: &str) -> bool {
+    message.to_lowercase().contains("connection refused")
+}
+
+#[tokio::test]
+async fn an_unreachable_database_at_start_up_names_the_setting_and_the_cause() {
+    for scheme in ["postgres://postgres", "mysql://root"] {
+        let url = format!("{scheme}@127.0.0.1:{}/test", free_port());
+        let error = Sessions::open(db_settings(url)).await.unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("SESSION_DB_URL"), "{message}");
+        assert!(says_refused(&message), "{message}");
+    }
+}
+
+/// A TCP forwarder to a local port, on a port of its own; cutting it closes its listener and
+/// every connection through it, as a network partition would.
+struct Forwarder {
+    port: u16,
+    accepting: JoinHandle<()>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Forwarder {
+    async fn start(to: u16) -> Forwarder {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let spawned = connections.clone();
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let forwarding = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                spawned.lock().unwrap().push(forwarding);
+            }
+        });
+        Forwarder {
+            port,
+            accepting,
+            connections,
+        }
+    }
+
+    /// Stops forwarding: new connections are refused, open ones are closed.
+    async fn cut(self) {
+        self.accepting.abort();
+        let _ = self.accepting.await; // the listener is closed once the task has ended
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_database_lost_at_run_time_gives_503s_whose_error_says_why() {
+    let forwarder = Forwarder::start(5432).await;
+    let table = format!("sk_outage_{}", &SessionKey::generate().as_str()[..12]);
+    let settings = Settings {
+        db_table: table.clone(),
+        ..db_settings(format!(
+            "postgres://postgres@127.0.0.1:{}/test",
+            forwarder.port
+        ))
     };
-    let error = Sessions::open(settings).await.unwrap_err();
-    assert!(error.to_string().contains("unavailable"), "{error}");
+    let sessions = Sessions::open(settings.clone()).await.unwrap();
+    sessions.engine().migrate().await.unwrap();
+    let app = Router::new()
+        .route("/incr", get(incr))
+        .layer(sessions.layer());
+    let (status, cookie, _) = call(&app, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let cookie = cookie.expect("a session cookie");
+
+    forwarder.cut().await;
+    // The pooled connection died with the partition (its error says so); after it, the pool
+    // has to connect, which is refused: the error must say that, not "pool timed out".
+    let mut errors = Vec::new();
+    while errors.len() < 5 && !errors.iter().any(|e: &String| says_refused(e)) {
+        let (status, _, _) = call(&app, Some(&cookie)).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let error = sessions.engine().load(&cookie).await.unwrap_err();
+        errors.push(SessionError::from(error).to_string());
+    }
+    assert!(errors.iter().any(|e| says_refused(e)), "{errors:#?}");
+    for error in &errors {
+        assert!(!error.contains("pool timed out"), "{errors:#?}");
+        assert!(!error.contains("did not answer"), "{errors:#?}");
+    }
+
+    let direct = DbEngine::connect(&Settings {
+        db_url: "postgres://postgres@127.0.0.1:5432/test".into(),
+        ..settings
+    })
+    .await
+    .unwrap();
+    for table in [table.clone(), format!("{table}_lock")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(direct.pool())
+            .await
+            .unwrap();
+    }
 }

@@ -1,9 +1,10 @@
 //! Notes of the session's activity, for the account page's list of sessions: the browser
 //! (`_user_agent`) and when it was last active (`_last_seen`, RFC 3339, UTC).
 //!
-//! They are written only by requests that change the session anyway (login, the cart, a new
-//! CSRF token), so they cost nothing: a request that only reads the session still writes
-//! nothing. `_last_seen` is therefore the last change, not the last page view.
+//! They are written only by requests that change the session anyway (login, the cart), so
+//! they cost nothing: a request that only reads the session still writes nothing, and a
+//! visitor who only browses gets no session at all. `_last_seen` is therefore the last
+//! change, not the last page view.
 
 use axum::extract::Request;
 use axum::http::header::USER_AGENT;

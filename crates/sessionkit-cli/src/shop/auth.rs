@@ -32,11 +32,12 @@ pub fn current_user(session: &Session) -> Result<Option<&'static User>, SessionE
 }
 
 /// Logs `user` in. The session moves to a new key first, so a key planted in the browser
-/// before login (session fixation) is worthless after it; the cart comes along. The CSRF token
+/// before login (session fixation) is worthless after it; the cart comes along. The CSRF secret
 /// is replaced too, for the same reason.
-fn log_in(session: &Session, user: &User) -> Result<(), SessionError> {
+fn log_in(visit: &Visit, user: &User) -> Result<(), SessionError> {
+    let session = &visit.session;
     session.cycle_key();
-    csrf::rotate(session);
+    visit.rotate_csrf_secret();
     session.insert(USER_ID_KEY, user.id)?;
     session.insert(USER_NAME_KEY, user.name)
 }
@@ -60,7 +61,7 @@ pub async fn login(
     let Credentials { username, password } = credentials;
     match users::authenticate(&username, password).await {
         Some(user) => {
-            log_in(&visit.session, user)?;
+            log_in(&visit, user)?;
             Ok(Redirect::to("/").into_response())
         }
         None => login_form(
@@ -123,7 +124,7 @@ fn login_form(
 <p>Demo users (username / password):</p>
 <ul>{demo}</ul>
 <p>Their passwords are stored only as PBKDF2-SHA256 hashes, in Django's format.</p>",
-        token = csrf::field(&visit.csrf_token()?),
+        token = csrf::field(&visit.csrf_token()),
         username = escape(username),
     );
     visit.render(status, "Log in", &main)

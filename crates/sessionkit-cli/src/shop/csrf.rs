@@ -1,50 +1,187 @@
-//! Cross-site request forgery protection, as Django's `CsrfViewMiddleware` with
-//! `CSRF_USE_SESSIONS = True`: a random token lives in the session, every form carries it in a
-//! hidden field, and a POST whose field does not match it is refused with a 403 page.
+//! Cross-site request forgery protection, as Django's `CsrfViewMiddleware` with its default
+//! `CSRF_USE_SESSIONS = False`: a random secret lives in a cookie of its own, `csrftoken`;
+//! every form carries a token, the secret *masked* by a fresh random mask; and a POST whose
+//! token does not unmask to the cookie's secret is refused with a 403 page.
 //!
-//! Another site can make a browser POST to the store with the user's cookie, but cannot read
-//! the store's pages, so it cannot know the token. The token is made on first need and kept
-//! until login (which replaces it, see [`rotate`]) or logout (which empties the session).
+//! Another site can make a browser POST to the store with the store's cookies, but can read
+//! neither them nor the store's pages, so it cannot know the secret. The mask makes the token
+//! differ on every page, so a page compressed over TLS does not leak the secret byte by byte
+//! (BREACH). Keeping the secret out of the session means that a visitor who only browses has
+//! no session at all: the store keeps nothing for them. Login replaces the secret
+//! ([`Csrf::rotate`]); logout keeps it, as Django does.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Form, FromRequest, Request, State};
-use axum::http::StatusCode;
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sessionkit::{LazySession, Session, SessionError};
+use sessionkit::{LazySession, Session, SessionError, request_cookie};
 use subtle::ConstantTimeEq;
 
 use super::Shop;
 use super::layout::escape;
 use super::visit::Visit;
 
-/// Where the token is kept in the session.
-pub const TOKEN_KEY: &str = "_csrf_token";
+/// The cookie holding the secret (Django's `CSRF_COOKIE_NAME`).
+pub const COOKIE_NAME: &str = "csrftoken";
+/// How long browsers keep it: Django's `CSRF_COOKIE_AGE`, 52 weeks.
+const COOKIE_MAX_AGE: u32 = 52 * 7 * 24 * 60 * 60;
 /// The name of the hidden form field.
 const FIELD: &str = "csrf_token";
-/// Random bytes in a token (shown as twice as many hex digits).
-const TOKEN_BYTES: usize = 32;
+/// Characters of a secret, and of a mask (Django's `CSRF_SECRET_LENGTH`).
+const SECRET_LENGTH: usize = 32;
+/// Characters of a token: a mask, then the masked secret (Django's `CSRF_TOKEN_LENGTH`).
+const TOKEN_LENGTH: usize = 2 * SECRET_LENGTH;
+/// What secrets, masks and tokens are made of, in Django's order (`CSRF_ALLOWED_CHARS`): masking
+/// adds characters' positions here, modulo its length.
+const ALLOWED_CHARS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 /// The store's forms are a few fields; a larger body is not one of them.
 const MAX_FORM_BYTES: usize = 16 * 1024;
 
-/// The session's token, made and stored first if it has none.
-pub fn token(session: &Session) -> Result<String, SessionError> {
-    if let Some(token) = session.get::<String>(TOKEN_KEY)? {
-        return Ok(token);
-    }
-    let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes).expect("the operating system CSPRNG is unavailable");
-    let token: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    session.insert(TOKEN_KEY, &token)?;
-    Ok(token)
+/// Characters of [`ALLOWED_CHARS`], a secret or a mask.
+type Chars = [u8; SECRET_LENGTH];
+
+/// The request's CSRF secret, shared by [`protect`] (which reads the cookie and, when the
+/// secret is new, sets it) and the page (which puts tokens in its forms). Cheap to clone.
+#[derive(Clone)]
+pub struct Csrf(Arc<Mutex<Secret>>);
+
+struct Secret {
+    /// The cookie's secret if it was well-formed, else one made for this response, if any.
+    chars: Option<Chars>,
+    /// Whether `chars` is new, so the response must set the cookie.
+    is_new: bool,
 }
 
-/// Drops the token, so the next form gets a new one. Called on login: a token an attacker
-/// planted before login (with the session) is worthless after it.
-pub fn rotate(session: &Session) {
-    session.remove(TOKEN_KEY);
+impl Csrf {
+    /// The secret of the `csrftoken` cookie in `headers`; a malformed one counts as none.
+    fn from_cookie(headers: &HeaderMap) -> Self {
+        let chars = request_cookie(headers, COOKIE_NAME).and_then(|value| parse(value).ok());
+        Csrf(Arc::new(Mutex::new(Secret {
+            chars,
+            is_new: false,
+        })))
+    }
+
+    fn secret(&self) -> std::sync::MutexGuard<'_, Secret> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A token for a form: the secret, made first if the browser has none, under a new mask.
+    pub fn token(&self) -> String {
+        let mut secret = self.secret();
+        let chars = match secret.chars {
+            Some(chars) => chars,
+            None => {
+                let chars = random_chars();
+                *secret = Secret {
+                    chars: Some(chars),
+                    is_new: true,
+                };
+                chars
+            }
+        };
+        mask(&chars)
+    }
+
+    /// Replaces the secret (on login), so a secret planted in the browser before is worthless.
+    pub fn rotate(&self) {
+        let mut secret = self.secret();
+        secret.chars = Some(random_chars());
+        secret.is_new = true;
+    }
+
+    /// Whether `submitted` is a token of the cookie's secret, compared in constant time. As in
+    /// Django, a bare secret is accepted too (it is as secret as the cookie it comes from);
+    /// without the cookie nothing matches.
+    fn accepts(&self, submitted: Option<&str>) -> bool {
+        let (Some(expected), Some(submitted)) = (self.secret().chars, submitted) else {
+            return false;
+        };
+        let submitted = match submitted.len() {
+            TOKEN_LENGTH => unmask(submitted),
+            _ => parse(submitted),
+        };
+        submitted.is_ok_and(|submitted| bool::from(submitted.ct_eq(&expected)))
+    }
+
+    /// The `Set-Cookie` that gives the browser a new secret, if the response needs one.
+    fn set_cookie(&self, secure: bool) -> Option<HeaderValue> {
+        let secret = self.secret();
+        let chars = secret.chars.filter(|_| secret.is_new)?;
+        let secure = if secure { "; Secure" } else { "" };
+        let value = format!(
+            "{COOKIE_NAME}={}; Max-Age={COOKIE_MAX_AGE}; Path=/; SameSite=Lax{secure}",
+            String::from_utf8_lossy(&chars)
+        );
+        HeaderValue::from_str(&value).ok()
+    }
+}
+
+/// A secret as the cookie or a bare-secret form field carries it.
+fn parse(text: &str) -> Result<Chars, Malformed> {
+    let chars: Chars = text.as_bytes().try_into().map_err(|_| Malformed)?;
+    match chars.iter().all(|c| ALLOWED_CHARS.contains(c)) {
+        true => Ok(chars),
+        false => Err(Malformed),
+    }
+}
+
+/// A token or secret that is not one: wrong length or characters.
+struct Malformed;
+
+/// Django's `_mask_cipher_secret`: a token of `secret` under a random mask.
+fn mask(secret: &Chars) -> String {
+    mask_with(secret, &random_chars())
+}
+
+/// The mask, then each secret character moved along [`ALLOWED_CHARS`] by its mask
+/// character's position.
+fn mask_with(secret: &Chars, mask: &Chars) -> String {
+    let masked = secret
+        .iter()
+        .zip(mask)
+        .map(|(&s, &m)| ALLOWED_CHARS[(position(s) + position(m)) % ALLOWED_CHARS.len()]);
+    mask.iter().copied().chain(masked).map(char::from).collect()
+}
+
+/// Django's `_unmask_cipher_token`: the secret a token was made from.
+fn unmask(token: &str) -> Result<Chars, Malformed> {
+    let (mask, masked) = token.split_at_checked(SECRET_LENGTH).ok_or(Malformed)?;
+    let (mask, masked) = (parse(mask)?, parse(masked)?);
+    let length = ALLOWED_CHARS.len();
+    Ok(std::array::from_fn(|i| {
+        ALLOWED_CHARS[(position(masked[i]) + length - position(mask[i])) % length]
+    }))
+}
+
+/// Where `c`, one of [`ALLOWED_CHARS`], is in it.
+fn position(c: u8) -> usize {
+    ALLOWED_CHARS.iter().position(|&a| a == c).unwrap_or(0)
+}
+
+/// 32 characters of [`ALLOWED_CHARS`] from the OS CSPRNG, each equally likely: random bytes
+/// are taken modulo 62 only below 248 (4 × 62), so no character is favoured.
+fn random_chars() -> Chars {
+    let unbiased_below = (256 / ALLOWED_CHARS.len() * ALLOWED_CHARS.len()) as u8;
+    let mut chars = [0u8; SECRET_LENGTH];
+    let mut filled = 0;
+    while filled < SECRET_LENGTH {
+        let mut bytes = [0u8; 2 * SECRET_LENGTH];
+        getrandom::fill(&mut bytes).expect("the operating system CSPRNG is unavailable");
+        for byte in bytes.into_iter().filter(|&b| b < unbiased_below) {
+            if filled < SECRET_LENGTH {
+                chars[filled] = ALLOWED_CHARS[usize::from(byte) % ALLOWED_CHARS.len()];
+                filled += 1;
+            }
+        }
+    }
+    chars
 }
 
 /// The hidden field that carries `token` in a form.
@@ -55,25 +192,37 @@ pub fn field(token: &str) -> String {
     )
 }
 
-/// Middleware: lets safe methods (GET, HEAD, …) through, and any other request only if its
-/// form carries the session's token.
-pub async fn protect(State(shop): State<Shop>, request: Request, next: Next) -> Response {
-    if request.method().is_safe() {
-        return next.run(request).await;
+/// Middleware: gives the request its [`Csrf`]; lets safe methods (GET, HEAD, …) through, and
+/// any other request only if its form carries a token of the cookie's secret; sets the cookie
+/// when the secret is new. (The response already varies on `Cookie`: every store page reads the
+/// session, and the session layer says so.)
+pub async fn protect(State(shop): State<Shop>, mut request: Request, next: Next) -> Response {
+    let csrf = Csrf::from_cookie(request.headers());
+    request.extensions_mut().insert(csrf.clone());
+    let mut response = if request.method().is_safe() {
+        next.run(request).await
+    } else {
+        checked(&shop, &csrf, request, next).await
+    };
+    if let Some(cookie) = csrf.set_cookie(shop.sessions.settings().cookie_secure) {
+        response.headers_mut().append(SET_COOKIE, cookie);
     }
+    response
+}
+
+/// Runs the handler if the form's token matches, else answers with the refusal page.
+async fn checked(shop: &Shop, csrf: &Csrf, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_FORM_BYTES).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.\n").into_response();
     };
-    let session = match session_of(&parts).await {
-        Ok(session) => session,
-        Err(error) => return error.into_response(),
-    };
-    let submitted = submitted_token(&parts, &body).await;
-    if matches_session(&session, submitted.as_deref()) {
+    if csrf.accepts(submitted_token(&parts, &body).await.as_deref()) {
         return next.run(Request::from_parts(parts, Body::from(body))).await;
     }
-    refusal(&shop, session, &parts)
+    match session_of(&parts).await {
+        Ok(session) => refusal(shop, csrf, session, &parts),
+        Err(error) => error.into_response(),
+    }
 }
 
 async fn session_of(parts: &Parts) -> Result<Session, SessionError> {
@@ -94,28 +243,107 @@ async fn submitted_token(parts: &Parts, body: &Bytes) -> Option<String> {
     submitted.csrf_token
 }
 
-/// Whether `submitted` is the session's token, compared in constant time. A session without
-/// a token matches nothing.
-fn matches_session(session: &Session, submitted: Option<&str>) -> bool {
-    let expected = session.get::<String>(TOKEN_KEY).ok().flatten();
-    match (expected, submitted) {
-        (Some(expected), Some(submitted)) => {
-            bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
-        }
-        _ => false,
-    }
-}
-
-/// The 403 page. The session gets a token if it had none, so the form works on a retry.
-fn refusal(shop: &Shop, session: Session, parts: &Parts) -> Response {
-    let visit = Visit::new(session, shop.clone(), &parts.headers);
+/// The 403 page.
+fn refusal(shop: &Shop, csrf: &Csrf, session: Session, parts: &Parts) -> Response {
+    let visit = Visit::new(session, shop.clone(), csrf.clone(), &parts.headers);
     let main = "<p class=\"error\">This form was refused (403 Forbidden): it did not carry \
-        this session's security token.</p>
-<p>Forms of this store carry a secret token tied to your session (protection against \
-cross-site request forgery). The token was missing or wrong: the form may have come from \
-another site, or from a page opened before you logged in or out.</p>
+        this browser's security token.</p>
+<p>Forms of this store carry a secret token that must match the store's <code>csrftoken</code> \
+cookie in your browser (protection against cross-site request forgery). The token was missing \
+or wrong, or the cookie was: the form may have come from another site, or from a page opened \
+before you logged in, or your browser does not keep the store's cookies.</p>
 <p>Go back, reload the page and try again, or <a href=\"/\">return to the store</a>.</p>";
     visit
         .render(StatusCode::FORBIDDEN, "Form refused", main)
         .unwrap_or_else(IntoResponse::into_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret_of(text: &str) -> Chars {
+        parse(text).ok().expect("a well-formed secret")
+    }
+
+    /// Made by Django 5.2's `django.middleware.csrf._mask_cipher_secret(DJANGO_SECRET)`, its
+    /// `get_random_string` patched to return the mask `ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef`.
+    const DJANGO_SECRET: &str = "abcdefghijklmnopqrstuvwxyzABCDEF";
+    const DJANGO_TOKEN: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefACEGIKMOQSUWY02468acegikmoACEGIK";
+
+    #[test]
+    fn unmasking_a_token_made_by_django_gives_its_secret() {
+        assert_eq!(
+            unmask(DJANGO_TOKEN).ok(),
+            Some(secret_of(DJANGO_SECRET)),
+            "Django's masking, character by character"
+        );
+    }
+
+    #[test]
+    fn masking_the_secret_with_djangos_mask_gives_djangos_token() {
+        let token = mask_with(
+            &secret_of(DJANGO_SECRET),
+            &secret_of(&DJANGO_TOKEN[..SECRET_LENGTH]),
+        );
+        assert_eq!(token, DJANGO_TOKEN);
+    }
+
+    #[test]
+    fn tokens_differ_every_time_and_unmask_to_the_secret() {
+        let secret = random_chars();
+        let (first, second) = (mask(&secret), mask(&secret));
+        assert_ne!(first, second, "a fresh mask per token");
+        for token in [first, second] {
+            assert_eq!(token.len(), TOKEN_LENGTH);
+            assert!(token.bytes().all(|c| ALLOWED_CHARS.contains(&c)), "{token}");
+            assert_eq!(unmask(&token).ok(), Some(secret));
+        }
+    }
+
+    #[test]
+    fn only_a_token_or_the_bare_secret_of_the_cookie_is_accepted() {
+        let csrf = Csrf::from_cookie(&HeaderMap::from_iter([(
+            axum::http::header::COOKIE,
+            HeaderValue::from_static("csrftoken=abcdefghijklmnopqrstuvwxyzABCDEF"),
+        )]));
+        let token = csrf.token();
+        assert!(csrf.accepts(Some(&token)));
+        assert!(csrf.accepts(Some(DJANGO_TOKEN)));
+        assert!(csrf.accepts(Some(DJANGO_SECRET)));
+        assert!(
+            csrf.set_cookie(true).is_none(),
+            "the cookie's secret is kept"
+        );
+        let other = mask(&random_chars());
+        let mut wrong_char = token.clone();
+        wrong_char.replace_range(TOKEN_LENGTH - 1.., "-");
+        for refused in [
+            None,
+            Some(""),
+            Some(other.as_str()),
+            Some(&token[1..]),
+            Some(&wrong_char),
+            Some("abcdefghijklmnopqrstuvwxyzABCDEG"),
+        ] {
+            assert!(!csrf.accepts(refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_cookie_nothing_matches_and_a_token_brings_a_new_secret() {
+        let csrf = Csrf::from_cookie(&HeaderMap::new());
+        assert!(!csrf.accepts(Some(DJANGO_TOKEN)));
+        assert!(csrf.set_cookie(true).is_none(), "nothing to send yet");
+        let token = csrf.token();
+        let cookie = csrf.set_cookie(true).expect("the new secret is sent");
+        let secret = unmask(&token).ok().expect("a well-formed token");
+        assert!(cookie.as_bytes()[COOKIE_NAME.len() + 1..].starts_with(&secret));
+        let cookie = cookie.to_str().unwrap();
+        assert!(cookie.starts_with("csrftoken="), "{cookie}");
+        assert!(
+            cookie.ends_with("; Max-Age=31449600; Path=/; SameSite=Lax; Secure"),
+            "{cookie}"
+        );
+    }
 }

@@ -1,10 +1,16 @@
 //! The "under the hood" panel at the bottom of every page: which engine keeps the session, how
 //! big the session cookie is, and what it holds. On `signed_cookies` that is the whole session,
 //! readable by anyone holding the cookie; on server engines it is only an opaque key.
+//!
+//! A cookie is client input: a validly signed one (from anyone who has the secret, or from an
+//! older deployment) may inflate to megabytes. The panel decompresses at most
+//! [`MAX_DECODED_BYTES`] of it and shows at most [`SHOWN_JSON_BYTES`] of the JSON, so a page
+//! stays small whatever the cookie holds.
 
 use std::time::SystemTime;
 
 use serde_json::Value;
+use sessionkit::signing::SignatureError;
 use sessionkit::{EngineKind, MAX_COOKIE_BYTES, Settings};
 use time::OffsetDateTime;
 
@@ -13,6 +19,10 @@ use super::visit::Visit;
 
 /// Characters of a session key shown: enough to tell sessions apart, far too few to use.
 const SHOWN_KEY_CHARS: usize = 6;
+/// Most bytes a cookie is decompressed to for the panel: sixteen times what a browser keeps.
+pub const MAX_DECODED_BYTES: u64 = 64 * 1024;
+/// Most bytes of the cookie's JSON shown, about one browser cookie's worth.
+const SHOWN_JSON_BYTES: usize = 4 * 1024;
 
 /// The panel's HTML for this visit.
 pub fn panel(visit: &Visit) -> String {
@@ -81,6 +91,12 @@ fn contents(visit: &Visit, settings: &Settings, value: &str) -> String {
         .unsign_object(value, None, SystemTime::now())
     {
         Ok(unsigned) => unsigned,
+        Err(SignatureError::TooLarge { limit }) => {
+            return format!(
+                "<p id=\"cookie-too-large\">The cookie verifies, but its data decompresses to \
+over {limit} bytes, far more than a browser would keep, so it is not shown here.</p>"
+            );
+        }
         Err(reason) => {
             return format!(
                 "<p>The cookie does not verify ({}), so the store treats it as no session.</p>",
@@ -90,6 +106,7 @@ fn contents(visit: &Visit, settings: &Settings, value: &str) -> String {
     };
     let json = serde_json::to_string_pretty(&Value::Object(unsigned.data))
         .unwrap_or_else(|error| error.to_string());
+    let json = shortened(&json, SHOWN_JSON_BYTES);
     let signed_at = i64::try_from(unsigned.timestamp)
         .ok()
         .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
@@ -107,6 +124,18 @@ as decoded here (signed at {signed_at}):</p>
 delete: a copy of the cookie stays valid until it expires.</p>",
         json = escape(&json),
     )
+}
+
+/// `text` cut after at most `limit` bytes (on a character boundary), saying how much is left.
+fn shortened(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let cut = (0..=limit)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    format!("{}\n… {} more bytes", &text[..cut], text.len() - cut)
 }
 
 /// A server engine's cookie: a key, shown truncated, and what the server keeps under it.
@@ -133,4 +162,17 @@ cookie stops working.</p>
 <p>Kept on the server under this key: {kept}.</p>",
         shown = escape(&shown),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_cut_on_a_character_boundary_with_what_is_left() {
+        assert_eq!(shortened("short", 5), "short");
+        assert_eq!(shortened("abcdef", 4), "abcd\n… 2 more bytes");
+        // "é" is two bytes: a cut inside it moves before it.
+        assert_eq!(shortened("abcé", 4), "abc\n… 2 more bytes");
+    }
 }

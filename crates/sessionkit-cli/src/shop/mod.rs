@@ -7,6 +7,7 @@
 //! - [`users`], [`password`]: the demo users and their Django-format password hashes;
 //! - [`auth`]: login and logout; [`account`]: the account page and the user's sessions;
 //! - [`csrf`], [`activity`]: middleware guarding every form and noting the user's activity;
+//! - [`headers`]: Django's default security headers on every response;
 //! - [`visit`], [`layout`], [`hood`]: the per-request context and the HTML around each page;
 //! - [`bench`]: the benchmark routes under `/bench/`, outside all of the above.
 
@@ -17,6 +18,7 @@ mod bench;
 mod cart;
 mod catalog;
 mod csrf;
+mod headers;
 mod hood;
 mod layout;
 mod password;
@@ -31,9 +33,10 @@ use axum::routing::{get, post};
 use sessionkit::Sessions;
 use sessionkit::signing::{COOKIE_SALT, Signer};
 
-/// The store's routes, with the session layer of `sessions` in front of them all. The store's
-/// own routes also get CSRF protection and activity notes; the benchmark routes (mounted only
-/// with `bench_routes`) get neither, so they measure the session layer alone.
+/// The store's routes, with the session layer of `sessions` in front of them all and the
+/// security headers on every response. The store's own routes also get CSRF protection and
+/// activity notes; the benchmark routes (mounted only with `bench_routes`) get neither, so
+/// they measure the session layer alone.
 pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
     let shop = Shop::new(sessions);
     let store = Router::new()
@@ -57,7 +60,7 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
     } else {
         store
     };
-    routes.layer(sessions.layer())
+    routes.layer(sessions.layer()).layer(from_fn(headers::add))
 }
 
 /// What the handlers share: the engine and settings, and a verifier for the panel that decodes
@@ -73,11 +76,14 @@ impl Shop {
         let settings = sessions.settings();
         Shop {
             sessions: sessions.clone(),
-            cookie_signer: Arc::new(Signer::new(
-                COOKIE_SALT,
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-            )),
+            cookie_signer: Arc::new(
+                Signer::new(
+                    COOKIE_SALT,
+                    &settings.secret_key,
+                    &settings.secret_key_fallbacks,
+                )
+                .inflating_up_to(hood::MAX_DECODED_BYTES),
+            ),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! [`Visit`]: what a page handler needs besides its own input — the session, who is logged
-//! in, and the cookie the request carried — and the one way pages are rendered.
+//! in, the cookie the request carried and the CSRF secret for its forms — and the one way
+//! pages are rendered.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -7,8 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use sessionkit::{Session, SessionError};
 
+use super::csrf::Csrf;
 use super::users::User;
-use super::{Shop, auth, cart, csrf, hood, layout};
+use super::{Shop, auth, cart, hood, layout};
 
 /// One request to a store page. Extracting it loads the session.
 pub struct Visit {
@@ -16,24 +18,32 @@ pub struct Visit {
     shop: Shop,
     /// The session cookie's value as the request carried it.
     cookie: Option<String>,
+    csrf: Csrf,
 }
 
 impl FromRequestParts<Shop> for Visit {
-    type Rejection = SessionError;
+    type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, shop: &Shop) -> Result<Self, SessionError> {
-        let session = Session::from_request_parts(parts, shop).await?;
-        Ok(Visit::new(session, shop.clone(), &parts.headers))
+    async fn from_request_parts(parts: &mut Parts, shop: &Shop) -> Result<Self, Response> {
+        let Some(csrf) = parts.extensions.get::<Csrf>().cloned() else {
+            let missing = "This page has no CSRF protection in front of it.\n";
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, missing).into_response());
+        };
+        let session = Session::from_request_parts(parts, shop)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Visit::new(session, shop.clone(), csrf, &parts.headers))
     }
 }
 
 impl Visit {
-    pub fn new(session: Session, shop: Shop, headers: &HeaderMap) -> Self {
+    pub fn new(session: Session, shop: Shop, csrf: Csrf, headers: &HeaderMap) -> Self {
         let cookie = shop.sessions.cookie_value(headers).map(str::to_owned);
         Visit {
             session,
             shop,
             cookie,
+            csrf,
         }
     }
 
@@ -51,9 +61,14 @@ impl Visit {
         auth::current_user(&self.session)
     }
 
-    /// The session's CSRF token, for a form on the page.
-    pub fn csrf_token(&self) -> Result<String, SessionError> {
-        csrf::token(&self.session)
+    /// A CSRF token for a form on the page (a new one each time, all of one secret).
+    pub fn csrf_token(&self) -> String {
+        self.csrf.token()
+    }
+
+    /// Replaces the CSRF secret (on login).
+    pub fn rotate_csrf_secret(&self) {
+        self.csrf.rotate();
     }
 
     /// The page titled `title` with `main` (HTML) as its content, in the store's frame.
@@ -70,7 +85,7 @@ impl Visit {
     ) -> Result<Response, SessionError> {
         let user = self.user()?;
         // Only the logout button needs a token; pages with forms of their own ask for it.
-        let csrf_token = user.map(|_| self.csrf_token()).transpose()?;
+        let csrf_token = user.map(|_| self.csrf_token());
         let html = layout::render(&layout::Frame {
             title,
             user,

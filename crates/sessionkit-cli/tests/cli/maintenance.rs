@@ -3,7 +3,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use crate::support::{Browser, Run, Server, TempDir, sessionkit};
+use crate::support::{Browser, Run, Server, TempDir, free_port, sessionkit};
 
 #[test]
 fn a_bad_setting_is_one_line_naming_it_and_exit_code_2() {
@@ -126,4 +126,63 @@ fn clearsessions_deletes_expired_sessions_and_reports_how_many() {
         "{}",
         again.stdout
     );
+}
+
+#[test]
+fn clearsessions_before_migrate_creates_nothing_and_says_to_migrate() {
+    let dir = TempDir::new("clear-before-migrate");
+    let created = || std::fs::read_dir(dir.path()).unwrap().count();
+    for (secret, missing) in [
+        (None, "sessionkit-secret.key does not exist"),
+        (
+            Some("from the environment"),
+            "sessionkit.sqlite3 does not exist",
+        ),
+    ] {
+        let mut command = sessionkit(dir.path());
+        command.arg("clearsessions");
+        if let Some(secret) = secret {
+            command.env("SECRET_KEY", secret);
+        }
+        let outcome = command.run();
+        assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+        assert!(outcome.stderr.contains(missing), "{}", outcome.stderr);
+        assert!(
+            outcome.stderr.contains("run `sessionkit migrate` first"),
+            "{}",
+            outcome.stderr
+        );
+        assert_eq!(created(), 0, "no database and no secret file");
+    }
+    assert_eq!(sessionkit(dir.path()).arg("migrate").run().code, Some(0));
+    let outcome = sessionkit(dir.path()).arg("clearsessions").run();
+    assert!(
+        outcome.stdout.starts_with("deleted 0 expired sessions"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_the_real_cause() {
+    let dir = TempDir::new("unreachable");
+    for scheme in ["postgres://postgres:hunter2", "mysql://root"] {
+        let url = format!("{scheme}@127.0.0.1:{}/test", free_port());
+        for command in ["migrate", "serve"] {
+            let outcome = sessionkit(dir.path())
+                .arg(command)
+                .env("SECRET_KEY", "from the environment")
+                .env("SESSION_DB_URL", &url)
+                .env("SESSION_STORE_TIMEOUT", "1")
+                .run();
+            assert_eq!(outcome.code, Some(1), "{command}: {}", outcome.stderr);
+            let error = outcome.stderr.trim();
+            assert!(error.contains("SESSION_DB_URL"), "{error}");
+            assert!(error.contains("Connection refused"), "{error}");
+            assert!(
+                !error.contains("hunter2"),
+                "the password is hidden: {error}"
+            );
+        }
+    }
 }

@@ -2,7 +2,11 @@
 //! the default engine (db on SQLite in the working directory) with a generated secret, and on
 //! `signed_cookies` where the difference shows.
 
-use crate::support::{Browser, Response, Server, TempDir, csrf_token, is_logged_in_as, log_in};
+use std::path::Path;
+
+use crate::support::{
+    Browser, Response, Run, Server, TempDir, csrf_token, is_logged_in_as, log_in, sessionkit,
+};
 
 const SECRET_FILE: &str = "sessionkit-secret.key";
 
@@ -15,6 +19,38 @@ fn assert_redirects(response: &Response, to: &str) {
 fn submit(browser: &mut Browser, server: &Server, path: &str, form: &str) -> Response {
     let token = csrf_token(&browser.get(server, "/").body);
     browser.post(server, path, &format!("{form}&csrf_token={token}"))
+}
+
+/// How many live sessions the SQLite store in `dir` holds, counted by copying them all into an
+/// empty directory with `sessionkit copy-sessions`.
+fn stored_sessions(dir: &Path) -> usize {
+    let copies = TempDir::new("copies");
+    let outcome = sessionkit(dir)
+        .args([
+            "copy-sessions",
+            "--from",
+            "sqlite://sessionkit.sqlite3",
+            "--to",
+        ])
+        .arg(format!("file://{}", copies.path().display()))
+        .run();
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    let count = outcome
+        .stdout
+        .strip_prefix("copied ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok());
+    count.unwrap_or_else(|| panic!("a count of copied sessions: {}", outcome.stdout))
+}
+
+/// The names of the cookies `response` sets.
+fn cookies_set(response: &Response) -> Vec<&str> {
+    response
+        .headers
+        .iter()
+        .filter(|(name, _)| name == "set-cookie")
+        .filter_map(|(_, value)| value.split_once('=').map(|(name, _)| name))
+        .collect()
 }
 
 fn cart_count(page: &Response) -> &str {
@@ -125,8 +161,15 @@ fn login_keeps_the_cart_under_a_new_key_and_logout_ends_it_for_every_copy() {
     );
     let anonymous = browser.clone();
 
+    let token_before_login = csrf_token(&browser.get(&server, "/").body);
     assert_redirects(&log_in(&mut browser, &server, "alice", "wonderland"), "/");
     assert_ne!(browser.cookie, anonymous.cookie, "login cycles the key");
+    assert_ne!(
+        browser.csrf_cookie, anonymous.csrf_cookie,
+        "login replaces the CSRF secret"
+    );
+    let stale_form = format!("slug=padlock&csrf_token={token_before_login}");
+    assert_eq!(browser.post(&server, "/cart/add", &stale_form).status, 403);
     let home = browser.get(&server, "/");
     assert!(is_logged_in_as(&home, "Alice"), "{}", home.body);
     assert_eq!(cart_count(&home), "1", "the cart survives login");
@@ -179,19 +222,36 @@ fn a_failed_login_shows_the_form_again_with_the_username_escaped() {
 }
 
 #[test]
-fn a_post_without_or_with_a_wrong_csrf_token_is_refused_with_403() {
+fn a_post_needs_a_token_of_the_browsers_csrf_secret() {
     let dir = TempDir::new("csrf");
     let server = Server::start(dir.path(), &[]);
     let mut browser = Browser::default();
-    let token = csrf_token(&browser.get(&server, "/").body);
-    let other_token = csrf_token(&Browser::default().get(&server, "/").body);
-    assert_ne!(token, other_token, "each session has its own token");
-    let wrong = format!("{}0", &token[..token.len() - 1]);
+    let page = browser.get(&server, "/");
+    let token = csrf_token(&page.body);
+    let secret = browser
+        .csrf_cookie
+        .clone()
+        .expect("the page sets the CSRF cookie");
+    let set_cookie = page.header("set-cookie").expect("a Set-Cookie");
+    assert!(
+        set_cookie.ends_with("; Path=/; SameSite=Lax; Secure"),
+        "{set_cookie}"
+    );
+    assert!(
+        !page.body.contains(&secret),
+        "pages carry only masked tokens"
+    );
+    let again = csrf_token(&browser.get(&server, "/").body);
+    assert_ne!(token, again, "a fresh mask on every page (BREACH)");
+
+    let other_browsers = csrf_token(&Browser::default().get(&server, "/").body);
+    let last = if token.ends_with('a') { "b" } else { "a" };
+    let wrong = format!("{}{last}", &token[..token.len() - 1]);
     for form in [
         "slug=padlock".to_owned(),
         "slug=padlock&csrf_token=".to_owned(),
         format!("slug=padlock&csrf_token={wrong}"),
-        format!("slug=padlock&csrf_token={other_token}"),
+        format!("slug=padlock&csrf_token={other_browsers}"),
         format!("slug=padlock&csrf_token={token}x"),
     ] {
         let refused = browser.post(&server, "/cart/add", &form);
@@ -202,19 +262,96 @@ fn a_post_without_or_with_a_wrong_csrf_token_is_refused_with_403() {
     for path in ["/login", "/logout", "/cart/remove"] {
         assert_eq!(browser.post(&server, path, "").status, 403, "{path}");
     }
+    let mut without_cookie = Browser::default();
+    let right_token = format!("slug=padlock&csrf_token={token}");
+    assert_eq!(
+        without_cookie
+            .post(&server, "/cart/add", &right_token)
+            .status,
+        403,
+        "a token is worth nothing without the cookie it was made from"
+    );
     let home = browser.get(&server, "/");
     assert_eq!(cart_count(&home), "0", "no refused form changed anything");
     assert_eq!(
-        csrf_token(&home.body),
-        token,
-        "a refusal keeps the session's token"
+        browser.csrf_cookie,
+        Some(secret),
+        "a refusal keeps the secret"
     );
-    let accepted = browser.post(
-        &server,
-        "/cart/add",
-        &format!("slug=padlock&csrf_token={token}"),
-    );
-    assert_redirects(&accepted, "/cart");
+    for token in [token, again] {
+        let accepted = browser.post(
+            &server,
+            "/cart/add",
+            &format!("slug=padlock&csrf_token={token}"),
+        );
+        assert_redirects(&accepted, "/cart");
+    }
+    assert_eq!(cart_count(&browser.get(&server, "/")), "2");
+}
+
+#[test]
+fn anonymous_page_views_store_no_session() {
+    let dir = TempDir::new("anonymous-views");
+    let server = Server::start(dir.path(), &[]);
+    for _ in 0..200 {
+        let page = Browser::default().get(&server, "/");
+        assert_eq!(page.status, 200);
+        assert_eq!(cookies_set(&page), ["csrftoken"], "no session cookie");
+    }
+    assert_eq!(stored_sessions(dir.path()), 0);
+    let mut shopper = Browser::default();
+    submit(&mut shopper, &server, "/cart/add", "slug=padlock");
+    assert_eq!(stored_sessions(dir.path()), 1, "a cart is worth a session");
+}
+
+#[test]
+fn a_logged_in_user_survives_anonymous_page_views_on_a_bounded_memory_cache() {
+    let dir = TempDir::new("bounded-memory");
+    let env = [
+        ("SESSION_ENGINE", "cache"),
+        ("SESSION_CACHE_URL", "memory://?max_entries=1000"),
+    ];
+    let server = Server::start(dir.path(), &env);
+    let mut alice = Browser::default();
+    assert_redirects(&log_in(&mut alice, &server, "alice", "wonderland"), "/");
+    // Pages with forms, each of which cost an anonymous session when the CSRF secret was
+    // kept in the session.
+    let pages = ["/", "/products/padlock", "/login"];
+    for path in pages.iter().cycle().take(1000) {
+        assert_eq!(Browser::default().get(&server, path).status, 200, "{path}");
+    }
+    assert!(is_logged_in_as(&alice.get(&server, "/"), "Alice"));
+}
+
+#[test]
+fn every_response_carries_djangos_security_headers() {
+    let dir = TempDir::new("security-headers");
+    let server = Server::start(dir.path(), &[]);
+    let mut browser = Browser::default();
+    let responses = [
+        browser.get(&server, "/"),
+        browser.get(&server, "/login"),
+        browser.get(&server, "/no/such/page"),
+        browser.post(&server, "/cart/add", "slug=padlock"),
+        browser.get(&server, "/bench/read"),
+    ];
+    for response in &responses {
+        for (name, value) in [
+            ("x-frame-options", "DENY"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+            ("cross-origin-opener-policy", "same-origin"),
+        ] {
+            assert_eq!(
+                response.header(name),
+                Some(value),
+                "{name} on a {} response",
+                response.status
+            );
+        }
+    }
+    let statuses = responses.each_ref().map(|response| response.status);
+    assert_eq!(statuses, [200, 200, 404, 403, 200]);
 }
 
 #[test]
@@ -259,14 +396,20 @@ fn a_page_view_that_changes_nothing_writes_nothing() {
     let server = Server::start(dir.path(), &[]);
     let mut browser = Browser::default();
     let first = browser.get(&server, "/");
-    assert!(
-        first.header("set-cookie").is_some(),
-        "the first view stores the forms' CSRF token"
+    assert_eq!(
+        cookies_set(&first),
+        ["csrftoken"],
+        "the first view gives the forms' CSRF secret, and no session"
     );
     for path in ["/", "/products/padlock", "/cart", "/login"] {
         let again = browser.get(&server, path);
         assert_eq!(again.status, 200, "{path}");
         assert_eq!(again.header("set-cookie"), None, "{path}");
+    }
+    submit(&mut browser, &server, "/cart/add", "slug=padlock");
+    for path in ["/", "/products/padlock", "/cart", "/login"] {
+        let again = browser.get(&server, path);
+        assert_eq!(again.header("set-cookie"), None, "{path} with a session");
     }
 }
 
@@ -275,7 +418,7 @@ fn the_hood_panel_shows_a_truncated_key_for_db() {
     let dir = TempDir::new("hood-db");
     let server = Server::start(dir.path(), &[]);
     let mut browser = Browser::default();
-    browser.get(&server, "/");
+    submit(&mut browser, &server, "/cart/add", "slug=padlock");
     let key = browser.cookie.clone().expect("a session key");
     let page = browser.get(&server, "/");
     assert!(
@@ -312,6 +455,50 @@ fn the_hood_panel_decodes_a_signed_cookie_and_login_notes_the_activity() {
     ] {
         assert!(page.body.contains(shown), "{shown} in {}", page.body);
     }
+}
+
+/// A `signed_cookies` session cookie holding `json`, signed with the secret the server in
+/// `dir` generated.
+fn signed_cookie(dir: &Path, json: &str) -> String {
+    let secret = std::fs::read_to_string(dir.join(SECRET_FILE)).expect("the secret file");
+    let outcome = sessionkit(dir)
+        .args(["encode", "--secret", secret.trim(), "-"])
+        .run_with_input(json);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+    outcome.stdout.trim().to_owned()
+}
+
+#[test]
+fn the_hood_panel_shows_little_of_a_huge_signed_cookie() {
+    let dir = TempDir::new("hood-huge");
+    let server = Server::start(dir.path(), &[("SESSION_ENGINE", "signed_cookies")]);
+    let visit_with = |cookie: String| {
+        let page = Browser {
+            cookie: Some(cookie),
+            ..Browser::default()
+        }
+        .get(&server, "/");
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.len() < 64 * 1024, "{} bytes", page.body.len());
+        page
+    };
+    let spaces = " ".repeat(15_000_000);
+    let bomb = signed_cookie(dir.path(), &format!(r#"{{"blob": "{spaces}"}}"#));
+    assert!(bomb.len() < 20_000, "{} bytes inflate to 15 MB", bomb.len());
+    let page = visit_with(bomb);
+    assert!(
+        page.body.contains("id=\"cookie-too-large\""),
+        "{}",
+        page.body
+    );
+
+    let long = signed_cookie(
+        dir.path(),
+        &format!(r#"{{"note": "{}"}}"#, "ab".repeat(10_000)),
+    );
+    let page = visit_with(long);
+    assert!(page.body.contains("abab"), "{}", page.body);
+    assert!(page.body.contains(" more bytes</pre>"), "{}", page.body);
 }
 
 #[test]

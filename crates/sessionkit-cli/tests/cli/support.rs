@@ -212,11 +212,14 @@ impl Response {
     }
 }
 
-/// A browser stand-in with a jar for the `sessionid` cookie. Clone it to keep a copy of the
-/// cookie as it is now (to replay it later).
+/// A browser stand-in with a jar for the `sessionid` and `csrftoken` cookies. Clone it to keep
+/// a copy of the cookies as they are now (to replay them later).
 #[derive(Clone, Default)]
 pub struct Browser {
+    /// The session cookie's value.
     pub cookie: Option<String>,
+    /// The CSRF cookie's value (the secret the forms' tokens are made from).
+    pub csrf_cookie: Option<String>,
 }
 
 impl Browser {
@@ -236,8 +239,15 @@ impl Browser {
             .expect("set timeout");
         let mut request =
             format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-        if let Some(cookie) = &self.cookie {
-            request.push_str(&format!("Cookie: sessionid={cookie}\r\n"));
+        let cookies: Vec<String> = [
+            ("sessionid", &self.cookie),
+            ("csrftoken", &self.csrf_cookie),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some(format!("{name}={}", value.as_ref()?)))
+        .collect();
+        if !cookies.is_empty() {
+            request.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
         }
         if method == "POST" {
             request.push_str(&format!(
@@ -255,20 +265,26 @@ impl Browser {
         response
     }
 
-    /// Keeps the `sessionid` of each Set-Cookie, or forgets it when the server deletes it.
+    /// Keeps the `sessionid` and `csrftoken` of each Set-Cookie, or forgets one when the
+    /// server deletes it.
     fn store_cookies(&mut self, response: &Response) {
         for (_, set_cookie) in response.headers.iter().filter(|(n, _)| n == "set-cookie") {
             let mut parts = set_cookie.split(';').map(str::trim);
-            let Some(("sessionid", value)) = parts.next().and_then(|p| p.split_once('=')) else {
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
                 continue;
             };
+            let jar = match name {
+                "sessionid" => &mut self.cookie,
+                "csrftoken" => &mut self.csrf_cookie,
+                _ => continue,
+            };
             let expired = parts.any(|attribute| attribute.eq_ignore_ascii_case("max-age=0"));
-            self.cookie = (!value.is_empty() && !expired).then(|| value.to_owned());
+            *jar = (!value.is_empty() && !expired).then(|| value.to_owned());
         }
     }
 }
 
-/// The CSRF token of the first form in `html` (every form of a session carries the same one).
+/// The CSRF token of the first form in `html` (each form has its own, all of one secret).
 pub fn csrf_token(html: &str) -> String {
     const FIELD: &str = "name=\"csrf_token\" value=\"";
     let start = html.find(FIELD).expect("a form with a CSRF token") + FIELD.len();

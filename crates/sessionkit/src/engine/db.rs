@@ -10,18 +10,26 @@
 //! The engine logic is written once; everything that differs between databases (placeholders,
 //! column types, batched deletes) is in [`Dialect`].
 
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Connection as _, Row};
 use time::OffsetDateTime;
 
 use super::server::{Addressing, RecordStore, ScanPage, ServerEngine, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
-use crate::settings::{EngineKind, Settings};
+use crate::settings::{EngineKind, Settings, redact_password};
 use crate::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
+
+mod connection;
+
+use connection::Unreachable;
 
 /// A pooled connection idle this long is pinged before use: the database may have restarted
 /// or a firewall dropped it meanwhile. Connections in steady use are not pinged.
@@ -426,6 +434,8 @@ impl DbEngine {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// How long finding out why the pool had no connection may take.
+    probe_timeout: Duration,
     dialect: Dialect,
     format: TableFormat,
     queries: Arc<Queries>,
@@ -465,9 +475,12 @@ impl SqlStore {
             Dialect::Sqlite => 1,
             Dialect::Postgres | Dialect::MySql => 10,
         };
+        // The pool gives up before the store timeout, so that finding out why (one direct
+        // attempt to connect, up to a fifth of it) still ends within the timeout.
+        let probe_timeout = settings.store_timeout / 5;
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
-            .acquire_timeout(settings.store_timeout)
+            .acquire_timeout(settings.store_timeout * 3 / 4)
             // sqlx pings every connection it hands out by default: one more round trip per
             // statement, a third of the server's CPU per request on PostgreSQL. A connection
             // in steady use is known to be alive; only one idle for a while is checked.
@@ -480,19 +493,29 @@ impl SqlStore {
                     Ok(true)
                 })
             })
-            .connect(&url)
-            .await
+            .connect_lazy(&url)
             .map_err(EngineError::unavailable)?;
+        // Connect now, so that an unreachable database stops the start-up, saying why.
+        let mut first = connection::acquire(&pool, probe_timeout)
+            .await
+            .map_err(|cause| {
+                EngineError::unavailable(Unreachable {
+                    url: redact_password(&settings.db_url),
+                    cause,
+                })
+            })?;
         if dialect == Dialect::Sqlite {
             // WAL lets readers proceed while a writer commits; the mode sticks to the file.
             sqlx::query("PRAGMA journal_mode=WAL")
-                .execute(&pool)
+                .execute(&mut *first)
                 .await
                 .map_err(EngineError::unavailable)?;
         }
+        drop(first);
         let format = TableFormat::of_table(&settings.db_table);
         Ok(SqlStore {
             pool,
+            probe_timeout,
             dialect,
             format,
             queries: Arc::new(Queries::new(dialect, format, &settings.db_table)),
@@ -503,6 +526,13 @@ impl SqlStore {
             )
             .compressing_from(SMALL_VALUE_BYTES),
         })
+    }
+
+    /// A pooled connection for one statement; if there is none, the error says why.
+    async fn connection(&self) -> Result<PoolConnection<Any>, EngineError> {
+        connection::acquire(&self.pool, self.probe_timeout)
+            .await
+            .map_err(EngineError::unavailable)
     }
 
     /// `session_data` in Django's format, signed at `now`.
@@ -565,7 +595,7 @@ impl SqlStore {
         let row = sqlx::query(AssertSqlSafe(self.queries.load.clone()))
             .bind(id)
             .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         match row {
@@ -579,6 +609,30 @@ impl SqlStore {
 /// database is fine.
 fn is_lock_contention(error: &dyn sqlx::error::DatabaseError) -> bool {
     error.code().is_some_and(|code| code.starts_with("40"))
+}
+
+/// The file an SQLite `SESSION_DB_URL` names, or `None` for an in-memory database or another
+/// dialect. Opening the engine creates a missing file (empty), so a tool that expects sessions
+/// there (`sessionkit clearsessions`) checks first that it exists.
+///
+/// ```
+/// use std::path::Path;
+/// use sessionkit::engine::db::sqlite_file;
+///
+/// let file = sqlite_file("sqlite://sessionkit.sqlite3");
+/// assert_eq!(file.as_deref(), Some(Path::new("sessionkit.sqlite3")));
+/// let file = sqlite_file("sqlite:///var/lib/app/sessions.db?mode=rwc");
+/// assert_eq!(file.as_deref(), Some(Path::new("/var/lib/app/sessions.db")));
+/// assert_eq!(sqlite_file("sqlite::memory:"), None);
+/// assert_eq!(sqlite_file("postgres://app@db/app"), None);
+/// ```
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if Dialect::of_url(url) != Some(Dialect::Sqlite) || in_memory {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_owned())
 }
 
 /// sqlx opens SQLite files read-write but does not create them unless asked (`mode=rwc`).
@@ -616,7 +670,7 @@ impl RecordStore for SqlStore {
         if self.format == TableFormat::Sessionkit {
             insert = insert.bind(now.unix_timestamp()).bind(user_of(data));
         }
-        let inserted = insert.execute(&self.pool).await;
+        let inserted = insert.execute(&mut *self.connection().await?).await;
         match inserted {
             Ok(_) => Ok(true),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
@@ -639,7 +693,7 @@ impl RecordStore for SqlStore {
             TableFormat::Django => update.bind(id),
         };
         let done = update
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         match self.format {
@@ -653,7 +707,7 @@ impl RecordStore for SqlStore {
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         Ok(())
@@ -663,7 +717,7 @@ impl RecordStore for SqlStore {
         let row = sqlx::query(AssertSqlSafe(self.queries.exists.clone()))
             .bind(id)
             .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         Ok(row.is_some())
@@ -673,7 +727,7 @@ impl RecordStore for SqlStore {
         let done = sqlx::query(AssertSqlSafe(self.queries.delete_expired_batch.clone()))
             .bind(OffsetDateTime::now_utc().unix_timestamp())
             .bind(i64::try_from(batch).unwrap_or(i64::MAX))
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         Ok(done.rows_affected())
@@ -687,7 +741,7 @@ impl RecordStore for SqlStore {
         let held = sqlx::query(AssertSqlSafe(self.queries.lock_held.clone()))
             .bind(id)
             .bind(now)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         if held.is_some() {
@@ -696,7 +750,7 @@ impl RecordStore for SqlStore {
         let dropped = sqlx::query(AssertSqlSafe(self.queries.drop_lapsed_lock.clone()))
             .bind(id)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await;
         let taken = match dropped {
             Ok(_) => {
@@ -704,7 +758,7 @@ impl RecordStore for SqlStore {
                     .bind(id)
                     .bind(token)
                     .bind(until)
-                    .execute(&self.pool)
+                    .execute(&mut *self.connection().await?)
                     .await
             }
             Err(e) => Err(e),
@@ -724,7 +778,7 @@ impl RecordStore for SqlStore {
         sqlx::query(AssertSqlSafe(self.queries.release_lock.clone()))
             .bind(id)
             .bind(token)
-            .execute(&self.pool)
+            .execute(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         Ok(())
@@ -748,7 +802,7 @@ impl RecordStore for SqlStore {
         let rows = sqlx::query(AssertSqlSafe(self.queries.by_user.clone()))
             .bind(user_id)
             .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         let mut found = Vec::with_capacity(rows.len());
@@ -772,7 +826,7 @@ impl RecordStore for SqlStore {
             .bind(cursor.unwrap_or_default())
             .bind(OffsetDateTime::now_utc().unix_timestamp())
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.connection().await?)
             .await
             .map_err(EngineError::unavailable)?;
         let mut page = ScanPage::default();
@@ -797,7 +851,7 @@ impl RecordStore for SqlStore {
     async fn migrate(&self) -> Result<(), EngineError> {
         for statement in &self.queries.schema {
             sqlx::query(AssertSqlSafe(statement.clone()))
-                .execute(&self.pool)
+                .execute(&mut *self.connection().await?)
                 .await
                 .map_err(EngineError::unavailable)?;
         }
