@@ -1,5 +1,5 @@
 //! One server process: started in a process group of its own, waited for until it answers,
-//! signalled as a whole group, and stopped when dropped.
+//! signalled with everything it started, and stopped when dropped.
 
 use std::fs::OpenOptions;
 use std::io;
@@ -10,6 +10,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use libc::c_int;
+
+use crate::process_tree::ProcessTree;
 
 /// How long a server may take to answer after it is started: generous, since the machine may
 /// be busy building, and a restart after SIGKILL replays logs first.
@@ -33,7 +35,7 @@ pub struct Launch {
     pub stop_signal: c_int,
 }
 
-/// A running server process. Its whole process group is signalled, so a multi-process server
+/// A running server process. Its whole process tree is signalled, so a multi-process server
 /// (PostgreSQL's postmaster and its backends) is killed or frozen as one, like a crashed or
 /// hung machine would be.
 pub(crate) struct Daemon {
@@ -61,10 +63,13 @@ impl Daemon {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        let group = group_of(&child);
-        signal_group(group, libc::SIGKILL)?;
+        let tree = tree_of(&child);
+        // Frozen first: a PostgreSQL backend that saw its postmaster die before its own
+        // SIGKILL arrived would say goodbye to its client, which a crash never does.
+        tree.signal(libc::SIGSTOP)?;
+        tree.signal(libc::SIGKILL)?;
         child.wait()?;
-        wait_until_gone(group)
+        wait_until_gone(&tree)
     }
 
     /// SIGSTOP to every process of the server: it keeps its connections but answers nothing.
@@ -85,7 +90,7 @@ impl Daemon {
 
     fn signal(&self, signal: c_int) -> io::Result<()> {
         match &self.child {
-            Some(child) => signal_group(group_of(child), signal),
+            Some(child) => tree_of(child).signal(signal),
             None => Err(io::Error::other(format!(
                 "{} is not running",
                 self.launch.name
@@ -111,7 +116,7 @@ impl Daemon {
                 Ok(())
             }
             Err(error) => {
-                let _ = signal_group(group_of(&child), libc::SIGKILL);
+                let _ = tree_of(&child).signal(libc::SIGKILL);
                 let _ = child.wait();
                 Err(error)
             }
@@ -148,48 +153,47 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
+impl Daemon {
     /// Resumes the server (it may be suspended), asks it to stop with its stop signal, and kills
-    /// what is left after [`STOP_PATIENCE`].
-    fn drop(&mut self) {
+    /// what is left after [`STOP_PATIENCE`]. Nothing to do if it is not running.
+    pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        let group = group_of(&child);
-        let _ = signal_group(group, libc::SIGCONT);
+        let tree = tree_of(&child);
+        let _ = tree.signal(libc::SIGCONT);
         // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child's.
-        unsafe { libc::kill(group, self.launch.stop_signal) };
+        unsafe { libc::kill(child.id() as libc::pid_t, self.launch.stop_signal) };
         let deadline = Instant::now() + STOP_PATIENCE;
         while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
             sleep(Duration::from_millis(20));
         }
-        let _ = signal_group(group, libc::SIGKILL);
+        let _ = tree.signal(libc::SIGKILL);
         let _ = child.wait();
-        let _ = wait_until_gone(group);
+        let _ = wait_until_gone(&tree);
     }
 }
 
-/// The child leads its own process group (started with `process_group(0)`).
-fn group_of(child: &Child) -> libc::pid_t {
-    child.id() as libc::pid_t
-}
-
-fn signal_group(group: libc::pid_t, signal: c_int) -> io::Result<()> {
-    // SAFETY: killpg(2) has no memory-safety preconditions; the group is our own child's.
-    if unsafe { libc::killpg(group, signal) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
-/// Waits until no process of `group` is left, so a restart finds its port and files free.
-fn wait_until_gone(group: libc::pid_t) -> io::Result<()> {
+/// The child and everything it started; the child leads its own process group (started with
+/// `process_group(0)`).
+fn tree_of(child: &Child) -> ProcessTree {
+    ProcessTree::of(child.id() as libc::pid_t)
+}
+
+/// Waits until no process of `tree` is left, so a restart finds its port, files and shared
+/// memory free.
+fn wait_until_gone(tree: &ProcessTree) -> io::Result<()> {
     let deadline = Instant::now() + STOP_PATIENCE;
-    while signal_group(group, 0).is_ok() {
+    while tree.any_alive() {
         if Instant::now() > deadline {
             return Err(io::Error::other(format!(
-                "process group {group} outlived SIGKILL by {STOP_PATIENCE:?}"
+                "a server process outlived SIGKILL by {STOP_PATIENCE:?}"
             )));
         }
         sleep(Duration::from_millis(20));

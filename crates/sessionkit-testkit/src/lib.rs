@@ -2,7 +2,7 @@
 //! kill, hang and restart, and a TCP proxy it may partition.
 //!
 //! Each server ([`PrivateRedis`], [`PrivatePostgres`], [`PrivateMariaDb`]) runs on a spare port
-//! with its data under its own temporary directory, in its own process group, so a test can
+//! with its data under its own temporary directory, with its process tree under control, so a test can
 //! `kill()` (SIGKILL), `suspend()` (SIGSTOP), `resume()` (SIGCONT) and `restart()` it without
 //! going near the shared services on 5432, 3306 and 6379 that other tests use. Dropping one
 //! stops it and removes its directory. [`TcpProxy`] sits between an app and a server so a test
@@ -15,6 +15,7 @@ mod daemon;
 mod mariadb;
 mod postgres;
 mod probe;
+mod process_tree;
 mod proxy;
 mod redis;
 mod server;

@@ -69,6 +69,32 @@ impl Sealed for Postgres {
     fn url(port: u16) -> String {
         format!("postgres://postgres@127.0.0.1:{port}/postgres")
     }
+
+    /// A killed PostgreSQL leaves its System V shared memory segment behind (a restart would
+    /// find and remove it through `postmaster.pid`); with the directory about to go, this is
+    /// the last chance. Removed only if no process is attached.
+    fn after_stop(dir: &Path) {
+        let Ok(pid_file) = std::fs::read_to_string(dir.join("data/postmaster.pid")) else {
+            return;
+        };
+        let shmid = pid_file
+            .lines()
+            .nth(6)
+            .and_then(|line| line.split_whitespace().nth(1)?.parse().ok());
+        if let Some(shmid) = shmid {
+            remove_unattached_segment(shmid);
+        }
+    }
+}
+
+fn remove_unattached_segment(shmid: libc::c_int) {
+    // SAFETY: a zeroed shmid_ds is a valid out-parameter for IPC_STAT; IPC_RMID takes none.
+    unsafe {
+        let mut status: libc::shmid_ds = std::mem::zeroed();
+        if libc::shmctl(shmid, libc::IPC_STAT, &mut status) == 0 && status.shm_nattch == 0 {
+            libc::shmctl(shmid, libc::IPC_RMID, std::ptr::null_mut());
+        }
+    }
 }
 
 /// `/usr/lib/postgresql/N/bin` for the highest N installed.

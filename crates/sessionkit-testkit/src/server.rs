@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 
 use crate::daemon::{Daemon, Launch};
-use crate::{TempDir, spare_port};
+use crate::{TcpProxy, TempDir, spare_port};
 
 /// A kind of server [`PrivateServer`] can run: [`Redis`](crate::Redis),
 /// [`Postgres`](crate::Postgres) or [`MariaDb`](crate::MariaDb). Sealed: the kinds are this
@@ -25,13 +25,15 @@ pub(crate) mod sealed {
 
         /// The URL a client connects with.
         fn url(port: u16) -> String;
+
+        /// Cleans up what the stopped server may have left outside `dir` (after a kill).
+        fn after_stop(_dir: &Path) {}
     }
 }
 
-/// A server of kind `K` on a spare port, its data in a temporary directory of its own, in a
-/// process group of its own. Dropping it stops the server and removes the directory.
+/// A server of kind `K` on a spare port, its data in a temporary directory of its own; faults
+/// reach every process it runs. Dropping it stops the server and removes the directory.
 pub struct PrivateServer<K: Kind> {
-    // Field order matters: the server stops before its directory is removed.
     daemon: Daemon,
     dir: TempDir,
     kind: PhantomData<K>,
@@ -52,6 +54,12 @@ impl<K: Kind> PrivateServer<K> {
     /// The URL to connect with, e.g. `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         K::url(self.port())
+    }
+
+    /// The URL to connect with through `proxy` (forwarding to this server), so a test can cut
+    /// the network between a client and the server.
+    pub fn url_via(&self, proxy: &TcpProxy) -> String {
+        K::url(proxy.port())
     }
 
     pub fn port(&self) -> u16 {
@@ -84,5 +92,13 @@ impl<K: Kind> PrivateServer<K> {
     /// and waits until it answers queries.
     pub fn restart(&mut self) -> io::Result<()> {
         self.daemon.restart()
+    }
+}
+
+impl<K: Kind> Drop for PrivateServer<K> {
+    /// Stops the server before its directory goes (with the fields, after this).
+    fn drop(&mut self) {
+        self.daemon.stop();
+        K::after_stop(self.dir.path());
     }
 }

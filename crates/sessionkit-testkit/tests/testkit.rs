@@ -80,6 +80,72 @@ fn postgres_comes_back_after_kill_on_the_same_port() {
     postgres.restart().unwrap();
 }
 
+/// A PostgreSQL session (protocol 3.0, trust authentication) read up to ReadyForQuery.
+fn postgres_session(port: u16) -> TcpStream {
+    let mut body = 196_608_u32.to_be_bytes().to_vec();
+    body.extend_from_slice(b"user\0postgres\0database\0postgres\0\0");
+    let mut stream = connect(port);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(&((body.len() + 4) as u32).to_be_bytes())
+        .unwrap();
+    stream.write_all(&body).unwrap();
+    while postgres_message(&mut stream).unwrap() != b'Z' {}
+    stream.set_read_timeout(Some(SHORT)).unwrap();
+    stream
+}
+
+/// Reads one backend message and returns its type.
+fn postgres_message(stream: &mut TcpStream) -> std::io::Result<u8> {
+    let mut head = [0; 5];
+    stream.read_exact(&mut head)?;
+    let length = u32::from_be_bytes(head[1..].try_into().unwrap()) as usize;
+    stream.read_exact(&mut vec![0; length - 4])?;
+    Ok(head[0])
+}
+
+/// PostgreSQL serves each connection from a backend process in a session of its own: a
+/// suspend that froze only the postmaster would leave open connections answering.
+#[test]
+fn a_suspended_postgres_answers_nothing_on_open_connections_until_resumed() {
+    let postgres = PrivatePostgres::start().unwrap();
+    let mut session = postgres_session(postgres.port());
+    postgres.suspend().unwrap();
+
+    session.write_all(b"Q\0\0\0\x0dSELECT 1\0").unwrap();
+    let error = postgres_message(&mut session).unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{error}"
+    );
+
+    postgres.resume().unwrap();
+    session
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(
+        postgres_message(&mut session).unwrap(),
+        b'T',
+        "the row description"
+    );
+}
+
+/// A SIGKILL reaches every backend, as a crash of the machine would: none is left serving
+/// the connection it had.
+#[test]
+fn a_killed_postgres_leaves_no_backend_serving_open_connections() {
+    let mut postgres = PrivatePostgres::start().unwrap();
+    let mut session = postgres_session(postgres.port());
+    postgres.kill().unwrap();
+
+    let answer = session
+        .write_all(b"Q\0\0\0\x0dSELECT 1\0")
+        .and_then(|()| postgres_message(&mut session));
+    assert!(answer.is_err(), "a backend answered: {answer:?}");
+}
+
 #[test]
 fn mariadb_comes_back_after_kill_on_the_same_port() {
     let mut mariadb = PrivateMariaDb::start().unwrap();
