@@ -55,3 +55,23 @@ impl Sealed for Redis {
         format!("redis://127.0.0.1:{port}")
     }
 }
+
+impl PrivateRedis {
+    /// Empties the server (`FLUSHALL`): what a cache in front of a database still answers
+    /// afterwards is what the database says.
+    pub fn flush_all(&self) -> io::Result<()> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port()))?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        std::io::Write::write_all(&mut stream, b"*1\r\n$8\r\nFLUSHALL\r\n")?;
+        let mut reply = [0; 5];
+        std::io::Read::read_exact(&mut stream, &mut reply)?;
+        if &reply == b"+OK\r\n" {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "FLUSHALL answered {}",
+                String::from_utf8_lossy(&reply)
+            )))
+        }
+    }
+}

@@ -46,6 +46,10 @@ fn an_acknowledged_redis_write_survives_kill_and_restart() {
 
     let reply = redis_command(&mut connect(redis.port()), &["GET", "k"]).unwrap();
     assert_eq!(reply, "$4\r\nkept\r\n");
+
+    redis.flush_all().unwrap();
+    let reply = redis_command(&mut connect(redis.port()), &["GET", "k"]).unwrap();
+    assert_eq!(reply, "$-1\r\n", "flushed");
 }
 
 #[test]
