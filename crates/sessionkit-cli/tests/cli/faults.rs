@@ -41,7 +41,8 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(1);
 /// the second is slack for a machine busy with other builds.
 const ANSWER_LIMIT: Duration = Duration::from_secs(4);
 
-/// `SESSION_LOCK_LEASE`: a lock whose release failed while the store was down lapses after
+/// `SESSION_LOCK_LEASE`: a lock nobody releases — its release failed while the store was down,
+/// or a hung store took it on resuming for a request that had already given up — lapses after
 /// this long, so a short lease bounds how long its session stays locked after recovery.
 const LOCK_LEASE_SECS: &str = "3";
 
