@@ -1,11 +1,9 @@
 //! A store that goes away mid-run: requests get a clear 503 while it is down and work again
 //! once it is back, without restarting the app; the error says why. Uses a private
-//! `redis-server` on its own port, and reaches the shared PostgreSQL through a TCP forwarder of
-//! its own that it cuts, so the services other tests use are never disturbed.
+//! `redis-server` on its own port, and reaches the shared PostgreSQL through a TCP proxy of its
+//! own that it closes (both from sessionkit-testkit), so the services other tests use are never
+//! disturbed.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -15,53 +13,8 @@ use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use sessionkit::engine::DbEngine;
 use sessionkit::{EngineKind, Session, SessionError, SessionKey, Sessions, Settings};
-use tokio::task::JoinHandle;
+use sessionkit_testkit::{PrivateRedis, TcpProxy, spare_port};
 use tower::ServiceExt;
-
-/// A redis-server child process, killed on drop.
-struct PrivateRedis {
-    port: u16,
-    child: Child,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> PrivateRedis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (DESIGN.md §9)");
-        let redis = PrivateRedis { port, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        redis
-    }
-
-    fn stop(mut self) -> u16 {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.port
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 async fn incr(session: Session) -> Result<String, SessionError> {
     let n: i64 = session.get("n")?.unwrap_or(0) + 1;
@@ -95,10 +48,10 @@ async fn call(app: &Router, cookie: Option<&str>) -> (StatusCode, Option<String>
 
 #[tokio::test]
 async fn redis_down_gives_503s_then_recovers_without_a_restart() {
-    let redis = PrivateRedis::start(free_port());
+    let mut redis = PrivateRedis::start().expect("start a private redis-server");
     let settings = Settings {
         engine: EngineKind::Cache,
-        cache_url: format!("redis://127.0.0.1:{}", redis.port),
+        cache_url: redis.url(),
         store_timeout: Duration::from_secs(1),
         ..Settings::new("outage-test-secret")
     };
@@ -112,7 +65,7 @@ async fn redis_down_gives_503s_then_recovers_without_a_restart() {
     let cookie = cookie.expect("a session cookie");
     assert_eq!(call(&app, Some(&cookie)).await.2, "2");
 
-    let port = redis.stop();
+    redis.kill().expect("kill redis-server");
     for cookie in [Some(cookie.as_str()), None] {
         let started = Instant::now();
         let (status, set_cookie, body) = call(&app, cookie).await;
@@ -122,8 +75,8 @@ async fn redis_down_gives_503s_then_recovers_without_a_restart() {
         assert!(started.elapsed() < Duration::from_secs(5), "failed fast");
     }
 
-    // Same port, empty data (no persistence): the app reconnects by itself.
-    let _redis = PrivateRedis::start(port);
+    // Same port and data: the app reconnects by itself.
+    redis.restart().expect("restart redis-server");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (status, cookie, body) = call(&app, None).await;
@@ -155,7 +108,7 @@ fn says_refused(message: &str) -> bool {
 #[tokio::test]
 async fn an_unreachable_database_at_start_up_names_the_setting_and_the_cause() {
     for scheme in ["postgres://postgres", "mysql://root"] {
-        let url = format!("{scheme}@127.0.0.1:{}/test", free_port());
+        let url = format!("{scheme}@127.0.0.1:{}/test", spare_port().unwrap());
         let error = Sessions::open(db_settings(url)).await.unwrap_err();
         let message = error.to_string();
         assert!(message.contains("SESSION_DB_URL"), "{message}");
@@ -163,57 +116,15 @@ async fn an_unreachable_database_at_start_up_names_the_setting_and_the_cause() {
     }
 }
 
-/// A TCP forwarder to a local port, on a port of its own; cutting it closes its listener and
-/// every connection through it, as a network partition would.
-struct Forwarder {
-    port: u16,
-    accepting: JoinHandle<()>,
-    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Forwarder {
-    async fn start(to: u16) -> Forwarder {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(Mutex::new(Vec::new()));
-        let spawned = connections.clone();
-        let accepting = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let forwarding = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                spawned.lock().unwrap().push(forwarding);
-            }
-        });
-        Forwarder {
-            port,
-            accepting,
-            connections,
-        }
-    }
-
-    /// Stops forwarding: new connections are refused, open ones are closed.
-    async fn cut(self) {
-        self.accepting.abort();
-        let _ = self.accepting.await; // the listener is closed once the task has ended
-        for connection in self.connections.lock().unwrap().drain(..) {
-            connection.abort();
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_database_lost_at_run_time_gives_503s_whose_error_says_why() {
-    let forwarder = Forwarder::start(5432).await;
+    let proxy = TcpProxy::start(5432).unwrap();
     let table = format!("sk_outage_{}", &SessionKey::generate().as_str()[..12]);
     let settings = Settings {
         db_table: table.clone(),
         ..db_settings(format!(
             "postgres://postgres@127.0.0.1:{}/test",
-            forwarder.port
+            proxy.port()
         ))
     };
     let sessions = Sessions::open(settings.clone()).await.unwrap();
@@ -225,7 +136,7 @@ async fn a_database_lost_at_run_time_gives_503s_whose_error_says_why() {
     assert_eq!(status, StatusCode::OK);
     let cookie = cookie.expect("a session cookie");
 
-    forwarder.cut().await;
+    drop(proxy); // closes every connection through it; new ones are refused
     // The pooled connection died with the partition (its error says so); after it, the pool
     // has to connect, which is refused: the error must say that, not "pool timed out".
     let mut errors = Vec::new();
