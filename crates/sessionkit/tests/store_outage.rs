@@ -2,8 +2,9 @@
 //! once it is back, without restarting the app. Uses a private `redis-server` on its own port,
 //! so the shared Redis other tests use is never disturbed.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+#[path = "common/private_redis.rs"]
+mod private_redis;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -14,50 +15,7 @@ use http_body_util::BodyExt;
 use sessionkit::{EngineKind, Session, SessionError, Sessions, Settings};
 use tower::ServiceExt;
 
-/// A redis-server child process, killed on drop.
-struct PrivateRedis {
-    port: u16,
-    child: Child,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> PrivateRedis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (DESIGN.md §9)");
-        let redis = PrivateRedis { port, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        redis
-    }
-
-    fn stop(mut self) -> u16 {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        self.port
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use private_redis::{PrivateRedis, free_port};
 
 async fn incr(session: Session) -> Result<String, SessionError> {
     let n: i64 = session.get("n")?.unwrap_or(0) + 1;
@@ -91,10 +49,10 @@ async fn call(app: &Router, cookie: Option<&str>) -> (StatusCode, Option<String>
 
 #[tokio::test]
 async fn redis_down_gives_503s_then_recovers_without_a_restart() {
-    let redis = PrivateRedis::start(free_port());
+    let redis = PrivateRedis::start_anywhere();
     let settings = Settings {
         engine: EngineKind::Cache,
-        cache_url: format!("redis://127.0.0.1:{}", redis.port),
+        cache_url: redis.url(),
         store_timeout: Duration::from_secs(1),
         ..Settings::new("outage-test-secret")
     };
