@@ -1,7 +1,9 @@
 //! `cached_db` when its cache fails: requests keep working from the database, and once the
 //! cache is back nothing it holds from before is served — no acknowledged write hidden, no
-//! logged-out session signed in again. Redis is a private `redis-server`, suspended (SIGSTOP)
-//! to hang it with its data kept, as a partition would; SQLite is a temporary file.
+//! logged-out session signed in again. Redis is a private `redis-server` that keeps its data
+//! through the outage, as in a partition: suspended (SIGSTOP), so calls hang, or refusing
+//! clients (a password set, connections dropped), so calls fail at once. SQLite is a
+//! temporary file.
 
 #[path = "common/private_redis.rs"]
 mod private_redis;
@@ -74,10 +76,23 @@ async fn logout(session: Session) -> &'static str {
     "bye"
 }
 
+/// How the cache fails, its data kept.
+#[derive(Debug, Clone, Copy)]
+enum Outage {
+    /// Calls hang until it resumes.
+    Hung,
+    /// Calls fail at once.
+    Refusing,
+}
+
+const OUTAGES: [Outage; 2] = [Outage::Hung, Outage::Refusing];
+
 /// An app on `cached_db` over a private Redis and a SQLite file.
 struct App {
     router: Router,
     redis: PrivateRedis,
+    /// A connection of the test's own, kept through the outages it causes.
+    admin: redis::aio::MultiplexedConnection,
     settings: Settings,
     _db: TempDb,
 }
@@ -100,11 +115,44 @@ impl App {
             .route("/read", get(read))
             .route("/logout", get(logout))
             .layer(sessions.layer());
+        let admin = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
         App {
             router,
             redis,
+            admin,
             settings,
             _db: db,
+        }
+    }
+
+    async fn admin(&self, command: &[&str]) {
+        redis::cmd(command[0])
+            .arg(&command[1..])
+            .query_async::<()>(&mut self.admin.clone())
+            .await
+            .unwrap();
+    }
+
+    async fn cut(&self, outage: Outage) {
+        match outage {
+            Outage::Hung => self.redis.suspend(),
+            Outage::Refusing => {
+                self.admin(&["CONFIG", "SET", "requirepass", "partitioned"])
+                    .await;
+                self.admin(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"])
+                    .await;
+            }
+        }
+    }
+
+    async fn heal(&self, outage: Outage) {
+        match outage {
+            Outage::Hung => self.redis.resume(),
+            Outage::Refusing => self.admin(&["CONFIG", "SET", "requirepass", ""]).await,
         }
     }
 
@@ -146,19 +194,11 @@ impl App {
         body
     }
 
-    async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.redis.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-
     /// The cache epoch as Redis holds it.
     async fn epoch(&self) -> Option<String> {
         redis::cmd("GET")
             .arg(format!("{}epoch", self.settings.cache_key_prefix))
-            .query_async(&mut self.redis().await)
+            .query_async(&mut self.admin.clone())
             .await
             .unwrap()
     }
@@ -190,7 +230,7 @@ impl App {
             .arg(&key)
             .arg("e")
             .arg("d")
-            .query_async(&mut self.redis().await)
+            .query_async(&mut self.admin.clone())
             .await
             .unwrap();
         let data: serde_json::Value = serde_json::from_str(&data?).unwrap();
@@ -203,7 +243,7 @@ async fn a_hung_cache_falls_back_to_the_database_within_the_request() {
     let app = App::start("hung").await;
     let cookie = app.counter_at(1).await;
 
-    app.redis.suspend();
+    app.cut(Outage::Hung).await;
     let (status, _, body) = app.get("/incr", Some(&cookie)).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "2"));
     assert_eq!(app.read(&cookie).await, "2");
@@ -217,48 +257,56 @@ async fn a_hung_cache_falls_back_to_the_database_within_the_request() {
     let (status, _, _) = app.get("/logout", Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK, "a logout needs only the database");
     assert_eq!(app.read(&cookie).await, "no session");
-    app.redis.resume();
+    app.heal(Outage::Hung).await;
 }
 
 #[tokio::test]
 async fn writes_acknowledged_during_a_cache_outage_are_read_back_after_it_heals() {
-    let app = App::start("writes").await;
-    let cookie = app.counter_at(3).await;
-    let epoch = app.epoch().await;
+    for outage in OUTAGES {
+        let app = App::start(&format!("writes-{outage:?}")).await;
+        let cookie = app.counter_at(3).await;
+        let epoch = app.epoch().await;
 
-    app.redis.suspend(); // Redis keeps its copy of the counter at 3
-    for expected in ["4", "5"] {
+        app.cut(outage).await; // Redis keeps its copy of the counter at 3
+        for expected in ["4", "5"] {
+            let (status, _, body) = app.get("/incr", Some(&cookie)).await;
+            assert_eq!(
+                (status, body.as_str()),
+                (StatusCode::OK, expected),
+                "{outage:?}"
+            );
+        }
+        app.heal(outage).await;
+
+        app.read_until_new_epoch(&cookie, &epoch, "5").await;
+        assert_eq!(app.read(&cookie).await, "5");
+        assert_eq!(app.cached_counter(&cookie).await, Some(5), "in use again");
         let (status, _, body) = app.get("/incr", Some(&cookie)).await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, expected));
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "6"));
+        assert_eq!(app.read(&cookie).await, "6");
     }
-    app.redis.resume();
-
-    app.read_until_new_epoch(&cookie, &epoch, "5").await;
-    assert_eq!(app.read(&cookie).await, "5");
-    assert_eq!(
-        app.cached_counter(&cookie).await,
-        Some(5),
-        "the cache is in use again"
-    );
-    let (status, _, body) = app.get("/incr", Some(&cookie)).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "6"));
-    assert_eq!(app.read(&cookie).await, "6");
 }
 
 #[tokio::test]
 async fn a_logout_during_a_cache_outage_stays_logged_out_after_it_heals() {
-    let app = App::start("logout").await;
-    let cookie = app.counter_at(1).await;
-    let epoch = app.epoch().await;
+    for outage in OUTAGES {
+        let app = App::start(&format!("logout-{outage:?}")).await;
+        let cookie = app.counter_at(1).await;
+        let epoch = app.epoch().await;
 
-    app.redis.suspend(); // Redis keeps the session, with its full expiry
-    let (status, _, body) = app.get("/logout", Some(&cookie)).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "bye"));
-    app.redis.resume();
+        app.cut(outage).await; // Redis keeps the session, with its full expiry
+        let (status, _, body) = app.get("/logout", Some(&cookie)).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "bye"),
+            "{outage:?}"
+        );
+        app.heal(outage).await;
 
-    app.read_until_new_epoch(&cookie, &epoch, "no session")
-        .await;
-    assert_eq!(app.read(&cookie).await, "no session");
+        app.read_until_new_epoch(&cookie, &epoch, "no session")
+            .await;
+        assert_eq!(app.read(&cookie).await, "no session");
+    }
 }
 
 /// A memory cache that can be made to fail, or to hold writes back until released, and that
