@@ -108,13 +108,7 @@ impl App {
             store_timeout: Duration::from_secs(2),
             ..Settings::new(SECRET)
         };
-        let sessions = Sessions::open(settings.clone()).await.unwrap();
-        sessions.engine().migrate().await.unwrap();
-        let router = Router::new()
-            .route("/incr", get(incr))
-            .route("/read", get(read))
-            .route("/logout", get(logout))
-            .layer(sessions.layer());
+        let router = App::router(&settings).await;
         let admin = redis::Client::open(redis.url())
             .unwrap()
             .get_multiplexed_async_connection()
@@ -127,6 +121,22 @@ impl App {
             settings,
             _db: db,
         }
+    }
+
+    /// The app's routes, on an engine opened from `settings` as at start-up.
+    async fn router(settings: &Settings) -> Router {
+        let sessions = Sessions::open(settings.clone()).await.unwrap();
+        sessions.engine().migrate().await.unwrap();
+        Router::new()
+            .route("/incr", get(incr))
+            .route("/read", get(read))
+            .route("/logout", get(logout))
+            .layer(sessions.layer())
+    }
+
+    /// Stops the app and starts it again: a new process on the same cache and database.
+    async fn restart(&mut self) {
+        self.router = App::router(&self.settings).await;
     }
 
     async fn admin(&self, command: &[&str]) {
@@ -307,6 +317,28 @@ async fn a_logout_during_a_cache_outage_stays_logged_out_after_it_heals() {
             .await;
         assert_eq!(app.read(&cookie).await, "no session");
     }
+}
+
+#[tokio::test]
+async fn an_app_restarted_after_a_cache_outage_never_serves_what_the_cache_missed() {
+    let mut app = App::start("restart").await;
+    let cookie = app.counter_at(3).await;
+    let logged_out = app.counter_at(1).await;
+
+    app.cut(Outage::Refusing).await;
+    for expected in ["4", "5"] {
+        let (status, _, body) = app.get("/incr", Some(&cookie)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, expected));
+    }
+    assert_eq!(
+        app.get("/logout", Some(&logged_out)).await.0,
+        StatusCode::OK
+    );
+    app.heal(Outage::Refusing).await;
+    app.restart().await; // before this process could start a new epoch itself
+
+    assert_eq!(app.read(&cookie).await, "5");
+    assert_eq!(app.read(&logged_out).await, "no session");
 }
 
 /// A memory cache that can be made to fail, or to hold writes back until released, and that

@@ -25,7 +25,7 @@ pub(crate) struct CacheHealth {
     /// When the next probe may start, in milliseconds since `origin`.
     next_probe: AtomicU64,
     origin: Instant,
-    /// The epoch last seen; writes carry it. [`NO_EPOCH`] until the cache was first read.
+    /// The epoch last seen; writes carry it. [`NO_EPOCH`] until the first probe.
     epoch: AtomicI64,
 }
 
@@ -36,10 +36,11 @@ pub(crate) struct Probe {
 }
 
 impl CacheHealth {
-    /// Trusted, its epoch not known yet: nothing is written until a read has seen it.
+    /// Suspect, with a probe due at once: the cache may hold what an earlier run of this
+    /// process could not update before it stopped, so the first request starts a new epoch.
     pub(crate) fn new() -> Self {
         CacheHealth {
-            state: AtomicU64::new(0),
+            state: AtomicU64::new(1),
             next_probe: AtomicU64::new(0),
             origin: Instant::now(),
             epoch: AtomicI64::new(NO_EPOCH),
@@ -143,10 +144,16 @@ impl Drop for CallGuard<'_> {
 mod tests {
     use super::*;
 
+    fn trusted_health() -> CacheHealth {
+        let health = CacheHealth::new();
+        let probe = health.probe_due().expect("due at once");
+        assert!(health.recovered(probe, 1));
+        health
+    }
+
     #[test]
     fn a_failure_makes_the_cache_suspect_until_a_probe_succeeds() {
-        let health = CacheHealth::new();
-        assert!(health.is_trusted());
+        let health = trusted_health();
         assert!(
             health.probe_due().is_none(),
             "a trusted cache needs no probe"
@@ -163,8 +170,17 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_during_a_probe_keeps_the_cache_suspect() {
+    fn a_new_cache_is_probed_before_it_is_used() {
         let health = CacheHealth::new();
+        assert!(!health.is_trusted());
+        let probe = health.probe_due().expect("due at once");
+        assert!(health.recovered(probe, 3));
+        assert!(health.is_trusted());
+    }
+
+    #[test]
+    fn a_failure_during_a_probe_keeps_the_cache_suspect() {
+        let health = trusted_health();
         health.failed();
         health.next_probe.store(0, Ordering::Release);
         let probe = health.probe_due().expect("due");
@@ -175,7 +191,7 @@ mod tests {
 
     #[test]
     fn an_abandoned_call_counts_as_a_failure() {
-        let health = CacheHealth::new();
+        let health = trusted_health();
         health.guard().finished();
         assert!(health.is_trusted());
         drop(health.guard());

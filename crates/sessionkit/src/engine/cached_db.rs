@@ -17,7 +17,9 @@
 //!   session. After any cache failure — an error, a timeout, a call abandoned half-way — the
 //!   cache is *suspect*: reads and existence checks go to the database, writes skip the cache,
 //!   and before the cache is read again the instance must start a new epoch in it, which
-//!   disowns every entry written before the failure (`cache_health.rs`).
+//!   disowns every entry written before the failure (`cache_health.rs`). An instance starts
+//!   with a new epoch too, so this holds across restarts (at the cost of a cold cache: each
+//!   session is read from the database once more).
 //! - **A dead or hung cache costs about nothing per request**: a suspect cache is probed at
 //!   most once a second (one request waits up to `SESSION_CACHE_TIMEOUT` for the probe); the
 //!   others go straight to the database, at the `db` engine's speed.
