@@ -1,14 +1,10 @@
 //! `cached_db` when its cache fails: requests keep working from the database, and once the
 //! cache is back nothing it holds from before is served — no acknowledged write hidden, no
-//! logged-out session signed in again. Redis is a private `redis-server` that keeps its data
-//! through the outage, as in a partition: suspended (SIGSTOP), so calls hang, or refusing
-//! clients (a password set, connections dropped), so calls fail at once. SQLite is a
-//! temporary file.
+//! logged-out session signed in again. Redis is a private `redis-server` (sessionkit-testkit)
+//! that keeps its data through the outage: suspended (SIGSTOP), so calls hang; cut off by a
+//! partitioned proxy, so connections drop and new ones hang; or refusing clients (a password
+//! set, connections dropped), so calls fail at once. SQLite is a temporary file.
 
-#[path = "common/private_redis.rs"]
-mod private_redis;
-
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -27,34 +23,26 @@ use sessionkit::engine::{
 };
 use sessionkit::{Engine, EngineError, EngineKind, Session, SessionError, SessionKey};
 use sessionkit::{Sessions, Settings};
+use sessionkit_testkit::{PrivateRedis, TcpProxy, TempDir};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
-use private_redis::PrivateRedis;
-
 const SECRET: &str = "cached-db-outage-secret";
 
-/// A SQLite file in a directory of its own, removed on drop.
-struct TempDb {
-    dir: PathBuf,
-}
+/// A SQLite file in a temporary directory of its own, removed on drop.
+struct TempDb(TempDir);
 
 impl TempDb {
-    fn new(name: &str) -> TempDb {
-        let dir = std::env::temp_dir().join(format!("sk-cached-db-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDb { dir }
+    fn new() -> TempDb {
+        TempDb(TempDir::new("cached-db-sqlite").expect("a temporary directory"))
     }
 
     fn url(&self) -> String {
-        format!("sqlite://{}", self.dir.join("sessions.sqlite3").display())
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        format!(
+            "sqlite://{}",
+            self.0.path().join("sessions.sqlite3").display()
+        )
     }
 }
 
@@ -81,16 +69,19 @@ async fn logout(session: Session) -> &'static str {
 enum Outage {
     /// Calls hang until it resumes.
     Hung,
+    /// Open connections drop, new ones hang until the network heals.
+    Partitioned,
     /// Calls fail at once.
     Refusing,
 }
 
-const OUTAGES: [Outage; 2] = [Outage::Hung, Outage::Refusing];
+const OUTAGES: [Outage; 3] = [Outage::Hung, Outage::Partitioned, Outage::Refusing];
 
-/// An app on `cached_db` over a private Redis and a SQLite file.
+/// An app on `cached_db` over a private Redis (behind a proxy) and a SQLite file.
 struct App {
     router: Router,
     redis: PrivateRedis,
+    proxy: TcpProxy,
     /// A connection of the test's own, kept through the outages it causes.
     admin: redis::aio::MultiplexedConnection,
     settings: Settings,
@@ -98,12 +89,13 @@ struct App {
 }
 
 impl App {
-    async fn start(name: &str) -> App {
-        let redis = PrivateRedis::start_anywhere();
-        let db = TempDb::new(name);
+    async fn start() -> App {
+        let redis = PrivateRedis::start().expect("start a private redis-server");
+        let proxy = TcpProxy::start(redis.port()).expect("start a proxy");
+        let db = TempDb::new();
         let settings = Settings {
             engine: EngineKind::CachedDb,
-            cache_url: redis.url(),
+            cache_url: format!("redis://127.0.0.1:{}", proxy.port()),
             db_url: db.url(),
             store_timeout: Duration::from_secs(2),
             ..Settings::new(SECRET)
@@ -117,6 +109,7 @@ impl App {
         App {
             router,
             redis,
+            proxy,
             admin,
             settings,
             _db: db,
@@ -149,7 +142,8 @@ impl App {
 
     async fn cut(&self, outage: Outage) {
         match outage {
-            Outage::Hung => self.redis.suspend(),
+            Outage::Hung => self.redis.suspend().expect("suspend redis-server"),
+            Outage::Partitioned => self.proxy.partition(),
             Outage::Refusing => {
                 self.admin(&["CONFIG", "SET", "requirepass", "partitioned"])
                     .await;
@@ -161,7 +155,8 @@ impl App {
 
     async fn heal(&self, outage: Outage) {
         match outage {
-            Outage::Hung => self.redis.resume(),
+            Outage::Hung => self.redis.resume().expect("resume redis-server"),
+            Outage::Partitioned => self.proxy.heal(),
             Outage::Refusing => self.admin(&["CONFIG", "SET", "requirepass", ""]).await,
         }
     }
@@ -249,31 +244,33 @@ impl App {
 }
 
 #[tokio::test]
-async fn a_hung_cache_falls_back_to_the_database_within_the_request() {
-    let app = App::start("hung").await;
-    let cookie = app.counter_at(1).await;
+async fn a_failing_cache_falls_back_to_the_database_within_the_request() {
+    for outage in OUTAGES {
+        let app = App::start().await;
+        let cookie = app.counter_at(1).await;
 
-    app.cut(Outage::Hung).await;
-    let (status, _, body) = app.get("/incr", Some(&cookie)).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "2"));
-    assert_eq!(app.read(&cookie).await, "2");
-    let (status, new_cookie, body) = app.get("/incr", None).await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::OK, "1"),
-        "a new session"
-    );
-    assert_eq!(app.read(&new_cookie.unwrap()).await, "1");
-    let (status, _, _) = app.get("/logout", Some(&cookie)).await;
-    assert_eq!(status, StatusCode::OK, "a logout needs only the database");
-    assert_eq!(app.read(&cookie).await, "no session");
-    app.heal(Outage::Hung).await;
+        app.cut(outage).await;
+        let (status, _, body) = app.get("/incr", Some(&cookie)).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "2"), "{outage:?}");
+        assert_eq!(app.read(&cookie).await, "2");
+        let (status, new_cookie, body) = app.get("/incr", None).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::OK, "1"),
+            "a new session"
+        );
+        assert_eq!(app.read(&new_cookie.unwrap()).await, "1");
+        let (status, _, _) = app.get("/logout", Some(&cookie)).await;
+        assert_eq!(status, StatusCode::OK, "a logout needs only the database");
+        assert_eq!(app.read(&cookie).await, "no session");
+        app.heal(outage).await;
+    }
 }
 
 #[tokio::test]
 async fn writes_acknowledged_during_a_cache_outage_are_read_back_after_it_heals() {
     for outage in OUTAGES {
-        let app = App::start(&format!("writes-{outage:?}")).await;
+        let app = App::start().await;
         let cookie = app.counter_at(3).await;
         let epoch = app.epoch().await;
 
@@ -300,7 +297,7 @@ async fn writes_acknowledged_during_a_cache_outage_are_read_back_after_it_heals(
 #[tokio::test]
 async fn a_logout_during_a_cache_outage_stays_logged_out_after_it_heals() {
     for outage in OUTAGES {
-        let app = App::start(&format!("logout-{outage:?}")).await;
+        let app = App::start().await;
         let cookie = app.counter_at(1).await;
         let epoch = app.epoch().await;
 
@@ -321,7 +318,7 @@ async fn a_logout_during_a_cache_outage_stays_logged_out_after_it_heals() {
 
 #[tokio::test]
 async fn an_app_restarted_after_a_cache_outage_never_serves_what_the_cache_missed() {
-    let mut app = App::start("restart").await;
+    let mut app = App::start().await;
     let cookie = app.counter_at(3).await;
     let logged_out = app.counter_at(1).await;
 
@@ -500,7 +497,7 @@ fn address(cookie: &str) -> String {
 
 #[tokio::test]
 async fn a_dead_cache_is_probed_not_hit_on_every_request() {
-    let db = TempDb::new("dead");
+    let db = TempDb::new();
     let cache = Arc::new(FaultyCache::new());
     let (engine, sessions) = engine_over(cache.clone(), &db, Duration::from_millis(250)).await;
     let cookie = saved(&sessions, 1).await;
@@ -540,7 +537,7 @@ async fn a_dead_cache_is_probed_not_hit_on_every_request() {
 
 #[tokio::test]
 async fn a_late_cache_write_never_revives_a_deleted_session() {
-    let db = TempDb::new("late");
+    let db = TempDb::new();
     let cache = Arc::new(FaultyCache::new());
     // Long enough that the held write is late, not failed: only the fence stops it.
     let (engine, sessions) = engine_over(cache.clone(), &db, Duration::from_secs(2)).await;
@@ -573,7 +570,7 @@ async fn a_late_cache_write_never_revives_a_deleted_session() {
 
 #[tokio::test]
 async fn a_cache_write_that_lands_after_a_failure_is_never_served() {
-    let db = TempDb::new("after-failure");
+    let db = TempDb::new();
     let cache = Arc::new(FaultyCache::new());
     let (engine, sessions) = engine_over(cache.clone(), &db, Duration::from_millis(100)).await;
     let cookie = saved(&sessions, 1).await;
@@ -730,7 +727,7 @@ async fn the_memory_cache_keeps_epochs_and_fences() {
 
 #[tokio::test]
 async fn the_redis_cache_keeps_epochs_and_fences() {
-    let redis = PrivateRedis::start_anywhere();
+    let redis = PrivateRedis::start().expect("start a private redis-server");
     let settings = Settings {
         engine: EngineKind::CachedDb,
         cache_url: redis.url(),
@@ -741,7 +738,7 @@ async fn the_redis_cache_keeps_epochs_and_fences() {
 
 #[tokio::test]
 async fn a_lost_redis_epoch_never_brings_older_entries_back() {
-    let redis = PrivateRedis::start_anywhere();
+    let redis = PrivateRedis::start().expect("start a private redis-server");
     let settings = Settings {
         engine: EngineKind::CachedDb,
         cache_url: redis.url(),

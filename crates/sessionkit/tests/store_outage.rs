@@ -1,9 +1,6 @@
 //! A store that goes away mid-run: requests get a clear 503 while it is down and work again
-//! once it is back, without restarting the app. Uses a private `redis-server` on its own port,
-//! so the shared Redis other tests use is never disturbed.
-
-#[path = "common/private_redis.rs"]
-mod private_redis;
+//! once it is back, without restarting the app. Uses a private `redis-server` on its own port
+//! (sessionkit-testkit), so the shared Redis other tests use is never disturbed.
 
 use std::time::{Duration, Instant};
 
@@ -13,9 +10,8 @@ use axum::routing::get;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use sessionkit::{EngineKind, Session, SessionError, Sessions, Settings};
+use sessionkit_testkit::{PrivateRedis, spare_port};
 use tower::ServiceExt;
-
-use private_redis::{PrivateRedis, free_port};
 
 async fn incr(session: Session) -> Result<String, SessionError> {
     let n: i64 = session.get("n")?.unwrap_or(0) + 1;
@@ -49,7 +45,7 @@ async fn call(app: &Router, cookie: Option<&str>) -> (StatusCode, Option<String>
 
 #[tokio::test]
 async fn redis_down_gives_503s_then_recovers_without_a_restart() {
-    let redis = PrivateRedis::start_anywhere();
+    let mut redis = PrivateRedis::start().expect("start a private redis-server");
     let settings = Settings {
         engine: EngineKind::Cache,
         cache_url: redis.url(),
@@ -66,7 +62,7 @@ async fn redis_down_gives_503s_then_recovers_without_a_restart() {
     let cookie = cookie.expect("a session cookie");
     assert_eq!(call(&app, Some(&cookie)).await.2, "2");
 
-    let port = redis.stop();
+    redis.kill().expect("kill redis-server");
     for cookie in [Some(cookie.as_str()), None] {
         let started = Instant::now();
         let (status, set_cookie, body) = call(&app, cookie).await;
@@ -76,8 +72,8 @@ async fn redis_down_gives_503s_then_recovers_without_a_restart() {
         assert!(started.elapsed() < Duration::from_secs(5), "failed fast");
     }
 
-    // Same port, empty data (no persistence): the app reconnects by itself.
-    let _redis = PrivateRedis::start(port);
+    // Same port and data: the app reconnects by itself.
+    redis.restart().expect("restart redis-server");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (status, cookie, body) = call(&app, None).await;
@@ -95,7 +91,10 @@ async fn redis_down_gives_503s_then_recovers_without_a_restart() {
 async fn an_unreachable_database_at_start_up_is_a_clear_error() {
     let settings = Settings {
         engine: EngineKind::Db,
-        db_url: format!("postgres://postgres@127.0.0.1:{}/test", free_port()),
+        db_url: format!(
+            "postgres://postgres@127.0.0.1:{}/test",
+            spare_port().unwrap()
+        ),
         store_timeout: Duration::from_secs(1),
         ..Settings::new("outage-test-secret")
     };

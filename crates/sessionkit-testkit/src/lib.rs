@@ -1,0 +1,34 @@
+//! Test-only helpers for fault injection: private database and cache servers that a test may
+//! kill, hang and restart, and a TCP proxy it may partition.
+//!
+//! Each server ([`PrivateRedis`], [`PrivatePostgres`], [`PrivateMariaDb`]) runs on a spare port
+//! with its data under its own temporary directory, in its own process group, so a test can
+//! `kill()` (SIGKILL), `suspend()` (SIGSTOP), `resume()` (SIGCONT) and `restart()` it without
+//! going near the shared services on 5432, 3306 and 6379 that other tests use. Dropping one
+//! stops it and removes its directory. [`TcpProxy`] sits between an app and a server so a test
+//! can cut the network (`partition()`) and restore it (`heal()`).
+//!
+//! This crate is not published and does not depend on `sessionkit`: it knows servers and
+//! sockets, not sessions.
+
+mod daemon;
+mod mariadb;
+mod postgres;
+mod probe;
+mod proxy;
+mod redis;
+mod server;
+mod temp_dir;
+
+pub use mariadb::{MariaDb, PrivateMariaDb};
+pub use postgres::{Postgres, PrivatePostgres};
+pub use proxy::TcpProxy;
+pub use redis::{PrivateRedis, Redis};
+pub use server::{Kind, PrivateServer};
+pub use temp_dir::TempDir;
+
+/// A port nothing listens on right now (the OS picks it; the listener is closed at once).
+pub fn spare_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}

@@ -1,0 +1,69 @@
+//! MariaDB, with a `test` database.
+
+use std::io;
+use std::path::Path;
+use std::process::Command;
+
+use crate::daemon::{Launch, run_setup};
+use crate::probe;
+use crate::server::{Kind, PrivateServer, sealed::Sealed};
+
+/// A private MariaDB server, see [`MariaDb`].
+pub type PrivateMariaDb = PrivateServer<MariaDb>;
+
+/// `mariadbd` with a fresh data directory from `mariadb-install-db`, user `root` with no
+/// password, listening on 127.0.0.1 with its socket in its own directory, and a `test` database
+/// (made by an init file at each start). `--no-defaults`, so the system's my.cnf (port 3306,
+/// the shared socket) is never read. InnoDB keeps its default durability (the log is flushed at
+/// each commit).
+pub enum MariaDb {}
+
+impl Kind for MariaDb {}
+
+/// A small buffer pool for a fast start: the sessions of a test fit in a few pages.
+const BUFFER_POOL: &str = "--innodb-buffer-pool-size=16M";
+
+impl Sealed for MariaDb {
+    const LABEL: &'static str = "mariadb";
+
+    fn prepare(dir: &Path, port: u16) -> io::Result<Launch> {
+        let data = dir.join("data");
+        run_setup(
+            "mariadb-install-db",
+            Command::new("mariadb-install-db")
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", data.display()))
+                .args(["--user=root", "--auth-root-authentication-method=normal"])
+                .args(["--skip-test-db", BUFFER_POOL]),
+        )?;
+        let init_file = dir.join("init.sql");
+        std::fs::write(&init_file, "CREATE DATABASE IF NOT EXISTS test;\n")?;
+        let dir = dir.to_owned();
+        Ok(Launch {
+            name: "mariadbd",
+            port,
+            log: dir.join("server.log"),
+            command: Box::new(move || {
+                let mut command = Command::new("mariadbd");
+                command
+                    .arg("--no-defaults")
+                    .arg(format!("--datadir={}", data.display()))
+                    .arg(format!("--port={port}"))
+                    .arg(format!("--socket={}", dir.join("mariadbd.sock").display()))
+                    .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
+                    .arg(format!("--tmpdir={}", dir.display()))
+                    .arg(format!("--init-file={}", init_file.display()))
+                    .args(["--bind-address=127.0.0.1", "--skip-networking=0"])
+                    .args(["--user=root", "--skip-name-resolve", BUFFER_POOL]);
+                command
+            }),
+            ready: probe::mariadb,
+            // Its data goes with it: nothing to shut down cleanly.
+            stop_signal: libc::SIGKILL,
+        })
+    }
+
+    fn url(port: u16) -> String {
+        format!("mysql://root@127.0.0.1:{port}/test")
+    }
+}
