@@ -76,13 +76,14 @@ pub struct CacheRead {
 /// use sessionkit::engine::{Cache, Data, Loaded, MemoryStore};
 ///
 /// let cache = MemoryStore::new(100);
+/// let epoch = cache.new_epoch().await?; // what a cache user does first
 /// let id = SessionKey::generate().hashed();
 /// let v = |version| Loaded {
 ///     data: Arc::new(Data::from_iter([("n".into(), json!(version))])),
 ///     version,
 /// };
 /// let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-/// let epoch = cache.read_current(&id).await?.epoch;
+/// assert_eq!(cache.read_current(&id).await?.epoch, epoch);
 /// assert!(cache.write_if_newer(&id, &v(2), expires, epoch).await?);
 /// assert!(!cache.write_if_newer(&id, &v(1), expires, epoch).await?); // older: refused
 /// assert_eq!(cache.read_current(&id).await?.record, Some(v(2)));
@@ -100,7 +101,8 @@ pub struct CacheRead {
 #[async_trait]
 pub trait Cache: RecordStore {
     /// The entry of `id` if it was written under the current epoch (older ones are ignored),
-    /// with that epoch — in one round trip.
+    /// with that epoch — in one round trip. Fails if the cache has no epoch (it lost its
+    /// data): it is not to be trusted again before [`Cache::new_epoch`].
     async fn read_current(&self, id: &str) -> Result<CacheRead, EngineError>;
 
     /// Stores `record` as the entry of `id` until `expires`, only if `epoch` is still the
@@ -650,15 +652,6 @@ local function outranks(entry, epoch, version)
 end
 ";
 
-/// The entry (fields e = epoch, v = version, d = data; no d in a fence) if written under the
-/// current epoch: {epoch, version, data}, else {epoch}.
-/// KEYS: entry, epoch.
-const READ_CURRENT_SCRIPT: &str = r"
-local epoch = current_epoch(KEYS[2])
-local entry = redis.call('HMGET', KEYS[1], 'e', 'v', 'd')
-if entry[1] == epoch and entry[3] then return {epoch, entry[2], entry[3]} end
-return {epoch}";
-
 /// Writes the entry if ARGV's epoch is current and the entry admits the version; 1 if written.
 /// KEYS: entry, epoch; ARGV: epoch, version, data, expiry (Unix seconds).
 const WRITE_IF_NEWER_SCRIPT: &str = r"
@@ -710,7 +703,6 @@ pub struct RedisStore {
     replace: redis::Script,
     unlock: redis::Script,
     expiries: redis::Script,
-    read_current: redis::Script,
     write_if_newer: redis::Script,
     fence: redis::Script,
     new_epoch: redis::Script,
@@ -767,7 +759,6 @@ impl RedisStore {
             replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
             expiries: redis::Script::new(EXPIRIES_SCRIPT),
-            read_current: redis::Script::new(&format!("{CURRENT_EPOCH}{READ_CURRENT_SCRIPT}")),
             write_if_newer: redis::Script::new(&format!(
                 "{CURRENT_EPOCH}{RANKS}{WRITE_IF_NEWER_SCRIPT}"
             )),
@@ -1040,41 +1031,42 @@ impl RecordStore for RedisStore {
 
 #[async_trait]
 impl Cache for RedisStore {
+    /// `GET` of the epoch and `HMGET` of the entry (fields e = epoch, v = version, d = data;
+    /// no d in a fence) in one pipeline — no script, this is every request's call. Another
+    /// client may start a new epoch between the two, which is as if this read came first:
+    /// an entry of the epoch read was written while that epoch was current.
     async fn read_current(&self, id: &str) -> Result<CacheRead, EngineError> {
-        let found: Vec<String> = self
-            .read_current
-            .key(self.redis_key(id))
-            .key(self.epoch_key())
-            .invoke_async(&mut self.connection())
+        type Entry = (Option<i64>, Option<i64>, Option<String>);
+        let (epoch, entry): (Option<i64>, Entry) = redis::pipe()
+            .cmd("GET")
+            .arg(self.epoch_key())
+            .cmd("HMGET")
+            .arg(self.redis_key(id))
+            .arg("e")
+            .arg("v")
+            .arg("d")
+            .query_async(&mut self.connection())
             .await
             .map_err(EngineError::unavailable)?;
-        let number = |text: &String| {
-            text.parse::<i64>().map_err(|_| {
-                EngineError::unavailable(std::io::Error::other(format!(
-                    "{text:?} in the session cache is not a number"
-                )))
-            })
+        let Some(epoch) = epoch else {
+            return Err(EngineError::unavailable(std::io::Error::other(
+                "the session cache has lost its epoch (restarted empty, or evicted it)",
+            )));
         };
-        let (epoch, record) = match found.as_slice() {
-            [epoch] => (number(epoch)?, None),
-            [epoch, version, data] => {
-                let record = match serde_json::from_str(data) {
+        let record = match entry {
+            (Some(written), Some(version), Some(data)) if written == epoch => {
+                match serde_json::from_str(&data) {
                     Ok(data) => Some(Loaded {
                         data: Arc::new(data),
-                        version: number(version)?,
+                        version,
                     }),
                     Err(error) => {
                         tracing::warn!(%error, "session data in Redis is not a JSON object");
                         None
                     }
-                };
-                (number(epoch)?, record)
+                }
             }
-            _ => {
-                return Err(EngineError::unavailable(std::io::Error::other(
-                    "unexpected reply from the session cache's read script",
-                )));
-            }
+            _ => None,
         };
         Ok(CacheRead { record, epoch })
     }
