@@ -2,7 +2,9 @@
 //! - `redis://host[:port][/db]`: shared by every app instance. Each session is a Redis hash
 //!   (`d` = the data as JSON, `v` = its version) under `SESSION_CACHE_KEY_PREFIX` + the key's
 //!   SHA-256, with the session's expiry as the Redis TTL, so Redis evicts it on its own.
-//!   Conditional writes are Lua scripts, so they are atomic on the server.
+//!   Conditional writes are Lua scripts, so they are atomic on the server. As `cached_db`'s
+//!   cache ([`Cache`]), its entries also hold `e`, the epoch they were written under, and
+//!   the current epoch is a counter at `SESSION_CACHE_KEY_PREFIX` + `epoch`.
 //! - `memory://[?max_entries=N]`: this process only, bounded (default 100 000 sessions); when
 //!   full it drops expired sessions first, then those closest to expiry.
 //!
@@ -45,8 +47,8 @@ use crate::settings::{ConfigError, EngineKind, Settings};
 /// ```
 pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
 
-/// The epoch a cache starts in before anyone has read it: no real epoch has this value, so
-/// nothing written under it is ever served.
+/// No epoch: what `cached_db` holds before it has seen one. No cache ever has it, so nothing
+/// is written under it.
 pub const NO_EPOCH: i64 = i64::MIN;
 
 /// A version no write ever reaches: a fence at it keeps every write out (a deleted session).
@@ -622,9 +624,9 @@ for i, key in ipairs(KEYS) do
 end
 return expiries";
 
-/// The cache epoch stored under KEYS-like `key`, created if missing. A missing epoch (a
-/// fresh Redis, or the key evicted) starts at the server's clock in microseconds, never at a
-/// value an earlier epoch had — else entries of that earlier epoch would be served again.
+/// The cache epoch stored at `key`, for the scripts that write; created if missing. A missing
+/// epoch (a fresh Redis, or the key evicted) starts at the server's clock in microseconds,
+/// never at a value an earlier epoch had — else entries of that epoch would be served again.
 const CURRENT_EPOCH: &str = r"
 local function current_epoch(key)
   local epoch = redis.call('GET', key)
