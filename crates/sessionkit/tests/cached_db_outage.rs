@@ -226,13 +226,8 @@ impl App {
     /// The counter the cache holds for `cookie`, if its entry belongs to the current epoch
     /// (so it would be served).
     async fn cached_counter(&self, cookie: &str) -> Option<i64> {
-        let key = format!(
-            "{}{}",
-            self.settings.cache_key_prefix,
-            SessionKey::parse(cookie).unwrap().hashed()
-        );
         let (epoch, data): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(&key)
+            .arg(self.cache_key(cookie))
             .arg("e")
             .arg("d")
             .query_async(&mut self.admin.clone())
@@ -241,6 +236,24 @@ impl App {
         let data: serde_json::Value = serde_json::from_str(&data?).unwrap();
         (epoch.is_some() && epoch == self.epoch().await).then(|| data["n"].as_i64().unwrap())
     }
+
+    /// Where the cache keeps the session of `cookie`.
+    fn cache_key(&self, cookie: &str) -> String {
+        let address = SessionKey::parse(cookie).unwrap().hashed();
+        format!("{}{address}", self.settings.cache_key_prefix)
+    }
+}
+
+#[tokio::test]
+async fn cache_entries_live_at_most_five_minutes_whatever_the_session_s_expiry() {
+    let app = App::start().await;
+    let cookie = app.counter_at(1).await; // a session of two weeks
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(app.cache_key(&cookie))
+        .query_async(&mut app.admin.clone())
+        .await
+        .unwrap();
+    assert!((1..=300).contains(&ttl), "TTL {ttl} s");
 }
 
 #[tokio::test]
