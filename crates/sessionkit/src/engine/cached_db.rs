@@ -159,7 +159,7 @@ impl CachedDbStore {
             Ok(epoch) => {
                 let trusted = self.health.recovered(probe, epoch);
                 if trusted {
-                    tracing::info!("session cache answers again; using it in a new epoch");
+                    tracing::info!(epoch, "session cache trusted from a new epoch on");
                 }
                 trusted
             }
