@@ -157,6 +157,10 @@ pub fn expire_at_browser_close(data: &Map<String, Value>, setting: bool) -> bool
 }
 
 /// Python's `datetime.isoformat()` for an aware datetime: microseconds only when non-zero.
+#[expect(
+    clippy::expect_used,
+    reason = "every OffsetDateTime has a year of at most four digits, which this format takes"
+)]
 pub(crate) fn python_isoformat(date: OffsetDateTime) -> String {
     let utc = date.to_offset(UtcOffset::UTC);
     let base = utc

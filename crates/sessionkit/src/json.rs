@@ -7,7 +7,12 @@
 //! left to `serde_json`, which accepts everything written here.
 //!
 //! Numbers keep their exact text (`serde_json/arbitrary_precision`), so integers beyond 64 bits
-//! written by Python survive a round trip unchanged.
+//! written by Python survive a round trip unchanged. A number too large for a float (`1e400`)
+//! keeps its text too: Python would write it back as `Infinity`, which no strict JSON reader
+//! (serde_json among them) accepts, so the session would come back empty.
+//!
+//! Python's other extension, the bare constants `NaN`, `Infinity` and `-Infinity`, cannot be
+//! read; [`holds_python_constants`] lets a decoder say so instead of "not JSON".
 
 use std::fmt::Write as _;
 
@@ -70,9 +75,12 @@ fn write_string(s: &str, out: &mut String) {
         .bytes()
         .position(|b| !matches!(b, b' '..=b'~') || b == b'"' || b == b'\\')
     {
-        out.push_str(&rest[..at]);
         // Everything before `at` is ASCII, so `at` starts a character.
-        let c = rest[at..].chars().next().expect("`at` is within `rest`");
+        let (plain, special) = rest.split_at_checked(at).unwrap_or((rest, ""));
+        out.push_str(plain);
+        let Some(c) = special.chars().next() else {
+            break;
+        };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -84,11 +92,12 @@ fn write_string(s: &str, out: &mut String) {
             _ => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
-                    write!(out, "\\u{unit:04x}").expect("writing to a String cannot fail");
+                    // Writing to a String cannot fail.
+                    let _ = write!(out, "\\u{unit:04x}");
                 }
             }
         }
-        rest = &rest[at + c.len_utf8()..];
+        rest = special.get(c.len_utf8()..).unwrap_or_default();
     }
     out.push_str(rest);
     out.push('"');
@@ -100,8 +109,8 @@ fn write_number(n: &Number, out: &mut String) {
         out.push_str(text);
     } else {
         match text.parse::<f64>() {
-            Ok(f) => write_python_float(f, out),
-            Err(_) => out.push_str(text),
+            Ok(f) if f.is_finite() => write_python_float(f, out),
+            _ => out.push_str(text),
         }
     }
 }
@@ -119,8 +128,13 @@ fn write_python_float(f: f64, out: &mut String) {
     }
     // Rust's `{:e}` gives the shortest round-trip digits, e.g. "-1.25e-7".
     let sci = format!("{f:e}");
-    let (mantissa, exponent) = sci.split_once('e').expect("`{:e}` always has an exponent");
-    let exponent: i32 = exponent.parse().expect("`{:e}` exponent is an integer");
+    let Some((mantissa, Ok(exponent))) = sci
+        .split_once('e')
+        .map(|(mantissa, exponent)| (mantissa, exponent.parse::<i32>()))
+    else {
+        out.push_str(&sci); // `{:e}` always has an integer exponent; never reached
+        return;
+    };
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", mantissa),
@@ -140,21 +154,53 @@ fn write_python_float(f: f64, out: &mut String) {
                 out.extend(std::iter::repeat_n('0', point - digits.len()));
                 out.push_str(".0");
             } else {
-                out.push_str(&digits[..point]);
+                let (whole, fraction) = digits.split_at_checked(point).unwrap_or((&digits, ""));
+                out.push_str(whole);
                 out.push('.');
-                out.push_str(&digits[point..]);
+                out.push_str(fraction);
             }
         }
     } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
+        out.push_str(first);
+        if !rest.is_empty() {
             out.push('.');
-            out.push_str(&digits[1..]);
+            out.push_str(rest);
         }
         let exp_sign = if exponent < 0 { '-' } else { '+' };
-        write!(out, "e{exp_sign}{:02}", exponent.unsigned_abs())
-            .expect("writing to a String cannot fail");
+        // Writing to a String cannot fail.
+        let _ = write!(out, "e{exp_sign}{:02}", exponent.unsigned_abs());
     }
+}
+
+/// Whether `json` uses `NaN`, `Infinity` or `-Infinity` outside its strings: Python's
+/// `json.dumps` writes them for non-finite floats, serde_json rejects them.
+///
+/// ```
+/// use sessionkit::json::holds_python_constants;
+///
+/// assert!(holds_python_constants(br#"{"x":NaN}"#));
+/// assert!(holds_python_constants(br#"{"x":[1,-Infinity]}"#));
+/// assert!(!holds_python_constants(br#"{"NaN":"Infinity"}"#));
+/// ```
+pub fn holds_python_constants(json: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if byte == b'N' || byte == b'I' {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -242,6 +288,35 @@ mod tests {
     fn parsed_floats_are_rewritten_in_python_form() {
         let map: Map<String, Value> = serde_json::from_str(r#"{"a":1E+16,"b":1.50}"#).unwrap();
         assert_eq!(to_python_json(&map), r#"{"a":1e+16,"b":1.5}"#);
+    }
+
+    #[test]
+    fn numbers_beyond_a_float_keep_their_text_and_read_back() {
+        for text in ["1e400", "-1e400", "1e999999999999", "-2.5e999"] {
+            let map: Map<String, Value> =
+                serde_json::from_str(&format!(r#"{{"x":{text}}}"#)).expect("serde_json reads it");
+            let written = to_python_json(&map);
+            assert!(!written.contains("Infinity"), "{written}");
+            let back: Map<String, Value> = serde_json::from_str(&written).expect("reads back");
+            assert_eq!(back, map, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_float_written_with_millions_of_digits_is_written_as_python_reads_it() {
+        let huge_one = format!("1.{}", "0".repeat(3_000_000));
+        let one: Map<String, Value> =
+            serde_json::from_str(&format!(r#"{{"x":{huge_one}}}"#)).expect("serde_json reads it");
+        let written = to_python_json(&one);
+        assert!(written == r#"{"x":1.0}"#, "not 1.0: {written:.40}");
+    }
+
+    #[test]
+    fn python_constants_are_found_outside_strings_only() {
+        assert!(holds_python_constants(br#"{"a":Infinity}"#));
+        assert!(holds_python_constants(br#"{"a":"\\",b:NaN}"#));
+        assert!(!holds_python_constants(br#"{"a":"\"NaN\""}"#));
+        assert!(!holds_python_constants(br#"{"a":1e400,"b":true,"c":null}"#));
     }
 
     #[test]

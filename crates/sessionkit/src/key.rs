@@ -69,6 +69,10 @@ impl SessionKey {
     /// assert_ne!(a, b);
     /// assert!(SessionKey::is_well_formed(a.as_str())); // 32 of [a-z0-9]
     /// ```
+    #[expect(
+        clippy::expect_used,
+        reason = "without the OS CSPRNG no key can be made safely: stopping beats a weak key"
+    )]
     pub fn generate() -> Self {
         // 252 is the largest multiple of 36 below 256: bytes at or above it would bias the draw.
         const LIMIT: u8 = 252;
@@ -80,7 +84,9 @@ impl SessionKey {
                 if key.len() == KEY_LENGTH {
                     break;
                 }
-                key.push(ALPHABET[usize::from(byte % 36)] as char);
+                if let Some(&digit) = ALPHABET.get(usize::from(byte % 36)) {
+                    key.push(char::from(digit));
+                }
             }
         }
         SessionKey(key)
@@ -158,11 +164,17 @@ impl SessionKey {
     /// assert_eq!(key.to_string(), format!("#{}", key.fingerprint())); // what logs show
     /// ```
     pub fn fingerprint(&self) -> String {
-        self.hashed()[..8].to_owned()
+        let mut hash = self.hashed();
+        hash.truncate(8);
+        hash
     }
 }
 
 /// The two lowercase hex digits of every byte: one lookup a byte, as every request hashes a key.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: an index out of range fails the build, not a request"
+)]
 const HEX_PAIRS: [[u8; 2]; 256] = {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut pairs = [[0; 2]; 256];
@@ -191,23 +203,29 @@ impl KeyHash {
     pub(crate) fn of(key: &str) -> Self {
         let (last_length, last_key, last_hash) = LAST_KEY_HASH.get();
         // Constant time, so a cookie's timing tells nothing about the key hashed before it.
-        if last_length == key.len() && bool::from(last_key[..last_length].ct_eq(key.as_bytes())) {
+        let same_key = last_length == key.len()
+            && last_key
+                .get(..last_length)
+                .is_some_and(|last| bool::from(last.ct_eq(key.as_bytes())));
+        if same_key {
             return KeyHash(last_hash);
         }
         let mut hex = [0; 64];
         for (pair, byte) in hex.chunks_exact_mut(2).zip(Sha256::digest(key.as_bytes())) {
-            pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
+            // A byte indexes all 256 pairs.
+            pair.copy_from_slice(HEX_PAIRS.get(usize::from(byte)).unwrap_or(&[b'0'; 2]));
         }
-        if key.len() <= MAX_KEY_LENGTH {
-            let mut kept = [0; MAX_KEY_LENGTH];
-            kept[..key.len()].copy_from_slice(key.as_bytes());
+        let mut kept = [0; MAX_KEY_LENGTH];
+        if let Some(slot) = kept.get_mut(..key.len()) {
+            slot.copy_from_slice(key.as_bytes());
             LAST_KEY_HASH.set((key.len(), kept, hex));
         }
         KeyHash(hex)
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+        // Hex digits are ASCII, so this is never the empty fallback.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 

@@ -44,9 +44,10 @@ impl CookieTemplate {
         if settings.cookie_secure {
             attributes.push_str("; Secure");
         }
-        write!(attributes, "; Path={}", settings.cookie_path).expect("writing to a String");
+        // Writing to a String cannot fail.
+        let _ = write!(attributes, "; Path={}", settings.cookie_path);
         if let Some(domain) = &settings.cookie_domain {
-            write!(attributes, "; Domain={domain}").expect("writing to a String");
+            let _ = write!(attributes, "; Domain={domain}");
         }
         let mut template = CookieTemplate {
             name: format!("{}=", settings.cookie_name),
@@ -59,6 +60,10 @@ impl CookieTemplate {
 
     /// The header that sets the cookie to `value` for `max_age` seconds from `now` (`None`:
     /// until the browser closes).
+    #[expect(
+        clippy::expect_used,
+        reason = "values are session keys or base64 and settings passed validate: header-safe"
+    )]
     pub(crate) fn set(
         &self,
         value: &str,
@@ -79,7 +84,7 @@ impl CookieTemplate {
         if let Some(age) = max_age {
             let now = u64::try_from(now.unix_timestamp()).unwrap_or(0);
             let expires = now.saturating_add(age).min(LAST_EXPIRES);
-            write!(header, "; Max-Age={age}; Expires=").expect("writing to a String");
+            let _ = write!(header, "; Max-Age={age}; Expires=");
             push_http_date(expires, &mut header);
         }
         debug_assert_eq!(header.len(), header.capacity());
@@ -121,7 +126,8 @@ fn push_http_date(seconds: u64, out: &mut String) {
         LAST_HTTP_DATE.set((seconds, date));
         date
     };
-    out.push_str(std::str::from_utf8(&date).expect("HTTP dates are ASCII"));
+    // HTTP dates are ASCII, so this is never the empty fallback.
+    out.push_str(std::str::from_utf8(&date).unwrap_or_default());
 }
 
 #[cfg(test)]

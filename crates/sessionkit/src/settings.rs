@@ -293,6 +293,29 @@ fn redact_password(url: &str) -> String {
 /// ```
 pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 
+/// The longest `SESSION_COOKIE_AGE`: 400 days, the most browsers keep a cookie (Chrome and
+/// Firefox cap Max-Age there), so a longer age would only keep records nobody can present.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::MAX_COOKIE_AGE;
+///
+/// let forever = Settings { cookie_age: MAX_COOKIE_AGE + 1, ..Settings::new("secret") };
+/// assert_eq!(forever.validate().unwrap_err().setting, "SESSION_COOKIE_AGE");
+/// ```
+pub const MAX_COOKIE_AGE: i64 = 400 * 24 * 60 * 60;
+
+/// The shortest duration setting: below a millisecond every store call would time out.
+const MIN_DURATION: Duration = Duration::from_millis(1);
+
+/// The longest value of each duration setting. Past these a value can only be a slip (a
+/// request held for hours), and huge ones overflow timers and clocks.
+const MAX_DURATIONS: [(&str, Duration); 3] = [
+    ("SESSION_STORE_TIMEOUT", Duration::from_secs(600)),
+    ("SESSION_LOCK_TIMEOUT", Duration::from_secs(600)),
+    ("SESSION_LOCK_LEASE", Duration::from_secs(24 * 60 * 60)),
+];
+
 /// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
 ///
 /// ```
@@ -558,8 +581,8 @@ impl Settings {
     ///
     /// let zero_age = Settings { cookie_age: 0, ..Settings::new("secret") };
     /// let error = zero_age.validate().unwrap_err();
-    /// let message = "SESSION_COOKIE_AGE: must be a positive number of seconds, not 0";
-    /// assert_eq!(error.to_string(), message);
+    /// let message = "SESSION_COOKIE_AGE: must be a positive number of seconds up to 34560000";
+    /// assert!(error.to_string().starts_with(message));
     ///
     /// let cookies_locked = Settings {
     ///     engine: EngineKind::SignedCookies,
@@ -578,15 +601,20 @@ impl Settings {
                 ),
             ));
         }
-        if self.cookie_age <= 0 {
+        if !(1..=MAX_COOKIE_AGE).contains(&self.cookie_age) {
             return Err(ConfigError::new(
                 "SESSION_COOKIE_AGE",
                 format!(
-                    "must be a positive number of seconds, not {}",
+                    "must be a positive number of seconds up to {MAX_COOKIE_AGE} (400 days, \
+                     the most browsers keep a cookie), not {}",
                     self.cookie_age
                 ),
             ));
         }
+        check_duration("SESSION_STORE_TIMEOUT", self.store_timeout)?;
+        check_duration("SESSION_CACHE_TIMEOUT", self.cache_timeout)?;
+        check_duration("SESSION_LOCK_TIMEOUT", self.lock_timeout)?;
+        check_duration("SESSION_LOCK_LEASE", self.lock_lease)?;
         // RFC 6265: a path is any ASCII but control characters and ';'.
         if !self.cookie_path.starts_with('/')
             || !self
@@ -654,14 +682,12 @@ impl Settings {
                 ));
             }
         }
-        if self.engine == EngineKind::CachedDb
-            && (self.cache_timeout.is_zero() || self.cache_timeout >= self.store_timeout)
-        {
+        if self.engine == EngineKind::CachedDb && self.cache_timeout >= self.store_timeout {
             return Err(ConfigError::new(
                 "SESSION_CACHE_TIMEOUT",
                 format!(
-                    "{:?} must be more than 0 and less than SESSION_STORE_TIMEOUT ({:?}), so a \
-                     hung cache leaves the request time to ask the database",
+                    "{:?} must be less than SESSION_STORE_TIMEOUT ({:?}), so a hung cache \
+                     leaves the request time to ask the database",
                     self.cache_timeout, self.store_timeout
                 ),
             ));
@@ -766,18 +792,56 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The longest value `setting` accepts (see [`MAX_DURATIONS`]).
+fn max_duration(setting: &str) -> Duration {
+    MAX_DURATIONS
+        .iter()
+        .find(|(name, _)| *name == setting)
+        .map_or(Duration::from_secs(600), |(_, max)| *max)
+}
+
+/// Seconds (a decimal number) within the setting's range; checked before converting, since a
+/// huge value cannot become a `Duration` at all.
 fn parse_seconds(setting: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    value
+    let seconds = value
+        .trim()
         .parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64)
         .ok_or_else(|| {
             ConfigError::new(
                 setting,
                 format!("{value:?} is not a positive number of seconds"),
             )
-        })
+        })?;
+    let max = max_duration(setting);
+    if seconds > max.as_secs_f64() {
+        return Err(out_of_range(setting, value));
+    }
+    let duration =
+        Duration::try_from_secs_f64(seconds).map_err(|_| out_of_range(setting, value))?;
+    check_duration(setting, duration)?;
+    Ok(duration)
+}
+
+/// A duration given in code (the fields are public) must be within the same range.
+fn check_duration(setting: &'static str, duration: Duration) -> Result<(), ConfigError> {
+    if (MIN_DURATION..=max_duration(setting)).contains(&duration) {
+        Ok(())
+    } else {
+        Err(out_of_range(setting, &format!("{duration:?}")))
+    }
+}
+
+fn out_of_range(setting: &'static str, value: &str) -> ConfigError {
+    ConfigError::new(
+        setting,
+        format!(
+            "{value} is out of range: use from {} to {} seconds",
+            MIN_DURATION.as_secs_f64(),
+            max_duration(setting).as_secs()
+        ),
+    )
 }
 
 fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -933,6 +997,11 @@ mod tests {
                 "positive",
             ),
             (
+                &[("SESSION_CACHE_TIMEOUT", "1e300")],
+                "SESSION_CACHE_TIMEOUT",
+                "out of range",
+            ),
+            (
                 &[("SESSION_LOCK_LEASE", "soon")],
                 "SESSION_LOCK_LEASE",
                 "seconds",
@@ -972,6 +1041,41 @@ mod tests {
                 &[("SESSION_COOKIE_AGE", "0")],
                 "SESSION_COOKIE_AGE",
                 "positive",
+            ),
+            (
+                &[("SESSION_COOKIE_AGE", "9223372036854775807")],
+                "SESSION_COOKIE_AGE",
+                "400 days",
+            ),
+            (
+                &[("SESSION_STORE_TIMEOUT", "1e300")],
+                "SESSION_STORE_TIMEOUT",
+                "out of range",
+            ),
+            (
+                &[("SESSION_STORE_TIMEOUT", "1e19")],
+                "SESSION_STORE_TIMEOUT",
+                "out of range",
+            ),
+            (
+                &[("SESSION_STORE_TIMEOUT", "1e-12")],
+                "SESSION_STORE_TIMEOUT",
+                "out of range",
+            ),
+            (
+                &[("SESSION_LOCK_TIMEOUT", "1e20")],
+                "SESSION_LOCK_TIMEOUT",
+                "out of range",
+            ),
+            (
+                &[("SESSION_LOCK_LEASE", "1e30")],
+                "SESSION_LOCK_LEASE",
+                "out of range",
+            ),
+            (
+                &[("SESSION_LOCK_LEASE", "inf")],
+                "SESSION_LOCK_LEASE",
+                "positive number",
             ),
             (
                 &[("SESSION_COOKIE_SECURE", "maybe")],

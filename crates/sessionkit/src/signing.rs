@@ -19,7 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::json::to_python_json;
+use crate::json::{holds_python_constants, to_python_json};
 
 /// Salt of the `signed_cookies` engine's cookie (Django's `signed_cookies` backend).
 ///
@@ -302,8 +302,13 @@ impl Signer {
         now: SystemTime,
     ) -> Result<Unsigned, SignatureError> {
         let Unsigned { data, timestamp } = self.unsign_payload(value, max_age, now)?;
-        let data = serde_json::from_slice::<Map<String, Value>>(&data)
-            .map_err(|_| SignatureError::BadPayload("not a JSON object"))?;
+        let data = serde_json::from_slice::<Map<String, Value>>(&data).map_err(|_| {
+            SignatureError::BadPayload(if holds_python_constants(&data) {
+                "holds NaN or Infinity, Python's JSON extension, which sessionkit does not read"
+            } else {
+                "not a JSON object"
+            })
+        })?;
         Ok(Unsigned { data, timestamp })
     }
 
@@ -513,6 +518,25 @@ mod tests {
 
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn python_nan_and_infinity_are_refused_by_name() {
+        let signer = Signer::new(COOKIE_SALT, "secret", &[]);
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for payload in [&br#"{"x":NaN}"#[..], br#"{"x":[-Infinity]}"#] {
+            let value = signer.sign_payload(payload, 1_700_000_000);
+            let Err(SignatureError::BadPayload(why)) = signer.unsign_object(&value, None, now)
+            else {
+                panic!("{payload:?} was accepted");
+            };
+            assert!(why.contains("NaN or Infinity"), "{why}");
+        }
+        let value = signer.sign_payload(br#"{"x":1e400}"#, 1_700_000_000);
+        assert!(
+            signer.unsign_object(&value, None, now).is_ok(),
+            "1e400 reads"
+        );
     }
 
     #[test]

@@ -30,6 +30,38 @@ fn a_bad_setting_is_one_line_naming_it_and_exit_code_2() {
 }
 
 #[test]
+fn huge_durations_are_a_startup_error_not_a_panic() {
+    let dir = TempDir::new("huge-durations");
+    let cases = [
+        ("SESSION_STORE_TIMEOUT", "1e300"),
+        ("SESSION_STORE_TIMEOUT", "1e19"),
+        ("SESSION_LOCK_TIMEOUT", "1e20"),
+        ("SESSION_LOCK_LEASE", "1e30"),
+        ("SESSION_COOKIE_AGE", "9223372036854775807"),
+    ];
+    for (setting, value) in cases {
+        let outcome = sessionkit(dir.path())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .envs([("SESSION_ENGINE", "cache"), ("SESSION_LOCKING", "true")])
+            .env(setting, value)
+            .run();
+        assert_eq!(
+            outcome.code,
+            Some(2),
+            "{setting}={value}: {}",
+            outcome.stderr
+        );
+        assert!(
+            outcome
+                .stderr
+                .starts_with(&format!("sessionkit serve: {setting}: ")),
+            "{setting}={value}: {}",
+            outcome.stderr
+        );
+    }
+}
+
+#[test]
 fn migrate_creates_the_table_once_and_can_run_again() {
     let dir = TempDir::new("migrate");
     for run in 1..=2 {

@@ -44,6 +44,7 @@ fn encode_then_decode_round_trips_json_objects() {
         r#"{"cart":[{"sku":"A-1","qty":2},{"sku":"B-2","qty":1}],"meta":{"tags":["x",null,true]}}"#,
         r#"{"big":12345678901234567890,"bigger":123456789012345678901234567890,"negative":-9223372036854775809}"#,
         r#"{"pi":3.14159,"tiny":1e-07,"huge":1e+16,"half":-0.5}"#,
+        r#"{"beyond_a_float":1e400,"below":-2.5e999}"#,
         &compressible,
     ];
     for json in objects {

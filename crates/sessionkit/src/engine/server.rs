@@ -58,6 +58,10 @@ impl Addressing {
     /// assert_eq!(address.len(), 64);
     /// assert_eq!(address, MemoryStore::new(1).address(&key)); // where the store keeps it
     /// ```
+    #[expect(
+        clippy::expect_used,
+        reason = "a SessionKey is well formed by construction, which is all of_cookie checks"
+    )]
     pub fn of(self, key: &SessionKey) -> String {
         self.of_cookie(key.as_str())
             .expect("a SessionKey is well formed")
