@@ -200,6 +200,10 @@ pub struct Settings {
     /// `SESSION_STORE_TIMEOUT` in seconds, default 5: how long a store operation may take
     /// before the request gets a 503.
     pub store_timeout: Duration,
+    /// `SESSION_CACHE_TIMEOUT` in seconds, default 0.25: how long `cached_db` waits for its
+    /// cache before it asks the database instead. Shorter than `SESSION_STORE_TIMEOUT`, so a
+    /// hung cache still leaves the request time to reach the database.
+    pub cache_timeout: Duration,
     /// `SESSION_LOCKING`, default false: serialize the requests of one session, from their
     /// first access to their save, with a lock in the store (no lost read-modify-write).
     pub locking: bool,
@@ -245,6 +249,7 @@ impl fmt::Debug for Settings {
             .field("cache_key_prefix", &self.cache_key_prefix)
             .field("file_path", &self.file_path)
             .field("store_timeout", &self.store_timeout)
+            .field("cache_timeout", &self.cache_timeout)
             .field("locking", &self.locking)
             .field("lock_timeout", &self.lock_timeout)
             .field("lock_lease", &self.lock_lease)
@@ -323,7 +328,7 @@ const MAX_DURATIONS: [(&str, Duration); 3] = [
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 22] = [
+pub const SETTING_NAMES: [&str; 23] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
@@ -332,6 +337,7 @@ pub const SETTING_NAMES: [&str; 22] = [
     "SESSION_CACHE_KEY_PREFIX",
     "SESSION_FILE_PATH",
     "SESSION_STORE_TIMEOUT",
+    "SESSION_CACHE_TIMEOUT",
     "SESSION_LOCKING",
     "SESSION_LOCK_TIMEOUT",
     "SESSION_LOCK_LEASE",
@@ -370,6 +376,7 @@ impl Settings {
             cache_key_prefix: "sessionkit:".to_owned(),
             file_path: std::env::temp_dir(),
             store_timeout: Duration::from_secs(5),
+            cache_timeout: Duration::from_millis(250),
             locking: false,
             lock_timeout: Duration::from_secs(10),
             lock_lease: Duration::from_secs(30),
@@ -537,6 +544,7 @@ impl Settings {
             "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),
             "SESSION_FILE_PATH" => self.file_path = PathBuf::from(value),
             "SESSION_STORE_TIMEOUT" => self.store_timeout = parse_seconds(setting, value)?,
+            "SESSION_CACHE_TIMEOUT" => self.cache_timeout = parse_seconds(setting, value)?,
             "SESSION_LOCKING" => self.locking = parse_bool(setting, value)?,
             "SESSION_LOCK_TIMEOUT" => self.lock_timeout = parse_seconds(setting, value)?,
             "SESSION_LOCK_LEASE" => self.lock_lease = parse_seconds(setting, value)?,
@@ -604,6 +612,7 @@ impl Settings {
             ));
         }
         check_duration("SESSION_STORE_TIMEOUT", self.store_timeout)?;
+        check_duration("SESSION_CACHE_TIMEOUT", self.cache_timeout)?;
         check_duration("SESSION_LOCK_TIMEOUT", self.lock_timeout)?;
         check_duration("SESSION_LOCK_LEASE", self.lock_lease)?;
         // RFC 6265: a path is any ASCII but control characters and ';'.
@@ -672,6 +681,16 @@ impl Settings {
                     ),
                 ));
             }
+        }
+        if self.engine == EngineKind::CachedDb && self.cache_timeout >= self.store_timeout {
+            return Err(ConfigError::new(
+                "SESSION_CACHE_TIMEOUT",
+                format!(
+                    "{:?} must be less than SESSION_STORE_TIMEOUT ({:?}), so a hung cache \
+                     leaves the request time to ask the database",
+                    self.cache_timeout, self.store_timeout
+                ),
+            ));
         }
         for (i, fallback) in self.engine_fallbacks.iter().enumerate() {
             if *fallback == self.engine || self.engine_fallbacks[..i].contains(fallback) {
@@ -962,6 +981,25 @@ mod tests {
                 &[("SESSION_STORE_TIMEOUT", "-1")],
                 "SESSION_STORE_TIMEOUT",
                 "positive",
+            ),
+            (
+                &[
+                    ("SESSION_ENGINE", "cached_db"),
+                    ("SESSION_STORE_TIMEOUT", "0.5"),
+                    ("SESSION_CACHE_TIMEOUT", "0.5"),
+                ],
+                "SESSION_CACHE_TIMEOUT",
+                "less than SESSION_STORE_TIMEOUT",
+            ),
+            (
+                &[("SESSION_CACHE_TIMEOUT", "0")],
+                "SESSION_CACHE_TIMEOUT",
+                "positive",
+            ),
+            (
+                &[("SESSION_CACHE_TIMEOUT", "1e300")],
+                "SESSION_CACHE_TIMEOUT",
+                "out of range",
             ),
             (
                 &[("SESSION_LOCK_LEASE", "soon")],

@@ -2,7 +2,9 @@
 //! - `redis://host[:port][/db]`: shared by every app instance. Each session is a Redis hash
 //!   (`d` = the data as JSON, `v` = its version) under `SESSION_CACHE_KEY_PREFIX` + the key's
 //!   SHA-256, with the session's expiry as the Redis TTL, so Redis evicts it on its own.
-//!   Conditional writes are Lua scripts, so they are atomic on the server.
+//!   Conditional writes are Lua scripts, so they are atomic on the server. As `cached_db`'s
+//!   cache ([`Cache`]), its entries also hold `e`, the epoch they were written under, and
+//!   the current epoch is a counter at `SESSION_CACHE_KEY_PREFIX` + `epoch`.
 //! - `memory://[?max_entries=N]`: this process only, bounded (default 100 000 sessions); when
 //!   full it drops expired sessions first, then those closest to expiry.
 //!
@@ -10,6 +12,7 @@
 //! persistence); use `db` or `cached_db` where that is not acceptable.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -44,33 +47,85 @@ use crate::settings::{ConfigError, EngineKind, Settings};
 /// ```
 pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
 
-/// A cache that can also be written unconditionally (what `cached_db` needs to refresh it).
+/// No epoch: what `cached_db` holds before it has seen one. No cache ever has it, so nothing
+/// is written under it.
+pub const NO_EPOCH: i64 = i64::MIN;
+
+/// A version no write ever reaches: a fence at it keeps every write out (a deleted session).
+pub const DELETED: i64 = i64::MAX;
+
+/// What [`Cache::read_current`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheRead {
+    /// The entry, if one was written under the current epoch and holds data (not a fence).
+    pub record: Option<Loaded>,
+    /// The current epoch: what a write of data read from the database *after* this must carry.
+    pub epoch: i64,
+}
+
+/// A cache in front of a record of truth (what `cached_db` needs): entries carry the version
+/// of the record they copy and the *epoch* they were written under, so that after a failure
+/// everything written before it can be disowned at once ([`Cache::new_epoch`]) and a late
+/// write can never overwrite fresher data or bring a deleted session back.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use std::sync::Arc;
+/// use std::{sync::Arc, time::Duration};
 /// use serde_json::json;
 /// use sessionkit::SessionKey;
-/// use sessionkit::engine::{Cache, Data, Loaded, MemoryStore, RecordStore};
+/// use sessionkit::engine::cache::DELETED;
+/// use sessionkit::engine::{Cache, Data, Loaded, MemoryStore};
 ///
 /// let cache = MemoryStore::new(100);
+/// let epoch = cache.new_epoch().await?; // what a cache user does first
 /// let id = SessionKey::generate().hashed();
-/// let record = Loaded { data: Arc::new(Data::from_iter([("n".into(), json!(1))])), version: 7 };
+/// let v = |version| Loaded {
+///     data: Arc::new(Data::from_iter([("n".into(), json!(version))])),
+///     version,
+/// };
 /// let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-/// cache.put(&id, &record, expires).await?; // no version check: the copy of the database's row
-/// assert_eq!(cache.fetch(&id).await?, Some(record));
+/// assert_eq!(cache.read_current(&id).await?.epoch, epoch);
+/// assert!(cache.write_if_newer(&id, &v(2), expires, epoch).await?);
+/// assert!(!cache.write_if_newer(&id, &v(1), expires, epoch).await?); // older: refused
+/// assert_eq!(cache.read_current(&id).await?.record, Some(v(2)));
+///
+/// cache.fence(&id, DELETED, Duration::from_secs(5)).await?; // logged out
+/// assert!(!cache.write_if_newer(&id, &v(3), expires, epoch).await?); // never revived
+///
+/// let other = SessionKey::generate().hashed();
+/// cache.write_if_newer(&other, &v(1), expires, epoch).await?;
+/// cache.new_epoch().await?; // after a failure: disown everything written so far
+/// assert_eq!(cache.read_current(&other).await?.record, None);
+/// assert!(!cache.write_if_newer(&other, &v(1), expires, epoch).await?); // a late write
 /// # Ok(()) }
 /// ```
 #[async_trait]
 pub trait Cache: RecordStore {
-    /// Stores the record as given, whatever was there.
-    async fn put(
+    /// The entry of `id` if it was written under the current epoch (older ones are ignored),
+    /// with that epoch — in one round trip. Fails if the cache has no epoch (it lost its
+    /// data): it is not to be trusted again before [`Cache::new_epoch`].
+    async fn read_current(&self, id: &str) -> Result<CacheRead, EngineError>;
+
+    /// Stores `record` as the entry of `id` until `expires`, only if `epoch` is still the
+    /// current epoch and the current entry holds no newer version (nor a fence at this version
+    /// or a newer one). Returns whether it was written.
+    async fn write_if_newer(
         &self,
         id: &str,
         record: &Loaded,
         expires: OffsetDateTime,
-    ) -> Result<(), EngineError>;
+        epoch: i64,
+    ) -> Result<bool, EngineError>;
+
+    /// Replaces the entry of `id` by a fence that refuses, for `ttl`, every write of `version`
+    /// or older — unless the entry already holds a newer version. [`DELETED`] fences out
+    /// every write: what a delete leaves, so a write already under way cannot revive it.
+    async fn fence(&self, id: &str, version: i64, ttl: Duration) -> Result<(), EngineError>;
+
+    /// Starts a new epoch and returns it: every entry written before is ignored from now on,
+    /// and every write still carrying an older epoch is refused.
+    async fn new_epoch(&self) -> Result<i64, EngineError>;
 }
 
 /// Opens the cache `SESSION_CACHE_URL` names.
@@ -140,6 +195,8 @@ pub struct MemoryStore {
     /// Session locks: record id → (holder's token, lease end).
     locks: Mutex<HashMap<String, (String, Instant)>>,
     capacity: usize,
+    /// The cache epoch ([`Cache`]).
+    epoch: AtomicI64,
 }
 
 /// Records by id. An id is the SHA-256 of a session key, never a string a client chose, so the
@@ -149,9 +206,33 @@ type Records = HashMap<String, MemoryRecord, foldhash::fast::RandomState>;
 
 #[derive(Debug, Clone)]
 struct MemoryRecord {
-    data: Arc<Data>,
+    /// `None` in a fence ([`Cache::fence`]): no session, only a bar to older writes.
+    data: Option<Arc<Data>>,
     version: i64,
     expires: OffsetDateTime,
+    /// The cache epoch it was written under ([`Cache`]); 0 for the `cache` engine's own.
+    epoch: i64,
+}
+
+impl MemoryRecord {
+    /// The session it holds, unless it has expired by `now` or is a fence.
+    fn live(&self, now: OffsetDateTime) -> Option<Loaded> {
+        let data = self.data.as_ref().filter(|_| self.expires > now)?;
+        Some(Loaded {
+            data: data.clone(),
+            version: self.version,
+        })
+    }
+
+    /// A record of the `cache` engine itself (no epoch).
+    fn session(data: &Arc<Data>, version: i64, expires: OffsetDateTime) -> Self {
+        MemoryRecord {
+            data: Some(data.clone()),
+            version,
+            expires,
+            epoch: 0,
+        }
+    }
 }
 
 impl MemoryStore {
@@ -180,6 +261,7 @@ impl MemoryStore {
             records: Mutex::new(Records::default()),
             locks: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            epoch: AtomicI64::new(0),
         }
     }
 
@@ -261,11 +343,7 @@ impl RecordStore for MemoryStore {
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
         // The clock is read before the lock, so other requests do not wait on it.
         let now = OffsetDateTime::now_utc();
-        let records = self.records();
-        Ok(records.get(id).filter(|r| r.expires > now).map(|r| Loaded {
-            data: r.data.clone(),
-            version: r.version,
-        }))
+        Ok(self.records().get(id).and_then(|r| r.live(now)))
     }
 
     async fn insert(
@@ -280,14 +358,7 @@ impl RecordStore for MemoryStore {
             return Ok(false);
         }
         Self::make_room(&mut records, self.capacity);
-        records.insert(
-            id.to_owned(),
-            MemoryRecord {
-                data: data.clone(),
-                version: 1,
-                expires,
-            },
-        );
+        records.insert(id.to_owned(), MemoryRecord::session(data, 1, expires));
         Ok(true)
     }
 
@@ -301,11 +372,7 @@ impl RecordStore for MemoryStore {
         let mut records = self.records();
         match records.get_mut(id) {
             Some(record) if record.version == version => {
-                *record = MemoryRecord {
-                    data: data.clone(),
-                    version: version + 1,
-                    expires,
-                };
+                *record = MemoryRecord::session(data, version + 1, expires);
                 Ok(true)
             }
             _ => Ok(false),
@@ -343,7 +410,7 @@ impl RecordStore for MemoryStore {
         let records = self.records();
         let mut ids: Vec<&String> = records
             .iter()
-            .filter(|(id, r)| r.expires > now && id.as_str() > after.as_str())
+            .filter(|(id, r)| r.live(now).is_some() && id.as_str() > after.as_str())
             .map(|(id, _)| id)
             .collect();
         if ids.len() > limit {
@@ -358,16 +425,13 @@ impl RecordStore for MemoryStore {
                 .map(|id| (*id).clone()),
             records: ids
                 .iter()
-                .map(|id| {
+                .filter_map(|id| {
                     let r = &records[*id];
-                    StoredRecord {
+                    Some(StoredRecord {
                         id: (*id).clone(),
-                        record: Loaded {
-                            data: r.data.clone(),
-                            version: r.version,
-                        },
+                        record: r.live(now)?,
                         expires: r.expires,
-                    }
+                    })
                 })
                 .collect(),
             unreadable: 0,
@@ -400,40 +464,115 @@ impl MemoryStore {
         let now = OffsetDateTime::now_utc();
         self.records()
             .iter()
-            .filter(|(_, r)| r.expires > now && user_of(&r.data).as_deref() == Some(user_id))
-            .map(|(id, r)| StoredRecord {
-                id: id.clone(),
-                record: Loaded {
-                    data: r.data.clone(),
-                    version: r.version,
-                },
-                expires: r.expires,
+            .filter_map(|(id, r)| {
+                let record = r.live(now)?;
+                (user_of(&record.data).as_deref() == Some(user_id)).then(|| StoredRecord {
+                    id: id.clone(),
+                    record,
+                    expires: r.expires,
+                })
             })
             .collect()
     }
 }
 
+/// The same rules as Redis's scripts, under the map's lock; the epoch is a counter. (An
+/// in-process cache never fails, so its epoch only moves when asked to.)
 #[async_trait]
 impl Cache for MemoryStore {
-    async fn put(
+    async fn read_current(&self, id: &str) -> Result<CacheRead, EngineError> {
+        let now = OffsetDateTime::now_utc();
+        let records = self.records();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let record = records
+            .get(id)
+            .filter(|r| r.epoch == epoch)
+            .and_then(|r| r.live(now));
+        Ok(CacheRead { record, epoch })
+    }
+
+    async fn write_if_newer(
         &self,
         id: &str,
         record: &Loaded,
         expires: OffsetDateTime,
-    ) -> Result<(), EngineError> {
+        epoch: i64,
+    ) -> Result<bool, EngineError> {
+        let now = OffsetDateTime::now_utc();
         let mut records = self.records();
-        if !records.contains_key(id) {
-            Self::make_room(&mut records, self.capacity);
+        if epoch != self.epoch.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        match records.get(id) {
+            Some(held) if held.epoch == epoch && held.expires > now => {
+                if !admits(held.data.is_some(), held.version, record.version) {
+                    return Ok(false);
+                }
+            }
+            Some(_) => {}
+            None => Self::make_room(&mut records, self.capacity),
         }
         records.insert(
             id.to_owned(),
             MemoryRecord {
-                data: record.data.clone(),
-                version: record.version,
-                expires,
+                epoch,
+                ..MemoryRecord::session(&record.data, record.version, expires)
+            },
+        );
+        Ok(true)
+    }
+
+    async fn fence(&self, id: &str, version: i64, ttl: Duration) -> Result<(), EngineError> {
+        let now = OffsetDateTime::now_utc();
+        let mut records = self.records();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        match records.get(id) {
+            Some(held) if held.epoch == epoch && held.expires > now => {
+                if outranks(held.data.is_some(), held.version, version) {
+                    return Ok(());
+                }
+            }
+            Some(_) => {}
+            None => Self::make_room(&mut records, self.capacity),
+        }
+        records.insert(
+            id.to_owned(),
+            MemoryRecord {
+                data: None,
+                version,
+                expires: time::Duration::try_from(ttl)
+                    .ok()
+                    .and_then(|ttl| now.checked_add(ttl))
+                    .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc()),
+                epoch,
             },
         );
         Ok(())
+    }
+
+    async fn new_epoch(&self) -> Result<i64, EngineError> {
+        Ok(self.epoch.fetch_add(1, Ordering::AcqRel) + 1)
+    }
+}
+
+/// Whether an entry of the current epoch at `held` (data, or a fence if `!has_data`) lets a
+/// write of version `incoming` replace it: data gives way to the same version (the same
+/// record, refreshed) or a newer one; a fence only to a newer one.
+fn admits(has_data: bool, held: i64, incoming: i64) -> bool {
+    if has_data {
+        incoming >= held
+    } else {
+        incoming > held
+    }
+}
+
+/// Whether an entry of the current epoch at `held` stays when fenced at `version`: data
+/// newer than the fence, or a fence at least as high.
+fn outranks(has_data: bool, held: i64, version: i64) -> bool {
+    if has_data {
+        held > version
+    } else {
+        held >= version
     }
 }
 
@@ -485,6 +624,62 @@ for i, key in ipairs(KEYS) do
 end
 return expiries";
 
+/// The cache epoch stored at `key`, for the scripts that write; created if missing. A missing
+/// epoch (a fresh Redis, or the key evicted) starts at the server's clock in microseconds,
+/// never at a value an earlier epoch had — else entries of that epoch would be served again.
+const CURRENT_EPOCH: &str = r"
+local function current_epoch(key)
+  local epoch = redis.call('GET', key)
+  if epoch then return epoch end
+  local now = redis.call('TIME')
+  epoch = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', key, epoch)
+  return epoch
+end
+";
+
+/// The rules of [`admits`] and [`outranks`] for an entry's fields as HMGET returns them.
+const RANKS: &str = r"
+local function admits(entry, epoch, incoming)
+  if entry[1] ~= epoch or not entry[2] then return true end
+  local held = tonumber(entry[2])
+  if entry[3] then return incoming >= held end
+  return incoming > held
+end
+local function outranks(entry, epoch, version)
+  if entry[1] ~= epoch or not entry[2] then return false end
+  local held = tonumber(entry[2])
+  if entry[3] then return held > version end
+  return held >= version
+end
+";
+
+/// Writes the entry if ARGV's epoch is current and the entry admits the version; 1 if written.
+/// KEYS: entry, epoch; ARGV: epoch, version, data, expiry (Unix seconds).
+const WRITE_IF_NEWER_SCRIPT: &str = r"
+if current_epoch(KEYS[2]) ~= ARGV[1] then return 0 end
+local entry = redis.call('HMGET', KEYS[1], 'e', 'v', 'd')
+if not admits(entry, ARGV[1], tonumber(ARGV[2])) then return 0 end
+redis.call('HSET', KEYS[1], 'e', ARGV[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('EXPIREAT', KEYS[1], ARGV[4])
+return 1";
+
+/// Replaces the entry by a fence at ARGV's version unless it outranks it; 1 if fenced.
+/// KEYS: entry, epoch; ARGV: version, lifetime (milliseconds).
+const FENCE_SCRIPT: &str = r"
+local epoch = current_epoch(KEYS[2])
+local entry = redis.call('HMGET', KEYS[1], 'e', 'v', 'd')
+if outranks(entry, epoch, tonumber(ARGV[1])) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'e', epoch, 'v', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1";
+
+/// Moves the epoch on. KEYS: epoch.
+const NEW_EPOCH_SCRIPT: &str = r"
+current_epoch(KEYS[1])
+return redis.call('INCR', KEYS[1])";
+
 /// Sessions in Redis.
 ///
 /// ```no_run
@@ -510,6 +705,9 @@ pub struct RedisStore {
     replace: redis::Script,
     unlock: redis::Script,
     expiries: redis::Script,
+    write_if_newer: redis::Script,
+    fence: redis::Script,
+    new_epoch: redis::Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -522,7 +720,9 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// Connects to `SESSION_CACHE_URL`. The connection manager reconnects by itself after a
-    /// Redis restart; while Redis is down, operations fail within `SESSION_STORE_TIMEOUT`.
+    /// Redis restart; while Redis is down, operations fail within `SESSION_STORE_TIMEOUT` —
+    /// or `SESSION_CACHE_TIMEOUT` when Redis is `cached_db`'s cache, so the database can
+    /// still answer within the request's time.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
@@ -542,7 +742,10 @@ impl RedisStore {
     pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
         let client =
             redis::Client::open(settings.cache_url.as_str()).map_err(EngineError::unavailable)?;
-        let timeout = Some(settings.store_timeout);
+        let timeout = Some(match settings.engine {
+            EngineKind::CachedDb => settings.cache_timeout,
+            _ => settings.store_timeout,
+        });
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
             .set_response_timeout(timeout)
@@ -558,6 +761,11 @@ impl RedisStore {
             replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
             expiries: redis::Script::new(EXPIRIES_SCRIPT),
+            write_if_newer: redis::Script::new(&format!(
+                "{CURRENT_EPOCH}{RANKS}{WRITE_IF_NEWER_SCRIPT}"
+            )),
+            fence: redis::Script::new(&format!("{CURRENT_EPOCH}{RANKS}{FENCE_SCRIPT}")),
+            new_epoch: redis::Script::new(&format!("{CURRENT_EPOCH}{NEW_EPOCH_SCRIPT}")),
         })
     }
 
@@ -570,6 +778,11 @@ impl RedisStore {
         user_of(data)
             .map(|user| self.user_key_of(&user))
             .unwrap_or_default()
+    }
+
+    /// The cache epoch's counter ([`Cache`]).
+    fn epoch_key(&self) -> String {
+        format!("{}epoch", self.prefix)
     }
 
     fn lock_key(&self, id: &str) -> String {
@@ -820,27 +1033,83 @@ impl RecordStore for RedisStore {
 
 #[async_trait]
 impl Cache for RedisStore {
-    async fn put(
+    /// `GET` of the epoch and `HMGET` of the entry (fields e = epoch, v = version, d = data;
+    /// no d in a fence) in one pipeline — no script, this is every request's call. Another
+    /// client may start a new epoch between the two, which is as if this read came first:
+    /// an entry of the epoch read was written while that epoch was current.
+    async fn read_current(&self, id: &str) -> Result<CacheRead, EngineError> {
+        type Entry = (Option<i64>, Option<i64>, Option<String>);
+        let (epoch, entry): (Option<i64>, Entry) = redis::pipe()
+            .cmd("GET")
+            .arg(self.epoch_key())
+            .cmd("HMGET")
+            .arg(self.redis_key(id))
+            .arg("e")
+            .arg("v")
+            .arg("d")
+            .query_async(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)?;
+        let Some(epoch) = epoch else {
+            return Err(EngineError::unavailable(std::io::Error::other(
+                "the session cache has lost its epoch (restarted empty, or evicted it)",
+            )));
+        };
+        let record = match entry {
+            (Some(written), Some(version), Some(data)) if written == epoch => {
+                match serde_json::from_str(&data) {
+                    Ok(data) => Some(Loaded {
+                        data: Arc::new(data),
+                        version,
+                    }),
+                    Err(error) => {
+                        tracing::warn!(%error, "session data in Redis is not a JSON object");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        Ok(CacheRead { record, epoch })
+    }
+
+    async fn write_if_newer(
         &self,
         id: &str,
         record: &Loaded,
         expires: OffsetDateTime,
-    ) -> Result<(), EngineError> {
-        let key = self.redis_key(id);
-        redis::pipe()
-            .atomic()
-            .cmd("HSET")
-            .arg(&key)
-            .arg("d")
-            .arg(to_python_json(&record.data))
-            .arg("v")
+        epoch: i64,
+    ) -> Result<bool, EngineError> {
+        let written: i64 = self
+            .write_if_newer
+            .key(self.redis_key(id))
+            .key(self.epoch_key())
+            .arg(epoch)
             .arg(record.version)
-            .ignore()
-            .cmd("EXPIREAT")
-            .arg(&key)
+            .arg(to_python_json(&record.data))
             .arg(expires.unix_timestamp())
-            .ignore()
-            .query_async::<()>(&mut self.connection())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(written == 1)
+    }
+
+    async fn fence(&self, id: &str, version: i64, ttl: Duration) -> Result<(), EngineError> {
+        self.fence
+            .key(self.redis_key(id))
+            .key(self.epoch_key())
+            .arg(version)
+            .arg(ttl.as_millis().max(1) as u64)
+            .invoke_async::<i64>(&mut self.connection())
+            .await
+            .map(drop)
+            .map_err(EngineError::unavailable)
+    }
+
+    async fn new_epoch(&self) -> Result<i64, EngineError> {
+        self.new_epoch
+            .key(self.epoch_key())
+            .invoke_async(&mut self.connection())
             .await
             .map_err(EngineError::unavailable)
     }

@@ -22,6 +22,7 @@ use crate::settings::{ConfigError, EngineKind, Settings};
 use cache::open_cache;
 
 pub mod cache;
+mod cache_health;
 pub mod cached_db;
 pub mod db;
 pub mod file;
@@ -973,6 +974,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             let store = CachedDbStore::new(
                 open_cache(settings).await?,
                 SqlStore::connect(settings).await?,
+                settings,
             );
             Arc::new(ServerEngine::new(store, timeout))
         }

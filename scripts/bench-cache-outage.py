@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""`cached_db` throughput while its Redis is alive, hung (SIGSTOP) and dead (SIGKILL).
+
+Runs `sessionkit serve --bench-routes` on cached_db over a private redis-server and a SQLite
+file, and `loadgen --mode incr` (C clients, default 16, for SECONDS, default 10) against it in
+each state. A hung or dead cache should cost cached_db about nothing: the database answers.
+Loopback only; the Redis, the database and the server are private to the run and removed.
+
+    scripts/bench-cache-outage.py [CLIENTS] [SECONDS]     (BIN=target/release by default)
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("BIN", "target/release")
+CLIENTS = sys.argv[1] if len(sys.argv) > 1 else "16"
+SECONDS = sys.argv[2] if len(sys.argv) > 2 else "10"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on port {port}")
+
+
+def measure(state, port):
+    run = subprocess.run(
+        [f"{BIN}/loadgen", "--url", f"http://127.0.0.1:{port}/bench", "--mode", "incr",
+         "-c", CLIENTS, "--duration", SECONDS],
+        capture_output=True, text=True)
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    latency = report["latency_ms"]
+    print(f"| {state} | {report['req_per_s']:.0f} | {latency['p50']:.1f} | {latency['p99']:.1f} "
+          f"| {latency['max']:.0f} | {report['errors']} | {report['first_error'] or ''} |",
+          flush=True)
+
+
+def main():
+    for binary in ("sessionkit", "loadgen"):
+        if not os.access(f"{BIN}/{binary}", os.X_OK):
+            sys.exit(f"{BIN}/{binary} is missing: cargo build --release "
+                     "-p sessionkit-cli -p sessionkit-bench")
+    work = tempfile.mkdtemp(prefix="bench-cache-outage-")
+    redis_port, app_port = free_port(), free_port()
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    server = None
+    try:
+        wait_for(redis_port)
+        env = dict(os.environ, SECRET_KEY="bench-cache-outage", SESSION_ENGINE="cached_db",
+                   SESSION_CACHE_URL=f"redis://127.0.0.1:{redis_port}",
+                   SESSION_DB_URL=f"sqlite://{work}/sessions.sqlite3", RUST_LOG="off")
+        subprocess.run([f"{BIN}/sessionkit", "migrate"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(f"{work}/serve.log", "w") as log:
+            server = subprocess.Popen(
+                [f"{BIN}/sessionkit", "serve", "--bench-routes", "--addr",
+                 f"127.0.0.1:{app_port}"], env=env, stdout=subprocess.DEVNULL, stderr=log)
+        wait_for(app_port)
+        print(f"cached_db on SQLite, loadgen --mode incr -c {CLIENTS} --duration {SECONDS}\n")
+        print("| Redis | req/s | p50 ms | p99 ms | max ms | errors | first error |")
+        print("|---|---|---|---|---|---|---|")
+        measure("alive", app_port)
+        os.kill(redis.pid, signal.SIGSTOP)
+        measure("hung (SIGSTOP)", app_port)
+        os.kill(redis.pid, signal.SIGKILL)
+        redis.wait()
+        measure("dead (SIGKILL)", app_port)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+        if redis.poll() is None:
+            os.kill(redis.pid, signal.SIGKILL)
+            redis.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+main()
