@@ -254,7 +254,7 @@ impl DjangoLogin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::middleware::signed_cookie_sessions;
+    use crate::sessions::signed_cookie_sessions;
 
     const BACKEND: &str = "django.contrib.auth.backends.ModelBackend";
     /// `make_password("correct horse", salt="fixedsaltfixedsalt12")` in Django 5.2.19.

@@ -1,6 +1,7 @@
-//! The session's `Set-Cookie` header. The name and the attributes that come from settings are
-//! rendered once, when the layer is built; a response only adds the value, `Max-Age` and
-//! `Expires`, into one buffer that becomes the header without another copy.
+//! The session cookie: browsers' size limit for it, and its `Set-Cookie` header. The name and
+//! the attributes that come from settings are rendered once, when the layer is built; a
+//! response only adds the value, `Max-Age` and `Expires`, into one buffer that becomes the
+//! header without another copy.
 
 use std::cell::Cell;
 use std::fmt::Write as _;
@@ -11,6 +12,36 @@ use httpdate::HttpDate;
 use time::OffsetDateTime;
 
 use crate::settings::{SameSite, Settings};
+
+/// Browsers keep a cookie only if its name and value together fit in 4096 bytes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use sessionkit::{EngineKind, Sessions, Settings};
+/// # let sessions = Sessions::open(Settings {
+/// #     engine: EngineKind::SignedCookies,
+/// #     ..Settings::new("secret")
+/// # })
+/// # .await?;
+/// use axum::{Router, body::Body, routing::get};
+/// use http::{Request, StatusCode};
+/// use sessionkit::{MAX_COOKIE_BYTES, Session, SessionError, SessionKey};
+/// use tower::ServiceExt;
+///
+/// async fn hoard(session: Session) -> Result<(), SessionError> {
+///     // About 6 KB of random text: even compressed, no browser would keep the cookie.
+///     let blob: String = (0..200).map(|_| SessionKey::generate().as_str().to_owned()).collect();
+///     session.insert("blob", blob)
+/// }
+/// let app = Router::new().route("/", get(hoard)).layer(sessions.layer());
+/// let response = app.oneshot(Request::new(Body::empty())).await?;
+/// assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR); // not a dropped cookie
+/// assert!(response.headers().get("set-cookie").is_none());
+/// # assert_eq!(MAX_COOKIE_BYTES, 4096);
+/// # Ok(()) }
+/// ```
+pub const MAX_COOKIE_BYTES: usize = 4096;
 
 /// The last second an `Expires` date can name (9999-12-31 23:59:59 UTC, RFC 6265's last year).
 const LAST_EXPIRES: u64 = 253_402_300_799;

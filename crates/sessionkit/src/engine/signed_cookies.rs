@@ -15,10 +15,14 @@ use time::OffsetDateTime;
 use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::expiry::expiry_date;
 use crate::key::MIN_KEY_LENGTH;
+use crate::set_cookie::MAX_COOKIE_BYTES;
 use crate::settings::{EngineKind, Settings};
 use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 
-/// Browsers keep at most 4096 bytes per cookie, so no longer value can be one we wrote.
+/// No longer value can be one we wrote: it is [`MAX_COOKIE_BYTES`], the limit browsers put on
+/// a cookie's name and value together, applied to the value alone. That bound is loose (the
+/// name takes some of it) but safe: a value over it fails the limit whatever the name, so no
+/// cookie a browser kept is turned away, and saving refuses the tighter name + value bound.
 ///
 /// ```
 /// use sessionkit::engine::SignedCookieEngine;
@@ -29,7 +33,7 @@ use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 /// let huge = "a".repeat(MAX_COOKIE_VALUE_BYTES + 1);
 /// assert!(!engine.accepts(&huge)); // no browser sends it back: not worth verifying
 /// ```
-pub const MAX_COOKIE_VALUE_BYTES: usize = 4096;
+pub const MAX_COOKIE_VALUE_BYTES: usize = MAX_COOKIE_BYTES;
 
 /// The client-side engine.
 ///

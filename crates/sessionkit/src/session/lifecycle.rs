@@ -1,0 +1,328 @@
+//! Loading, locking and saving: the part of a request's session that talks to the engines.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::state::{Origin, Outcome, State};
+use crate::engine::{Engine, Loaded, Previous, SaveRequest, Saved};
+use crate::error::SessionError;
+use crate::expiry::{expire_at_browser_close, expiry_age};
+use crate::key::SessionKey;
+use crate::set_cookie::{CookieTemplate, MAX_COOKIE_BYTES};
+use crate::settings::Settings;
+
+/// The longest pause between two tries for a session lock.
+const MAX_LOCK_POLL: Duration = Duration::from_millis(20);
+
+/// What every request of one application shares, behind one `Arc`.
+pub(crate) struct Config {
+    /// The engine sessions are saved in.
+    pub(crate) primary: Arc<dyn Engine>,
+    /// Engines only read from while moving off them (`SESSION_ENGINE_FALLBACKS`).
+    pub(crate) fallbacks: Vec<Arc<dyn Engine>>,
+    /// Validated settings.
+    pub(crate) settings: Settings,
+    /// The session cookie's `Set-Cookie` header, rendered from the settings.
+    pub(crate) cookie: CookieTemplate,
+}
+
+/// What one request's session shares between the middleware and the handler.
+pub(crate) struct Shared {
+    config: Arc<Config>,
+    /// The cookie value the request carried, if any.
+    incoming: Option<Arc<str>>,
+    /// Whether the primary engine could recognize `incoming` (judged once, from its shape).
+    primary_accepts: bool,
+    /// Whether the primary engine or a fallback could.
+    plausible: bool,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// A request's session, judging once from the cookie's shape which engines could know it.
+    pub(super) fn new(config: Arc<Config>, incoming: Option<Arc<str>>) -> Self {
+        let (primary_accepts, plausible) = match incoming.as_deref() {
+            Some(value) => {
+                let primary = config.primary.accepts(value);
+                let fallback = || config.fallbacks.iter().any(|e| e.accepts(value));
+                (primary, primary || fallback())
+            }
+            None => (false, false),
+        };
+        Shared {
+            config,
+            incoming,
+            primary_accepts,
+            plausible,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+        // No code panics while holding the lock; a poisoned lock still holds consistent data.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The application's sessions, for the middleware.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(super) fn engine(&self) -> &Arc<dyn Engine> {
+        &self.config.primary
+    }
+
+    pub(super) fn settings(&self) -> &Settings {
+        &self.config.settings
+    }
+
+    /// The incoming cookie value if some engine could recognize it, without I/O.
+    fn plausible_cookie(&self) -> Option<&Arc<str>> {
+        self.incoming.as_ref().filter(|_| self.plausible)
+    }
+
+    /// The incoming cookie value if the primary engine could recognize it.
+    fn primary_cookie(&self) -> Option<&str> {
+        self.incoming.as_deref().filter(|_| self.primary_accepts)
+    }
+
+    /// The session behind `value` in a fallback engine, with that engine.
+    async fn load_from_fallback(
+        &self,
+        value: &str,
+    ) -> Result<Option<(Arc<dyn Engine>, Loaded)>, SessionError> {
+        for engine in &self.config.fallbacks {
+            if engine.accepts(value)
+                && let Some(loaded) = engine.load(value).await?
+            {
+                tracing::info!(
+                    from = %engine.kind(),
+                    to = %self.engine().kind(),
+                    "moving a session out of a fallback engine"
+                );
+                return Ok(Some((engine.clone(), loaded)));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) fn carried_cookie(&self) -> bool {
+        self.incoming.is_some()
+    }
+
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.state().loaded
+    }
+
+    /// Loads the session once; with `exclusive`, first takes the session's lock in the store,
+    /// held until [`Shared::release_lock`] (the middleware calls it after saving).
+    pub(crate) async fn ensure_loaded(&self, exclusive: bool) -> Result<(), SessionError> {
+        if self.state().loaded {
+            return Ok(());
+        }
+        if let Some(cookie) = self.primary_cookie().filter(|_| exclusive) {
+            let token = self.acquire_lock(cookie).await?;
+            self.state().lock_token = Some(token);
+        }
+        let Some(value) = self.plausible_cookie().cloned() else {
+            if self.incoming.as_deref().is_some_and(|v| !v.is_empty()) {
+                tracing::warn!(engine = %self.engine().kind(), "ignoring a malformed session cookie");
+            }
+            self.state().loaded = true;
+            return Ok(());
+        };
+        let primary = match self.primary_cookie() {
+            Some(value) => self.engine().load(value).await?,
+            None => None,
+        };
+        let fallback = match primary {
+            Some(_) => None,
+            None => self.load_from_fallback(&value).await?,
+        };
+        let mut state = self.state();
+        if state.loaded {
+            return Ok(());
+        }
+        state.loaded = true;
+        if let Some(loaded) = primary {
+            state.origin = Some(Origin {
+                cookie_value: value,
+                version: loaded.version,
+            });
+            state.data = loaded.data;
+        } else if let Some((engine, loaded)) = fallback {
+            // Served now, written to the primary engine at the end of this request.
+            state.data = loaded.data;
+            state.rewrite_everything();
+            state.retired.push((engine, value));
+        }
+        Ok(())
+    }
+
+    /// Waits for the session's lock, polling with backoff up to `SESSION_LOCK_TIMEOUT`.
+    async fn acquire_lock(&self, cookie: &str) -> Result<String, SessionError> {
+        let token = SessionKey::generate().as_str().to_owned();
+        let settings = self.settings();
+        let deadline = Instant::now() + settings.lock_timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if self
+                .engine()
+                .try_lock(cookie, &token, settings.lock_lease)
+                .await?
+            {
+                return Ok(token);
+            }
+            if Instant::now() + pause > deadline {
+                return Err(SessionError::Locked {
+                    waited: settings.lock_timeout,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_LOCK_POLL);
+        }
+    }
+
+    /// Releases the session lock if this request holds one. A failure is only logged: the
+    /// lease ends the lock anyway.
+    pub(crate) async fn release_lock(&self) {
+        let token = self.state().lock_token.take();
+        let (Some(token), Some(cookie)) = (token, self.incoming.as_deref()) else {
+            return;
+        };
+        if let Err(error) = self.engine().unlock(cookie, &token).await {
+            tracing::warn!(%error, "could not release a session lock; its lease will end it");
+        }
+    }
+
+    /// Django's `is_empty`: no recognized record and no data. Before loading, only the cookie's
+    /// shape can tell.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.is_empty_in(&self.state())
+    }
+
+    fn is_empty_in(&self, state: &State) -> bool {
+        if state.loaded {
+            state.origin.is_none() && state.data.is_empty()
+        } else {
+            self.plausible_cookie().is_none()
+        }
+    }
+
+    pub(crate) fn flags(&self) -> (bool, bool) {
+        let state = self.state();
+        (state.accessed, state.modified)
+    }
+
+    /// What the middleware's decision table reads, under one lock.
+    pub(crate) fn outcome(&self) -> Outcome {
+        let state = self.state();
+        Outcome {
+            empty: self.is_empty_in(&state),
+            accessed: state.accessed,
+            modified: state.modified,
+        }
+    }
+
+    /// `Max-Age` for the cookie set at `now`: `None` for a browser-close session.
+    pub(crate) fn cookie_max_age(&self, now: OffsetDateTime) -> Option<i64> {
+        let state = self.state();
+        if expire_at_browser_close(&state.data, self.settings().expire_at_browser_close) {
+            None
+        } else {
+            Some(expiry_age(&state.data, now, self.settings().cookie_age))
+        }
+    }
+
+    /// Deletes the records that `flush` or `cycle_key` left behind.
+    pub(crate) async fn delete_retired(&self) -> Result<(), SessionError> {
+        let retired = std::mem::take(&mut self.state().retired);
+        for (engine, cookie_value) in retired {
+            engine.delete(&cookie_value).await?;
+        }
+        Ok(())
+    }
+
+    /// `saved`, unless its cookie is one browsers would drop (only a cookie engine's value can be
+    /// that long, and such an engine stored nothing).
+    fn fits_a_cookie(&self, saved: Saved) -> Result<Saved, SessionError> {
+        let size = self.settings().cookie_name.len() + saved.cookie_value.len();
+        if size > MAX_COOKIE_BYTES {
+            return Err(SessionError::CookieTooLarge {
+                size,
+                limit: MAX_COOKIE_BYTES,
+            });
+        }
+        Ok(saved)
+    }
+
+    /// Saves through the engine as of `now` and returns the cookie value to send, or
+    /// [`SessionError::CookieTooLarge`] if browsers would drop that cookie.
+    pub(crate) async fn persist(&self, now: OffsetDateTime) -> Result<String, SessionError> {
+        // The data is shared, not copied; the changes are taken, and put back if the save fails.
+        let (origin, data, changes) = {
+            let mut state = self.state();
+            (
+                state.origin.clone(),
+                state.data.clone(),
+                std::mem::take(&mut state.changes),
+            )
+        };
+        let saved = self
+            .engine()
+            .save(SaveRequest {
+                previous: origin.as_ref().map(|o| Previous {
+                    cookie_value: &o.cookie_value,
+                    version: o.version,
+                }),
+                data: &data,
+                changes: &changes,
+                now,
+                cookie_age: self.settings().cookie_age,
+            })
+            .await
+            .map_err(SessionError::from)
+            .and_then(|saved| self.fits_a_cookie(saved));
+        let mut state = self.state();
+        let saved = match saved {
+            Ok(saved) => saved,
+            Err(error) => {
+                // Nothing was stored: the session stays modified, with all its changes.
+                let later = std::mem::replace(&mut state.changes, changes);
+                state.changes.extend(later);
+                return Err(error);
+            }
+        };
+        // A server engine's record keeps its key: reuse the copy already made.
+        let cookie_value = match origin {
+            Some(origin) if *origin.cookie_value == *saved.cookie_value => origin.cookie_value,
+            _ => Arc::from(saved.cookie_value.as_str()),
+        };
+        state.origin = Some(Origin {
+            cookie_value,
+            version: saved.version,
+        });
+        state.modified = !state.changes.is_empty();
+        Ok(saved.cookie_value)
+    }
+}
+
+impl Drop for Shared {
+    /// A request dropped mid-way (client gone, handler panicked) still releases its lock.
+    fn drop(&mut self) {
+        // Dropping is exclusive access: no need to take the mutex.
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let token = state.lock_token.take();
+        let (Some(token), Some(cookie)) = (token, self.incoming.take()) else {
+            return;
+        };
+        let engine = self.engine().clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = engine.unlock(&cookie, &token).await;
+            });
+        }
+    }
+}
