@@ -90,6 +90,47 @@ async fn redis_down_gives_503s_then_recovers_without_a_restart() {
     }
 }
 
+/// A lock attempt sent to a hung Redis times out (503), but Redis runs it when it resumes: the
+/// lock must not then keep the session locked for the whole lease (30 s here).
+#[tokio::test]
+async fn a_lock_taken_by_a_request_that_gave_up_is_released_soon() {
+    let redis = PrivateRedis::start().expect("start a private redis-server");
+    let settings = Settings {
+        engine: EngineKind::Cache,
+        cache_url: redis.url(),
+        store_timeout: Duration::from_secs(1),
+        locking: true,
+        lock_timeout: Duration::from_secs(2),
+        lock_lease: Duration::from_secs(30),
+        ..Settings::new("outage-test-secret")
+    };
+    let sessions = Sessions::open(settings).await.unwrap();
+    let app = Router::new()
+        .route("/incr", get(incr))
+        .layer(sessions.layer());
+    let (_, cookie, _) = call(&app, None).await;
+    let cookie = cookie.expect("a session cookie");
+
+    redis.suspend().expect("suspend redis-server");
+    let (status, _, body) = call(&app, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    redis.resume().expect("resume redis-server");
+
+    let resumed = Instant::now();
+    loop {
+        let (status, _, body) = call(&app, Some(&cookie)).await;
+        if status == StatusCode::OK {
+            assert_eq!(body, "2", "the request that gave up changed nothing");
+            break;
+        }
+        assert!(
+            resumed.elapsed() < Duration::from_secs(12),
+            "still locked {:?} after the store resumed: {status} {body}",
+            resumed.elapsed()
+        );
+    }
+}
+
 /// Settings for the db engine at `url`, with a short store timeout.
 fn db_settings(url: String) -> Settings {
     Settings {

@@ -16,6 +16,19 @@ use crate::settings::Settings;
 /// The longest pause between two tries for a session lock.
 const MAX_LOCK_POLL: Duration = Duration::from_millis(20);
 
+/// When an abandoned lock attempt's token is released again: soon, then for as long as a
+/// store that hung may take to work through what queued up meanwhile.
+const ABANDONED_LOCK_RELEASES: [Duration; 8] = [
+    Duration::ZERO,
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+];
+
 /// What every request of one application shares, behind one `Arc`.
 pub(crate) struct Config {
     /// The engine sessions are saved in.
@@ -168,12 +181,17 @@ impl Shared {
         let deadline = Instant::now() + settings.lock_timeout;
         let mut pause = Duration::from_millis(1);
         loop {
-            if self
+            match self
                 .engine()
                 .try_lock(cookie, &token, settings.lock_lease)
-                .await?
+                .await
             {
-                return Ok(token);
+                Ok(true) => return Ok(token),
+                Ok(false) => {}
+                Err(error) => {
+                    self.release_abandoned_lock(cookie, token, settings.lock_lease);
+                    return Err(error.into());
+                }
             }
             if Instant::now() + pause > deadline {
                 return Err(SessionError::Locked {
@@ -183,6 +201,29 @@ impl Shared {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(MAX_LOCK_POLL);
         }
+    }
+
+    /// A lock attempt that failed (a timeout, a lost connection) may still reach the store
+    /// later, when a hung store resumes, and take the lock for a request that has given up:
+    /// the session would stay locked for the whole lease. So the token is released in the
+    /// background a few times, spread over the first seconds of the lease (unlocking a token
+    /// that holds nothing is harmless).
+    fn release_abandoned_lock(&self, cookie: &str, token: String, lease: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let engine = self.engine().clone();
+        let cookie = cookie.to_owned();
+        runtime.spawn(async move {
+            let started = Instant::now();
+            for pause in ABANDONED_LOCK_RELEASES {
+                tokio::time::sleep(pause).await;
+                if started.elapsed() > lease {
+                    break; // the lease has ended any lock the attempt took
+                }
+                let _ = engine.unlock(&cookie, &token).await;
+            }
+        });
     }
 
     /// Releases the session lock if this request holds one. A failure is only logged: the
