@@ -47,6 +47,17 @@
 //! - [`django`]: trusting a login made by Django's `django.contrib.auth`.
 
 #![warn(missing_docs)]
+// The library never panics on input or settings: no unwrap, expect, panic or unchecked index
+// outside tests. The few that remain stand on an invariant, and say which one in `reason`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod django;
 pub mod engine;

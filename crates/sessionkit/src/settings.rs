@@ -693,7 +693,8 @@ impl Settings {
             ));
         }
         for (i, fallback) in self.engine_fallbacks.iter().enumerate() {
-            if *fallback == self.engine || self.engine_fallbacks[..i].contains(fallback) {
+            let earlier = self.engine_fallbacks.iter().take(i);
+            if *fallback == self.engine || earlier.clone().any(|e| e == fallback) {
                 return Err(ConfigError::new(
                     "SESSION_ENGINE_FALLBACKS",
                     format!("{fallback} is listed twice (or is SESSION_ENGINE itself)"),
@@ -740,7 +741,7 @@ impl Settings {
                     .db_table
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && !self.db_table.as_bytes()[0].is_ascii_digit();
+                && !self.db_table.starts_with(|c: char| c.is_ascii_digit());
             if !table_ok {
                 return Err(ConfigError::new(
                     "SESSION_DB_TABLE",

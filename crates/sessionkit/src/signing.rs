@@ -438,6 +438,10 @@ fn signer_mac(salt: &str, secret: &str) -> Hmac<Sha256> {
 /// Django's `salted_hmac(key_salt, …, secret, algorithm="sha256")` before any message: an
 /// HMAC-SHA256 keyed with `SHA256(key_salt + secret)`. The one place that derivation lives;
 /// [`Signer`] and [`crate::django::salted_hmac`] both use it.
+#[expect(
+    clippy::expect_used,
+    reason = "HMAC takes keys of any length: new_from_slice cannot fail"
+)]
 pub(crate) fn salted_mac(key_salt: &str, secret: &str) -> Hmac<Sha256> {
     let key = Sha256::new()
         .chain_update(key_salt)
@@ -454,6 +458,10 @@ thread_local! {
 }
 
 /// `zlib.compress(bytes)` at Django's level 6.
+#[expect(
+    clippy::expect_used,
+    reason = "compressing from and into memory has no failure but a bug in flate2"
+)]
 fn zlib(bytes: &[u8]) -> Vec<u8> {
     DEFLATE.with_borrow_mut(|deflate| {
         deflate.reset();
@@ -461,7 +469,11 @@ fn zlib(bytes: &[u8]) -> Vec<u8> {
         loop {
             let consumed = deflate.total_in() as usize;
             let status = deflate
-                .compress_vec(&bytes[consumed..], &mut out, FlushCompress::Finish)
+                .compress_vec(
+                    bytes.get(consumed..).unwrap_or_default(),
+                    &mut out,
+                    FlushCompress::Finish,
+                )
                 .expect("compressing into memory cannot fail");
             if status == Status::StreamEnd {
                 return out;
@@ -484,7 +496,11 @@ fn unzlib(bytes: &[u8], limit: u64) -> Result<Vec<u8>, SignatureError> {
             let consumed = inflate.total_in() as usize;
             let before = (inflate.total_in(), inflate.total_out());
             let status = inflate
-                .decompress_vec(&bytes[consumed..], &mut out, FlushDecompress::None)
+                .decompress_vec(
+                    bytes.get(consumed..).unwrap_or_default(),
+                    &mut out,
+                    FlushDecompress::None,
+                )
                 .map_err(|_| invalid())?;
             if out.len() as u64 > limit {
                 return Err(SignatureError::TooLarge { limit });
@@ -523,15 +539,16 @@ fn push_b62(mut n: u64, out: &mut String) {
     // u64::MAX takes 11 digits.
     let mut digits = [0u8; 11];
     let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = BASE62[(n % 62) as usize];
+    // From the last slot backwards; 11 slots hold u64::MAX, so the loop ends on `n == 0`.
+    for (slot, digit) in digits.iter_mut().enumerate().rev() {
+        *digit = BASE62.get((n % 62) as usize).copied().unwrap_or(b'0');
+        start = slot;
         n /= 62;
         if n == 0 {
             break;
         }
     }
-    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    out.extend(digits.iter().skip(start).map(|&digit| char::from(digit)));
 }
 
 /// Inverse of [`b62_encode`]; `None` for an empty string, a foreign character or overflow.

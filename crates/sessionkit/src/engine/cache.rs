@@ -426,7 +426,7 @@ impl RecordStore for MemoryStore {
             records: ids
                 .iter()
                 .filter_map(|id| {
-                    let r = &records[*id];
+                    let r = records.get(*id)?; // listed from this map under the same lock
                     Some(StoredRecord {
                         id: (*id).clone(),
                         record: r.live(now)?,
