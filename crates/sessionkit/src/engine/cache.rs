@@ -22,30 +22,11 @@ use time::OffsetDateTime;
 
 use super::server::{RecordStore, ScanPage, StoredRecord, is_key_hash};
 use super::{Data, EngineError, Loaded, user_of};
+use crate::cache_url::memory_capacity;
 use crate::json::to_python_json;
 use crate::settings::{ConfigError, EngineKind, Settings};
 
-/// Sessions an in-process cache holds unless `max_entries` says otherwise.
-///
-/// ```
-/// use std::time::Duration;
-/// use sessionkit::engine::cache::DEFAULT_MEMORY_ENTRIES;
-/// use sessionkit::engine::{MemoryStore, ServerEngine};
-/// use sessionkit::{EngineKind, Settings};
-///
-/// // What `SESSION_CACHE_URL=memory://` opens:
-/// let store = MemoryStore::new(DEFAULT_MEMORY_ENTRIES);
-/// let engine = ServerEngine::new(store, Duration::from_secs(5));
-/// assert!(engine.store().is_empty());
-/// // A smaller bound is `memory://?max_entries=N`, with N > 0:
-/// let zero = Settings {
-///     engine: EngineKind::Cache,
-///     cache_url: "memory://?max_entries=0".into(),
-///     ..Settings::new("secret")
-/// };
-/// assert_eq!(zero.validate().unwrap_err().setting, "SESSION_CACHE_URL");
-/// ```
-pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
+pub use crate::cache_url::DEFAULT_MEMORY_ENTRIES;
 
 /// No epoch: what `cached_db` holds before it has seen one. No cache ever has it, so nothing
 /// is written under it.
@@ -146,29 +127,12 @@ pub trait Cache: RecordStore {
 pub async fn open_cache(settings: &Settings) -> Result<Arc<dyn Cache>, EngineError> {
     let url = settings.cache_url.as_str();
     if let Some(query) = url.strip_prefix("memory://") {
-        let capacity = memory_capacity(query).map_err(EngineError::unavailable)?;
+        let capacity = memory_capacity(query)
+            .map_err(|bad| EngineError::unavailable(ConfigError::from(bad)))?;
         Ok(Arc::new(MemoryStore::new(capacity)))
     } else {
         Ok(Arc::new(RedisStore::connect(settings).await?))
     }
-}
-
-/// The capacity a `memory://` URL asks for (the part after the scheme).
-pub(crate) fn memory_capacity(query: &str) -> Result<usize, ConfigError> {
-    let query = query.trim_start_matches('/').trim_start_matches('?');
-    if query.is_empty() {
-        return Ok(DEFAULT_MEMORY_ENTRIES);
-    }
-    query
-        .strip_prefix("max_entries=")
-        .and_then(|n| n.parse().ok())
-        .filter(|n: &usize| *n > 0)
-        .ok_or_else(|| {
-            ConfigError::new(
-                "SESSION_CACHE_URL",
-                format!("memory://{query}: the only option is ?max_entries=N (N > 0)"),
-            )
-        })
 }
 
 /// Sessions in this process's memory.
@@ -1175,13 +1139,5 @@ mod tests {
         );
         assert!(store.fetch("s30").await.unwrap().is_some());
         assert!(store.fetch("newer").await.unwrap().is_some());
-    }
-
-    #[test]
-    fn memory_urls_take_only_max_entries() {
-        assert_eq!(memory_capacity("").unwrap(), DEFAULT_MEMORY_ENTRIES);
-        assert_eq!(memory_capacity("?max_entries=10").unwrap(), 10);
-        assert!(memory_capacity("?max_entries=0").is_err());
-        assert!(memory_capacity("?size=10").is_err());
     }
 }
