@@ -59,6 +59,7 @@
     )
 )]
 
+mod cache_url;
 pub mod django;
 pub mod engine;
 mod error;

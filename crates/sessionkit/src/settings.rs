@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::cache_url::{BadMemoryUrl, has_known_scheme, memory_capacity};
+
 /// The session engines: where session data lives. See the crate docs for which to pick.
 ///
 /// ```
@@ -146,6 +148,13 @@ pub struct ConfigError {
     pub setting: Cow<'static, str>,
     /// What is wrong and what would be right.
     pub message: String,
+}
+
+/// A bad `memory://` URL is a wrong `SESSION_CACHE_URL`.
+impl From<BadMemoryUrl> for ConfigError {
+    fn from(error: BadMemoryUrl) -> Self {
+        ConfigError::new("SESSION_CACHE_URL", error.to_string())
+    }
 }
 
 impl ConfigError {
@@ -669,10 +678,9 @@ impl Settings {
         }
         if matches!(self.engine, EngineKind::Cache | EngineKind::CachedDb) {
             if let Some(query) = self.cache_url.strip_prefix("memory://") {
-                crate::engine::cache::memory_capacity(query)?;
+                memory_capacity(query)?;
             }
-            let known = ["memory://", "redis://", "rediss://", "redis+unix://"];
-            if !known.iter().any(|s| self.cache_url.starts_with(s)) {
+            if !has_known_scheme(&self.cache_url) {
                 return Err(ConfigError::new(
                     "SESSION_CACHE_URL",
                     format!(
