@@ -52,6 +52,9 @@ pub mod django;
 pub mod engine;
 mod error;
 pub mod expiry;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json;
 pub mod key;
 mod middleware;

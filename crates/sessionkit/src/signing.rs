@@ -59,7 +59,7 @@ pub const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 pub const STORE_SALT: &str = "django.contrib.sessions.SessionStore";
 
 /// Upper bound on decompressed data: a few kilobytes of zlib must not become gigabytes.
-const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_DECOMPRESSED_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Length of an HMAC-SHA256 in unpadded base64.
 const SIGNATURE_CHARS: usize = 43;
@@ -381,7 +381,7 @@ impl Signer {
     }
 
     /// Appends `:` and the base64 signature of everything `value` holds so far.
-    fn append_signature(&self, value: &mut String) {
+    pub(crate) fn append_signature(&self, value: &mut String) {
         let signature = self.current.clone().chain_update(&*value).finalize();
         value.push(':');
         URL_SAFE_NO_PAD.encode_append(signature.into_bytes(), value);

@@ -1,0 +1,62 @@
+//! What the fuzz targets share: the secrets they sign with and how they compare session data.
+
+use serde_json::{Map, Value};
+
+/// The secret of `crates/sessionkit/tests/vectors/django_signing.json`, so the seed corpora
+/// (values Django signed) verify and the fuzzer starts from inside the signature check.
+pub const SECRET: &str = "test-secret-key-for-vectors";
+/// A retired secret (`SECRET_KEY_FALLBACKS`).
+pub const OLD_SECRET: &str = "an-older-secret-key";
+
+/// Whether two session maps hold the same data once written and read back: the same keys in
+/// the same order, integers with the same digits, floats with the same `f64` value (the writer
+/// puts them in Python's form: `1.50` comes back as `1.5`, `1E2` as `100.0`).
+pub fn same_data(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && same_value(va, vb))
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(a), Value::Number(b)) => {
+            let (a, b) = (a.as_str(), b.as_str());
+            if is_integer(a) || is_integer(b) {
+                a == b
+            } else {
+                matches!((a.parse::<f64>(), b.parse::<f64>()),
+                    (Ok(x), Ok(y)) if x.to_bits() == y.to_bits())
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(a, b))
+        }
+        (Value::Object(a), Value::Object(b)) => same_data(a, b),
+        _ => a == b,
+    }
+}
+
+/// JSON integers are written as they were read (Python reads them as `int`, of any size).
+fn is_integer(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether `value` holds a number too large for an `f64` (`1e400`): Python reads it as
+/// `inf`, and both Python and sessionkit's writer then write `Infinity`, which is not JSON.
+/// Reported, not fixed here: the targets leave such data aside (see docs/FUZZING.md).
+pub fn has_infinite_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => {
+            !is_integer(n.as_str()) && n.as_str().parse::<f64>().is_ok_and(f64::is_infinite)
+        }
+        Value::Array(items) => items.iter().any(has_infinite_float),
+        Value::Object(map) => map.values().any(has_infinite_float),
+        _ => false,
+    }
+}
+
+/// [`has_infinite_float`] for a whole session.
+pub fn map_has_infinite_float(map: &Map<String, Value>) -> bool {
+    map.values().any(has_infinite_float)
+}
