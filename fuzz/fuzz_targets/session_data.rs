@@ -14,7 +14,7 @@ use sessionkit::engine::user_of;
 use sessionkit::expiry::{expire_at_browser_close, expiry_age, expiry_date};
 use sessionkit::fuzzing::{parse_session_file, render_session_file};
 use sessionkit::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
-use sessionkit_fuzz::{SECRET, map_has_infinite_float, same_data};
+use sessionkit_fuzz::{SECRET, same_data, writes_unreadable_json};
 use time::{Duration, OffsetDateTime};
 
 /// The db engine's signer (Django's `SessionBase.key_salt`).
@@ -46,8 +46,8 @@ fuzz_target!(|data: &[u8]| {
     let modified = OffsetDateTime::UNIX_EPOCH + Duration::seconds(modified.into());
     let cookie_age = i64::from(cookie_age);
     let check = |data: &Map<String, Value>| check_session(data, modified, cookie_age);
-    // Sessions holding a float too large for an `f64` are left aside: a known, reported issue
-    // of the JSON writer (see `map_has_infinite_float`), which would stop every run here.
+    // Sessions that write as unreadable JSON for a known, reported reason are left aside (see
+    // `writes_unreadable_json`): they would stop every run here.
     match kind % 3 {
         0 => {
             if let Some(data) = <&str>::arbitrary_take_rest(fields)
@@ -76,7 +76,7 @@ fn check_signed_json(json: &[u8], timestamp: u64, check: impl Fn(&Map<String, Va
     let parses = serde_json::from_slice::<Map<String, Value>>(json).is_ok();
     let data = decode_column(&column);
     assert_eq!(data.is_some(), parses, "{column}");
-    if let Some(data) = data.filter(|data| !map_has_infinite_float(data)) {
+    if let Some(data) = data.filter(|data| !writes_unreadable_json(data)) {
         check(&data);
         let again = STORE.sign_object(&data, timestamp);
         let decoded = decode_column(&again).expect("the store reads what it wrote");
@@ -90,7 +90,7 @@ fn check_file(text: &str, check: impl Fn(&Map<String, Value>)) {
     let Some((version, expires, data)) = parse_session_file(text) else {
         return;
     };
-    if map_has_infinite_float(&data) {
+    if writes_unreadable_json(&data) {
         return;
     }
     check(&data);
