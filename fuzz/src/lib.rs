@@ -42,14 +42,35 @@ fn is_integer(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }
 
-/// Whether writing `session` gives JSON that `serde_json` cannot read back, for one of the two
+/// Whether writing `session` gives JSON that `serde_json` cannot read back, for one of the three
 /// known, reported reasons (docs/FUZZING.md), which the targets leave aside so that runs go on
 /// to find others:
 /// - a float too large for an `f64` (`1e400`): Python reads it as `inf`, and both Python and
 ///   sessionkit's writer then write `Infinity`, which is not JSON;
 /// - an object key `$serde_json::private::Number`: with `arbitrary_precision`, serde_json takes
-///   an object with that key for a number and fails on it.
+///   an object with that key for a number and fails on it;
+/// - arrays and objects nested deeper than serde_json's recursion limit (128), which a session
+///   built in code can be.
 pub fn writes_unreadable_json(session: &Map<String, Value>) -> bool {
+    depth(session.values()) >= RECURSION_LIMIT || has_unreadable_part(session)
+}
+
+/// serde_json's default recursion limit.
+const RECURSION_LIMIT: usize = 128;
+
+/// How deeply arrays and objects nest in an object with these values (the object counts).
+fn depth<'a>(values: impl Iterator<Item = &'a Value>) -> usize {
+    1 + values
+        .map(|value| match value {
+            Value::Array(items) => depth(items.iter()),
+            Value::Object(map) => depth(map.values()),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn has_unreadable_part(session: &Map<String, Value>) -> bool {
     session
         .iter()
         .any(|(key, value)| key == NUMBER_TOKEN || is_unreadable(value))
@@ -64,7 +85,7 @@ fn is_unreadable(value: &Value) -> bool {
             !is_integer(n.as_str()) && n.as_str().parse::<f64>().is_ok_and(f64::is_infinite)
         }
         Value::Array(items) => items.iter().any(is_unreadable),
-        Value::Object(map) => writes_unreadable_json(map),
+        Value::Object(map) => has_unreadable_part(map),
         _ => false,
     }
 }
