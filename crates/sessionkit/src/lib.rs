@@ -64,6 +64,9 @@ pub mod django;
 pub mod engine;
 mod error;
 pub mod expiry;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "axum")]
 mod extract;
 pub mod json;

@@ -397,8 +397,12 @@ impl Signer {
             .ok_or(SignatureError::Malformed("no timestamp"))?;
         let timestamp = b62_decode(timestamp).ok_or(SignatureError::Malformed("bad timestamp"))?;
         if let Some(max_age) = max_age {
-            let signed_at = UNIX_EPOCH + Duration::from_secs(timestamp);
-            let age = now.duration_since(signed_at).unwrap_or_default();
+            // A timestamp past what the clock can represent was signed "in the future": age 0,
+            // as Django's `time.time() - timestamp` is then negative.
+            let age = UNIX_EPOCH
+                .checked_add(Duration::from_secs(timestamp))
+                .and_then(|signed_at| now.duration_since(signed_at).ok())
+                .unwrap_or_default();
             if age > max_age {
                 return Err(SignatureError::Expired {
                     age_seconds: age.as_secs(),
@@ -423,7 +427,7 @@ impl Signer {
     }
 
     /// Appends `:` and the base64 signature of everything `value` holds so far.
-    fn append_signature(&self, value: &mut String) {
+    pub(crate) fn append_signature(&self, value: &mut String) {
         let signature = self.current.clone().chain_update(&*value).finalize();
         value.push(':');
         URL_SAFE_NO_PAD.encode_append(signature.into_bytes(), value);
@@ -657,6 +661,17 @@ mod tests {
                 max_age_seconds: 10
             })
         );
+    }
+
+    #[test]
+    fn a_timestamp_past_the_clock_range_is_not_expired_and_does_not_panic() {
+        // Found by fuzzing (fuzz/fuzz_targets/unsign.rs): `UNIX_EPOCH + u64::MAX seconds`
+        // overflowed SystemTime and panicked. Signed "in the future", the value is age 0.
+        let signer = Signer::new(COOKIE_SALT, "s", &[]);
+        let value = signer.sign_payload(b"{}", u64::MAX);
+        let max_age = Some(Duration::from_secs(60));
+        let unsigned = signer.unsign_payload(&value, max_age, SystemTime::now());
+        assert_eq!(unsigned.map(|u| u.timestamp), Ok(u64::MAX));
     }
 
     #[test]

@@ -59,10 +59,10 @@ pub struct FileStore {
 }
 
 /// A session file's contents.
-struct Record {
-    version: i64,
-    expires: OffsetDateTime,
-    data: Data,
+pub(crate) struct Record {
+    pub(crate) version: i64,
+    pub(crate) expires: OffsetDateTime,
+    pub(crate) data: Data,
 }
 
 impl Record {
@@ -75,6 +75,23 @@ impl Record {
             data: Arc::new(self.data),
             version: self.version,
         }
+    }
+
+    /// The record a session file's text holds, if it is one: the inverse of [`Record::render`].
+    pub(crate) fn parse(text: &str) -> Option<Record> {
+        let (header, json) = text.split_once('\n')?;
+        let (version, expires) = header.split_once(' ')?;
+        Some(Record {
+            version: version.parse().ok()?,
+            expires: OffsetDateTime::from_unix_timestamp(expires.parse().ok()?).ok()?,
+            data: serde_json::from_str(json).ok()?,
+        })
+    }
+
+    /// The text of a session file: the `version expire_unix_seconds` line, then the JSON.
+    pub(crate) fn render(&self) -> String {
+        let header = format!("{} {}\n", self.version, self.expires.unix_timestamp());
+        header + &to_python_json(&self.data)
     }
 }
 
@@ -113,11 +130,11 @@ impl FileStore {
     }
 }
 
-fn session_path(dir: &Path, id: &str) -> PathBuf {
+pub(crate) fn session_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!("{FILE_PREFIX}{id}"))
 }
 
-fn lock_path(dir: &Path, id: &str) -> PathBuf {
+pub(crate) fn lock_path(dir: &Path, id: &str) -> PathBuf {
     dir.join(format!(".lock-{id}"))
 }
 
@@ -156,14 +173,7 @@ fn read(path: &Path) -> io::Result<Option<Record>> {
 /// The record in the text of the session file at `path`; `None`, reported, if it does not
 /// parse.
 fn parse(path: &Path, text: &str) -> Option<Record> {
-    let parsed = text.split_once('\n').and_then(|(header, json)| {
-        let (version, expires) = header.split_once(' ')?;
-        Some(Record {
-            version: version.parse().ok()?,
-            expires: OffsetDateTime::from_unix_timestamp(expires.parse().ok()?).ok()?,
-            data: serde_json::from_str(json).ok()?,
-        })
-    });
+    let parsed = Record::parse(text);
     if parsed.is_none() {
         tracing::warn!(file = %path.display(), "unreadable session file; ignoring it");
     }
@@ -179,13 +189,7 @@ fn write(dir: &Path, id: &str, record: &Record) -> io::Result<()> {
     ));
     let result = (|| {
         let mut file = File::create(&temporary)?;
-        writeln!(
-            file,
-            "{} {}",
-            record.version,
-            record.expires.unix_timestamp()
-        )?;
-        file.write_all(to_python_json(&record.data).as_bytes())?;
+        file.write_all(record.render().as_bytes())?;
         file.sync_all()?;
         fs::rename(&temporary, session_path(dir, id))
     })();

@@ -1,0 +1,51 @@
+//! The internal decoders the fuzz targets in `fuzz/` reach, behind the `fuzzing` feature: thin
+//! wrappers, so that no item of the normal API becomes public for their sake. Not an API.
+
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use crate::engine::Data;
+use crate::engine::file::{Record, lock_path, session_path};
+use crate::signing::Signer;
+
+/// The most bytes a compressed signed payload may inflate to.
+pub const MAX_DECOMPRESSED_BYTES: u64 = crate::signing::MAX_DECOMPRESSED_BYTES;
+
+/// `text` + `:` + `signer`'s signature of it: a validly signed value around any payload and
+/// timestamp, such as only a holder of the secret could make.
+pub fn sign_exactly(signer: &Signer, text: &str) -> String {
+    let mut value = text.to_owned();
+    signer.append_signature(&mut value);
+    value
+}
+
+/// A session file's `(version, expiry, data)`, as the file engine reads it.
+pub fn parse_session_file(text: &str) -> Option<(i64, OffsetDateTime, Data)> {
+    Record::parse(text).map(|record| (record.version, record.expires, record.data))
+}
+
+/// The text the file engine writes for a record.
+pub fn render_session_file(version: i64, expires: OffsetDateTime, data: Data) -> String {
+    Record {
+        version,
+        expires,
+        data,
+    }
+    .render()
+}
+
+/// The file holding the record at address `id` in `dir`.
+pub fn session_file_path(dir: &Path, id: &str) -> PathBuf {
+    session_path(dir, id)
+}
+
+/// The lock file of the record at address `id` in `dir`.
+pub fn lock_file_path(dir: &Path, id: &str) -> PathBuf {
+    lock_path(dir, id)
+}
+
+/// Whether an address from elsewhere (an export) may name a record here.
+pub fn is_key_hash(address: &str) -> bool {
+    crate::engine::server::is_key_hash(address)
+}
