@@ -42,15 +42,14 @@ fn is_integer(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_digit() || b == b'-')
 }
 
-/// Whether writing `session` gives JSON that `serde_json` cannot read back, for one of the three
-/// known, reported reasons (docs/FUZZING.md), which the targets leave aside so that runs go on
-/// to find others:
-/// - a float too large for an `f64` (`1e400`): Python reads it as `inf`, and both Python and
-///   sessionkit's writer then write `Infinity`, which is not JSON;
+/// Whether writing `session` gives JSON that `serde_json` cannot read back, for one of the two
+/// known reasons that `Session::insert` refuses (`sessionkit::json::readable_back`), which the
+/// targets leave aside since they build values without `insert`:
 /// - an object key `$serde_json::private::Number`: with `arbitrary_precision`, serde_json takes
 ///   an object with that key for a number and fails on it;
-/// - arrays and objects nested deeper than serde_json's recursion limit (128), which a session
-///   built in code can be.
+/// - arrays and objects nested deeper than serde_json's recursion limit (128).
+///
+/// (A float too large for an `f64`, `1e400`, was a third: the writer now keeps its text.)
 pub fn writes_unreadable_json(session: &Map<String, Value>) -> bool {
     depth(session.values()) >= RECURSION_LIMIT || has_unreadable_part(session)
 }
@@ -81,9 +80,6 @@ const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 fn is_unreadable(value: &Value) -> bool {
     match value {
-        Value::Number(n) => {
-            !is_integer(n.as_str()) && n.as_str().parse::<f64>().is_ok_and(f64::is_infinite)
-        }
         Value::Array(items) => items.iter().any(is_unreadable),
         Value::Object(map) => has_unreadable_part(map),
         _ => false,

@@ -173,6 +173,48 @@ fn write_python_float(f: f64, out: &mut String) {
     }
 }
 
+/// How deeply a session value may nest: serde_json reads at most 128 levels, and the session
+/// object holding the value is one of them.
+pub const MAX_VALUE_DEPTH: usize = 126;
+
+/// Whether `value`, stored in a session, can be read back: it nests at most
+/// [`MAX_VALUE_DEPTH`] levels deep, and no object in it has serde_json's private number key
+/// (which, with `arbitrary_precision`, reads back as a malformed number).
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::json::readable_back;
+///
+/// assert!(readable_back(&json!({"cart": [1, 2, {"sku": "A1"}]})).is_ok());
+/// let deep = (0..200).fold(json!(1), |inner, _| json!([inner]));
+/// assert!(readable_back(&deep).is_err());
+/// assert!(readable_back(&json!({"$serde_json::private::Number": "1"})).is_err());
+/// ```
+pub fn readable_back(value: &Value) -> Result<(), &'static str> {
+    fn walk(value: &Value, depth: usize) -> Result<(), &'static str> {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => {
+                if map.contains_key(PRIVATE_NUMBER_KEY) {
+                    return Err("an object key reserved by serde_json cannot be stored");
+                }
+                Box::new(map.values())
+            }
+            _ => return Ok(()),
+        };
+        if depth > MAX_VALUE_DEPTH {
+            return Err("nested too deeply to be read back (serde_json reads 128 levels)");
+        }
+        children
+            .into_iter()
+            .try_for_each(|child| walk(child, depth + 1))
+    }
+    walk(value, 1)
+}
+
+/// The key serde_json's `arbitrary_precision` uses to carry a number's text through an object.
+const PRIVATE_NUMBER_KEY: &str = "$serde_json::private::Number";
+
 /// Whether `json` uses `NaN`, `Infinity` or `-Infinity` outside its strings: Python's
 /// `json.dumps` writes them for non-finite floats, serde_json rejects them.
 ///
@@ -309,6 +351,22 @@ mod tests {
             serde_json::from_str(&format!(r#"{{"x":{huge_one}}}"#)).expect("serde_json reads it");
         let written = to_python_json(&one);
         assert!(written == r#"{"x":1.0}"#, "not 1.0: {written:.40}");
+    }
+
+    #[test]
+    fn the_deepest_value_accepted_reads_back_and_one_deeper_is_refused() {
+        let nested = |levels: usize| (0..levels).fold(json!(1), |inner, _| json!([inner]));
+        let deepest = nested(MAX_VALUE_DEPTH);
+        assert!(readable_back(&deepest).is_ok());
+        let written = py(json!({ "v": deepest }));
+        let back: Map<String, Value> = serde_json::from_str(&written).expect("reads back");
+        assert_eq!(back["v"], deepest);
+        assert!(readable_back(&nested(MAX_VALUE_DEPTH + 1)).is_err());
+        let too_deep = py(json!({ "v": nested(MAX_VALUE_DEPTH + 2) }));
+        assert!(
+            serde_json::from_str::<Value>(&too_deep).is_err(),
+            "the limit is real"
+        );
     }
 
     #[test]

@@ -64,11 +64,11 @@ pub mod django;
 pub mod engine;
 mod error;
 pub mod expiry;
+#[cfg(feature = "axum")]
+mod extract;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-#[cfg(feature = "axum")]
-mod extract;
 pub mod json;
 pub mod key;
 mod middleware;

@@ -83,13 +83,20 @@ impl Session {
     /// // JSON object keys are strings: a map keyed by tuples cannot be stored.
     /// let grid: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
     /// assert!(session.insert("grid", grid).is_err());
+    ///
+    /// // Nothing is accepted that could not be read back on the next request.
+    /// let deep = (0..200).fold(serde_json::json!(1), |inner, _| serde_json::json!([inner]));
+    /// assert!(session.insert("deep", deep).is_err());
     /// # Ok(()) }
     /// ```
     pub fn insert(&self, key: &str, value: impl Serialize) -> Result<(), SessionError> {
-        let value = serde_json::to_value(value).map_err(|source| SessionError::Type {
+        let type_error = |source| SessionError::Type {
             key: key.to_owned(),
             source,
-        })?;
+        };
+        let value = serde_json::to_value(value).map_err(type_error)?;
+        crate::json::readable_back(&value)
+            .map_err(|why| type_error(serde::ser::Error::custom(why)))?;
         self.state().set(key, value);
         Ok(())
     }
