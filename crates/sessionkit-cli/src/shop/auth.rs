@@ -10,7 +10,7 @@ use sessionkit::engine::USER_ID_KEY;
 use sessionkit::{Session, SessionError};
 
 use super::csrf;
-use super::layout::escape;
+use super::format::escape;
 use super::users::{self, User};
 use super::visit::Visit;
 

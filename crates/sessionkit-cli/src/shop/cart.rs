@@ -11,7 +11,7 @@ use sessionkit::{Session, SessionError};
 
 use super::catalog::{self, PRODUCTS, Product};
 use super::csrf;
-use super::layout::{escape, money};
+use super::format::{escape, money};
 use super::visit::Visit;
 
 /// Where the cart is kept in the session.

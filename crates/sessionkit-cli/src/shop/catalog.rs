@@ -5,7 +5,7 @@ use axum::response::Response;
 use sessionkit::SessionError;
 
 use super::cart;
-use super::layout::{escape, money};
+use super::format::{escape, money};
 use super::visit::Visit;
 
 /// Something the store sells.

@@ -24,7 +24,7 @@ use sessionkit::{LazySession, Session, SessionError, request_cookie};
 use subtle::ConstantTimeEq;
 
 use super::Shop;
-use super::layout::escape;
+use super::format::escape;
 use super::visit::Visit;
 
 /// The cookie holding the secret (Django's `CSRF_COOKIE_NAME`).

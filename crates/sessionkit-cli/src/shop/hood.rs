@@ -14,7 +14,7 @@ use sessionkit::signing::SignatureError;
 use sessionkit::{EngineKind, MAX_COOKIE_BYTES, Settings};
 use time::OffsetDateTime;
 
-use super::layout::{escape, timestamp};
+use super::format::{escape, timestamp};
 use super::visit::Visit;
 
 /// Characters of a session key shown: enough to tell sessions apart, far too few to use.

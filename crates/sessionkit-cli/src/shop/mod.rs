@@ -18,6 +18,7 @@ mod bench;
 mod cart;
 mod catalog;
 mod csrf;
+mod format;
 mod headers;
 mod hood;
 mod layout;
