@@ -16,6 +16,7 @@ mod activity;
 mod auth;
 mod bench;
 mod cart;
+mod cart_contents;
 mod catalog;
 mod csrf;
 mod format;
@@ -23,6 +24,7 @@ mod headers;
 mod hood;
 mod layout;
 mod password;
+mod products;
 mod users;
 mod visit;
 

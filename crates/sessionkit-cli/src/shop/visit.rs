@@ -10,7 +10,7 @@ use sessionkit::{Session, SessionError};
 
 use super::csrf::Csrf;
 use super::users::User;
-use super::{Shop, auth, cart, hood, layout};
+use super::{Shop, auth, cart_contents, hood, layout};
 
 /// One request to a store page. Extracting it loads the session.
 pub struct Visit {
@@ -89,7 +89,7 @@ impl Visit {
         let html = layout::render(&layout::Frame {
             title,
             user,
-            cart_items: cart::item_count(&self.session)?,
+            cart_items: cart_contents::item_count(&self.session)?,
             csrf_token: csrf_token.as_deref(),
             main,
             hood: &hood::panel(self),
