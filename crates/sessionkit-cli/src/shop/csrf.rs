@@ -23,8 +23,8 @@ use serde::Deserialize;
 use sessionkit::{LazySession, Session, SessionError, request_cookie};
 use subtle::ConstantTimeEq;
 
-use super::Shop;
 use super::format::escape;
+use super::state::Shop;
 use super::visit::Visit;
 
 /// The cookie holding the secret (Django's `CSRF_COOKIE_NAME`).

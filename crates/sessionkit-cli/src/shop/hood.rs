@@ -4,8 +4,8 @@
 //!
 //! A cookie is client input: a validly signed one (from anyone who has the secret, or from an
 //! older deployment) may inflate to megabytes. The panel decompresses at most
-//! [`MAX_DECODED_BYTES`] of it and shows at most [`SHOWN_JSON_BYTES`] of the JSON, so a page
-//! stays small whatever the cookie holds.
+//! [`MAX_DECODED_BYTES`](super::state::MAX_DECODED_BYTES) of it and shows at most
+//! [`SHOWN_JSON_BYTES`] of the JSON, so a page stays small whatever the cookie holds.
 
 use std::time::SystemTime;
 
@@ -19,8 +19,6 @@ use super::visit::Visit;
 
 /// Characters of a session key shown: enough to tell sessions apart, far too few to use.
 const SHOWN_KEY_CHARS: usize = 6;
-/// Most bytes a cookie is decompressed to for the panel: sixteen times what a browser keeps.
-pub const MAX_DECODED_BYTES: u64 = 64 * 1024;
 /// Most bytes of the cookie's JSON shown, about one browser cookie's worth.
 const SHOWN_JSON_BYTES: usize = 4 * 1024;
 

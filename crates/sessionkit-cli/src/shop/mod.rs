@@ -25,16 +25,16 @@ mod hood;
 mod layout;
 mod password;
 mod products;
+mod state;
 mod users;
 mod visit;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use sessionkit::Sessions;
-use sessionkit::signing::{COOKIE_SALT, Signer};
+
+use state::Shop;
 
 /// The store's routes, with the session layer of `sessions` in front of them all and the
 /// security headers on every response. The store's own routes also get CSRF protection and
@@ -64,29 +64,4 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
         store
     };
     routes.layer(sessions.layer()).layer(from_fn(headers::add))
-}
-
-/// What the handlers share: the engine and settings, and a verifier for the panel that decodes
-/// `signed_cookies` cookies. Cheap to clone.
-#[derive(Clone)]
-pub struct Shop {
-    sessions: Sessions,
-    cookie_signer: Arc<Signer>,
-}
-
-impl Shop {
-    fn new(sessions: &Sessions) -> Self {
-        let settings = sessions.settings();
-        Shop {
-            sessions: sessions.clone(),
-            cookie_signer: Arc::new(
-                Signer::new(
-                    COOKIE_SALT,
-                    &settings.secret_key,
-                    &settings.secret_key_fallbacks,
-                )
-                .inflating_up_to(hood::MAX_DECODED_BYTES),
-            ),
-        }
-    }
 }

@@ -9,8 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use sessionkit::{Session, SessionError};
 
 use super::csrf::Csrf;
+use super::state::Shop;
 use super::users::User;
-use super::{Shop, auth, cart_contents, hood, layout};
+use super::{auth, cart_contents, hood, layout};
 
 /// One request to a store page. Extracting it loads the session.
 pub struct Visit {
