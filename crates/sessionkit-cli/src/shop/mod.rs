@@ -19,6 +19,7 @@ mod cart;
 mod cart_contents;
 mod catalog;
 mod csrf;
+mod csrf_guard;
 mod format;
 mod headers;
 mod hood;
@@ -56,7 +57,7 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
             post(account::end_other_sessions),
         )
         .route_layer(from_fn(activity::note))
-        .route_layer(from_fn_with_state(shop.clone(), csrf::protect))
+        .route_layer(from_fn_with_state(shop.clone(), csrf_guard::protect))
         .with_state(shop);
     let routes = if bench_routes {
         store.nest("/bench", bench::router())
