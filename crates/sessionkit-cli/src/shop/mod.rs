@@ -2,14 +2,21 @@
 //! with a few demo users, and an account page listing the user's sessions. Every page ends
 //! with an "under the hood" panel showing what the session cookie holds on this engine.
 //!
-//! One module per concern, as in a small Django project:
-//! - [`catalog`]: the products and their pages; [`cart`]: the cart in the session;
-//! - [`users`], [`password`]: the demo users and their Django-format password hashes;
-//! - [`auth`]: login and logout; [`account`]: the account page and the user's sessions;
-//! - [`csrf`], [`activity`]: middleware guarding every form and noting the user's activity;
-//! - [`headers`]: Django's default security headers on every response;
-//! - [`visit`], [`layout`], [`hood`]: the per-request context and the HTML around each page;
-//! - [`bench`]: the benchmark routes under `/bench/`, outside all of the above.
+//! One module per concern, as in a small Django project, in layers whose imports run only
+//! downwards (a module uses those below it, never one above):
+//! - this module: the router, on top of everything;
+//! - pages: [`catalog`] (the products), [`cart`], [`auth`] (login and logout), [`account`]
+//!   (the user's sessions), and [`csrf_guard`], the middleware guarding every form, whose
+//!   refusal is a page too;
+//! - [`visit`]: the per-request context every page is rendered through;
+//! - the frame around each page: [`layout`], with the [`hood`] panel;
+//! - what pages and frame are made of: [`products`], [`cart_contents`] (the cart in the
+//!   session), [`users`] and [`password`] (the demo users, their hashes, who is logged in),
+//!   [`csrf`] (the secret and its tokens), [`activity`] (middleware noting the user's
+//!   activity), [`state`] (the [`Shop`] every handler shares), [`format`](mod@format)
+//!   (escaping, money, timestamps);
+//! - apart: [`headers`], Django's default security headers on every response, and
+//!   [`bench`](mod@bench), the benchmark routes under `/bench/`, outside all of the above.
 
 mod account;
 mod activity;
