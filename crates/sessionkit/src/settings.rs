@@ -24,6 +24,7 @@ use crate::cache_url::{BadMemoryUrl, has_known_scheme, memory_capacity};
 /// assert!("memcached".parse::<EngineKind>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EngineKind {
     /// All data in a signed cookie on the client; nothing stored on the server.
     SignedCookies,

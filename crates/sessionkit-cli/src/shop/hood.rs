@@ -74,6 +74,7 @@ fn where_data_lives(settings: &Settings) -> String {
             "one file per session in <code>{}</code>; the cookie holds only a key",
             escape(&settings.file_path.display().to_string())
         ),
+        other => format!("sessions live in the {other} engine"),
     }
 }
 

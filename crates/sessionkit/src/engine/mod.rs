@@ -113,6 +113,7 @@ pub struct Loaded {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The store failed or could not be reached: the request gets a 503.
     #[error("session store unavailable: {0}")]

@@ -29,6 +29,7 @@ use super::ServerEngine;
 /// assert_eq!(MemoryStore::new(1).addressing(), Addressing::Hashed);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Addressing {
     /// By the SHA-256 hex of the session key ([`SessionKey::hashed`]), so a leaked store holds
     /// no usable cookie: every store of sessionkit's own.
