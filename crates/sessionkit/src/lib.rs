@@ -66,6 +66,7 @@ mod error;
 pub mod expiry;
 #[cfg(feature = "axum")]
 mod extract;
+mod features;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use super::cache::open_cache;
-use super::{
-    CachedDbStore, DbEngine, Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine,
-    SqlStore,
-};
+#[cfg(feature = "_sql")]
+use super::{CachedDbStore, DbEngine, SqlStore};
+use super::{Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine};
 use crate::settings::{ConfigError, EngineKind, Settings};
 
 /// Opens the engine `settings` select.
@@ -23,8 +22,10 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     let timeout = settings.store_timeout;
     Ok(match settings.engine {
         EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
+        #[cfg(feature = "_sql")]
         EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
         EngineKind::Cache => Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout)),
+        #[cfg(feature = "_sql")]
         EngineKind::CachedDb => {
             let store = CachedDbStore::new(
                 open_cache(settings).await?,
@@ -32,6 +33,11 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
                 settings,
             );
             Arc::new(ServerEngine::new(store, timeout))
+        }
+        // `validate` refused these settings already; this repeats its error.
+        #[cfg(not(feature = "_sql"))]
+        EngineKind::Db | EngineKind::CachedDb => {
+            return Err(crate::features::no_sql_database(settings.engine).into());
         }
         EngineKind::File => Arc::new(ServerEngine::new(
             FileStore::new(&settings.file_path),
