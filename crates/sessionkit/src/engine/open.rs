@@ -8,7 +8,8 @@ use super::{CachedDbStore, DbEngine, SqlStore};
 use super::{Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine};
 use crate::settings::{ConfigError, EngineKind, Settings};
 
-/// Opens the engine `settings` select.
+/// Opens the engine `settings` select. A store this build has no Cargo feature for is an
+/// [`OpenError::Config`] naming the feature to enable.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,6 +20,8 @@ use crate::settings::{ConfigError, EngineKind, Settings};
 /// ```
 pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     settings.validate()?;
+    // Here rather than in `validate`: settings for an engine built by hand need no feature.
+    crate::features::check(settings.engine, &settings.db_url, &settings.cache_url)?;
     let timeout = settings.store_timeout;
     Ok(match settings.engine {
         EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
@@ -71,4 +74,51 @@ pub enum OpenError {
     /// The store could not be reached.
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Sessions;
+
+    /// The error opening fails with, or a panic naming what opened instead.
+    async fn open_error(settings: Settings) -> ConfigError {
+        match Sessions::open(settings).await {
+            Err(OpenError::Config(error)) => error,
+            Err(other) => panic!("expected a setting's error, got {other}"),
+            Ok(_) => panic!("opened an engine this build cannot have"),
+        }
+    }
+
+    #[tokio::test]
+    #[cfg(not(feature = "redis"))]
+    async fn a_redis_url_without_the_feature_stops_the_start_naming_it() {
+        let fallback_on_redis = Settings {
+            engine: EngineKind::SignedCookies,
+            engine_fallbacks: vec![EngineKind::Cache],
+            cache_url: "redis://127.0.0.1:6379".into(),
+            ..Settings::new("secret")
+        };
+        let error = open_error(fallback_on_redis).await;
+        assert_eq!(error.setting, "SESSION_CACHE_URL");
+        assert!(error.message.contains("features = [\"redis\"]"), "{error}");
+    }
+
+    #[tokio::test]
+    #[cfg(not(feature = "mysql"))]
+    async fn a_database_url_without_its_feature_stops_the_start_naming_it() {
+        let error = open_error(Settings {
+            engine: EngineKind::Db,
+            db_url: "mariadb://app@127.0.0.1/app".into(),
+            ..Settings::new("secret")
+        })
+        .await;
+        assert!(error.message.contains("\"mysql\""), "{error}");
+        let blamed = if cfg!(feature = "_sql") {
+            "SESSION_DB_URL"
+        } else {
+            "SESSION_ENGINE"
+        };
+        assert_eq!(error.setting, blamed);
+    }
 }
