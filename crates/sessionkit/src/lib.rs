@@ -43,6 +43,13 @@
 //! [`engine::ServerEngine`]. Cookie overflow is an error
 //! ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
 //!
+//! ## Features
+//!
+//! Each store's client is a Cargo feature: `sqlite`, `postgres`, `mysql`, `redis`; plus `axum`
+//! (the extractors) and `toml` (`sessionkit.toml`). Defaults: `axum`, `sqlite`, `toml`.
+//! `signed_cookies`, `file` and `memory://` need none. Settings that select a store left out
+//! fail [`Sessions::open`] with a [`ConfigError`] naming the feature to enable.
+//!
 //! ## Layout
 //!
 //! - [`Session`] / [`LazySession`]: the handle handlers use (Django's `SessionBase` API).
@@ -72,6 +79,7 @@ mod error;
 pub mod expiry;
 #[cfg(feature = "axum")]
 mod extract;
+mod features;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

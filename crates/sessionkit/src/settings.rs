@@ -12,6 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::cache_url::{BadMemoryUrl, has_known_scheme, memory_capacity};
+use crate::features::{TOML, db_url_feature};
 
 /// The session engines: where session data lives. See the crate docs for which to pick.
 ///
@@ -734,8 +735,7 @@ impl Settings {
             ));
         }
         if matches!(self.engine, EngineKind::Db | EngineKind::CachedDb) {
-            let schemes = ["sqlite:", "postgres:", "postgresql:", "mysql:", "mariadb:"];
-            if !schemes.iter().any(|s| self.db_url.starts_with(s)) {
+            if db_url_feature(&self.db_url).is_none() {
                 return Err(ConfigError::new(
                     "SESSION_DB_URL",
                     format!(
@@ -783,6 +783,10 @@ fn raw_settings(
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut raw = BTreeMap::new();
     if let Some(text) = file {
+        TOML.require(
+            "SESSIONKIT_CONFIG",
+            &format!("reading {}", file_path.display()),
+        )?;
         raw.extend(parse_toml(text, file_path)?);
     }
     raw.extend(overrides);
@@ -878,8 +882,15 @@ fn parse_samesite(value: &str) -> Result<Option<SameSite>, ConfigError> {
     }
 }
 
+/// Never called: [`raw_settings`] refuses a settings file when this build reads no TOML.
+#[cfg(not(feature = "toml"))]
+fn parse_toml(_text: &str, _path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    Ok(Vec::new())
+}
+
 /// Flattens `sessionkit.toml` into `(name, text)` pairs: strings as they are, numbers and
 /// booleans in their TOML form, arrays joined with commas (for the list settings).
+#[cfg(feature = "toml")]
 fn parse_toml(text: &str, path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         ConfigError::new(
@@ -927,6 +938,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "toml")]
     fn environment_wins_over_the_file() {
         let file = "SECRET_KEY = \"from-file\"\nSESSION_ENGINE = \"db\"\nSESSION_COOKIE_AGE = 60\nSECRET_KEY_FALLBACKS = [\"a\", \"b\"]";
         let s = load(Some(file), &[("SESSION_ENGINE", "signed_cookies")]).unwrap();
@@ -1171,12 +1183,21 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "toml")]
     fn unknown_file_keys_and_broken_toml_are_errors() {
         let err = load(Some("SECRET_KEY = \"k\"\nSESSION_COOKIE_AEG = 5"), &[]).unwrap_err();
         assert_eq!(err.setting, "SESSION_COOKIE_AEG");
         assert!(err.message.starts_with("unknown setting"), "{err}");
         let err = load(Some("SECRET_KEY = "), &[]).unwrap_err();
         assert_eq!(err.setting, "SESSIONKIT_CONFIG");
+    }
+
+    #[test]
+    #[cfg(not(feature = "toml"))]
+    fn a_settings_file_without_the_toml_feature_names_it() {
+        let error = load(Some("SECRET_KEY = \"k\""), &[]).unwrap_err();
+        assert_eq!(error.setting, "SESSIONKIT_CONFIG");
+        assert!(error.message.contains("features = [\"toml\"]"), "{error}");
     }
 
     #[test]

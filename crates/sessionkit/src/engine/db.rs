@@ -10,7 +10,9 @@
 //! The engine logic is written once; everything that differs between databases (placeholders,
 //! column types, batched deletes) is in [`Dialect`].
 
+#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
+#[cfg(feature = "sqlite")]
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,6 +20,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Connection as _, Row};
 use time::OffsetDateTime;
@@ -630,6 +633,7 @@ fn is_lock_contention(error: &dyn sqlx::error::DatabaseError) -> bool {
 /// assert_eq!(sqlite_file("sqlite::memory:"), None);
 /// assert_eq!(sqlite_file("postgres://app@db/app"), None);
 /// ```
+#[cfg(feature = "sqlite")]
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     if Dialect::of_url(url) != Some(Dialect::Sqlite) || in_memory {

@@ -23,10 +23,12 @@ use crate::cache_url::memory_capacity;
 use crate::settings::{ConfigError, Settings};
 
 mod memory;
+#[cfg(feature = "redis")]
 mod redis;
 
 pub use crate::cache_url::DEFAULT_MEMORY_ENTRIES;
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
 pub use redis::RedisStore;
 
 /// No epoch: what `cached_db` holds before it has seen one. No cache ever has it, so nothing
@@ -132,6 +134,22 @@ pub async fn open_cache(settings: &Settings) -> Result<Arc<dyn Cache>, EngineErr
             .map_err(|bad| EngineError::unavailable(ConfigError::from(bad)))?;
         Ok(Arc::new(MemoryStore::new(capacity)))
     } else {
-        Ok(Arc::new(RedisStore::connect(settings).await?))
+        open_redis(settings).await
     }
+}
+
+#[cfg(feature = "redis")]
+async fn open_redis(settings: &Settings) -> Result<Arc<dyn Cache>, EngineError> {
+    Ok(Arc::new(RedisStore::connect(settings).await?))
+}
+
+/// Without the feature the settings are refused first; this says the same to a direct caller.
+#[cfg(not(feature = "redis"))]
+async fn open_redis(settings: &Settings) -> Result<Arc<dyn Cache>, EngineError> {
+    crate::features::check(crate::EngineKind::Cache, "", &settings.cache_url)
+        .map_err(EngineError::unavailable)?;
+    Err(EngineError::unavailable(ConfigError::new(
+        "SESSION_CACHE_URL",
+        "is not a memory:// URL, and this build has no other cache",
+    )))
 }
