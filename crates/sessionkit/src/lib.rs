@@ -72,7 +72,9 @@
     )
 )]
 
+mod builder;
 mod cache_url;
+mod config;
 pub mod django;
 pub mod engine;
 mod error;
@@ -92,6 +94,7 @@ mod set_cookie;
 pub mod settings;
 pub mod signing;
 
+pub use builder::SessionsBuilder;
 pub use engine::{Engine, EngineError};
 pub use error::SessionError;
 pub use expiry::Expiry;

@@ -30,7 +30,7 @@ use super::store::{
     Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window,
 };
 use super::{Data, EngineError, Loaded, user_of};
-use crate::settings::{Settings, redact_password};
+use crate::config::{Secrets, redact_password};
 use crate::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 
 mod connection;
@@ -175,6 +175,7 @@ struct Queries {
 }
 
 impl Queries {
+    // Long, as a list of statements is: every query of the store, written out once here.
     fn new(dialect: Dialect, format: TableFormat, table: &str) -> Self {
         let sql = |text: String| dialect.placeholders(&text);
         let (key, expire_param, expire_column, version) = match format {
@@ -258,7 +259,27 @@ impl Queries {
     }
 }
 
+/// A pool of up to `connections` that waits at most `acquire_timeout` for one.
+fn pool_options(connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(acquire_timeout)
+        // sqlx pings every connection it hands out by default: one more round trip per
+        // statement, a third of the server's CPU per request on PostgreSQL. A connection in
+        // steady use is known to be alive; only one idle for a while is checked.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// The tables `migrate` creates: the session table (with its indexes) and `{table}_lock`.
+// Long, as DDL is: each table and index spelled out per dialect.
 fn schema(dialect: Dialect, format: TableFormat, table: &str) -> Vec<String> {
     let text = match dialect {
         Dialect::MySql => "LONGTEXT",
@@ -370,10 +391,11 @@ impl DbEngine {
     /// assert_eq!(engine.dialect(), Dialect::Postgres);
     /// # Ok(()) }
     /// ```
-    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+    pub async fn connect(config: impl Into<DbConfig>) -> Result<Self, EngineError> {
+        let config = config.into();
         Ok(ServerEngine::new(
-            SqlStore::connect(settings).await?,
-            settings.store_timeout,
+            SqlStore::connect(config.clone()).await?,
+            config.timeout,
         ))
     }
 
@@ -421,6 +443,30 @@ impl DbEngine {
     }
 }
 
+/// Where and how the `db` engine keeps sessions. `From<&Settings>` fills it from
+/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the secrets.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionkit::Settings;
+/// use sessionkit::engine::db::DbConfig;
+///
+/// let config = DbConfig::from(&Settings::new("secret"));
+/// assert_eq!(config.table, "sessionkit_session");
+/// assert_eq!(config.timeout, Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbConfig {
+    /// `SESSION_DB_URL`: `sqlite:`, `postgres:` or `mysql:`/`mariadb:`.
+    pub url: String,
+    /// `SESSION_DB_TABLE`; `django_session` selects Django's own schema.
+    pub table: String,
+    /// `SESSION_STORE_TIMEOUT`: the longest a statement may take before the request gets a 503.
+    pub timeout: Duration,
+    /// For Django's table, whose `session_data` is signed.
+    pub secrets: Secrets,
+}
+
 /// Session records in a SQL table.
 ///
 /// ```
@@ -463,16 +509,22 @@ impl SqlStore {
     /// assert_eq!(store.name(), "db");
     /// # Ok(()) }
     /// ```
-    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+    pub async fn connect(config: impl Into<DbConfig>) -> Result<Self, EngineError> {
+        let DbConfig {
+            url: db_url,
+            table,
+            timeout,
+            secrets,
+        } = config.into();
         sqlx::any::install_default_drivers();
-        let dialect = Dialect::of_url(&settings.db_url).ok_or_else(|| {
+        let dialect = Dialect::of_url(&db_url).ok_or_else(|| {
             EngineError::unavailable(std::io::Error::other(
                 "SESSION_DB_URL has an unknown scheme",
             ))
         })?;
         let url = match dialect {
-            Dialect::Sqlite => sqlite_url_creating_the_file(&settings.db_url),
-            Dialect::Postgres | Dialect::MySql => settings.db_url.clone(),
+            Dialect::Sqlite => sqlite_url_creating_the_file(&db_url),
+            Dialect::Postgres | Dialect::MySql => db_url.clone(),
         };
         // SQLite runs one writer at a time; several connections would only take turns through
         // its busy handler, which sleeps in steps of up to 100 ms. One connection queues them
@@ -483,22 +535,8 @@ impl SqlStore {
         };
         // The pool gives up before the store timeout, so that finding out why (one direct
         // attempt to connect, up to a fifth of it) still ends within the timeout.
-        let probe_timeout = settings.store_timeout / 5;
-        let pool = AnyPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(settings.store_timeout * 3 / 4)
-            // sqlx pings every connection it hands out by default: one more round trip per
-            // statement, a third of the server's CPU per request on PostgreSQL. A connection
-            // in steady use is known to be alive; only one idle for a while is checked.
-            .test_before_acquire(false)
-            .before_acquire(|connection, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
-                        connection.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
+        let probe_timeout = timeout / 5;
+        let pool = pool_options(connections, timeout * 3 / 4)
             .connect_lazy(&url)
             .map_err(EngineError::unavailable)?;
         // Connect now, so that an unreachable database stops the start-up, saying why.
@@ -506,7 +544,7 @@ impl SqlStore {
             .await
             .map_err(|cause| {
                 EngineError::unavailable(Unreachable {
-                    url: redact_password(&settings.db_url),
+                    url: redact_password(&db_url),
                     cause,
                 })
             })?;
@@ -518,19 +556,15 @@ impl SqlStore {
                 .map_err(EngineError::unavailable)?;
         }
         drop(first);
-        let format = TableFormat::of_table(&settings.db_table);
+        let format = TableFormat::of_table(&table);
         Ok(SqlStore {
             pool,
             probe_timeout,
             dialect,
             format,
-            queries: Arc::new(Queries::new(dialect, format, &settings.db_table)),
-            signer: Signer::new(
-                STORE_SALT,
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-            )
-            .compressing_from(SMALL_VALUE_BYTES),
+            queries: Arc::new(Queries::new(dialect, format, &table)),
+            signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
+                .compressing_from(SMALL_VALUE_BYTES),
         })
     }
 
