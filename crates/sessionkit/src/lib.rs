@@ -5,6 +5,8 @@
 //! `SESSION_ENGINE`; security (signing, CSPRNG keys, cookie attributes), expiry and clean-up
 //! are handled for you, with Django's semantics and wire formats.
 //!
+//! ## 1. Add the layer
+//!
 //! ```no_run
 //! use axum::{Router, routing::get};
 //! use sessionkit::{Session, SessionError, Sessions, Settings};
@@ -27,7 +29,14 @@
 //! }
 //! ```
 //!
-//! ## Which engine when
+//! ## 2. Configure it
+//!
+//! [`Settings::from_env`] reads Django's setting names from the environment (and
+//! `sessionkit.toml`); [`Sessions::builder`] configures the same settings in code. Every bad
+//! value stops the start with a [`ConfigError`] naming the setting, never a failure at the
+//! first request.
+//!
+//! ## 3. Choose an engine
 //!
 //! | engine | data lives | pick it when | mind that |
 //! |---|---|---|---|
@@ -38,10 +47,17 @@
 //! | `file` | one file per session in a directory | one server, no database | a shared directory across servers needs a shared filesystem |
 //!
 //! Server engines put only a random key in the cookie; stores keep a SHA-256 of that key (all
-//! but Django's own table), so even a leaked store yields no usable cookie. A store of your own
-//! implements [`engine::RecordStore`] (five operations) and runs behind
-//! [`engine::ServerEngine`]. Cookie overflow is an error
-//! ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
+//! but Django's own table), so even a leaked store yields no usable cookie. Cookie overflow is
+//! an error ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
+//!
+//! ## 4. Or write a store
+//!
+//! Sessions in DynamoDB, MongoDB, memcached…: implement [`engine::RecordStore`] — five
+//! operations (`fetch`, `insert` if absent, `replace` at a version, `remove`,
+//! `purge_expired`), with locks, per-user listing and scanning optional by
+//! [`engine::Capabilities`] — and pass it to [`SessionsBuilder::store`]. [`engine::ServerEngine`]
+//! adds the rest: keys, hashing at rest, collision-free creation, merging concurrent saves,
+//! no resurrection of a deleted session. [`Sessions::new`] shows a complete one.
 //!
 //! ## Features
 //!
