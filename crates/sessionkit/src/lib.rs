@@ -95,6 +95,7 @@ pub mod django;
 pub mod engine;
 mod error;
 pub mod expiry;
+mod expiry_task;
 #[cfg(feature = "axum")]
 mod extract;
 mod features;
@@ -114,6 +115,7 @@ pub use builder::SessionsBuilder;
 pub use engine::{Engine, EngineError};
 pub use error::SessionError;
 pub use expiry::Expiry;
+pub use expiry_task::{EXPIRY_BATCH, ExpiryStats, ExpiryTask};
 pub use key::SessionKey;
 pub use middleware::{SessionLayer, SessionService, request_cookie};
 pub use session::{LazySession, Session};

@@ -184,9 +184,16 @@ impl Queries {
             Dialect::MySql => {
                 format!("DELETE FROM {table} WHERE expire_date < {expire_param} LIMIT ?")
             }
-            Dialect::Sqlite | Dialect::Postgres => format!(
+            Dialect::Sqlite => format!(
                 "DELETE FROM {table} WHERE {key} IN \
                  (SELECT {key} FROM {table} WHERE expire_date < {expire_param} LIMIT ?)"
+            ),
+            // SKIP LOCKED: instances sweeping at once take different rows instead of waiting
+            // on each other's (or deadlocking).
+            Dialect::Postgres => format!(
+                "DELETE FROM {table} WHERE {key} IN \
+                 (SELECT {key} FROM {table} WHERE expire_date < {expire_param} LIMIT ? \
+                 FOR UPDATE SKIP LOCKED)"
             ),
         };
         Queries {
