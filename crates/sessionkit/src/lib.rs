@@ -5,7 +5,8 @@
 //! `SESSION_ENGINE`; security (signing, CSPRNG keys, cookie attributes), expiry and clean-up
 //! are handled for you, with Django's semantics and wire formats.
 //!
-//! ```no_run
+#![cfg_attr(feature = "axum", doc = "```no_run")]
+#![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use axum::{Router, routing::get};
 //! use sessionkit::{Session, SessionError, Sessions, Settings};
 //!
