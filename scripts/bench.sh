@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks sessionkit (DESIGN.md §10) and writes docs/BENCHMARKS.md and docs/benchmarks.png.
+# Benchmarks sessionkit (docs/DESIGN.md §10) and writes docs/BENCHMARKS.md and docs/benchmarks.png.
 #
 #   scripts/bench.sh              # everything: criterion micro-benchmarks and allocation
 #                                 # counts, then HTTP load runs

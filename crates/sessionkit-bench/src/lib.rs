@@ -1,6 +1,6 @@
 //! # sessionkit-bench
 //!
-//! How fast sessionkit is, measured the same way every time (DESIGN.md §10):
+//! How fast sessionkit is, measured the same way every time (docs/DESIGN.md §10):
 //!
 //! - `benches/micro.rs`: criterion micro-benchmarks — signing, the JSON codec, key generation,
 //!   and the middleware called in process next to tower-sessions, so each ratio comes from one

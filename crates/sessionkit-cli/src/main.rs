@@ -120,6 +120,7 @@ impl From<OpenError> for Failure {
         match error {
             OpenError::Config(error) => Failure::Config(error),
             OpenError::Engine(error) => Failure::other(error),
+            other => Failure::other(other),
         }
     }
 }

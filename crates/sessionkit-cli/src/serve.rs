@@ -13,7 +13,7 @@ Examples:
   SESSION_ENGINE=signed_cookies sessionkit serve    # sessions in the cookie, nothing stored
   SESSION_DB_URL=postgres://postgres@127.0.0.1/test sessionkit serve
 
-  # the benchmark routes (DESIGN.md section 10), only when asked, one cookie jar per client:
+  # the benchmark routes (docs/DESIGN.md section 10), only when asked, one cookie jar per client:
   sessionkit serve --bench-routes
   curl -c jar -b jar http://localhost:8000/bench/incr
 

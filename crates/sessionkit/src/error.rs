@@ -14,6 +14,7 @@ use crate::engine::EngineError;
 /// assert_eq!(SessionError::Interrupted.status(), StatusCode::BAD_REQUEST);
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     /// The store failed or could not be reached (503).
     #[error("session store unavailable: {0}")]

@@ -47,5 +47,5 @@ pub fn lock_file_path(dir: &Path, id: &str) -> PathBuf {
 
 /// Whether an address from elsewhere (an export) may name a record here.
 pub fn is_key_hash(address: &str) -> bool {
-    crate::engine::server::is_key_hash(address)
+    crate::engine::is_key_hash(address)
 }

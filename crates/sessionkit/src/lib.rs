@@ -34,9 +34,14 @@
 //! |---|---|---|---|
 //! | `signed_cookies` | in the cookie, signed | small, non-sensitive data; no server state wanted | the user can read it; ≤ 4 KB; cannot be revoked; concurrent requests cannot be merged |
 //! | `db` | SQL table (SQLite, PostgreSQL, MySQL/MariaDB) | anything sensitive or large; "log out" must really end the session | one query per request that uses the session |
+//! | `cache` | Redis, or bounded memory in this process | speed; sessions may be lost with the cache (memory: with the process) | a full memory cache drops the sessions nearest their expiry |
+//! | `cached_db` | SQL table, read through a cache | `db`'s durability at nearly `cache`'s read speed | writes go to both; the cache is fenced so a failed write never serves stale data |
+//! | `file` | one file per session in a directory | one server, no database | a shared directory across servers needs a shared filesystem |
 //!
-//! The cookie only ever holds a random key for `db`; the table stores a SHA-256 of that key,
-//! so even a leaked table yields no usable cookie. Cookie overflow is an error
+//! Server engines put only a random key in the cookie; stores keep a SHA-256 of that key (all
+//! but Django's own table), so even a leaked store yields no usable cookie. A store of your own
+//! implements [`engine::RecordStore`] (five operations) and runs behind
+//! [`engine::ServerEngine`]. Cookie overflow is an error
 //! ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
 //!
 //! ## Features
@@ -50,7 +55,8 @@
 //!
 //! - [`Session`] / [`LazySession`]: the handle handlers use (Django's `SessionBase` API).
 //! - [`Sessions`]: one engine plus [`Settings`]; [`Sessions::layer`] is the tower layer.
-//! - [`engine`]: the [`engine::Engine`] trait and one module per engine.
+//! - [`engine`]: the [`engine::Engine`] trait, one module per engine, and the store contract
+//!   ([`engine::store`]) that server engines are built on.
 //! - [`signing`], [`json`]: Django's signed format, byte for byte.
 //! - [`django`]: trusting a login made by Django's `django.contrib.auth`.
 

@@ -36,7 +36,7 @@ pub struct Sessions {
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
-            .field("engine", &self.engine().kind())
+            .field("engine", &self.engine().name())
             .field("settings", self.settings())
             .finish()
     }
@@ -54,7 +54,7 @@ impl Sessions {
     ///
     /// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
     /// let sessions = Sessions::open(settings).await?; // memory:// needs no server
-    /// assert_eq!(sessions.engine().kind(), EngineKind::Cache);
+    /// assert_eq!(sessions.engine().name(), "cache");
     ///
     /// let bad = Settings { cookie_age: -1, ..Settings::new("secret") };
     /// let error = Sessions::open(bad).await.unwrap_err();
@@ -77,7 +77,8 @@ impl Sessions {
     }
 
     /// Uses an engine built by hand (tests, custom engines) with `settings`; fallback
-    /// engines, if any, come from [`Sessions::with_fallbacks`].
+    /// engines, if any, come from [`Sessions::with_fallbacks`]. `SESSION_LOCKING` is refused
+    /// for an engine without locks, so a store of another crate need not have them.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -87,12 +88,88 @@ impl Sessions {
     /// let settings = Settings { engine: EngineKind::SignedCookies, ..Settings::new("secret") };
     /// let engine = Arc::new(SignedCookieEngine::new(&settings));
     /// let sessions = Sessions::new(engine.clone(), settings)?;
-    /// assert_eq!(sessions.engine().kind(), EngineKind::SignedCookies);
+    /// assert_eq!(sessions.engine().name(), "signed_cookies");
     /// assert!(Sessions::new(engine, Settings::new("")).is_err()); // no SECRET_KEY
     /// # Ok::<(), sessionkit::ConfigError>(())
     /// ```
+    ///
+    /// A store of your own needs five operations; [`ServerEngine`](crate::engine::ServerEngine)
+    /// adds keys, hashing at rest, merging saves and everything else:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::collections::HashMap;
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use async_trait::async_trait;
+    /// use sessionkit::engine::{EngineError, Loaded, RecordStore, RecordWrite, ServerEngine};
+    /// use sessionkit::{Sessions, Settings};
+    ///
+    /// #[derive(Default)]
+    /// struct MapStore(Mutex<HashMap<String, (Loaded, time::OffsetDateTime)>>);
+    ///
+    /// #[async_trait]
+    /// impl RecordStore for MapStore {
+    ///     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
+    ///         let now = time::OffsetDateTime::now_utc();
+    ///         let map = self.0.lock().unwrap();
+    ///         Ok(map.get(id).filter(|(_, expires)| *expires > now).map(|(r, _)| r.clone()))
+    ///     }
+    ///     async fn insert(&self, id: &str, new: RecordWrite<'_>) -> Result<bool, EngineError> {
+    ///         let mut map = self.0.lock().unwrap();
+    ///         if map.get(id).is_some_and(|(_, expires)| *expires > new.now) {
+    ///             return Ok(false);
+    ///         }
+    ///         let record = Loaded { data: new.data.clone(), version: 1 };
+    ///         map.insert(id.to_owned(), (record, new.expires));
+    ///         Ok(true)
+    ///     }
+    ///     async fn replace(&self, id: &str, version: i64, new: RecordWrite<'_>)
+    ///         -> Result<bool, EngineError> {
+    ///         let mut map = self.0.lock().unwrap();
+    ///         let Some((record, expires)) = map.get_mut(id) else { return Ok(false) };
+    ///         if record.version != version {
+    ///             return Ok(false);
+    ///         }
+    ///         *record = Loaded { data: new.data.clone(), version: version + 1 };
+    ///         *expires = new.expires;
+    ///         Ok(true)
+    ///     }
+    ///     async fn remove(&self, id: &str) -> Result<(), EngineError> {
+    ///         self.0.lock().unwrap().remove(id);
+    ///         Ok(())
+    ///     }
+    ///     async fn purge_expired(&self, _batch: usize) -> Result<u64, EngineError> {
+    ///         Ok(0) // a real store would delete expired records here
+    ///     }
+    /// }
+    ///
+    /// let engine = Arc::new(ServerEngine::new(MapStore::default(), Duration::from_secs(5)));
+    /// let sessions = Sessions::new(engine.clone(), Settings::new("secret"))?;
+    /// let session = sessions.start(None).load().await?;
+    /// session.insert("n", 1)?;
+    /// let cookie = session.save().await?.unwrap();
+    /// assert_eq!(sessions.start(Some(&cookie)).load().await?.get::<i32>("n")?, Some(1));
+    ///
+    /// // MapStore has no locks, so SESSION_LOCKING is a startup error naming the setting.
+    /// let locking = Settings { locking: true, ..Settings::new("secret") };
+    /// let error = Sessions::new(engine, locking).unwrap_err();
+    /// assert_eq!(error.setting, "SESSION_LOCKING");
+    /// # Ok(()) }
+    /// ```
     pub fn new(engine: Arc<dyn Engine>, settings: Settings) -> Result<Self, ConfigError> {
         settings.validate()?;
+        if settings.locking && !engine.capabilities().locking {
+            return Err(ConfigError::new(
+                "SESSION_LOCKING",
+                format!(
+                    "the {} engine cannot lock sessions; turn the setting off or use a store \
+                     with locks",
+                    engine.name()
+                ),
+            ));
+        }
         Ok(Sessions::assemble(engine, Vec::new(), settings))
     }
 
@@ -157,7 +234,7 @@ impl Sessions {
     /// #     ..Settings::new("secret")
     /// # })
     /// # .await?;
-    /// assert_eq!(sessions.engine().kind(), sessionkit::EngineKind::Cache);
+    /// assert_eq!(sessions.engine().name(), "cache");
     /// sessions.engine().migrate().await?; // nothing to create for a cache
     /// assert!(!sessions.engine().exists("abcdefgh12345678").await?);
     /// # Ok(()) }
@@ -234,7 +311,6 @@ mod tests {
     use crate::error::SessionError;
     use crate::key::SessionKey;
     use crate::set_cookie::MAX_COOKIE_BYTES;
-    use crate::settings::EngineKind;
 
     /// The memory cache, with a switch that makes the next save fail as a store outage would.
     struct FailNextSave {
@@ -244,8 +320,8 @@ mod tests {
 
     #[async_trait]
     impl Engine for FailNextSave {
-        fn kind(&self) -> EngineKind {
-            self.inner.kind()
+        fn name(&self) -> &'static str {
+            self.inner.name()
         }
         fn accepts(&self, cookie_value: &str) -> bool {
             self.inner.accepts(cookie_value)

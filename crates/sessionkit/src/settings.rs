@@ -25,6 +25,7 @@ use crate::features::{TOML, db_url_feature};
 /// assert!("memcached".parse::<EngineKind>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EngineKind {
     /// All data in a signed cookie on the client; nothing stored on the server.
     SignedCookies,

@@ -102,6 +102,7 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// assert!(matches!(garbage, Err(SignatureError::Malformed(_))));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     /// The value does not have the `payload:timestamp:signature` shape.
     #[error("malformed signed value: {0}")]

@@ -18,8 +18,8 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use sessionkit::engine::cache::{CacheRead, DELETED};
 use sessionkit::engine::{
-    Cache, CachedDbStore, Data, Loaded, MemoryStore, RecordStore, RedisStore, ScanPage,
-    ServerEngine, SqlStore, StoredRecord,
+    Cache, CachedDbStore, Capabilities, Data, Loaded, MemoryStore, RecordStore, RecordWrite,
+    RedisStore, ScanPage, ServerEngine, SqlStore, StoredRecord,
 };
 use sessionkit::{Engine, EngineError, EngineKind, Session, SessionError, SessionKey};
 use sessionkit::{Sessions, Settings};
@@ -437,29 +437,25 @@ impl FaultyCache {
 /// Only the `Cache` calls matter to `cached_db`; the record operations go straight through.
 #[async_trait]
 impl RecordStore for FaultyCache {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Cache
+    fn name(&self) -> &'static str {
+        "faulty cache"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
     }
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
         self.inner.fetch(id).await
     }
-    async fn insert(
-        &self,
-        id: &str,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, EngineError> {
-        self.inner.insert(id, data, expires, now).await
+    async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
+        self.inner.insert(id, write).await
     }
     async fn replace(
         &self,
         id: &str,
         version: i64,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
+        write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
-        self.inner.replace(id, version, data, expires).await
+        self.inner.replace(id, version, write).await
     }
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         self.inner.remove(id).await

@@ -3,7 +3,7 @@
 //! stay behind; nothing at the destination is overwritten; and a store that keeps only key
 //! hashes cannot fill Django's table, which is reported instead of writing rows no cookie finds.
 //!
-//! Real services throughout (DESIGN.md §9): each test works in a table, Redis prefix or
+//! Real services throughout (docs/DESIGN.md §9): each test works in a table, Redis prefix or
 //! directory of its own and removes it at the end.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
-//! Django 5.2's own signed values (`tests/vectors/django_signing.json`, a copy of
-//! `shared/vectors/`) against sessionkit's signer: DESIGN.md §8.
+//! Django 5.2's own signed values (`tests/vectors/django_signing.json`, the
+//! vectors the project was given) against sessionkit's signer: docs/DESIGN.md §8.
 
 use std::time::SystemTime;
 

@@ -1,4 +1,4 @@
-//! CONFORMANCE.md §E: the middleware's decision table, through a real axum router, for every
+//! docs/CONFORMANCE.md §E: the middleware's decision table, through a real axum router, for every
 //! engine. Each behaviour is one function taking the engine; `for_each_engine!` runs it on all.
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-"""The routes of DESIGN.md section 10 in Django, to compare sessionkit with the framework it
+"""The routes of docs/DESIGN.md section 10 in Django, to compare sessionkit with the framework it
 follows. Only what sessions need: no auth, no CSRF (POST /bench/login is a benchmark route),
 no templates.
 

@@ -1,4 +1,4 @@
-"""DESIGN.md section 10: the counter lives under the session key `n`."""
+"""docs/DESIGN.md section 10: the counter lives under the session key `n`."""
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 

@@ -1,4 +1,4 @@
-//! The HTTP stack's floor: the routes of DESIGN.md §10 on the same axum and tokio as
+//! The HTTP stack's floor: the routes of docs/DESIGN.md §10 on the same axum and tokio as
 //! `sessionkit serve`, with no sessions at all. `/bench/incr` counts per process, so the load
 //! generator cannot check lost updates here (run it with `--no-verify`).
 //!

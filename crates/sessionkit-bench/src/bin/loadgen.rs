@@ -1,4 +1,4 @@
-//! HTTP load generator for the benchmark routes of DESIGN.md §10.
+//! HTTP load generator for the benchmark routes of docs/DESIGN.md §10.
 //!
 //! C clients, each a simulated browser with its own cookie jar and keep-alive connection, send
 //! requests one after another for a fixed time (or request count), then report req/s, latency,
@@ -37,7 +37,7 @@ Examples:
   loadgen --mode shared -c 16 --requests 5000 --format markdown --label 'sessionkit memory'
   loadgen --markdown-header            # the table header the rows go under";
 
-/// Load generator for the /bench/ routes (DESIGN.md §10); loopback targets only.
+/// Load generator for the /bench/ routes (docs/DESIGN.md §10); loopback targets only.
 #[derive(Parser)]
 #[command(name = "loadgen", after_help = EXAMPLES)]
 struct Cli {

@@ -1,4 +1,4 @@
-//! The routes of DESIGN.md §10 with tower-sessions and its `MemoryStore`, for comparison with
+//! The routes of docs/DESIGN.md §10 with tower-sessions and its `MemoryStore`, for comparison with
 //! `SESSION_ENGINE=cache SESSION_CACHE_URL=memory:// sessionkit serve`.
 //!
 //! Only the memory store: tower-sessions' SQL and Redis stores (`tower-sessions-sqlx-store`

@@ -10,7 +10,7 @@ use sessionkit::{EngineError, SessionError};
 
 use super::activity::{LAST_SEEN_KEY, USER_AGENT_KEY};
 use super::csrf;
-use super::layout::{escape, timestamp};
+use super::format::{escape, timestamp};
 use super::users::User;
 use super::visit::Visit;
 

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sessionkit::{LazySession, Session, SessionError};
 use time::OffsetDateTime;
 
-use super::layout::timestamp;
+use super::format::timestamp;
 
 /// The browser's `User-Agent`, truncated.
 pub const USER_AGENT_KEY: &str = "_user_agent";

@@ -6,11 +6,11 @@ use axum::Form;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sessionkit::SessionError;
 use sessionkit::engine::USER_ID_KEY;
-use sessionkit::{Session, SessionError};
 
 use super::csrf;
-use super::layout::escape;
+use super::format::escape;
 use super::users::{self, User};
 use super::visit::Visit;
 
@@ -23,13 +23,6 @@ pub const DEMO_PASSWORDS: [(&str, &str); 3] = [
     ("bob", "builder"),
     ("carol", "christmas"),
 ];
-
-/// Who is logged in: the user whose id the session holds, if that user exists.
-pub fn current_user(session: &Session) -> Result<Option<&'static User>, SessionError> {
-    Ok(session
-        .get::<String>(USER_ID_KEY)?
-        .and_then(|id| users::by_id(&id)))
-}
 
 /// Logs `user` in. The session moves to a new key first, so a key planted in the browser
 /// before login (session fixation) is worthless after it; the cart comes along. The CSRF secret
@@ -128,4 +121,19 @@ fn login_form(
         username = escape(username),
     );
     visit.render(status, "Log in", &main)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shop::users::USERS;
+
+    #[tokio::test]
+    async fn the_passwords_on_the_login_page_are_the_users_passwords() {
+        assert_eq!(DEMO_PASSWORDS.len(), USERS.len());
+        for (username, password) in DEMO_PASSWORDS {
+            let user = users::authenticate(username, password.to_owned()).await;
+            assert_eq!(user.map(|u| u.username), Some(username), "{username}");
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! The benchmark workload of DESIGN.md §10, so any load tool can measure any engine through
+//! The benchmark workload of docs/DESIGN.md §10, so any load tool can measure any engine through
 //! the real HTTP stack. The counter lives under the session key `n`.
 
 use axum::Router;

@@ -1,49 +1,18 @@
-//! The cart, kept in the session under `cart` as `{"<slug>": <quantity>}`: it follows the
-//! visitor from page to page, survives login (the session's data moves to the new key) and
-//! ends with logout.
-
-use std::collections::BTreeMap;
+//! The cart's pages and buttons: adding and removing products, and the cart at `/cart`.
 
 use axum::Form;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use sessionkit::{Session, SessionError};
+use sessionkit::SessionError;
 
-use super::catalog::{self, PRODUCTS, Product};
+use super::cart_contents::{load, store};
 use super::csrf;
-use super::layout::{escape, money};
+use super::format::{escape, money};
+use super::products::{self, PRODUCTS, Product};
 use super::visit::Visit;
 
-/// Where the cart is kept in the session.
-pub const CART_KEY: &str = "cart";
 /// Most of one product a cart holds.
 const MAX_QUANTITY: u32 = 99;
-
-type Cart = BTreeMap<String, u32>;
-
-fn load(session: &Session) -> Result<Cart, SessionError> {
-    Ok(session.get(CART_KEY)?.unwrap_or_default())
-}
-
-/// Stores `cart`, or removes the key once the cart is empty.
-fn store(session: &Session, cart: &Cart) -> Result<(), SessionError> {
-    if cart.is_empty() {
-        session.remove(CART_KEY);
-        Ok(())
-    } else {
-        session.insert(CART_KEY, cart)
-    }
-}
-
-/// Items in the cart, counting each unit.
-pub fn item_count(session: &Session) -> Result<u32, SessionError> {
-    Ok(load(session)?.values().sum())
-}
-
-/// How many of `product` the cart holds.
-pub fn quantity(session: &Session, product: &Product) -> Result<u32, SessionError> {
-    Ok(load(session)?.get(product.slug).copied().unwrap_or(0))
-}
 
 /// The "Add to cart" button for `product`.
 pub fn add_form(product: &Product, csrf_token: &str) -> String {
@@ -89,7 +58,7 @@ fn change(
     item: &Item,
     edit: impl FnOnce(&mut u32),
 ) -> Result<Response, SessionError> {
-    let Some(product) = catalog::find(&item.slug) else {
+    let Some(product) = products::find(&item.slug) else {
         return visit.not_found();
     };
     let mut cart = load(&visit.session)?;

@@ -1,7 +1,8 @@
 //! Cross-site request forgery protection, as Django's `CsrfViewMiddleware` with its default
 //! `CSRF_USE_SESSIONS = False`: a random secret lives in a cookie of its own, `csrftoken`;
 //! every form carries a token, the secret *masked* by a fresh random mask; and a POST whose
-//! token does not unmask to the cookie's secret is refused with a 403 page.
+//! token does not unmask to the cookie's secret is refused with a 403 page
+//! ([`super::csrf_guard`], the middleware; this module holds the secret and its tokens).
 //!
 //! Another site can make a browser POST to the store with the store's cookies, but can read
 //! neither them nor the store's pages, so it cannot know the secret. The mask makes the token
@@ -12,20 +13,11 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Form, FromRequest, Request, State};
-use axum::http::header::SET_COOKIE;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use sessionkit::{LazySession, Session, SessionError, request_cookie};
+use axum::http::{HeaderMap, HeaderValue};
+use sessionkit::request_cookie;
 use subtle::ConstantTimeEq;
 
-use super::Shop;
-use super::layout::escape;
-use super::visit::Visit;
+use super::format::escape;
 
 /// The cookie holding the secret (Django's `CSRF_COOKIE_NAME`).
 pub const COOKIE_NAME: &str = "csrftoken";
@@ -40,14 +32,13 @@ const TOKEN_LENGTH: usize = 2 * SECRET_LENGTH;
 /// What secrets, masks and tokens are made of, in Django's order (`CSRF_ALLOWED_CHARS`): masking
 /// adds characters' positions here, modulo its length.
 const ALLOWED_CHARS: &[u8; 62] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-/// The store's forms are a few fields; a larger body is not one of them.
-const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// Characters of [`ALLOWED_CHARS`], a secret or a mask.
 type Chars = [u8; SECRET_LENGTH];
 
-/// The request's CSRF secret, shared by [`protect`] (which reads the cookie and, when the
-/// secret is new, sets it) and the page (which puts tokens in its forms). Cheap to clone.
+/// The request's CSRF secret, shared by [`protect`](super::csrf_guard::protect) (which reads
+/// the cookie and, when the secret is new, sets it) and the page (which puts tokens in its
+/// forms). Cheap to clone.
 #[derive(Clone)]
 pub struct Csrf(Arc<Mutex<Secret>>);
 
@@ -60,7 +51,7 @@ struct Secret {
 
 impl Csrf {
     /// The secret of the `csrftoken` cookie in `headers`; a malformed one counts as none.
-    fn from_cookie(headers: &HeaderMap) -> Self {
+    pub fn from_cookie(headers: &HeaderMap) -> Self {
         let chars = request_cookie(headers, COOKIE_NAME).and_then(|value| parse(value).ok());
         Csrf(Arc::new(Mutex::new(Secret {
             chars,
@@ -99,7 +90,7 @@ impl Csrf {
     /// Whether `submitted` is a token of the cookie's secret, compared in constant time. As in
     /// Django, a bare secret is accepted too (it is as secret as the cookie it comes from);
     /// without the cookie nothing matches.
-    fn accepts(&self, submitted: Option<&str>) -> bool {
+    pub fn accepts(&self, submitted: Option<&str>) -> bool {
         let (Some(expected), Some(submitted)) = (self.secret().chars, submitted) else {
             return false;
         };
@@ -111,7 +102,7 @@ impl Csrf {
     }
 
     /// The `Set-Cookie` that gives the browser a new secret, if the response needs one.
-    fn set_cookie(&self, secure: bool) -> Option<HeaderValue> {
+    pub fn set_cookie(&self, secure: bool) -> Option<HeaderValue> {
         let secret = self.secret();
         let chars = secret.chars.filter(|_| secret.is_new)?;
         let secure = if secure { "; Secure" } else { "" };
@@ -190,72 +181,6 @@ pub fn field(token: &str) -> String {
         "<input type=\"hidden\" name=\"{FIELD}\" value=\"{}\">",
         escape(token)
     )
-}
-
-/// Middleware: gives the request its [`Csrf`]; lets safe methods (GET, HEAD, …) through, and
-/// any other request only if its form carries a token of the cookie's secret; sets the cookie
-/// when the secret is new. (The response already varies on `Cookie`: every store page reads the
-/// session, and the session layer says so.)
-pub async fn protect(State(shop): State<Shop>, mut request: Request, next: Next) -> Response {
-    let csrf = Csrf::from_cookie(request.headers());
-    request.extensions_mut().insert(csrf.clone());
-    let mut response = if request.method().is_safe() {
-        next.run(request).await
-    } else {
-        checked(&shop, &csrf, request, next).await
-    };
-    if let Some(cookie) = csrf.set_cookie(shop.sessions.settings().cookie_secure) {
-        response.headers_mut().append(SET_COOKIE, cookie);
-    }
-    response
-}
-
-/// Runs the handler if the form's token matches, else answers with the refusal page.
-async fn checked(shop: &Shop, csrf: &Csrf, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_FORM_BYTES).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.\n").into_response();
-    };
-    if csrf.accepts(submitted_token(&parts, &body).await.as_deref()) {
-        return next.run(Request::from_parts(parts, Body::from(body))).await;
-    }
-    match session_of(&parts).await {
-        Ok(session) => refusal(shop, csrf, session, &parts),
-        Err(error) => error.into_response(),
-    }
-}
-
-async fn session_of(parts: &Parts) -> Result<Session, SessionError> {
-    match parts.extensions.get::<LazySession>() {
-        Some(lazy) => lazy.load().await,
-        None => Err(SessionError::MissingLayer),
-    }
-}
-
-/// The token field of a URL-encoded form body, if the body is one and has it.
-async fn submitted_token(parts: &Parts, body: &Bytes) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Submitted {
-        csrf_token: Option<String>,
-    }
-    let request = Request::from_parts(parts.clone(), Body::from(body.clone()));
-    let Form(submitted) = Form::<Submitted>::from_request(request, &()).await.ok()?;
-    submitted.csrf_token
-}
-
-/// The 403 page.
-fn refusal(shop: &Shop, csrf: &Csrf, session: Session, parts: &Parts) -> Response {
-    let visit = Visit::new(session, shop.clone(), csrf.clone(), &parts.headers);
-    let main = "<p class=\"error\">This form was refused (403 Forbidden): it did not carry \
-        this browser's security token.</p>
-<p>Forms of this store carry a secret token that must match the store's <code>csrftoken</code> \
-cookie in your browser (protection against cross-site request forgery). The token was missing \
-or wrong, or the cookie was: the form may have come from another site, or from a page opened \
-before you logged in, or your browser does not keep the store's cookies.</p>
-<p>Go back, reload the page and try again, or <a href=\"/\">return to the store</a>.</p>";
-    visit
-        .render(StatusCode::FORBIDDEN, "Form refused", main)
-        .unwrap_or_else(IntoResponse::into_response)
 }
 
 #[cfg(test)]

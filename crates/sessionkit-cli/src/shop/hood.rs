@@ -4,37 +4,35 @@
 //!
 //! A cookie is client input: a validly signed one (from anyone who has the secret, or from an
 //! older deployment) may inflate to megabytes. The panel decompresses at most
-//! [`MAX_DECODED_BYTES`] of it and shows at most [`SHOWN_JSON_BYTES`] of the JSON, so a page
-//! stays small whatever the cookie holds.
+//! [`MAX_DECODED_BYTES`](super::state::MAX_DECODED_BYTES) of it and shows at most
+//! [`SHOWN_JSON_BYTES`] of the JSON, so a page stays small whatever the cookie holds.
 
 use std::time::SystemTime;
 
 use serde_json::Value;
 use sessionkit::signing::SignatureError;
-use sessionkit::{EngineKind, MAX_COOKIE_BYTES, Settings};
+use sessionkit::{EngineKind, MAX_COOKIE_BYTES, Session, Settings};
 use time::OffsetDateTime;
 
-use super::layout::{escape, timestamp};
-use super::visit::Visit;
+use super::format::{escape, timestamp};
+use super::state::Shop;
 
 /// Characters of a session key shown: enough to tell sessions apart, far too few to use.
 const SHOWN_KEY_CHARS: usize = 6;
-/// Most bytes a cookie is decompressed to for the panel: sixteen times what a browser keeps.
-pub const MAX_DECODED_BYTES: u64 = 64 * 1024;
 /// Most bytes of the cookie's JSON shown, about one browser cookie's worth.
 const SHOWN_JSON_BYTES: usize = 4 * 1024;
 
-/// The panel's HTML for this visit.
-pub fn panel(visit: &Visit) -> String {
-    let settings = visit.shop().sessions.settings();
+/// The panel's HTML for a request that carried `cookie` and has `session`.
+pub fn panel(shop: &Shop, session: &Session, cookie: Option<&str>) -> String {
+    let settings = shop.sessions.settings();
     let name = escape(&settings.cookie_name);
-    let (size, cookie) = match visit.cookie() {
+    let (size, cookie) = match cookie {
         Some(value) => (
             format!(
                 "<code>{name}</code>: {} bytes (name + value) as your browser sent it with this request",
                 settings.cookie_name.len() + value.len()
             ),
-            contents(visit, settings, value),
+            contents(shop, settings, session, value),
         ),
         None => (
             format!(
@@ -76,17 +74,17 @@ fn where_data_lives(settings: &Settings) -> String {
             "one file per session in <code>{}</code>; the cookie holds only a key",
             escape(&settings.file_path.display().to_string())
         ),
+        other => format!("sessions live in the {other} engine"),
     }
 }
 
 /// What the cookie `value` holds, explained for this engine.
-fn contents(visit: &Visit, settings: &Settings, value: &str) -> String {
+fn contents(shop: &Shop, settings: &Settings, session: &Session, value: &str) -> String {
     if settings.engine.is_server_side() {
-        return opaque_key(visit, value);
+        return opaque_key(session, value);
     }
     let size = settings.cookie_name.len() + value.len();
-    let unsigned = match visit
-        .shop()
+    let unsigned = match shop
         .cookie_signer
         .unsign_object(value, None, SystemTime::now())
     {
@@ -139,15 +137,14 @@ fn shortened(text: &str, limit: usize) -> String {
 }
 
 /// A server engine's cookie: a key, shown truncated, and what the server keeps under it.
-fn opaque_key(visit: &Visit, value: &str) -> String {
+fn opaque_key(session: &Session, value: &str) -> String {
     let shown: String = value.chars().take(SHOWN_KEY_CHARS).collect();
-    let kept = if visit.session.session_key().is_none() {
+    let kept = if session.session_key().is_none() {
         "nothing: the server does not know this key (it expired, or a logout ended it), so a \
 new key is issued once the store keeps something for you"
             .to_owned()
     } else {
-        visit
-            .session
+        session
             .keys()
             .iter()
             .map(|key| format!("<code>{}</code>", escape(key)))

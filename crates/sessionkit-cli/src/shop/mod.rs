@@ -2,36 +2,47 @@
 //! with a few demo users, and an account page listing the user's sessions. Every page ends
 //! with an "under the hood" panel showing what the session cookie holds on this engine.
 //!
-//! One module per concern, as in a small Django project:
-//! - [`catalog`]: the products and their pages; [`cart`]: the cart in the session;
-//! - [`users`], [`password`]: the demo users and their Django-format password hashes;
-//! - [`auth`]: login and logout; [`account`]: the account page and the user's sessions;
-//! - [`csrf`], [`activity`]: middleware guarding every form and noting the user's activity;
-//! - [`headers`]: Django's default security headers on every response;
-//! - [`visit`], [`layout`], [`hood`]: the per-request context and the HTML around each page;
-//! - [`bench`]: the benchmark routes under `/bench/`, outside all of the above.
+//! One module per concern, as in a small Django project, in layers whose imports run only
+//! downwards (a module uses those below it, never one above):
+//! - this module: the router, on top of everything;
+//! - pages: [`catalog`] (the products), [`cart`], [`auth`] (login and logout), [`account`]
+//!   (the user's sessions), and [`csrf_guard`], the middleware guarding every form, whose
+//!   refusal is a page too;
+//! - [`visit`]: the per-request context every page is rendered through;
+//! - the frame around each page: [`layout`], with the [`hood`] panel;
+//! - what pages and frame are made of: [`products`], [`cart_contents`] (the cart in the
+//!   session), [`users`] and [`password`] (the demo users, their hashes, who is logged in),
+//!   [`csrf`] (the secret and its tokens), [`activity`] (middleware noting the user's
+//!   activity), [`state`] (the [`Shop`] every handler shares), [`format`](mod@format)
+//!   (escaping, money, timestamps);
+//! - apart: [`headers`], Django's default security headers on every response, and
+//!   [`bench`](mod@bench), the benchmark routes under `/bench/`, outside all of the above.
 
 mod account;
 mod activity;
 mod auth;
 mod bench;
 mod cart;
+mod cart_contents;
 mod catalog;
 mod csrf;
+mod csrf_guard;
+mod format;
 mod headers;
 mod hood;
 mod layout;
 mod password;
+mod products;
+mod state;
 mod users;
 mod visit;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use sessionkit::Sessions;
-use sessionkit::signing::{COOKIE_SALT, Signer};
+
+use state::Shop;
 
 /// The store's routes, with the session layer of `sessions` in front of them all and the
 /// security headers on every response. The store's own routes also get CSRF protection and
@@ -53,7 +64,7 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
             post(account::end_other_sessions),
         )
         .route_layer(from_fn(activity::note))
-        .route_layer(from_fn_with_state(shop.clone(), csrf::protect))
+        .route_layer(from_fn_with_state(shop.clone(), csrf_guard::protect))
         .with_state(shop);
     let routes = if bench_routes {
         store.nest("/bench", bench::router())
@@ -61,29 +72,4 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
         store
     };
     routes.layer(sessions.layer()).layer(from_fn(headers::add))
-}
-
-/// What the handlers share: the engine and settings, and a verifier for the panel that decodes
-/// `signed_cookies` cookies. Cheap to clone.
-#[derive(Clone)]
-pub struct Shop {
-    sessions: Sessions,
-    cookie_signer: Arc<Signer>,
-}
-
-impl Shop {
-    fn new(sessions: &Sessions) -> Self {
-        let settings = sessions.settings();
-        Shop {
-            sessions: sessions.clone(),
-            cookie_signer: Arc::new(
-                Signer::new(
-                    COOKIE_SALT,
-                    &settings.secret_key,
-                    &settings.secret_key_fallbacks,
-                )
-                .inflating_up_to(hood::MAX_DECODED_BYTES),
-            ),
-        }
-    }
 }

@@ -9,8 +9,9 @@ use axum::response::{Html, IntoResponse, Response};
 use sessionkit::{Session, SessionError};
 
 use super::csrf::Csrf;
-use super::users::User;
-use super::{Shop, auth, cart, hood, layout};
+use super::state::Shop;
+use super::users::{self, User};
+use super::{cart_contents, hood, layout};
 
 /// One request to a store page. Extracting it loads the session.
 pub struct Visit {
@@ -58,7 +59,7 @@ impl Visit {
 
     /// Who is logged in.
     pub fn user(&self) -> Result<Option<&'static User>, SessionError> {
-        auth::current_user(&self.session)
+        users::current_user(&self.session)
     }
 
     /// A CSRF token for a form on the page (a new one each time, all of one secret).
@@ -89,10 +90,10 @@ impl Visit {
         let html = layout::render(&layout::Frame {
             title,
             user,
-            cart_items: cart::item_count(&self.session)?,
+            cart_items: cart_contents::item_count(&self.session)?,
             csrf_token: csrf_token.as_deref(),
             main,
-            hood: &hood::panel(self),
+            hood: &hood::panel(&self.shop, &self.session, self.cookie()),
         });
         Ok((status, Html(html)).into_response())
     }

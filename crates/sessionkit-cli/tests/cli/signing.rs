@@ -6,7 +6,7 @@ use crate::support::{Outcome, Run, TempDir, sessionkit};
 
 const SECRET: &str = "a test secret that is long enough";
 /// Django 5.2's `signing.dumps({}, salt=COOKIE_SALT, compress=True)` at 1700000000
-/// (DESIGN.md §8 vectors).
+/// (docs/DESIGN.md §8 vectors).
 const DJANGO_SECRET: &str = "test-secret-key-for-vectors";
 const DJANGO_EMPTY: &str = "e30:1r31eq:esBNhQIFCLzyPNrMRiiWyWTnExZUBrDZwyI0gYrk9l4";
 

@@ -41,9 +41,9 @@ use time::OffsetDateTime;
 use super::cache::{Cache, CacheRead, DELETED, NO_EPOCH};
 use super::cache_health::CacheHealth;
 use super::db::SqlStore;
-use super::server::{Addressing, RecordStore, ScanPage, StoredRecord};
-use super::{Data, EngineError, Loaded};
-use crate::settings::{EngineKind, Settings};
+use super::store::{Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord};
+use super::{EngineError, Loaded};
+use crate::settings::Settings;
 
 /// The longest a cache entry lives, however far off the session's expiry: a bound on how long
 /// another instance can serve an entry made stale by a cache failure it did not see.
@@ -111,7 +111,7 @@ impl CachedDbStore {
     /// let db = SqlStore::connect(&settings).await?;
     /// let cache = std::sync::Arc::new(MemoryStore::new(10_000));
     /// let store = CachedDbStore::new(cache, db, &settings);
-    /// assert_eq!(store.kind(), EngineKind::CachedDb);
+    /// assert_eq!(store.name(), "cached_db");
     /// # Ok(()) }
     /// ```
     pub fn new(cache: Arc<dyn Cache>, db: SqlStore, settings: &Settings) -> Self {
@@ -233,8 +233,13 @@ impl CachedDbStore {
 
 #[async_trait]
 impl RecordStore for CachedDbStore {
-    fn kind(&self) -> EngineKind {
-        EngineKind::CachedDb
+    fn name(&self) -> &'static str {
+        "cached_db"
+    }
+
+    /// The database's: the cache only speeds up reads.
+    fn capabilities(&self) -> Capabilities {
+        self.db.capabilities()
     }
 
     /// Whatever the database uses, so both tiers agree on the record's address.
@@ -257,15 +262,10 @@ impl RecordStore for CachedDbStore {
         Ok(Some(record))
     }
 
-    async fn insert(
-        &self,
-        id: &str,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, EngineError> {
+    async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = write;
         let epoch = self.health.epoch();
-        let inserted = self.db.insert(id, data, expires, now).await?;
+        let inserted = self.db.insert(id, write).await?;
         if inserted {
             let record = Loaded {
                 data: data.clone(),
@@ -280,11 +280,11 @@ impl RecordStore for CachedDbStore {
         &self,
         id: &str,
         version: i64,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
+        write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = write;
         let epoch = self.health.epoch();
-        if self.db.replace(id, version, data, expires).await? {
+        if self.db.replace(id, version, write).await? {
             let record = Loaded {
                 data: data.clone(),
                 version: version + 1,

@@ -25,9 +25,12 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Connection as _, Row};
 use time::OffsetDateTime;
 
-use super::server::{Addressing, RecordStore, ScanPage, ServerEngine, StoredRecord, lease_window};
+use super::server::ServerEngine;
+use super::store::{
+    Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window,
+};
 use super::{Data, EngineError, Loaded, user_of};
-use crate::settings::{EngineKind, Settings, redact_password};
+use crate::settings::{Settings, redact_password};
 use crate::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 
 mod connection;
@@ -457,7 +460,7 @@ impl SqlStore {
     /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
     /// let store = SqlStore::connect(&settings).await?;
     /// store.migrate().await?; // connecting does not create the table
-    /// assert_eq!(store.kind(), EngineKind::Db);
+    /// assert_eq!(store.name(), "db");
     /// # Ok(()) }
     /// ```
     pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
@@ -577,7 +580,7 @@ impl SqlStore {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::Arc;
-    /// use sessionkit::engine::{Data, RecordStore, SqlStore};
+    /// use sessionkit::engine::{Data, RecordStore, RecordWrite, SqlStore};
     /// use sessionkit::{SessionKey, Settings};
     ///
     /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
@@ -586,7 +589,8 @@ impl SqlStore {
     /// let id = SessionKey::generate().hashed();
     /// let now = time::OffsetDateTime::now_utc().replace_nanosecond(0)?;
     /// let expires = now + time::Duration::hours(1);
-    /// store.insert(&id, &Arc::new(Data::new()), expires, now).await?;
+    /// let data = Arc::new(Data::new());
+    /// store.insert(&id, RecordWrite::new(&data, expires, now)).await?;
     /// let (loaded, when) = store.fetch_with_expiry(&id).await?.unwrap();
     /// assert_eq!((loaded.version, when), (1, expires));
     /// # Ok(()) }
@@ -652,21 +656,26 @@ fn sqlite_url_creating_the_file(url: &str) -> String {
 
 #[async_trait]
 impl RecordStore for SqlStore {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Db
+    fn name(&self) -> &'static str {
+        "db"
+    }
+
+    /// Django's table has no user column: its sessions cannot be listed by user.
+    fn capabilities(&self) -> Capabilities {
+        match self.format {
+            TableFormat::Django => Capabilities::NONE.with_locking().with_scan(),
+            TableFormat::Sessionkit => Capabilities::ALL,
+        }
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
         Ok(self.fetch_with_expiry(id).await?.map(|(record, _)| record))
     }
 
-    async fn insert(
-        &self,
-        id: &str,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, EngineError> {
+    async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
+        let RecordWrite {
+            data, expires, now, ..
+        } = write;
         let mut insert = sqlx::query(AssertSqlSafe(self.queries.insert.clone()))
             .bind(id)
             .bind(self.encode(data, now))
@@ -686,11 +695,11 @@ impl RecordStore for SqlStore {
         &self,
         id: &str,
         version: i64,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
+        write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = write;
         let update = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
-            .bind(self.encode(data, OffsetDateTime::now_utc()))
+            .bind(self.encode(data, write.now))
             .bind(expires.unix_timestamp());
         let update = match self.format {
             TableFormat::Sessionkit => update.bind(user_of(data)).bind(id).bind(version),
@@ -799,7 +808,7 @@ impl RecordStore for SqlStore {
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
         if self.format == TableFormat::Django {
             return Err(EngineError::Unsupported {
-                engine: EngineKind::Db,
+                engine: "db",
                 what: "list a user's sessions in Django's table (it has no user column)",
             });
         }

@@ -17,11 +17,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::server::{RecordStore, ScanPage, StoredRecord, lease_window};
+use super::store::{Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
 use crate::key::SessionKey;
-use crate::settings::EngineKind;
 
 const FILE_PREFIX: &str = "sessionkit_";
 const LOCK_FILE: &str = ".sessionkit.lock";
@@ -103,11 +102,11 @@ impl FileStore {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
     /// use sessionkit::engine::{FileStore, ServerEngine};
-    /// use sessionkit::{Engine, EngineKind};
+    /// use sessionkit::Engine;
     ///
     /// let store = FileStore::new(std::env::temp_dir());
     /// let engine = ServerEngine::new(store, Duration::from_secs(5));
-    /// assert_eq!(engine.kind(), EngineKind::File);
+    /// assert_eq!(engine.name(), "file");
     /// assert!(!engine.exists("abcdefgh12345678").await?);
     /// # Ok(()) }
     /// ```
@@ -201,8 +200,12 @@ fn write(dir: &Path, id: &str, record: &Record) -> io::Result<()> {
 
 #[async_trait]
 impl RecordStore for FileStore {
-    fn kind(&self) -> EngineKind {
-        EngineKind::File
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
@@ -211,13 +214,8 @@ impl RecordStore for FileStore {
         Ok(record.filter(Record::is_live).map(Record::loaded))
     }
 
-    async fn insert(
-        &self,
-        id: &str,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
-        _now: OffsetDateTime,
-    ) -> Result<bool, EngineError> {
+    async fn insert(&self, id: &str, new: RecordWrite<'_>) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = new;
         let id = id.to_owned();
         let record = Record {
             version: 1,
@@ -238,9 +236,9 @@ impl RecordStore for FileStore {
         &self,
         id: &str,
         version: i64,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
+        new: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = new;
         let id = id.to_owned();
         let record = Record {
             version: version + 1,

@@ -14,8 +14,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::settings::EngineKind;
-
 pub mod cache;
 #[cfg(feature = "_sql")]
 mod cache_health;
@@ -28,6 +26,7 @@ mod open;
 mod save;
 pub mod server;
 pub mod signed_cookies;
+pub mod store;
 mod transfer;
 mod user_sessions;
 
@@ -41,8 +40,12 @@ pub use db::{DbEngine, SqlStore};
 pub use file::FileStore;
 pub use open::{OpenError, open};
 pub use save::{ChangeSet, Previous, SaveRequest, Saved};
-pub use server::{Addressing, RecordStore, ScanPage, ServerEngine, StoredRecord};
+pub use server::ServerEngine;
 pub use signed_cookies::SignedCookieEngine;
+pub use store::{
+    Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
+    lease_window,
+};
 pub use transfer::{CopyReport, ExportPage, ExportedSession, ImportOutcome, copy_sessions};
 pub use user_sessions::{USER_ID_KEY, UserSession, user_of};
 
@@ -117,6 +120,7 @@ pub struct Loaded {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The store failed or could not be reached: the request gets a 503.
     #[error("session store unavailable: {0}")]
@@ -134,8 +138,8 @@ pub enum EngineError {
     /// The engine cannot do this at all (e.g. list sessions kept only in browsers' cookies).
     #[error("the {engine} engine cannot {what}")]
     Unsupported {
-        /// The engine asked.
-        engine: EngineKind,
+        /// The engine asked ([`Engine::name`]).
+        engine: &'static str,
         /// What it was asked to do.
         what: &'static str,
     },
@@ -165,11 +169,14 @@ impl EngineError {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
+/// use sessionkit::engine::Capabilities;
 /// use sessionkit::{Engine, EngineKind, SessionKey, Settings};
 ///
 /// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
 /// let engine: Arc<dyn Engine> = sessionkit::engine::open(&settings).await?;
-/// assert_eq!(engine.kind(), EngineKind::Cache);
+/// assert_eq!(engine.name(), "cache");
+/// assert_eq!(engine.capabilities(), Capabilities::ALL);
+/// assert!(!engine.keeps_data_in_cookie());
 /// assert!(engine.accepts(SessionKey::generate().as_str()));
 /// assert!(!engine.accepts("../../etc/passwd")); // refused before any I/O
 /// assert!(engine.load(SessionKey::generate().as_str()).await?.is_none()); // unknown: no session
@@ -177,8 +184,20 @@ impl EngineError {
 /// ```
 #[async_trait]
 pub trait Engine: Send + Sync + 'static {
-    /// Which engine this is.
-    fn kind(&self) -> EngineKind;
+    /// A short name for logs and errors: "signed_cookies", "db", "cache", "cached_db",
+    /// "file", or a custom store's own.
+    fn name(&self) -> &'static str;
+
+    /// Whether the cookie carries the session data itself (`signed_cookies`) rather than a
+    /// key into a store: such a session has no key and cannot be listed, locked or revoked.
+    fn keeps_data_in_cookie(&self) -> bool {
+        false
+    }
+
+    /// What the engine can do beyond loading and saving sessions; nothing by default.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
 
     /// Whether `cookie_value` has a shape this engine could ever recognize, judged without I/O.
     /// Values that fail it are not a session (Django's `_validate_session_key`).
@@ -221,7 +240,7 @@ pub trait Engine: Send + Sync + 'static {
         _lease: Duration,
     ) -> Result<bool, EngineError> {
         Err(EngineError::Unsupported {
-            engine: self.kind(),
+            engine: self.name(),
             what: "lock a session",
         })
     }
@@ -229,7 +248,7 @@ pub trait Engine: Send + Sync + 'static {
     /// Releases the lock if `token` still holds it (a lapsed lock may belong to someone else).
     async fn unlock(&self, _cookie_value: &str, _token: &str) -> Result<(), EngineError> {
         Err(EngineError::Unsupported {
-            engine: self.kind(),
+            engine: self.name(),
             what: "lock a session",
         })
     }
@@ -244,7 +263,7 @@ pub trait Engine: Send + Sync + 'static {
         _limit: usize,
     ) -> Result<ExportPage, EngineError> {
         Err(EngineError::Unsupported {
-            engine: self.kind(),
+            engine: self.name(),
             what: "list its sessions",
         })
     }
@@ -254,7 +273,7 @@ pub trait Engine: Send + Sync + 'static {
     /// overwrites. Only server engines can store a session without a request.
     async fn import(&self, _session: &ExportedSession) -> Result<ImportOutcome, EngineError> {
         Err(EngineError::Unsupported {
-            engine: self.kind(),
+            engine: self.name(),
             what: "import sessions",
         })
     }
@@ -267,7 +286,7 @@ pub trait Engine: Send + Sync + 'static {
         _current_cookie: Option<&str>,
     ) -> Result<Vec<UserSession>, EngineError> {
         Err(EngineError::Unsupported {
-            engine: self.kind(),
+            engine: self.name(),
             what: "list a user's sessions",
         })
     }
@@ -280,7 +299,7 @@ pub trait Engine: Send + Sync + 'static {
         _keep_cookie: Option<&str>,
     ) -> Result<u64, EngineError> {
         Err(EngineError::Unsupported {
-            engine: self.kind(),
+            engine: self.name(),
             what: "end a user's sessions",
         })
     }

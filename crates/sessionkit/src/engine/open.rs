@@ -67,6 +67,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// A setting is wrong.
     #[error(transparent)]

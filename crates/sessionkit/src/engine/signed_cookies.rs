@@ -16,7 +16,7 @@ use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::expiry::expiry_date;
 use crate::key::MIN_KEY_LENGTH;
 use crate::set_cookie::MAX_COOKIE_BYTES;
-use crate::settings::{EngineKind, Settings};
+use crate::settings::Settings;
 use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 
 /// No longer value can be one we wrote: it is [`MAX_COOKIE_BYTES`], the limit browsers put on
@@ -106,8 +106,12 @@ impl SignedCookieEngine {
 
 #[async_trait]
 impl Engine for SignedCookieEngine {
-    fn kind(&self) -> EngineKind {
-        EngineKind::SignedCookies
+    fn name(&self) -> &'static str {
+        "signed_cookies"
+    }
+
+    fn keeps_data_in_cookie(&self) -> bool {
+        true
     }
 
     fn accepts(&self, cookie_value: &str) -> bool {

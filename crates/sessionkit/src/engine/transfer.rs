@@ -122,6 +122,7 @@ pub struct ExportPage {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ImportOutcome {
     /// Stored at the destination, with the same key, data and expiry.
     Copied,

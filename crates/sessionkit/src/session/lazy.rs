@@ -116,7 +116,7 @@ impl LazySession {
 impl std::fmt::Debug for LazySession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LazySession")
-            .field("engine", &self.0.engine().kind())
+            .field("engine", &self.0.engine().name())
             .field("loaded", &self.0.is_loaded())
             .finish()
     }

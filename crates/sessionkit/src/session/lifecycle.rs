@@ -111,8 +111,8 @@ impl Shared {
                 && let Some(loaded) = engine.load(value).await?
             {
                 tracing::info!(
-                    from = %engine.kind(),
-                    to = %self.engine().kind(),
+                    from = engine.name(),
+                    to = self.engine().name(),
                     "moving a session out of a fallback engine"
                 );
                 return Ok(Some((engine.clone(), loaded)));
@@ -141,7 +141,10 @@ impl Shared {
         }
         let Some(value) = self.plausible_cookie().cloned() else {
             if self.incoming.as_deref().is_some_and(|v| !v.is_empty()) {
-                tracing::warn!(engine = %self.engine().kind(), "ignoring a malformed session cookie");
+                tracing::warn!(
+                    engine = self.engine().name(),
+                    "ignoring a malformed session cookie"
+                );
             }
             self.state().loaded = true;
             return Ok(());

@@ -54,7 +54,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.0.state();
         f.debug_struct("Session")
-            .field("engine", &self.0.engine().kind())
+            .field("engine", &self.0.engine().name())
             .field("keys", &state.data.keys().collect::<Vec<_>>())
             .field("accessed", &state.accessed)
             .field("modified", &state.modified)
@@ -150,7 +150,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn session_key(&self) -> Option<SessionKey> {
-        if !self.0.engine().kind().is_server_side() {
+        if self.0.engine().keeps_data_in_cookie() {
             return None;
         }
         let state = self.state();

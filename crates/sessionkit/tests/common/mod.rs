@@ -1,6 +1,6 @@
 //! What several test binaries share: the local Redis and cleaning up after it.
 
-/// The Redis every test binary talks to (DESIGN.md §9).
+/// The Redis every test binary talks to (docs/DESIGN.md §9).
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// A direct connection to the shared Redis, for looking at (or cleaning up) what an engine
@@ -10,7 +10,7 @@ pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
         .expect("a Redis URL")
         .get_multiplexed_async_connection()
         .await
-        .expect("Redis is running (DESIGN.md §9)")
+        .expect("Redis is running (docs/DESIGN.md §9)")
 }
 
 /// Deletes every key under `prefix`: a test's private namespace.

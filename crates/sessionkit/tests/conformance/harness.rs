@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sessionkit::engine::db::Dialect;
-use sessionkit::engine::{ChangeSet, Data, DbEngine, Engine, SaveRequest, SignedCookieEngine};
+use sessionkit::engine::{
+    ChangeSet, Data, DbEngine, Engine, SaveRequest, ServerEngine, SignedCookieEngine,
+};
 use sessionkit::{EngineKind, Session, SessionKey, Sessions, Settings};
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
@@ -61,6 +63,9 @@ pub struct Harness {
     /// A database made for this harness (Django's table has a fixed name), as
     /// `(server URL, database)`: `cleanup` drops it.
     own_database: Option<(&'static str, String)>,
+    /// An engine built by hand rather than opened from settings (a custom store), which
+    /// `with_settings` reuses instead of opening another.
+    by_hand: Option<Arc<dyn Engine>>,
 }
 
 impl Harness {
@@ -78,6 +83,7 @@ impl Harness {
             dir: None,
             redis_prefix: None,
             own_database: None,
+            by_hand: None,
         }
     }
 
@@ -147,6 +153,7 @@ impl Harness {
             dir,
             redis_prefix: None,
             own_database: None,
+            by_hand: None,
         }
     }
 
@@ -203,6 +210,24 @@ impl Harness {
         .await
     }
 
+    /// A store of the kind another crate would write, on the public API alone
+    /// (`btree_store.rs`), behind the same `ServerEngine` as the built-in stores.
+    pub async fn custom_store() -> Harness {
+        logs::install();
+        let settings = Settings::new(SECRET);
+        let store = crate::btree_store::BTreeStore::default();
+        let engine: Arc<dyn Engine> = Arc::new(ServerEngine::new(store, settings.store_timeout));
+        Harness {
+            sessions: Sessions::new(engine.clone(), settings.clone()).expect("valid settings"),
+            settings,
+            db: None,
+            dir: None,
+            redis_prefix: None,
+            own_database: None,
+            by_hand: Some(engine),
+        }
+    }
+
     pub async fn cached_db_memory_sqlite() -> Harness {
         let dir = temporary_dir();
         Harness::opened(
@@ -243,6 +268,7 @@ impl Harness {
             dir,
             redis_prefix,
             own_database: None,
+            by_hand: None,
         }
     }
 
@@ -275,7 +301,7 @@ impl Harness {
 
     /// Whether the data lives on the server (only a key travels in the cookie).
     pub fn server_side(&self) -> bool {
-        self.settings.engine.is_server_side()
+        !self.engine().keeps_data_in_cookie()
     }
 
     /// A request without a cookie, its session loaded.
@@ -325,7 +351,10 @@ impl Harness {
     pub async fn with_settings(&self, change: impl FnOnce(&mut Settings)) -> Sessions {
         let mut settings = self.settings.clone();
         change(&mut settings);
-        Sessions::open(settings).await.expect("open the engine")
+        match &self.by_hand {
+            Some(engine) => Sessions::new(engine.clone(), settings).expect("valid settings"),
+            None => Sessions::open(settings).await.expect("open the engine"),
+        }
     }
 
     /// Asserts that `value` as a cookie gives a fresh, empty session and no store error, and,

@@ -16,9 +16,11 @@
 //! `redis_engines` and `db_engines`. Engines: `signed_cookies`; `db` on SQLite, PostgreSQL
 //! (`postgres://postgres@127.0.0.1:5432/test`) and MariaDB (`mysql://root@127.0.0.1:3306/test`);
 //! `cache` on memory and Redis (`redis://127.0.0.1:6379`); `file`; `cached_db` as Redis over
-//! PostgreSQL and memory over SQLite. A server that is down fails its tests.
+//! PostgreSQL and memory over SQLite; and `custom_store`, a store written on the public API
+//! alone as another crate would (`btree_store.rs`). A server that is down fails its tests.
 
 mod bad_input;
+mod btree_store;
 #[path = "../common/mod.rs"]
 mod common;
 mod concurrency;
@@ -221,5 +223,7 @@ conformance! {
     django_mariadb = crate::harness::Harness::django_mariadb
         => [every_engine, server_engines, sweeping_engines, signing_engines, django_tables];
     cached_db_memory_sqlite = crate::harness::Harness::cached_db_memory_sqlite
+        => [every_engine, server_engines, versioned_engines, sweeping_engines];
+    custom_store = crate::harness::Harness::custom_store
         => [every_engine, server_engines, versioned_engines, sweeping_engines];
 }

@@ -1,4 +1,4 @@
-//! Interoperability with real Django (issue 5, DESIGN.md §8): what Django writes, sessionkit
+//! Interoperability with real Django (issue 5, docs/DESIGN.md §8): what Django writes, sessionkit
 //! reads, and the other way round, checked against the Django 5.2 that `scripts/django-venv`
 //! installs in `target/django-venv` (`scripts/test` runs it first). Without that venv every
 //! test here fails with the command to run: they are never skipped.

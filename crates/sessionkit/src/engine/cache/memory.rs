@@ -10,9 +10,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Cache, CacheRead};
-use crate::engine::server::{RecordStore, ScanPage, StoredRecord};
+use crate::engine::store::{Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord};
 use crate::engine::{Data, EngineError, Loaded, user_of};
-use crate::settings::EngineKind;
 
 /// Sessions in this process's memory.
 ///
@@ -175,8 +174,12 @@ impl MemoryStore {
 
 #[async_trait]
 impl RecordStore for MemoryStore {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Cache
+    fn name(&self) -> &'static str {
+        "cache"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     fn in_process(&self) -> bool {
@@ -189,13 +192,10 @@ impl RecordStore for MemoryStore {
         Ok(self.records().get(id).and_then(|r| r.live(now)))
     }
 
-    async fn insert(
-        &self,
-        id: &str,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, EngineError> {
+    async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
+        let RecordWrite {
+            data, expires, now, ..
+        } = write;
         let mut records = self.records();
         if records.get(id).is_some_and(|r| r.expires > now) {
             return Ok(false);
@@ -209,9 +209,9 @@ impl RecordStore for MemoryStore {
         &self,
         id: &str,
         version: i64,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
+        write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = write;
         let mut records = self.records();
         match records.get_mut(id) {
             Some(record) if record.version == version => {
@@ -433,25 +433,34 @@ mod tests {
         let store = MemoryStore::new(32);
         let now = OffsetDateTime::now_utc();
         store
-            .insert("expired", &data(0), now - Duration::seconds(1), now)
+            .insert(
+                "expired",
+                RecordWrite::new(&data(0), now - Duration::seconds(1), now),
+            )
             .await
             .unwrap();
         for i in 0..31 {
             let expires = now + Duration::seconds(100 + i);
             store
-                .insert(&format!("s{i}"), &data(i), expires, now)
+                .insert(&format!("s{i}"), RecordWrite::new(&data(i), expires, now))
                 .await
                 .unwrap();
         }
         assert_eq!(store.len(), 32);
         store
-            .insert("new", &data(99), now + Duration::hours(1), now)
+            .insert(
+                "new",
+                RecordWrite::new(&data(99), now + Duration::hours(1), now),
+            )
             .await
             .unwrap();
         assert_eq!(store.len(), 32, "only the expired session made room");
         assert!(store.fetch("expired").await.unwrap().is_none());
         store
-            .insert("newer", &data(100), now + Duration::hours(1), now)
+            .insert(
+                "newer",
+                RecordWrite::new(&data(100), now + Duration::hours(1), now),
+            )
             .await
             .unwrap();
         assert!(store.len() <= 32);

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::server::RecordStore;
+use super::store::RecordStore;
 use super::{EngineError, Loaded};
 use crate::cache_url::memory_capacity;
 use crate::settings::{ConfigError, Settings};
@@ -122,7 +122,7 @@ pub trait Cache: RecordStore {
 ///
 /// let settings = Settings { cache_url: "memory://?max_entries=10".into(), ..Settings::new("s") };
 /// let cache = open_cache(&settings).await?;
-/// assert_eq!(cache.kind(), EngineKind::Cache);
+/// assert_eq!(cache.name(), "cache");
 /// let bad_url = Settings { cache_url: "redis://[bad".into(), ..Settings::new("s") };
 /// assert!(open_cache(&bad_url).await.is_err()); // an EngineError: the app cannot start
 /// # Ok(()) }

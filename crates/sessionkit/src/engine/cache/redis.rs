@@ -10,7 +10,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use time::OffsetDateTime;
 
 use super::{Cache, CacheRead};
-use crate::engine::server::{RecordStore, ScanPage, StoredRecord, is_key_hash};
+use crate::engine::store::{
+    Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
+};
 use crate::engine::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
 use crate::settings::{EngineKind, Settings};
@@ -240,8 +242,12 @@ impl RedisStore {
 
 #[async_trait]
 impl RecordStore for RedisStore {
-    fn kind(&self) -> EngineKind {
-        EngineKind::Cache
+    fn name(&self) -> &'static str {
+        "cache"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
     }
 
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
@@ -267,13 +273,8 @@ impl RecordStore for RedisStore {
         }
     }
 
-    async fn insert(
-        &self,
-        id: &str,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
-        _now: OffsetDateTime,
-    ) -> Result<bool, EngineError> {
+    async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = write;
         let inserted: i64 = self
             .insert
             .key(self.redis_key(id))
@@ -291,9 +292,9 @@ impl RecordStore for RedisStore {
         &self,
         id: &str,
         version: i64,
-        data: &Arc<Data>,
-        expires: OffsetDateTime,
+        write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
+        let RecordWrite { data, expires, .. } = write;
         let replaced: i64 = self
             .replace
             .key(self.redis_key(id))

@@ -10,6 +10,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection as _};
 
 /// Why the pool gave no connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NoConnection {
     /// The pool failed at once (a closed pool, credentials the server refused, …).
     #[error(transparent)]
