@@ -4,7 +4,7 @@
 //!
 //! A leaf like `cache_url`: settings validation and the engines share one answer.
 
-use crate::settings::{ConfigError, EngineKind, redact_password};
+use crate::config::{ConfigError, EngineKind, redact_password};
 
 /// A Cargo feature of sessionkit, and whether this build has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

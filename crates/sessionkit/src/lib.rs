@@ -5,6 +5,8 @@
 //! `SESSION_ENGINE`; security (signing, CSPRNG keys, cookie attributes), expiry and clean-up
 //! are handled for you, with Django's semantics and wire formats.
 //!
+//! ## 1. Add the layer
+//!
 #![cfg_attr(feature = "axum", doc = "```no_run")]
 #![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use axum::{Router, routing::get};
@@ -28,7 +30,14 @@
 //! }
 //! ```
 //!
-//! ## Which engine when
+//! ## 2. Configure it
+//!
+//! [`Settings::from_env`] reads Django's setting names from the environment (and
+//! `sessionkit.toml`); [`Sessions::builder`] configures the same settings in code. Every bad
+//! value stops the start with a [`ConfigError`] naming the setting, never a failure at the
+//! first request.
+//!
+//! ## 3. Choose an engine
 //!
 //! | engine | data lives | pick it when | mind that |
 //! |---|---|---|---|
@@ -39,10 +48,17 @@
 //! | `file` | one file per session in a directory | one server, no database | a shared directory across servers needs a shared filesystem |
 //!
 //! Server engines put only a random key in the cookie; stores keep a SHA-256 of that key (all
-//! but Django's own table), so even a leaked store yields no usable cookie. A store of your own
-//! implements [`engine::RecordStore`] (five operations) and runs behind
-//! [`engine::ServerEngine`]. Cookie overflow is an error
-//! ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
+//! but Django's own table), so even a leaked store yields no usable cookie. Cookie overflow is
+//! an error ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
+//!
+//! ## 4. Or write a store
+//!
+//! Sessions in DynamoDB, MongoDB, memcached…: implement [`engine::RecordStore`] — five
+//! operations (`fetch`, `insert` if absent, `replace` at a version, `remove`,
+//! `purge_expired`), with locks, per-user listing and scanning optional by
+//! [`engine::Capabilities`] — and pass it to [`SessionsBuilder::store`]. [`engine::ServerEngine`]
+//! adds the rest: keys, hashing at rest, collision-free creation, merging concurrent saves,
+//! no resurrection of a deleted session. [`Sessions::new`] shows a complete one.
 //!
 //! ## Features
 //!
@@ -73,11 +89,14 @@
     )
 )]
 
+mod builder;
 mod cache_url;
+mod config;
 pub mod django;
 pub mod engine;
 mod error;
 pub mod expiry;
+mod expiry_task;
 #[cfg(feature = "axum")]
 mod extract;
 mod features;
@@ -93,9 +112,11 @@ mod set_cookie;
 pub mod settings;
 pub mod signing;
 
+pub use builder::SessionsBuilder;
 pub use engine::{Engine, EngineError};
 pub use error::SessionError;
 pub use expiry::Expiry;
+pub use expiry_task::{EXPIRY_BATCH, ExpiryStats, ExpiryTask};
 pub use key::SessionKey;
 pub use middleware::{SessionLayer, SessionService, request_cookie};
 pub use session::{LazySession, Session};

@@ -1,11 +1,23 @@
 //! Opening the engine that settings select: the one place that maps settings to engines.
+//!
+//! Each engine takes a small config of its own ([`SignedCookieConfig`], [`DbConfig`],
+//! [`CacheConfig`], [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
+//! conversions below are the only code that reads settings for an engine. So config flows
+//! one way — settings, engine config, engine — and an engine can be built in code from its
+//! config alone.
 
 use std::sync::Arc;
 
-use super::cache::open_cache;
+use super::cache::{CacheConfig, open_cache};
+#[cfg(feature = "_sql")]
+use super::cached_db::CachedDbTimeouts;
+#[cfg(feature = "_sql")]
+use super::db::DbConfig;
+use super::signed_cookies::SignedCookieConfig;
 #[cfg(feature = "_sql")]
 use super::{CachedDbStore, DbEngine, SqlStore};
 use super::{Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine};
+use crate::config::Secrets;
 use crate::settings::{ConfigError, EngineKind, Settings};
 
 /// Opens the engine `settings` select. A store this build has no Cargo feature for is an
@@ -47,6 +59,59 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             timeout,
         )),
     })
+}
+
+/// `SECRET_KEY`, `SECRET_KEY_FALLBACKS` and `SESSION_COOKIE_AGE`.
+impl From<&Settings> for SignedCookieConfig {
+    fn from(settings: &Settings) -> Self {
+        SignedCookieConfig {
+            secrets: secrets(settings),
+            cookie_age: settings.cookie_age,
+        }
+    }
+}
+
+/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the secrets.
+#[cfg(feature = "_sql")]
+impl From<&Settings> for DbConfig {
+    fn from(settings: &Settings) -> Self {
+        DbConfig {
+            url: settings.db_url.clone(),
+            table: settings.db_table.clone(),
+            timeout: settings.store_timeout,
+            secrets: secrets(settings),
+        }
+    }
+}
+
+/// `SESSION_CACHE_URL` and `SESSION_CACHE_KEY_PREFIX`; under `cached_db` a cache call waits
+/// `SESSION_CACHE_TIMEOUT` (then the database answers alone), else `SESSION_STORE_TIMEOUT`.
+impl From<&Settings> for CacheConfig {
+    fn from(settings: &Settings) -> Self {
+        CacheConfig {
+            url: settings.cache_url.clone(),
+            key_prefix: settings.cache_key_prefix.clone(),
+            timeout: match settings.engine {
+                EngineKind::CachedDb => settings.cache_timeout,
+                _ => settings.store_timeout,
+            },
+        }
+    }
+}
+
+/// `SESSION_CACHE_TIMEOUT` and `SESSION_STORE_TIMEOUT`.
+#[cfg(feature = "_sql")]
+impl From<&Settings> for CachedDbTimeouts {
+    fn from(settings: &Settings) -> Self {
+        CachedDbTimeouts {
+            cache: settings.cache_timeout,
+            store: settings.store_timeout,
+        }
+    }
+}
+
+fn secrets(settings: &Settings) -> Secrets {
+    Secrets::new(&settings.secret_key, settings.secret_key_fallbacks.clone())
 }
 
 /// Why an engine could not be opened.
