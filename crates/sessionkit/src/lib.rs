@@ -7,7 +7,8 @@
 //!
 //! ## 1. Add the layer
 //!
-//! ```no_run
+#![cfg_attr(feature = "axum", doc = "```no_run")]
+#![cfg_attr(not(feature = "axum"), doc = "```ignore")]
 //! use axum::{Router, routing::get};
 //! use sessionkit::{Session, SessionError, Sessions, Settings};
 //!

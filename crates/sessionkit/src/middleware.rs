@@ -27,7 +27,8 @@ use crate::sessions::Sessions;
 impl Sessions {
     /// The tower layer that gives every request a session.
     ///
-    /// ```
+    #[cfg_attr(feature = "axum", doc = "```")]
+    #[cfg_attr(not(feature = "axum"), doc = "```ignore")]
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # use sessionkit::{EngineKind, Sessions, Settings};

@@ -13,7 +13,8 @@ use crate::settings::{ConfigError, Settings};
 
 /// sessionkit for one application: an engine and the settings. Cheap to clone.
 ///
-/// ```no_run
+#[cfg_attr(feature = "axum", doc = "```no_run")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// use axum::{Router, routing::get};
 /// use sessionkit::{Session, SessionError, Sessions, Settings};
 ///

@@ -15,7 +15,8 @@ use crate::settings::{SameSite, Settings};
 
 /// Browsers keep a cookie only if its name and value together fit in 4096 bytes.
 ///
-/// ```
+#[cfg_attr(feature = "axum", doc = "```")]
+#[cfg_attr(not(feature = "axum"), doc = "```ignore")]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # use sessionkit::{EngineKind, Sessions, Settings};

@@ -71,7 +71,8 @@ impl Settings {
     /// Builds settings from TOML text (`file`, whose path is used in messages) and
     /// `(name, value)` pairs that override it. What `from_env` uses; handy in tests.
     ///
-    /// ```
+    #[cfg_attr(feature = "toml", doc = "```")]
+    #[cfg_attr(not(feature = "toml"), doc = "```ignore")]
     /// use std::path::Path;
     /// use sessionkit::{EngineKind, Settings};
     ///
