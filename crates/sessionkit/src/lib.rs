@@ -83,6 +83,8 @@ mod sessions;
 mod set_cookie;
 pub mod settings;
 pub mod signing;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use engine::{Engine, EngineError};
 pub use error::SessionError;
