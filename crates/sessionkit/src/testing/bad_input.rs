@@ -1,6 +1,6 @@
-//! D. Encoding and bad input (items 23–26): every JSON value survives a round trip; anything
-//! tampered, malformed or foreign gives a fresh empty session, a warning and no panic; secrets
-//! rotate without logging anyone out.
+//! D. Encoding and bad input (items 23–25): every JSON value survives a round trip; a
+//! malformed cookie or a value that is not a key gives a fresh empty session, a warning and no
+//! panic, and touches no record.
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;

@@ -1,6 +1,7 @@
-//! Concurrent requests on one session (issue 7): per-key merge keeps every request's own keys;
-//! with `SESSION_LOCKING`, even read-modify-write of one key loses nothing; a lock that is
-//! never released (its holder crashed) lapses after its lease.
+//! Concurrent requests on one session (`docs/CONCURRENCY.md`): per-key merge keeps every
+//! request's own keys; with `SESSION_LOCKING`, even read-modify-write of one key loses nothing;
+//! a lock that is never released (its holder crashed) lapses after its lease. A store without
+//! locks must say so instead.
 
 use std::time::{Duration, Instant};
 

@@ -56,13 +56,15 @@ pub(super) fn capture() -> DefaultGuard {
     tracing::subscriber::set_default(Capture)
 }
 
-/// The lines sessionkit logged on this thread since the last call.
+/// The lines sessionkit logged on this thread since the last call, as `LEVEL field=value …`.
 ///
 /// ```
-/// sessionkit::testing::run(async { sessionkit::testing::Harness::for_store(
-///     sessionkit::engine::MemoryStore::new(10)) }, |harness| async move {
-///     harness.reload("../../etc/passwd").await; // not a key: a warning
-///     let lines = sessionkit::testing::logs::take();
+/// use sessionkit::engine::MemoryStore;
+/// use sessionkit::testing::{Harness, logs, run};
+///
+/// run(async { Harness::for_store(MemoryStore::new(10)) }, |harness| async move {
+///     harness.reload("../../etc/passwd").await; // not a key: a fresh session and a warning
+///     let lines = logs::take();
 ///     assert!(lines.iter().any(|line| line.starts_with("WARN")), "{lines:?}");
 /// });
 /// ```

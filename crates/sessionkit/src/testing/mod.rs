@@ -23,7 +23,8 @@
 //! ```
 //!
 //! The behaviours are what Django's session framework promises — the dict API, persistence and
-//! keys, expiry, bad input, concurrent requests — checked through [`Sessions`] over a
+//! keys, expiry, bad input, concurrent requests; "item N" in their docs is an item of the
+//! repository's `docs/CONFORMANCE.md` — checked through [`Sessions`] over a
 //! [`ServerEngine`](crate::engine::ServerEngine) on your store, so a failure names the promise
 //! your store breaks. Locking and per-user listing are optional
 //! ([`Capabilities`](crate::engine::Capabilities)): on a store without them, their behaviours
