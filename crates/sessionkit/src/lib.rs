@@ -39,8 +39,9 @@
 //!
 //! Server engines put only a random key in the cookie; stores keep a SHA-256 of that key (all
 //! but Django's own table), so even a leaked store yields no usable cookie. A store of your own
-//! implements [`engine::RecordStore`] (five operations) and runs behind
-//! [`engine::ServerEngine`]. Cookie overflow is an error
+//! implements [`engine::RecordStore`] (five operations), runs behind
+//! [`engine::ServerEngine`], and is tested by the suite the built-in engines pass:
+//! `sessionkit::testing::conformance!(make_store)`, with the `testing` feature. Cookie overflow is an error
 //! ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
 //!
 //! ## Layout
@@ -51,6 +52,7 @@
 //!   ([`engine::store`]) that server engines are built on.
 //! - [`signing`], [`json`]: Django's signed format, byte for byte.
 //! - [`django`]: trusting a login made by Django's `django.contrib.auth`.
+//! - `testing` (feature `testing`): the conformance suite, for a store of your own.
 
 #![warn(missing_docs)]
 // The library never panics on input or settings: no unwrap, expect, panic or unchecked index

@@ -120,26 +120,20 @@ pub fn flags(session: &Session) -> (bool, bool) {
     (session.accessed(), session.modified())
 }
 
-/// One `#[test]` per behaviour of `store` on the harness `make_store` or `make_harness`
-/// gives; see the [module docs](self).
+/// One `#[test]` per behaviour, each on a new store from `make_store` (or a new harness from
+/// `make_harness`); see the [module docs](self).
 #[doc(inline)]
 pub use crate::__sessionkit_conformance as conformance;
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sessionkit_conformance {
-    (@all $harness:expr) => {
-        $crate::__sessionkit_behaviours!(every_engine $harness);
-        $crate::__sessionkit_behaviours!(server_engines $harness);
-        $crate::__sessionkit_behaviours!(versioned_engines $harness);
-        $crate::__sessionkit_behaviours!(sweeping_engines $harness);
-    };
     (harness = $make_harness:path $(,)?) => {
-        $crate::__sessionkit_conformance!(@all $make_harness());
+        $crate::__sessionkit_behaviours!(any_store $make_harness());
     };
     ($make_store:path $(,)?) => {
-        $crate::__sessionkit_conformance!(
-            @all async { $crate::testing::Harness::for_store($make_store().await) }
+        $crate::__sessionkit_behaviours!(
+            any_store async { $crate::testing::Harness::for_store($make_store().await) }
         );
     };
 }
@@ -160,6 +154,13 @@ macro_rules! __sessionkit_behaviours {
                 $($module)*::$group::$test(&harness).await
             });
         }
+    };
+    // What a store of any kind must pass: the lists below but for the cookie engine's.
+    (any_store $harness:expr) => {
+        $crate::__sessionkit_behaviours!(every_engine $harness);
+        $crate::__sessionkit_behaviours!(server_engines $harness);
+        $crate::__sessionkit_behaviours!(versioned_engines $harness);
+        $crate::__sessionkit_behaviours!(sweeping_engines $harness);
     };
     // Every engine, the data in a store or in the cookie.
     (every_engine $harness:expr) => {

@@ -170,12 +170,15 @@ conformance! {
         => [every_engine, server_engines, versioned_engines, sweeping_engines];
 }
 
-/// A store written as another crate would write one, on the public API alone, run as its own
-/// crate runs it: `crates/sessionkit-btree-store`.
+/// A store written as another crate would write one, on the public API alone, run as such a
+/// crate runs it (`crates/sessionkit-btree-store`; its own tests use the `make_store` form).
 mod custom_store {
-    async fn make_store() -> sessionkit_btree_store::BTreeStore {
-        sessionkit_btree_store::BTreeStore::default()
+    use sessionkit::testing::Harness;
+    use sessionkit_btree_store::BTreeStore;
+
+    async fn make_harness() -> Harness {
+        Harness::for_store(BTreeStore::default())
     }
 
-    sessionkit::testing::conformance!(make_store);
+    sessionkit::testing::conformance!(harness = make_harness);
 }
