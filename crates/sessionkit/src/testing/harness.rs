@@ -94,6 +94,20 @@ impl Harness {
 
     /// The same harness, running `hook` in [`Harness::cleanup`]: to drop the table or remove
     /// the directory it made.
+    ///
+    /// ```
+    /// use sessionkit::engine::MemoryStore;
+    /// use sessionkit::testing::Harness;
+    ///
+    /// async fn make_harness() -> Harness {
+    ///     let table = "sessions_test_1"; // made for this test, say
+    ///     Harness::for_store(MemoryStore::new(100))
+    ///         .with_cleanup(move || async move { println!("DROP TABLE {table}") })
+    /// }
+    ///
+    /// sessionkit::testing::conformance!(harness = make_harness);
+    /// # fn main() {}
+    /// ```
     pub fn with_cleanup<F>(mut self, hook: impl Fn() -> F + Send + Sync + 'static) -> Harness
     where
         F: Future<Output = ()> + Send + 'static,

@@ -22,6 +22,9 @@
 //! # fn main() {}
 //! ```
 //!
+//! Each test runs on a tokio runtime of its own (current-thread, as `#[tokio::test]` makes), so
+//! the store crate needs no dev-dependency but sessionkit.
+//!
 //! The behaviours are what Django's session framework promises — the dict API, persistence and
 //! keys, expiry, bad input, concurrent requests; "item N" in their docs is an item of the
 //! repository's `docs/CONFORMANCE.md` — checked through [`Sessions`] over a
