@@ -1,6 +1,7 @@
 //! `sessionkit serve`: the demo store over HTTP, on whichever engine the settings select.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -17,7 +18,8 @@ Examples:
   sessionkit serve --bench-routes
   curl -c jar -b jar http://localhost:8000/bench/incr
 
-The session table is created at start-up if missing. The cookie is Secure by default; browsers
+The session table is created at start-up if missing, and expired sessions are removed every
+five minutes (--expire-every). The cookie is Secure by default; browsers
 and curl accept Secure cookies over plain HTTP on localhost only. Stop with Ctrl-C or SIGTERM:
 requests in flight finish and their sessions are saved.";
 
@@ -32,12 +34,18 @@ pub struct Args {
     /// CSRF protection and share the store's session, so they are off unless asked for.
     #[arg(long)]
     bench_routes: bool,
+    /// Remove expired sessions in the background every this many seconds (0: never, leaving
+    /// it to `sessionkit clearsessions`). Safe with several `serve` processes on one store.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    expire_every: u64,
 }
 
 /// `sessionkit serve`: runs until Ctrl-C or SIGTERM.
 pub async fn run(args: Args) -> Result<(), Failure> {
     let sessions = config::open().await?;
     sessions.engine().migrate().await.map_err(Failure::other)?;
+    let _expiry = (args.expire_every > 0)
+        .then(|| sessions.spawn_expiry(Duration::from_secs(args.expire_every)));
     let listener = TcpListener::bind(&args.addr)
         .await
         .map_err(|e| Failure::Other(format!("cannot listen on {}: {e}", args.addr)))?;

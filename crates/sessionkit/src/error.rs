@@ -152,8 +152,8 @@ impl SessionError {
 }
 
 #[cfg(feature = "axum")]
-impl axum::response::IntoResponse for SessionError {
-    fn into_response(self) -> axum::response::Response {
+impl axum_core::response::IntoResponse for SessionError {
+    fn into_response(self) -> axum_core::response::Response {
         self.to_response()
     }
 }

@@ -1,7 +1,7 @@
 //! The axum extractors: `Session` (loaded) and `LazySession` (not yet), from the request's
 //! extensions where the session layer put them.
 
-use axum::extract::FromRequestParts;
+use axum_core::extract::FromRequestParts;
 use http::request::Parts;
 
 use crate::error::SessionError;

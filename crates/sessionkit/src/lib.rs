@@ -5,6 +5,8 @@
 //! `SESSION_ENGINE`; security (signing, CSPRNG keys, cookie attributes), expiry and clean-up
 //! are handled for you, with Django's semantics and wire formats.
 //!
+//! ## 1. Add the layer
+//!
 //! ```no_run
 //! use axum::{Router, routing::get};
 //! use sessionkit::{Session, SessionError, Sessions, Settings};
@@ -27,7 +29,14 @@
 //! }
 //! ```
 //!
-//! ## Which engine when
+//! ## 2. Configure it
+//!
+//! [`Settings::from_env`] reads Django's setting names from the environment (and
+//! `sessionkit.toml`); [`Sessions::builder`] configures the same settings in code. Every bad
+//! value stops the start with a [`ConfigError`] naming the setting, never a failure at the
+//! first request.
+//!
+//! ## 3. Choose an engine
 //!
 //! | engine | data lives | pick it when | mind that |
 //! |---|---|---|---|
@@ -38,11 +47,27 @@
 //! | `file` | one file per session in a directory | one server, no database | a shared directory across servers needs a shared filesystem |
 //!
 //! Server engines put only a random key in the cookie; stores keep a SHA-256 of that key (all
-//! but Django's own table), so even a leaked store yields no usable cookie. A store of your own
-//! implements [`engine::RecordStore`] (five operations), runs behind
-//! [`engine::ServerEngine`], and is tested by the suite the built-in engines pass:
-//! `sessionkit::testing::conformance!(make_store)`, with the `testing` feature. Cookie overflow is an error
-//! ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
+//! but Django's own table), so even a leaked store yields no usable cookie. Cookie overflow is
+//! an error ([`SessionError::CookieTooLarge`]), never a cookie the browser silently drops.
+//!
+//! ## 4. Or write a store
+//!
+//! Sessions in DynamoDB, MongoDB, memcached…: implement [`engine::RecordStore`] — five
+//! operations (`fetch`, `insert` if absent, `replace` at a version, `remove`,
+//! `purge_expired`), with locks, per-user listing and scanning optional by
+//! [`engine::Capabilities`] — and pass it to [`SessionsBuilder::store`]. [`engine::ServerEngine`]
+//! adds the rest: keys, hashing at rest, collision-free creation, merging concurrent saves,
+//! no resurrection of a deleted session. [`Sessions::new`] shows a complete one. Then test it
+//! with the suite the built-in engines pass: `sessionkit::testing::conformance!(make_store)`
+//! in one test file, with the `testing` feature (`crates/sessionkit-btree-store` does).
+//!
+//! ## Features
+//!
+//! Each store's client is a Cargo feature: `sqlite`, `postgres`, `mysql`, `redis`; plus `axum`
+//! (the extractors), `toml` (`sessionkit.toml`) and `testing` (the conformance suite, for a
+//! store's tests). Defaults: `axum`, `sqlite`, `toml`.
+//! `signed_cookies`, `file` and `memory://` need none. Settings that select a store left out
+//! fail [`Sessions::open`] with a [`ConfigError`] naming the feature to enable.
 //!
 //! ## Layout
 //!
@@ -67,13 +92,17 @@
     )
 )]
 
+mod builder;
 mod cache_url;
+mod config;
 pub mod django;
 pub mod engine;
 mod error;
 pub mod expiry;
+mod expiry_task;
 #[cfg(feature = "axum")]
 mod extract;
+mod features;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -88,9 +117,11 @@ pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use builder::SessionsBuilder;
 pub use engine::{Engine, EngineError};
 pub use error::SessionError;
 pub use expiry::Expiry;
+pub use expiry_task::{EXPIRY_BATCH, ExpiryStats, ExpiryTask};
 pub use key::SessionKey;
 pub use middleware::{SessionLayer, SessionService, request_cookie};
 pub use session::{LazySession, Session};

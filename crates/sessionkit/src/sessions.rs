@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
+use crate::builder::SessionsBuilder;
 use crate::engine::{Engine, OpenError, open};
+use crate::expiry_task::ExpiryTask;
 use crate::session::{Config, LazySession};
 use crate::set_cookie::CookieTemplate;
 use crate::settings::{ConfigError, Settings};
@@ -73,6 +75,45 @@ impl Sessions {
             fallbacks.push(open(&fallback).await?);
         }
         Ok(Sessions::assemble(primary, fallbacks, settings))
+    }
+
+    /// Starts building `Sessions` in code, from [`Settings::new`]`(secret_key)`: no
+    /// environment variables, no file. See [`SessionsBuilder`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sessions = sessionkit::Sessions::builder("secret")
+    ///     .engine(sessionkit::EngineKind::SignedCookies)
+    ///     .open()
+    ///     .await?;
+    /// assert!(sessions.engine().keeps_data_in_cookie());
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(secret_key: impl Into<String>) -> SessionsBuilder {
+        SessionsBuilder::new(secret_key)
+    }
+
+    /// Removes expired sessions every `every` in the background (on the current tokio runtime)
+    /// until the returned handle is dropped: a SQL table or a session directory stops growing
+    /// without `sessionkit clearsessions` from cron. Safe to run in every instance of an app;
+    /// a store failure is logged and the next period tries again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use sessionkit::{EngineKind, Sessions};
+    ///
+    /// let sessions = Sessions::builder("secret").engine(EngineKind::Cache).open().await?;
+    /// let expiry = sessions.spawn_expiry(Duration::from_millis(10));
+    /// tokio::time::sleep(Duration::from_millis(50)).await;
+    /// assert!(expiry.stats().sweeps >= 1);
+    /// assert_eq!(expiry.stats().failures, 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn spawn_expiry(&self, every: std::time::Duration) -> ExpiryTask {
+        ExpiryTask::spawn(self.engine().clone(), every)
     }
 
     /// Uses an engine built by hand (tests, custom engines) with `settings`; fallback

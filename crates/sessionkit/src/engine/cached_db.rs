@@ -43,7 +43,6 @@ use super::cache_health::CacheHealth;
 use super::db::SqlStore;
 use super::store::{Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord};
 use super::{EngineError, Loaded};
-use crate::settings::Settings;
 
 /// The longest a cache entry lives, however far off the session's expiry: a bound on how long
 /// another instance can serve an entry made stale by a cache failure it did not see.
@@ -98,6 +97,17 @@ impl std::fmt::Debug for CachedDbStore {
     }
 }
 
+/// How long `cached_db` waits: for each cache call before the database answers alone
+/// (`SESSION_CACHE_TIMEOUT`), and for the database (`SESSION_STORE_TIMEOUT`), which bounds
+/// how long a logout's fence must outlive a write in flight. `From<&Settings>` fills it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachedDbTimeouts {
+    /// `SESSION_CACHE_TIMEOUT`.
+    pub cache: Duration,
+    /// `SESSION_STORE_TIMEOUT`.
+    pub store: Duration,
+}
+
 impl CachedDbStore {
     /// Composes `cache` over `db`, with `SESSION_CACHE_TIMEOUT` for each cache call.
     ///
@@ -114,15 +124,16 @@ impl CachedDbStore {
     /// assert_eq!(store.name(), "cached_db");
     /// # Ok(()) }
     /// ```
-    pub fn new(cache: Arc<dyn Cache>, db: SqlStore, settings: &Settings) -> Self {
+    pub fn new(cache: Arc<dyn Cache>, db: SqlStore, timeouts: impl Into<CachedDbTimeouts>) -> Self {
+        let timeouts = timeouts.into();
         CachedDbStore {
             cache,
             db,
             health: CacheHealth::new(),
-            cache_timeout: settings.cache_timeout,
-            fence_ttl: settings
-                .store_timeout
-                .saturating_add(settings.cache_timeout)
+            cache_timeout: timeouts.cache,
+            fence_ttl: timeouts
+                .store
+                .saturating_add(timeouts.cache)
                 .saturating_add(Duration::from_secs(1)),
         }
     }

@@ -10,16 +10,19 @@
 //! The engine logic is written once; everything that differs between databases (placeholders,
 //! column types, batched deletes) is in [`Dialect`].
 
+#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
+#[cfg(feature = "sqlite")]
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, AssertSqlSafe, Connection as _, Row};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use super::server::ServerEngine;
@@ -27,308 +30,15 @@ use super::store::{
     Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window,
 };
 use super::{Data, EngineError, Loaded, user_of};
-use crate::settings::{Settings, redact_password};
+use crate::config::{Secrets, redact_password};
 use crate::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 
 mod connection;
+mod sql;
 
 use connection::Unreachable;
-
-/// A pooled connection idle this long is pinged before use: the database may have restarted
-/// or a firewall dropped it meanwhile. Connections in steady use are not pinged.
-const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
-
-/// The SQL dialects the engine speaks.
-///
-/// ```
-/// use sessionkit::engine::db::Dialect;
-///
-/// assert_eq!(Dialect::of_url("postgresql://app@db/app"), Some(Dialect::Postgres));
-/// assert_eq!(Dialect::of_url("mariadb://app@db/app"), Some(Dialect::MySql));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// SQLite 3.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-    /// MySQL or MariaDB.
-    MySql,
-}
-
-impl Dialect {
-    /// The dialect of a `SESSION_DB_URL`.
-    ///
-    /// ```
-    /// use sessionkit::engine::db::Dialect;
-    ///
-    /// assert_eq!(Dialect::of_url("sqlite://sessions.sqlite3"), Some(Dialect::Sqlite));
-    /// assert_eq!(Dialect::of_url("mysql://app@db/app"), Some(Dialect::MySql));
-    /// assert_eq!(Dialect::of_url("redis://localhost"), None);
-    /// ```
-    pub fn of_url(url: &str) -> Option<Dialect> {
-        let scheme = url.split(':').next()?;
-        match scheme {
-            "sqlite" => Some(Dialect::Sqlite),
-            "postgres" | "postgresql" => Some(Dialect::Postgres),
-            "mysql" | "mariadb" => Some(Dialect::MySql),
-            _ => None,
-        }
-    }
-
-    /// Rewrites `?` placeholders into this dialect's form (`$1`, `$2`, … on PostgreSQL).
-    fn placeholders(self, sql: &str) -> Arc<str> {
-        if self != Dialect::Postgres {
-            return sql.into();
-        }
-        let mut out = String::with_capacity(sql.len() + 8);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out.into()
-    }
-
-    /// `?` (Unix seconds) as a value of Django's `expire_date` column.
-    fn timestamp_param(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "datetime(?, 'unixepoch')",
-            Dialect::Postgres => "to_timestamp(?)",
-            // Django keeps naive UTC datetimes in MySQL; this avoids the session time zone.
-            Dialect::MySql => "TIMESTAMPADD(SECOND, ?, '1970-01-01 00:00:00')",
-        }
-    }
-
-    /// Django's `expire_date` column as Unix seconds.
-    fn timestamp_column(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "CAST(strftime('%s', expire_date) AS INTEGER)",
-            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM expire_date) AS BIGINT)",
-            Dialect::MySql => "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', expire_date)",
-        }
-    }
-}
-
-/// Which table layout the engine reads and writes.
-///
-/// ```
-/// use sessionkit::engine::db::TableFormat;
-///
-/// // SESSION_DB_TABLE=django_session shares the sessions with a Django app on the database.
-/// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableFormat {
-    /// sessionkit's own table: hashed keys, a version for compare-and-swap, the user id.
-    Sessionkit,
-    /// Django's `django_session`, exactly: plain keys, no version, a datetime `expire_date`,
-    /// so a Django app on the same database shares the sessions. Saves there are
-    /// last-writer-wins, as in Django, because the table has no version to compare.
-    Django,
-}
-
-impl TableFormat {
-    /// The format `SESSION_DB_TABLE` selects: `django_session` means Django's.
-    ///
-    /// ```
-    /// use sessionkit::engine::db::TableFormat;
-    ///
-    /// assert_eq!(TableFormat::of_table("sessionkit_session"), TableFormat::Sessionkit);
-    /// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
-    /// assert_eq!(TableFormat::of_table("Django_Session"), TableFormat::Sessionkit); // exact name
-    /// ```
-    pub fn of_table(table: &str) -> TableFormat {
-        if table == "django_session" {
-            TableFormat::Django
-        } else {
-            TableFormat::Sessionkit
-        }
-    }
-}
-
-/// Every statement the engine runs, built once for its table, format and dialect. The
-/// statements of both formats take the same parameters in the same order where they can;
-/// `insert` and `update` bind fewer for Django's table (see [`SqlStore`]).
-#[derive(Debug)]
-struct Queries {
-    schema: Vec<Arc<str>>,
-    load: Arc<str>,
-    exists: Arc<str>,
-    by_user: Arc<str>,
-    scan: Arc<str>,
-    insert: Arc<str>,
-    update: Arc<str>,
-    delete: Arc<str>,
-    delete_expired_batch: Arc<str>,
-    lock_held: Arc<str>,
-    drop_lapsed_lock: Arc<str>,
-    take_lock: Arc<str>,
-    release_lock: Arc<str>,
-}
-
-impl Queries {
-    fn new(dialect: Dialect, format: TableFormat, table: &str) -> Self {
-        let sql = |text: String| dialect.placeholders(&text);
-        let (key, expire_param, expire_column, version) = match format {
-            TableFormat::Sessionkit => ("session_key_hash", "?", "expire_date", "version"),
-            TableFormat::Django => (
-                "session_key",
-                dialect.timestamp_param(),
-                dialect.timestamp_column(),
-                "0",
-            ),
-        };
-        let (insert, update) = match format {
-            TableFormat::Sessionkit => (
-                format!(
-                    "INSERT INTO {table} \
-                     (session_key_hash, session_data, expire_date, created_at, version, user_id) \
-                     VALUES (?, ?, ?, ?, 1, ?)"
-                ),
-                format!(
-                    "UPDATE {table} SET session_data = ?, expire_date = ?, user_id = ?, \
-                     version = version + 1 WHERE session_key_hash = ? AND version = ?"
-                ),
-            ),
-            TableFormat::Django => (
-                format!(
-                    "INSERT INTO {table} (session_key, session_data, expire_date) \
-                     VALUES (?, ?, {expire_param})"
-                ),
-                format!(
-                    "UPDATE {table} SET session_data = ?, expire_date = {expire_param} \
-                     WHERE session_key = ?"
-                ),
-            ),
-        };
-        let delete_expired_batch = match dialect {
-            Dialect::MySql => {
-                format!("DELETE FROM {table} WHERE expire_date < {expire_param} LIMIT ?")
-            }
-            Dialect::Sqlite | Dialect::Postgres => format!(
-                "DELETE FROM {table} WHERE {key} IN \
-                 (SELECT {key} FROM {table} WHERE expire_date < {expire_param} LIMIT ?)"
-            ),
-        };
-        Queries {
-            schema: schema(dialect, format, table)
-                .into_iter()
-                .map(sql)
-                .collect(),
-            load: sql(format!(
-                "SELECT session_data, {version}, {expire_column} FROM {table} \
-                 WHERE {key} = ? AND expire_date > {expire_param}"
-            )),
-            exists: sql(format!(
-                "SELECT 1 FROM {table} WHERE {key} = ? AND expire_date > {expire_param}"
-            )),
-            by_user: sql(format!(
-                "SELECT session_data, version, expire_date, session_key_hash FROM {table} \
-                 WHERE user_id = ? AND expire_date > ?"
-            )),
-            scan: sql(format!(
-                "SELECT session_data, {version}, {expire_column}, {key} FROM {table} \
-                 WHERE {key} > ? AND expire_date > {expire_param} ORDER BY {key} LIMIT ?"
-            )),
-            insert: sql(insert),
-            update: sql(update),
-            delete: sql(format!("DELETE FROM {table} WHERE {key} = ?")),
-            delete_expired_batch: sql(delete_expired_batch),
-            lock_held: sql(format!(
-                "SELECT 1 FROM {table}_lock WHERE session_key_hash = ? AND expires_ms >= ?"
-            )),
-            drop_lapsed_lock: sql(format!(
-                "DELETE FROM {table}_lock WHERE session_key_hash = ? AND expires_ms < ?"
-            )),
-            take_lock: sql(format!(
-                "INSERT INTO {table}_lock (session_key_hash, token, expires_ms) VALUES (?, ?, ?)"
-            )),
-            release_lock: sql(format!(
-                "DELETE FROM {table}_lock WHERE session_key_hash = ? AND token = ?"
-            )),
-        }
-    }
-}
-
-/// The tables `migrate` creates: the session table (with its indexes) and `{table}_lock`.
-fn schema(dialect: Dialect, format: TableFormat, table: &str) -> Vec<String> {
-    let text = match dialect {
-        Dialect::MySql => "LONGTEXT",
-        Dialect::Sqlite | Dialect::Postgres => "TEXT",
-    };
-    let (columns, indexed) = match format {
-        TableFormat::Sessionkit => (
-            format!(
-                "session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
-                 session_data {text} NOT NULL, \
-                 expire_date BIGINT NOT NULL, \
-                 created_at BIGINT NOT NULL, \
-                 version BIGINT NOT NULL, \
-                 user_id VARCHAR(191) NULL"
-            ),
-            vec!["expire_date", "user_id"],
-        ),
-        // Django's own DDL for django.contrib.sessions (migration 0001).
-        TableFormat::Django => {
-            let datetime = match dialect {
-                Dialect::Sqlite => "datetime",
-                Dialect::Postgres => "timestamp with time zone",
-                Dialect::MySql => "datetime(6)",
-            };
-            (
-                format!(
-                    "session_key VARCHAR(40) NOT NULL PRIMARY KEY, \
-                     session_data {text} NOT NULL, \
-                     expire_date {datetime} NOT NULL"
-                ),
-                vec!["expire_date"],
-            )
-        }
-    };
-    let index_name = |column: &str| match (format, column) {
-        // The name Django's migration gives it, so Django's migrations find it in place.
-        (TableFormat::Django, _) => "django_session_expire_date_a5c62663".to_owned(),
-        (TableFormat::Sessionkit, column) => format!("{table}_{column}"),
-    };
-    let locks = format!(
-        "CREATE TABLE IF NOT EXISTS {table}_lock (\
-         session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
-         token VARCHAR(64) NOT NULL, \
-         expires_ms BIGINT NOT NULL)"
-    );
-    match dialect {
-        // MySQL has no CREATE INDEX IF NOT EXISTS; inline indexes come with the table.
-        Dialect::MySql => {
-            let indexes: Vec<String> = indexed
-                .iter()
-                .map(|column| format!(", INDEX {} ({column})", index_name(column)))
-                .collect();
-            vec![
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {table} ({columns}{})",
-                    indexes.concat()
-                ),
-                locks,
-            ]
-        }
-        Dialect::Sqlite | Dialect::Postgres => {
-            let mut statements = vec![format!("CREATE TABLE IF NOT EXISTS {table} ({columns})")];
-            statements.extend(indexed.iter().map(|column| {
-                format!(
-                    "CREATE INDEX IF NOT EXISTS {} ON {table} ({column})",
-                    index_name(column)
-                )
-            }));
-            statements.push(locks);
-            statements
-        }
-    }
-}
+pub use sql::{Dialect, TableFormat};
+use sql::{Queries, pool_options};
 
 /// The SQL engine: a [`ServerEngine`] over a [`SqlStore`].
 ///
@@ -367,10 +77,11 @@ impl DbEngine {
     /// assert_eq!(engine.dialect(), Dialect::Postgres);
     /// # Ok(()) }
     /// ```
-    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+    pub async fn connect(config: impl Into<DbConfig>) -> Result<Self, EngineError> {
+        let config = config.into();
         Ok(ServerEngine::new(
-            SqlStore::connect(settings).await?,
-            settings.store_timeout,
+            SqlStore::connect(config.clone()).await?,
+            config.timeout,
         ))
     }
 
@@ -418,6 +129,30 @@ impl DbEngine {
     }
 }
 
+/// Where and how the `db` engine keeps sessions. `From<&Settings>` fills it from
+/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the secrets.
+///
+/// ```
+/// use std::time::Duration;
+/// use sessionkit::Settings;
+/// use sessionkit::engine::db::DbConfig;
+///
+/// let config = DbConfig::from(&Settings::new("secret"));
+/// assert_eq!(config.table, "sessionkit_session");
+/// assert_eq!(config.timeout, Duration::from_secs(5));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbConfig {
+    /// `SESSION_DB_URL`: `sqlite:`, `postgres:` or `mysql:`/`mariadb:`.
+    pub url: String,
+    /// `SESSION_DB_TABLE`; `django_session` selects Django's own schema.
+    pub table: String,
+    /// `SESSION_STORE_TIMEOUT`: the longest a statement may take before the request gets a 503.
+    pub timeout: Duration,
+    /// For Django's table, whose `session_data` is signed.
+    pub secrets: Secrets,
+}
+
 /// Session records in a SQL table.
 ///
 /// ```
@@ -460,16 +195,22 @@ impl SqlStore {
     /// assert_eq!(store.name(), "db");
     /// # Ok(()) }
     /// ```
-    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
+    pub async fn connect(config: impl Into<DbConfig>) -> Result<Self, EngineError> {
+        let DbConfig {
+            url: db_url,
+            table,
+            timeout,
+            secrets,
+        } = config.into();
         sqlx::any::install_default_drivers();
-        let dialect = Dialect::of_url(&settings.db_url).ok_or_else(|| {
+        let dialect = Dialect::of_url(&db_url).ok_or_else(|| {
             EngineError::unavailable(std::io::Error::other(
                 "SESSION_DB_URL has an unknown scheme",
             ))
         })?;
         let url = match dialect {
-            Dialect::Sqlite => sqlite_url_creating_the_file(&settings.db_url),
-            Dialect::Postgres | Dialect::MySql => settings.db_url.clone(),
+            Dialect::Sqlite => sqlite_url_creating_the_file(&db_url),
+            Dialect::Postgres | Dialect::MySql => db_url.clone(),
         };
         // SQLite runs one writer at a time; several connections would only take turns through
         // its busy handler, which sleeps in steps of up to 100 ms. One connection queues them
@@ -480,22 +221,8 @@ impl SqlStore {
         };
         // The pool gives up before the store timeout, so that finding out why (one direct
         // attempt to connect, up to a fifth of it) still ends within the timeout.
-        let probe_timeout = settings.store_timeout / 5;
-        let pool = AnyPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(settings.store_timeout * 3 / 4)
-            // sqlx pings every connection it hands out by default: one more round trip per
-            // statement, a third of the server's CPU per request on PostgreSQL. A connection
-            // in steady use is known to be alive; only one idle for a while is checked.
-            .test_before_acquire(false)
-            .before_acquire(|connection, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_WHEN_IDLE_FOR {
-                        connection.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
+        let probe_timeout = timeout / 5;
+        let pool = pool_options(connections, timeout * 3 / 4)
             .connect_lazy(&url)
             .map_err(EngineError::unavailable)?;
         // Connect now, so that an unreachable database stops the start-up, saying why.
@@ -503,7 +230,7 @@ impl SqlStore {
             .await
             .map_err(|cause| {
                 EngineError::unavailable(Unreachable {
-                    url: redact_password(&settings.db_url),
+                    url: redact_password(&db_url),
                     cause,
                 })
             })?;
@@ -515,19 +242,15 @@ impl SqlStore {
                 .map_err(EngineError::unavailable)?;
         }
         drop(first);
-        let format = TableFormat::of_table(&settings.db_table);
+        let format = TableFormat::of_table(&table);
         Ok(SqlStore {
             pool,
             probe_timeout,
             dialect,
             format,
-            queries: Arc::new(Queries::new(dialect, format, &settings.db_table)),
-            signer: Signer::new(
-                STORE_SALT,
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-            )
-            .compressing_from(SMALL_VALUE_BYTES),
+            queries: Arc::new(Queries::new(dialect, format, &table)),
+            signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
+                .compressing_from(SMALL_VALUE_BYTES),
         })
     }
 
@@ -630,6 +353,7 @@ fn is_lock_contention(error: &dyn sqlx::error::DatabaseError) -> bool {
 /// assert_eq!(sqlite_file("sqlite::memory:"), None);
 /// assert_eq!(sqlite_file("postgres://app@db/app"), None);
 /// ```
+#[cfg(feature = "sqlite")]
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     if Dialect::of_url(url) != Some(Dialect::Sqlite) || in_memory {
@@ -871,15 +595,6 @@ impl RecordStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn postgres_gets_numbered_placeholders() {
-        assert_eq!(
-            &*Dialect::Postgres.placeholders("a = ? AND b = ?"),
-            "a = $1 AND b = $2"
-        );
-        assert_eq!(&*Dialect::MySql.placeholders("a = ?"), "a = ?");
-    }
 
     #[test]
     fn sqlite_urls_create_their_file() {

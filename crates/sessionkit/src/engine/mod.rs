@@ -15,8 +15,11 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 pub mod cache;
+#[cfg(feature = "_sql")]
 mod cache_health;
+#[cfg(feature = "_sql")]
 pub mod cached_db;
+#[cfg(feature = "_sql")]
 pub mod db;
 pub mod file;
 mod open;
@@ -27,8 +30,12 @@ pub mod store;
 mod transfer;
 mod user_sessions;
 
-pub use cache::{Cache, MemoryStore, RedisStore};
+#[cfg(feature = "redis")]
+pub use cache::RedisStore;
+pub use cache::{Cache, MemoryStore};
+#[cfg(feature = "_sql")]
 pub use cached_db::CachedDbStore;
+#[cfg(feature = "_sql")]
 pub use db::{DbEngine, SqlStore};
 pub use file::FileStore;
 pub use open::{OpenError, open};

@@ -1,15 +1,27 @@
 //! Opening the engine that settings select: the one place that maps settings to engines.
+//!
+//! Each engine takes a small config of its own ([`SignedCookieConfig`], [`DbConfig`],
+//! [`CacheConfig`], [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
+//! conversions below are the only code that reads settings for an engine. So config flows
+//! one way — settings, engine config, engine — and an engine can be built in code from its
+//! config alone.
 
 use std::sync::Arc;
 
-use super::cache::open_cache;
-use super::{
-    CachedDbStore, DbEngine, Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine,
-    SqlStore,
-};
+use super::cache::{CacheConfig, open_cache};
+#[cfg(feature = "_sql")]
+use super::cached_db::CachedDbTimeouts;
+#[cfg(feature = "_sql")]
+use super::db::DbConfig;
+use super::signed_cookies::SignedCookieConfig;
+#[cfg(feature = "_sql")]
+use super::{CachedDbStore, DbEngine, SqlStore};
+use super::{Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine};
+use crate::config::Secrets;
 use crate::settings::{ConfigError, EngineKind, Settings};
 
-/// Opens the engine `settings` select.
+/// Opens the engine `settings` select. A store this build has no Cargo feature for is an
+/// [`OpenError::Config`] naming the feature to enable.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,11 +32,15 @@ use crate::settings::{ConfigError, EngineKind, Settings};
 /// ```
 pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     settings.validate()?;
+    // Here rather than in `validate`: settings for an engine built by hand need no feature.
+    crate::features::check(settings.engine, &settings.db_url, &settings.cache_url)?;
     let timeout = settings.store_timeout;
     Ok(match settings.engine {
         EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
+        #[cfg(feature = "_sql")]
         EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
         EngineKind::Cache => Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout)),
+        #[cfg(feature = "_sql")]
         EngineKind::CachedDb => {
             let store = CachedDbStore::new(
                 open_cache(settings).await?,
@@ -33,11 +49,69 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             );
             Arc::new(ServerEngine::new(store, timeout))
         }
+        // `validate` refused these settings already; this repeats its error.
+        #[cfg(not(feature = "_sql"))]
+        EngineKind::Db | EngineKind::CachedDb => {
+            return Err(crate::features::no_sql_database(settings.engine).into());
+        }
         EngineKind::File => Arc::new(ServerEngine::new(
             FileStore::new(&settings.file_path),
             timeout,
         )),
     })
+}
+
+/// `SECRET_KEY`, `SECRET_KEY_FALLBACKS` and `SESSION_COOKIE_AGE`.
+impl From<&Settings> for SignedCookieConfig {
+    fn from(settings: &Settings) -> Self {
+        SignedCookieConfig {
+            secrets: secrets(settings),
+            cookie_age: settings.cookie_age,
+        }
+    }
+}
+
+/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the secrets.
+#[cfg(feature = "_sql")]
+impl From<&Settings> for DbConfig {
+    fn from(settings: &Settings) -> Self {
+        DbConfig {
+            url: settings.db_url.clone(),
+            table: settings.db_table.clone(),
+            timeout: settings.store_timeout,
+            secrets: secrets(settings),
+        }
+    }
+}
+
+/// `SESSION_CACHE_URL` and `SESSION_CACHE_KEY_PREFIX`; under `cached_db` a cache call waits
+/// `SESSION_CACHE_TIMEOUT` (then the database answers alone), else `SESSION_STORE_TIMEOUT`.
+impl From<&Settings> for CacheConfig {
+    fn from(settings: &Settings) -> Self {
+        CacheConfig {
+            url: settings.cache_url.clone(),
+            key_prefix: settings.cache_key_prefix.clone(),
+            timeout: match settings.engine {
+                EngineKind::CachedDb => settings.cache_timeout,
+                _ => settings.store_timeout,
+            },
+        }
+    }
+}
+
+/// `SESSION_CACHE_TIMEOUT` and `SESSION_STORE_TIMEOUT`.
+#[cfg(feature = "_sql")]
+impl From<&Settings> for CachedDbTimeouts {
+    fn from(settings: &Settings) -> Self {
+        CachedDbTimeouts {
+            cache: settings.cache_timeout,
+            store: settings.store_timeout,
+        }
+    }
+}
+
+fn secrets(settings: &Settings) -> Secrets {
+    Secrets::new(&settings.secret_key, settings.secret_key_fallbacks.clone())
 }
 
 /// Why an engine could not be opened.
@@ -66,4 +140,52 @@ pub enum OpenError {
     /// The store could not be reached.
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+/// What a build without a store's feature says; a build with them all has nothing to test here.
+#[cfg(all(test, not(all(feature = "redis", feature = "mysql"))))]
+mod tests {
+    use super::*;
+    use crate::Sessions;
+
+    /// The error opening fails with, or a panic naming what opened instead.
+    async fn open_error(settings: Settings) -> ConfigError {
+        match Sessions::open(settings).await {
+            Err(OpenError::Config(error)) => error,
+            Err(other) => panic!("expected a setting's error, got {other}"),
+            Ok(_) => panic!("opened an engine this build cannot have"),
+        }
+    }
+
+    #[tokio::test]
+    #[cfg(not(feature = "redis"))]
+    async fn a_redis_url_without_the_feature_stops_the_start_naming_it() {
+        let fallback_on_redis = Settings {
+            engine: EngineKind::SignedCookies,
+            engine_fallbacks: vec![EngineKind::Cache],
+            cache_url: "redis://127.0.0.1:6379".into(),
+            ..Settings::new("secret")
+        };
+        let error = open_error(fallback_on_redis).await;
+        assert_eq!(error.setting, "SESSION_CACHE_URL");
+        assert!(error.message.contains("features = [\"redis\"]"), "{error}");
+    }
+
+    #[tokio::test]
+    #[cfg(not(feature = "mysql"))]
+    async fn a_database_url_without_its_feature_stops_the_start_naming_it() {
+        let error = open_error(Settings {
+            engine: EngineKind::Db,
+            db_url: "mariadb://app@127.0.0.1/app".into(),
+            ..Settings::new("secret")
+        })
+        .await;
+        assert!(error.message.contains("\"mysql\""), "{error}");
+        let blamed = if cfg!(feature = "_sql") {
+            "SESSION_DB_URL"
+        } else {
+            "SESSION_ENGINE"
+        };
+        assert_eq!(error.setting, blamed);
+    }
 }

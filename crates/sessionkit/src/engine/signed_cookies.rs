@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
+use crate::config::Secrets;
 use crate::expiry::expiry_date;
 use crate::key::MIN_KEY_LENGTH;
 use crate::set_cookie::MAX_COOKIE_BYTES;
-use crate::settings::Settings;
 use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 
 /// No longer value can be one we wrote: it is [`MAX_COOKIE_BYTES`], the limit browsers put on
@@ -34,6 +34,16 @@ use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 /// assert!(!engine.accepts(&huge)); // no browser sends it back: not worth verifying
 /// ```
 pub const MAX_COOKIE_VALUE_BYTES: usize = MAX_COOKIE_BYTES;
+
+/// What the signed-cookie engine needs: the secrets to sign with and `SESSION_COOKIE_AGE`,
+/// past which a cookie is refused however it was signed. `From<&Settings>` fills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCookieConfig {
+    /// `SECRET_KEY` and `SECRET_KEY_FALLBACKS`.
+    pub secrets: Secrets,
+    /// `SESSION_COOKIE_AGE`, in seconds.
+    pub cookie_age: i64,
+}
 
 /// The client-side engine.
 ///
@@ -91,15 +101,12 @@ impl SignedCookieEngine {
     /// assert!(engine.load(&old_cookie).await?.is_some()); // still valid after the rotation
     /// # Ok(()) }
     /// ```
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(config: impl Into<SignedCookieConfig>) -> Self {
+        let config = config.into();
         SignedCookieEngine {
-            signer: Signer::new(
-                COOKIE_SALT,
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-            )
-            .compressing_from(SMALL_VALUE_BYTES),
-            cookie_age: settings.cookie_age,
+            signer: Signer::new(COOKIE_SALT, &config.secrets.key, &config.secrets.fallbacks)
+                .compressing_from(SMALL_VALUE_BYTES),
+            cookie_age: config.cookie_age,
         }
     }
 }

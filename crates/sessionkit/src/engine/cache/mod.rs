@@ -20,13 +20,15 @@ use time::OffsetDateTime;
 use super::store::RecordStore;
 use super::{EngineError, Loaded};
 use crate::cache_url::memory_capacity;
-use crate::settings::{ConfigError, Settings};
+use crate::config::ConfigError;
 
 mod memory;
+#[cfg(feature = "redis")]
 mod redis;
 
 pub use crate::cache_url::DEFAULT_MEMORY_ENTRIES;
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
 pub use redis::RedisStore;
 
 /// No epoch: what `cached_db` holds before it has seen one. No cache ever has it, so nothing
@@ -110,6 +112,29 @@ pub trait Cache: RecordStore {
     async fn new_epoch(&self) -> Result<i64, EngineError>;
 }
 
+/// Which cache to open and how long to wait for it. `From<&Settings>` fills it from
+/// `SESSION_CACHE_URL`, `SESSION_CACHE_KEY_PREFIX` and the timeout of the engine it serves
+/// (`SESSION_CACHE_TIMEOUT` under `cached_db`, else `SESSION_STORE_TIMEOUT`).
+///
+/// ```
+/// use sessionkit::{EngineKind, Settings};
+/// use sessionkit::engine::cache::CacheConfig;
+///
+/// let settings = Settings { engine: EngineKind::CachedDb, ..Settings::new("secret") };
+/// let config = CacheConfig::from(&settings);
+/// assert_eq!(config.timeout, settings.cache_timeout); // the database answers if it is slow
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// `SESSION_CACHE_URL`: `memory://[?max_entries=N]`, `redis://`, `rediss://` or
+    /// `redis+unix://`.
+    pub url: String,
+    /// `SESSION_CACHE_KEY_PREFIX`: namespaces the keys in a shared Redis.
+    pub key_prefix: String,
+    /// The longest a cache call may take.
+    pub timeout: Duration,
+}
+
 /// Opens the cache `SESSION_CACHE_URL` names.
 ///
 /// ```
@@ -125,13 +150,30 @@ pub trait Cache: RecordStore {
 /// assert!(open_cache(&bad_url).await.is_err()); // an EngineError: the app cannot start
 /// # Ok(()) }
 /// ```
-pub async fn open_cache(settings: &Settings) -> Result<Arc<dyn Cache>, EngineError> {
-    let url = settings.cache_url.as_str();
+pub async fn open_cache(config: impl Into<CacheConfig>) -> Result<Arc<dyn Cache>, EngineError> {
+    let config = config.into();
+    let url = config.url.as_str();
     if let Some(query) = url.strip_prefix("memory://") {
         let capacity = memory_capacity(query)
             .map_err(|bad| EngineError::unavailable(ConfigError::from(bad)))?;
         Ok(Arc::new(MemoryStore::new(capacity)))
     } else {
-        Ok(Arc::new(RedisStore::connect(settings).await?))
+        open_redis(config).await
     }
+}
+
+#[cfg(feature = "redis")]
+async fn open_redis(config: CacheConfig) -> Result<Arc<dyn Cache>, EngineError> {
+    Ok(Arc::new(RedisStore::connect(config).await?))
+}
+
+/// Without the feature the settings are refused first; this says the same to a direct caller.
+#[cfg(not(feature = "redis"))]
+async fn open_redis(config: CacheConfig) -> Result<Arc<dyn Cache>, EngineError> {
+    crate::features::check(crate::EngineKind::Cache, "", &config.url)
+        .map_err(EngineError::unavailable)?;
+    Err(EngineError::unavailable(ConfigError::new(
+        "SESSION_CACHE_URL",
+        "is not a memory:// URL, and this build has no other cache",
+    )))
 }

@@ -9,13 +9,13 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use time::OffsetDateTime;
 
+use super::CacheConfig;
 use super::{Cache, CacheRead};
 use crate::engine::store::{
     Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
 };
 use crate::engine::{Data, EngineError, Loaded, user_of};
 use crate::json::to_python_json;
-use crate::settings::{EngineKind, Settings};
 
 /// Adds the session (ARGV[1], its id) to its user's index set KEYS[2], whose TTL is kept at
 /// least as long as the session's (ARGV[2]); no-op without a user (KEYS[2] == "").
@@ -180,13 +180,14 @@ impl RedisStore {
     /// assert!(format!("{store:?}").contains("myapp:sessions:"));
     /// # Ok(()) }
     /// ```
-    pub async fn connect(settings: &Settings) -> Result<Self, EngineError> {
-        let client =
-            redis::Client::open(settings.cache_url.as_str()).map_err(EngineError::unavailable)?;
-        let timeout = Some(match settings.engine {
-            EngineKind::CachedDb => settings.cache_timeout,
-            _ => settings.store_timeout,
-        });
+    pub async fn connect(config: impl Into<CacheConfig>) -> Result<Self, EngineError> {
+        let CacheConfig {
+            url,
+            key_prefix,
+            timeout,
+        } = config.into();
+        let client = redis::Client::open(url.as_str()).map_err(EngineError::unavailable)?;
+        let timeout = Some(timeout);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
             .set_response_timeout(timeout)
@@ -197,7 +198,7 @@ impl RedisStore {
             .map_err(EngineError::unavailable)?;
         Ok(RedisStore {
             connection,
-            prefix: settings.cache_key_prefix.clone(),
+            prefix: key_prefix,
             insert: redis::Script::new(&format!("{INDEX_USER}{INSERT_SCRIPT}")),
             replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
             unlock: redis::Script::new(UNLOCK_SCRIPT),

@@ -1,0 +1,144 @@
+//! [`SessionsBuilder`]: [`Sessions`] built in code — no environment variables, no
+//! `sessionkit.toml` — for applications that keep their configuration elsewhere, and for tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::engine::{Engine, OpenError, RecordStore, ServerEngine};
+use crate::sessions::Sessions;
+use crate::settings::{EngineKind, Settings};
+
+/// Builds [`Sessions`] step by step, starting from the secure defaults of [`Settings::new`].
+/// The common choices have methods; [`SessionsBuilder::configure`] reaches every setting.
+/// Nothing is checked or opened until [`SessionsBuilder::open`], which fails with the same
+/// errors, naming the setting, as [`Sessions::open`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sessionkit::{EngineKind, Sessions};
+///
+/// let sessions = Sessions::builder("a long random secret")
+///     .engine(EngineKind::Cache)
+///     .cache_url("memory://?max_entries=10000")
+///     .cookie_name("__Host-session")
+///     .cookie_age(8 * 60 * 60)
+///     .configure(|settings| settings.save_every_request = true)
+///     .open()
+///     .await?;
+/// assert_eq!(sessions.engine().name(), "cache");
+/// assert_eq!(sessions.settings().cookie_age, 8 * 60 * 60);
+///
+/// let wrong = Sessions::builder("secret").cookie_age(-1).open().await.unwrap_err();
+/// assert!(matches!(wrong, sessionkit::engine::OpenError::Config(e) if e.setting == "SESSION_COOKIE_AGE"));
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct SessionsBuilder {
+    settings: Settings,
+    /// The engine given instead of `SESSION_ENGINE`'s, made from the final settings.
+    engine: Option<MakeEngine>,
+}
+
+type MakeEngine = Box<dyn FnOnce(&Settings) -> Arc<dyn Engine> + Send>;
+
+impl std::fmt::Debug for SessionsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionsBuilder")
+            .field("settings", &self.settings)
+            .field("own_engine", &self.engine.is_some())
+            .finish()
+    }
+}
+
+impl SessionsBuilder {
+    pub(crate) fn new(secret_key: impl Into<String>) -> Self {
+        SessionsBuilder {
+            settings: Settings::new(secret_key),
+            engine: None,
+        }
+    }
+
+    /// `SESSION_ENGINE`: where session data lives.
+    pub fn engine(mut self, kind: EngineKind) -> Self {
+        self.settings.engine = kind;
+        self
+    }
+
+    /// `SESSION_DB_URL`, for `db` and `cached_db`.
+    pub fn db_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.db_url = url.into();
+        self
+    }
+
+    /// `SESSION_CACHE_URL`, for `cache` and `cached_db`.
+    pub fn cache_url(mut self, url: impl Into<String>) -> Self {
+        self.settings.cache_url = url.into();
+        self
+    }
+
+    /// `SESSION_FILE_PATH`, for `file`.
+    pub fn file_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.file_path = path.into();
+        self
+    }
+
+    /// `SESSION_COOKIE_NAME`.
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.cookie_name = name.into();
+        self
+    }
+
+    /// `SESSION_COOKIE_AGE`, in seconds.
+    pub fn cookie_age(mut self, seconds: i64) -> Self {
+        self.settings.cookie_age = seconds;
+        self
+    }
+
+    /// `SESSION_LOCKING`: one request at a time per session.
+    pub fn locking(mut self, on: bool) -> Self {
+        self.settings.locking = on;
+        self
+    }
+
+    /// Any other setting, on the [`Settings`] being built.
+    pub fn configure(mut self, change: impl FnOnce(&mut Settings)) -> Self {
+        change(&mut self.settings);
+        self
+    }
+
+    /// Keeps sessions in a store of your own instead of the one `SESSION_ENGINE` names; it
+    /// runs behind [`ServerEngine`] with `SESSION_STORE_TIMEOUT` as set when `open` runs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::Sessions;
+    /// use sessionkit::engine::MemoryStore; // any RecordStore, e.g. one of another crate
+    ///
+    /// let sessions = Sessions::builder("secret").store(MemoryStore::new(100)).open().await?;
+    /// assert_eq!(sessions.engine().name(), "cache");
+    /// # Ok(()) }
+    /// ```
+    pub fn store(mut self, store: impl RecordStore) -> Self {
+        self.engine = Some(Box::new(move |settings: &Settings| {
+            Arc::new(ServerEngine::new(store, settings.store_timeout)) as Arc<dyn Engine>
+        }));
+        self
+    }
+
+    /// Uses `engine`, built by hand, instead of the one `SESSION_ENGINE` names.
+    pub fn with_engine(mut self, engine: Arc<dyn Engine>) -> Self {
+        self.engine = Some(Box::new(move |_: &Settings| engine));
+        self
+    }
+
+    /// Checks the settings and opens the engine (connecting to its store), or takes the one
+    /// given; fails with the setting to fix or the store that could not be reached.
+    pub async fn open(self) -> Result<Sessions, OpenError> {
+        match self.engine {
+            Some(make) => Ok(Sessions::new(make(&self.settings), self.settings)?),
+            None => Sessions::open(self.settings).await,
+        }
+    }
+}

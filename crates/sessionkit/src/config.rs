@@ -1,0 +1,226 @@
+//! The vocabulary settings, engines and feature checks share: which engine
+//! ([`EngineKind`]), the cookie's `SameSite`, and [`ConfigError`], the one error a bad setting
+//! gives. A leaf: it imports nothing of the crate but the cache URL reader, so engines can
+//! report a bad setting without depending on [`Settings`](crate::Settings).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::cache_url::BadMemoryUrl;
+
+/// The session engines: where session data lives. See the crate docs for which to pick.
+///
+/// ```
+/// use sessionkit::EngineKind;
+///
+/// assert_eq!("signed_cookies".parse(), Ok(EngineKind::SignedCookies));
+/// // Django's dotted paths work too, so a Django settings value can be reused as is.
+/// assert_eq!("django.contrib.sessions.backends.cached_db".parse(), Ok(EngineKind::CachedDb));
+/// assert!("memcached".parse::<EngineKind>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EngineKind {
+    /// All data in a signed cookie on the client; nothing stored on the server.
+    SignedCookies,
+    /// A SQL database (SQLite, PostgreSQL or MySQL/MariaDB) chosen by `SESSION_DB_URL`.
+    Db,
+    /// A cache (Redis, or bounded in-process memory) chosen by `SESSION_CACHE_URL`.
+    Cache,
+    /// Write-through: the cache for reads, the database as the record of truth.
+    CachedDb,
+    /// One file per session in `SESSION_FILE_PATH`.
+    File,
+}
+
+impl EngineKind {
+    /// Every engine, in the order the docs list them.
+    ///
+    /// ```
+    /// use sessionkit::EngineKind;
+    ///
+    /// for kind in EngineKind::ALL {
+    ///     assert_eq!(kind.name().parse(), Ok(kind)); // every engine round-trips through its name
+    /// }
+    /// ```
+    pub const ALL: [EngineKind; 5] = [
+        EngineKind::SignedCookies,
+        EngineKind::Db,
+        EngineKind::Cache,
+        EngineKind::CachedDb,
+        EngineKind::File,
+    ];
+
+    /// The `SESSION_ENGINE` value that selects this engine.
+    ///
+    /// ```
+    /// use sessionkit::EngineKind;
+    ///
+    /// assert_eq!(EngineKind::CachedDb.name(), "cached_db");
+    /// assert_eq!(EngineKind::CachedDb.to_string(), "cached_db"); // `Display` is the same
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::SignedCookies => "signed_cookies",
+            EngineKind::Db => "db",
+            EngineKind::Cache => "cache",
+            EngineKind::CachedDb => "cached_db",
+            EngineKind::File => "file",
+        }
+    }
+
+    /// Whether session data lives on the server (only a key travels in the cookie).
+    ///
+    /// ```
+    /// use sessionkit::EngineKind;
+    ///
+    /// assert!(!EngineKind::SignedCookies.is_server_side());
+    /// assert!(EngineKind::File.is_server_side());
+    /// ```
+    pub fn is_server_side(self) -> bool {
+        self != EngineKind::SignedCookies
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EngineKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Django's dotted module paths are accepted too, so a Django settings value works as is.
+        let short = s.trim().rsplit('.').next().unwrap_or_default();
+        EngineKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == short)
+            .ok_or_else(|| format!("one of {}", allowed(EngineKind::ALL.map(EngineKind::name))))
+    }
+}
+
+/// The `SameSite` attribute of the session cookie.
+///
+/// ```
+/// use sessionkit::{SameSite, Settings};
+///
+/// let mut settings = Settings::new("secret");
+/// settings.set("SESSION_COOKIE_SAMESITE", "Strict")?;
+/// assert_eq!(settings.cookie_samesite, Some(SameSite::Strict));
+///
+/// // Browsers reject `SameSite=None` without `Secure`, so the settings do too.
+/// settings.cookie_samesite = Some(SameSite::None);
+/// settings.cookie_secure = false;
+/// assert_eq!(settings.validate().unwrap_err().setting, "SESSION_COOKIE_SAMESITE");
+/// # Ok::<(), sessionkit::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on their sub-requests (the default).
+    Lax,
+    /// Never sent on requests started by other sites.
+    Strict,
+    /// Sent everywhere; browsers require `Secure` with it.
+    None,
+}
+
+/// A bad setting: which one, what it was, and what it accepts.
+///
+/// ```
+/// use std::path::Path;
+/// use sessionkit::Settings;
+///
+/// let env = [("SESSION_COOKIE_AGE".to_owned(), "soon".to_owned())];
+/// let error = Settings::from_sources(None, Path::new("sessionkit.toml"), env).unwrap_err();
+/// assert_eq!(error.setting, "SESSION_COOKIE_AGE");
+/// assert_eq!(error.to_string(), r#"SESSION_COOKIE_AGE: "soon" is not a number of seconds"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    /// The setting's name, e.g. `SESSION_COOKIE_SAMESITE` (or the unknown name given).
+    pub setting: Cow<'static, str>,
+    /// What is wrong and what would be right.
+    pub message: String,
+}
+
+/// A bad `memory://` URL is a wrong `SESSION_CACHE_URL`.
+impl From<BadMemoryUrl> for ConfigError {
+    fn from(error: BadMemoryUrl) -> Self {
+        ConfigError::new("SESSION_CACHE_URL", error.to_string())
+    }
+}
+
+impl ConfigError {
+    /// A configuration error for `setting`.
+    ///
+    /// ```
+    /// use sessionkit::ConfigError;
+    ///
+    /// // An application's own check of a setting, reported the same way.
+    /// let error = ConfigError::new("SESSION_COOKIE_DOMAIN", "must be set in production");
+    /// assert_eq!(error.to_string(), "SESSION_COOKIE_DOMAIN: must be set in production");
+    /// ```
+    pub fn new(setting: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        ConfigError {
+            setting: setting.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Hides the password part of a URL such as `postgres://user:password@host/db`.
+pub(crate) fn redact_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub(crate) fn allowed<const N: usize>(names: [&str; N]) -> String {
+    names.join(", ")
+}
+
+/// `SECRET_KEY` and `SECRET_KEY_FALLBACKS`, for the engines that sign: never printed.
+///
+/// ```
+/// use sessionkit::settings::Secrets;
+///
+/// let secrets = Secrets::new("current", vec!["old".into()]);
+/// assert_eq!(format!("{secrets:?}"), "Secrets { key: \"<redacted>\", fallbacks: 1 }");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secrets {
+    /// The secret new values are signed with.
+    pub key: String,
+    /// Older secrets still accepted when verifying, so a rotation logs nobody out.
+    pub fallbacks: Vec<String>,
+}
+
+impl Secrets {
+    /// `key`, with `fallbacks` still accepted.
+    pub fn new(key: impl Into<String>, fallbacks: Vec<String>) -> Self {
+        Secrets {
+            key: key.into(),
+            fallbacks,
+        }
+    }
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("key", &"<redacted>")
+            .field("fallbacks", &self.fallbacks.len())
+            .finish()
+    }
+}

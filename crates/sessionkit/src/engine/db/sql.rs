@@ -1,0 +1,346 @@
+//! The SQL of the `db` engine, apart from the engine: which dialect and table layout, every
+//! statement the store runs, the schema `migrate` creates, and the pool's options.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::Connection as _;
+use sqlx::any::AnyPoolOptions;
+
+/// A pooled connection idle this long is pinged before use: the database may have restarted
+/// or a firewall dropped it meanwhile. Connections in steady use are not pinged.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
+
+/// The SQL dialects the engine speaks.
+///
+/// ```
+/// use sessionkit::engine::db::Dialect;
+///
+/// assert_eq!(Dialect::of_url("postgresql://app@db/app"), Some(Dialect::Postgres));
+/// assert_eq!(Dialect::of_url("mariadb://app@db/app"), Some(Dialect::MySql));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite 3.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+impl Dialect {
+    /// The dialect of a `SESSION_DB_URL`.
+    ///
+    /// ```
+    /// use sessionkit::engine::db::Dialect;
+    ///
+    /// assert_eq!(Dialect::of_url("sqlite://sessions.sqlite3"), Some(Dialect::Sqlite));
+    /// assert_eq!(Dialect::of_url("mysql://app@db/app"), Some(Dialect::MySql));
+    /// assert_eq!(Dialect::of_url("redis://localhost"), None);
+    /// ```
+    pub fn of_url(url: &str) -> Option<Dialect> {
+        let scheme = url.split(':').next()?;
+        match scheme {
+            "sqlite" => Some(Dialect::Sqlite),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            _ => None,
+        }
+    }
+
+    /// Rewrites `?` placeholders into this dialect's form (`$1`, `$2`, … on PostgreSQL).
+    fn placeholders(self, sql: &str) -> Arc<str> {
+        if self != Dialect::Postgres {
+            return sql.into();
+        }
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out.into()
+    }
+
+    /// `?` (Unix seconds) as a value of Django's `expire_date` column.
+    fn timestamp_param(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "datetime(?, 'unixepoch')",
+            Dialect::Postgres => "to_timestamp(?)",
+            // Django keeps naive UTC datetimes in MySQL; this avoids the session time zone.
+            Dialect::MySql => "TIMESTAMPADD(SECOND, ?, '1970-01-01 00:00:00')",
+        }
+    }
+
+    /// Django's `expire_date` column as Unix seconds.
+    fn timestamp_column(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST(strftime('%s', expire_date) AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM expire_date) AS BIGINT)",
+            Dialect::MySql => "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', expire_date)",
+        }
+    }
+}
+
+/// Which table layout the engine reads and writes.
+///
+/// ```
+/// use sessionkit::engine::db::TableFormat;
+///
+/// // SESSION_DB_TABLE=django_session shares the sessions with a Django app on the database.
+/// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    /// sessionkit's own table: hashed keys, a version for compare-and-swap, the user id.
+    Sessionkit,
+    /// Django's `django_session`, exactly: plain keys, no version, a datetime `expire_date`,
+    /// so a Django app on the same database shares the sessions. Saves there are
+    /// last-writer-wins, as in Django, because the table has no version to compare.
+    Django,
+}
+
+impl TableFormat {
+    /// The format `SESSION_DB_TABLE` selects: `django_session` means Django's.
+    ///
+    /// ```
+    /// use sessionkit::engine::db::TableFormat;
+    ///
+    /// assert_eq!(TableFormat::of_table("sessionkit_session"), TableFormat::Sessionkit);
+    /// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
+    /// assert_eq!(TableFormat::of_table("Django_Session"), TableFormat::Sessionkit); // exact name
+    /// ```
+    pub fn of_table(table: &str) -> TableFormat {
+        if table == "django_session" {
+            TableFormat::Django
+        } else {
+            TableFormat::Sessionkit
+        }
+    }
+}
+
+/// Every statement the engine runs, built once for its table, format and dialect. The
+/// statements of both formats take the same parameters in the same order where they can;
+/// `insert` and `update` bind fewer for Django's table (see [`SqlStore`]).
+#[derive(Debug)]
+pub(super) struct Queries {
+    pub(super) schema: Vec<Arc<str>>,
+    pub(super) load: Arc<str>,
+    pub(super) exists: Arc<str>,
+    pub(super) by_user: Arc<str>,
+    pub(super) scan: Arc<str>,
+    pub(super) insert: Arc<str>,
+    pub(super) update: Arc<str>,
+    pub(super) delete: Arc<str>,
+    pub(super) delete_expired_batch: Arc<str>,
+    pub(super) lock_held: Arc<str>,
+    pub(super) drop_lapsed_lock: Arc<str>,
+    pub(super) take_lock: Arc<str>,
+    pub(super) release_lock: Arc<str>,
+}
+
+impl Queries {
+    // Long, as a list of statements is: every query of the store, written out once here.
+    pub(super) fn new(dialect: Dialect, format: TableFormat, table: &str) -> Self {
+        let sql = |text: String| dialect.placeholders(&text);
+        let (key, expire_param, expire_column, version) = match format {
+            TableFormat::Sessionkit => ("session_key_hash", "?", "expire_date", "version"),
+            TableFormat::Django => (
+                "session_key",
+                dialect.timestamp_param(),
+                dialect.timestamp_column(),
+                "0",
+            ),
+        };
+        let (insert, update) = match format {
+            TableFormat::Sessionkit => (
+                format!(
+                    "INSERT INTO {table} \
+                     (session_key_hash, session_data, expire_date, created_at, version, user_id) \
+                     VALUES (?, ?, ?, ?, 1, ?)"
+                ),
+                format!(
+                    "UPDATE {table} SET session_data = ?, expire_date = ?, user_id = ?, \
+                     version = version + 1 WHERE session_key_hash = ? AND version = ?"
+                ),
+            ),
+            TableFormat::Django => (
+                format!(
+                    "INSERT INTO {table} (session_key, session_data, expire_date) \
+                     VALUES (?, ?, {expire_param})"
+                ),
+                format!(
+                    "UPDATE {table} SET session_data = ?, expire_date = {expire_param} \
+                     WHERE session_key = ?"
+                ),
+            ),
+        };
+        let delete_expired_batch = match dialect {
+            Dialect::MySql => {
+                format!("DELETE FROM {table} WHERE expire_date < {expire_param} LIMIT ?")
+            }
+            Dialect::Sqlite => format!(
+                "DELETE FROM {table} WHERE {key} IN \
+                 (SELECT {key} FROM {table} WHERE expire_date < {expire_param} LIMIT ?)"
+            ),
+            // SKIP LOCKED: instances sweeping at once take different rows instead of waiting
+            // on each other's (or deadlocking).
+            Dialect::Postgres => format!(
+                "DELETE FROM {table} WHERE {key} IN \
+                 (SELECT {key} FROM {table} WHERE expire_date < {expire_param} LIMIT ? \
+                 FOR UPDATE SKIP LOCKED)"
+            ),
+        };
+        Queries {
+            schema: schema(dialect, format, table)
+                .into_iter()
+                .map(sql)
+                .collect(),
+            load: sql(format!(
+                "SELECT session_data, {version}, {expire_column} FROM {table} \
+                 WHERE {key} = ? AND expire_date > {expire_param}"
+            )),
+            exists: sql(format!(
+                "SELECT 1 FROM {table} WHERE {key} = ? AND expire_date > {expire_param}"
+            )),
+            by_user: sql(format!(
+                "SELECT session_data, version, expire_date, session_key_hash FROM {table} \
+                 WHERE user_id = ? AND expire_date > ?"
+            )),
+            scan: sql(format!(
+                "SELECT session_data, {version}, {expire_column}, {key} FROM {table} \
+                 WHERE {key} > ? AND expire_date > {expire_param} ORDER BY {key} LIMIT ?"
+            )),
+            insert: sql(insert),
+            update: sql(update),
+            delete: sql(format!("DELETE FROM {table} WHERE {key} = ?")),
+            delete_expired_batch: sql(delete_expired_batch),
+            lock_held: sql(format!(
+                "SELECT 1 FROM {table}_lock WHERE session_key_hash = ? AND expires_ms >= ?"
+            )),
+            drop_lapsed_lock: sql(format!(
+                "DELETE FROM {table}_lock WHERE session_key_hash = ? AND expires_ms < ?"
+            )),
+            take_lock: sql(format!(
+                "INSERT INTO {table}_lock (session_key_hash, token, expires_ms) VALUES (?, ?, ?)"
+            )),
+            release_lock: sql(format!(
+                "DELETE FROM {table}_lock WHERE session_key_hash = ? AND token = ?"
+            )),
+        }
+    }
+}
+
+/// A pool of up to `connections` that waits at most `acquire_timeout` for one.
+pub(super) fn pool_options(connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(acquire_timeout)
+        // sqlx pings every connection it hands out by default: one more round trip per
+        // statement, a third of the server's CPU per request on PostgreSQL. A connection in
+        // steady use is known to be alive; only one idle for a while is checked.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+/// The tables `migrate` creates: the session table (with its indexes) and `{table}_lock`.
+// Long, as DDL is: each table and index spelled out per dialect.
+fn schema(dialect: Dialect, format: TableFormat, table: &str) -> Vec<String> {
+    let text = match dialect {
+        Dialect::MySql => "LONGTEXT",
+        Dialect::Sqlite | Dialect::Postgres => "TEXT",
+    };
+    let (columns, indexed) = match format {
+        TableFormat::Sessionkit => (
+            format!(
+                "session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
+                 session_data {text} NOT NULL, \
+                 expire_date BIGINT NOT NULL, \
+                 created_at BIGINT NOT NULL, \
+                 version BIGINT NOT NULL, \
+                 user_id VARCHAR(191) NULL"
+            ),
+            vec!["expire_date", "user_id"],
+        ),
+        // Django's own DDL for django.contrib.sessions (migration 0001).
+        TableFormat::Django => {
+            let datetime = match dialect {
+                Dialect::Sqlite => "datetime",
+                Dialect::Postgres => "timestamp with time zone",
+                Dialect::MySql => "datetime(6)",
+            };
+            (
+                format!(
+                    "session_key VARCHAR(40) NOT NULL PRIMARY KEY, \
+                     session_data {text} NOT NULL, \
+                     expire_date {datetime} NOT NULL"
+                ),
+                vec!["expire_date"],
+            )
+        }
+    };
+    let index_name = |column: &str| match (format, column) {
+        // The name Django's migration gives it, so Django's migrations find it in place.
+        (TableFormat::Django, _) => "django_session_expire_date_a5c62663".to_owned(),
+        (TableFormat::Sessionkit, column) => format!("{table}_{column}"),
+    };
+    let locks = format!(
+        "CREATE TABLE IF NOT EXISTS {table}_lock (\
+         session_key_hash VARCHAR(64) NOT NULL PRIMARY KEY, \
+         token VARCHAR(64) NOT NULL, \
+         expires_ms BIGINT NOT NULL)"
+    );
+    match dialect {
+        // MySQL has no CREATE INDEX IF NOT EXISTS; inline indexes come with the table.
+        Dialect::MySql => {
+            let indexes: Vec<String> = indexed
+                .iter()
+                .map(|column| format!(", INDEX {} ({column})", index_name(column)))
+                .collect();
+            vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {table} ({columns}{})",
+                    indexes.concat()
+                ),
+                locks,
+            ]
+        }
+        Dialect::Sqlite | Dialect::Postgres => {
+            let mut statements = vec![format!("CREATE TABLE IF NOT EXISTS {table} ({columns})")];
+            statements.extend(indexed.iter().map(|column| {
+                format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {table} ({column})",
+                    index_name(column)
+                )
+            }));
+            statements.push(locks);
+            statements
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_gets_numbered_placeholders() {
+        assert_eq!(
+            &*Dialect::Postgres.placeholders("a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(&*Dialect::MySql.placeholders("a = ?"), "a = ?");
+    }
+}

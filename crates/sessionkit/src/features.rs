@@ -1,0 +1,174 @@
+//! Which stores this build can reach. Each store's client is a Cargo feature, so that an app
+//! compiles only what it uses; a setting that selects a store left out is a [`ConfigError`]
+//! at start-up naming the feature to enable — never a panic, never a build failure.
+//!
+//! A leaf like `cache_url`: settings validation and the engines share one answer.
+
+use crate::config::{ConfigError, EngineKind, redact_password};
+
+/// A Cargo feature of sessionkit, and whether this build has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Feature {
+    name: &'static str,
+    enabled: bool,
+}
+
+const SQLITE: Feature = Feature {
+    name: "sqlite",
+    enabled: cfg!(feature = "sqlite"),
+};
+const POSTGRES: Feature = Feature {
+    name: "postgres",
+    enabled: cfg!(feature = "postgres"),
+};
+const MYSQL: Feature = Feature {
+    name: "mysql",
+    enabled: cfg!(feature = "mysql"),
+};
+const REDIS: Feature = Feature {
+    name: "redis",
+    enabled: cfg!(feature = "redis"),
+};
+/// Reading `sessionkit.toml`.
+pub(crate) const TOML: Feature = Feature {
+    name: "toml",
+    enabled: cfg!(feature = "toml"),
+};
+
+/// The SQL databases, by the `SESSION_DB_URL` schemes that select them.
+const DB_SCHEMES: [(&str, Feature); 5] = [
+    ("sqlite:", SQLITE),
+    ("postgres:", POSTGRES),
+    ("postgresql:", POSTGRES),
+    ("mysql:", MYSQL),
+    ("mariadb:", MYSQL),
+];
+
+/// The cache URL schemes that need a client (`memory://` needs none).
+const CACHE_SCHEMES: [(&str, Feature); 3] = [
+    ("redis://", REDIS),
+    ("rediss://", REDIS),
+    ("redis+unix://", REDIS),
+];
+
+impl Feature {
+    /// `Ok` if this build has the feature; else the error blaming `setting` for `what`.
+    pub(crate) fn require(self, setting: &'static str, what: &str) -> Result<(), ConfigError> {
+        if self.enabled {
+            return Ok(());
+        }
+        Err(ConfigError::new(
+            setting,
+            format!(
+                "{what} needs sessionkit's Cargo feature \"{name}\", which this build leaves \
+                 out: add it to sessionkit's features in Cargo.toml (features = [\"{name}\"])",
+                name = self.name
+            ),
+        ))
+    }
+}
+
+/// The feature a `SESSION_DB_URL` needs; `None` for a scheme no feature serves.
+pub(crate) fn db_url_feature(url: &str) -> Option<Feature> {
+    DB_SCHEMES
+        .iter()
+        .find(|(scheme, _)| url.starts_with(scheme))
+        .map(|(_, feature)| *feature)
+}
+
+/// `engine` (`db` or `cached_db`) in a build without any of the SQL features.
+pub(crate) fn no_sql_database(engine: EngineKind) -> ConfigError {
+    ConfigError::new(
+        "SESSION_ENGINE",
+        format!(
+            "{engine} needs one of sessionkit's Cargo features \"sqlite\", \"postgres\" or \
+             \"mysql\", which this build leaves out: add your database's to sessionkit's \
+             features in Cargo.toml"
+        ),
+    )
+}
+
+/// Checks that this build has what the engine and URLs of `engine` need: a SQL feature for
+/// `db` and `cached_db`, the one of `db_url`'s database, Redis for a `redis` cache URL.
+pub(crate) fn check(engine: EngineKind, db_url: &str, cache_url: &str) -> Result<(), ConfigError> {
+    if matches!(engine, EngineKind::Db | EngineKind::CachedDb) {
+        if !DB_SCHEMES.iter().any(|(_, feature)| feature.enabled) {
+            return Err(no_sql_database(engine));
+        }
+        if let Some(feature) = db_url_feature(db_url) {
+            feature.require("SESSION_DB_URL", &format!("{:?}", redact_password(db_url)))?;
+        }
+    }
+    if matches!(engine, EngineKind::Cache | EngineKind::CachedDb)
+        && let Some((_, feature)) = CACHE_SCHEMES
+            .iter()
+            .find(|(scheme, _)| cache_url.starts_with(scheme))
+    {
+        feature.require(
+            "SESSION_CACHE_URL",
+            &format!("{:?}", redact_password(cache_url)),
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_signed_cookies_and_files_need_no_feature() {
+        for engine in [EngineKind::SignedCookies, EngineKind::File] {
+            check(engine, "mysql://db/app", "redis://cache").unwrap();
+        }
+        check(EngineKind::Cache, "mysql://db/app", "memory://").unwrap();
+    }
+
+    #[test]
+    #[cfg(not(feature = "redis"))]
+    fn a_redis_url_without_the_feature_names_it() {
+        let error = check(EngineKind::Cache, "", "rediss://:secret@cache:6380").unwrap_err();
+        assert_eq!(error.setting, "SESSION_CACHE_URL");
+        assert!(error.message.contains("features = [\"redis\"]"), "{error}");
+        assert!(!error.message.contains("secret"), "{error}");
+    }
+
+    #[test]
+    #[cfg(not(feature = "postgres"))]
+    fn a_postgres_url_without_the_feature_names_it() {
+        let error = check(EngineKind::Db, "postgresql://app@db/app", "memory://").unwrap_err();
+        let blamed = if cfg!(feature = "_sql") {
+            "SESSION_DB_URL"
+        } else {
+            "SESSION_ENGINE"
+        };
+        assert_eq!(error.setting, blamed);
+        assert!(error.message.contains("\"postgres\""), "{error}");
+    }
+
+    #[test]
+    #[cfg(not(feature = "_sql"))]
+    fn a_sql_engine_without_any_database_feature_names_them() {
+        for engine in [EngineKind::Db, EngineKind::CachedDb] {
+            let error = check(engine, "sqlite://x.db", "memory://").unwrap_err();
+            assert_eq!(error.setting, "SESSION_ENGINE");
+            assert!(
+                error.message.contains("\"sqlite\", \"postgres\""),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    #[cfg(all(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "redis"
+    ))]
+    fn with_every_feature_every_store_is_reachable() {
+        for (url, _) in DB_SCHEMES {
+            check(EngineKind::CachedDb, url, "redis+unix:///run/redis.sock").unwrap();
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Settings, under Django's names, from environment variables and an optional `sessionkit.toml`.
+//!
+//! Every setting is read from an environment variable of the same name, else from the TOML file,
+//! else it takes its default. A bad value is a [`ConfigError`] naming the setting and what it
+//! accepts, raised when the settings are loaded or validated — never at the first request.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::redact_password;
+pub use crate::config::{ConfigError, EngineKind, SameSite, Secrets};
+
+mod load;
+mod rules;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+/// All sessionkit settings. Field docs give the setting's name and default.
+///
+/// ```
+/// use sessionkit::{EngineKind, Settings};
+///
+/// let settings = Settings {
+///     engine: EngineKind::SignedCookies,
+///     cookie_age: 3600,
+///     ..Settings::new("a long random secret")
+/// };
+/// settings.validate().unwrap();
+/// assert_eq!(settings.cookie_name, "sessionid");
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Settings {
+    /// `SESSION_ENGINE`, default `db`.
+    pub engine: EngineKind,
+    /// `SESSION_ENGINE_FALLBACKS` (comma-separated), default none: engines read from, in
+    /// order, when the primary engine does not recognize a cookie; a session found there is
+    /// served and moved to the primary engine, so switching engines logs nobody out.
+    pub engine_fallbacks: Vec<EngineKind>,
+    /// `SESSION_DB_URL`, default `sqlite://sessionkit.sqlite3` (created if missing).
+    pub db_url: String,
+    /// `SESSION_DB_TABLE`, default `sessionkit_session`.
+    pub db_table: String,
+    /// `SESSION_CACHE_URL`, default `memory://` (bounded, in this process); or `redis://…`.
+    pub cache_url: String,
+    /// `SESSION_CACHE_KEY_PREFIX`, default `sessionkit:`: namespaces the cache's keys.
+    pub cache_key_prefix: String,
+    /// `SESSION_FILE_PATH`, default the OS temporary directory; must exist.
+    pub file_path: PathBuf,
+    /// `SESSION_STORE_TIMEOUT` in seconds, default 5: how long a store operation may take
+    /// before the request gets a 503.
+    pub store_timeout: Duration,
+    /// `SESSION_CACHE_TIMEOUT` in seconds, default 0.25: how long `cached_db` waits for its
+    /// cache before it asks the database instead. Shorter than `SESSION_STORE_TIMEOUT`, so a
+    /// hung cache still leaves the request time to reach the database.
+    pub cache_timeout: Duration,
+    /// `SESSION_LOCKING`, default false: serialize the requests of one session, from their
+    /// first access to their save, with a lock in the store (no lost read-modify-write).
+    pub locking: bool,
+    /// `SESSION_LOCK_TIMEOUT` in seconds, default 10: how long a request waits for the lock
+    /// before it gets a 503.
+    pub lock_timeout: Duration,
+    /// `SESSION_LOCK_LEASE` in seconds, default 30: a lock lapses after this long even if its
+    /// holder never releases it (a crashed process cannot block a session for good).
+    pub lock_lease: Duration,
+    /// `SESSION_COOKIE_NAME`, default `sessionid`.
+    pub cookie_name: String,
+    /// `SESSION_COOKIE_AGE` in seconds, default 1209600 (two weeks).
+    pub cookie_age: i64,
+    /// `SESSION_COOKIE_DOMAIN`, default none (host-only cookie).
+    pub cookie_domain: Option<String>,
+    /// `SESSION_COOKIE_PATH`, default `/`.
+    pub cookie_path: String,
+    /// `SESSION_COOKIE_SECURE`, default **true** (Django: false). Browsers treat
+    /// `http://localhost` as secure, so local development still works.
+    pub cookie_secure: bool,
+    /// `SESSION_COOKIE_HTTPONLY`, default true.
+    pub cookie_httponly: bool,
+    /// `SESSION_COOKIE_SAMESITE`, default `Lax`; `None` here means the attribute is left out.
+    pub cookie_samesite: Option<SameSite>,
+    /// `SESSION_SAVE_EVERY_REQUEST`, default false.
+    pub save_every_request: bool,
+    /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`, default false.
+    pub expire_at_browser_close: bool,
+    /// `SECRET_KEY`, required. Signs cookies and stored session data.
+    pub secret_key: String,
+    /// `SECRET_KEY_FALLBACKS` (comma-separated in the environment): old keys that still verify.
+    pub secret_key_fallbacks: Vec<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("engine", &self.engine)
+            .field("engine_fallbacks", &self.engine_fallbacks)
+            .field("db_url", &redact_password(&self.db_url))
+            .field("db_table", &self.db_table)
+            .field("cache_url", &redact_password(&self.cache_url))
+            .field("cache_key_prefix", &self.cache_key_prefix)
+            .field("file_path", &self.file_path)
+            .field("store_timeout", &self.store_timeout)
+            .field("cache_timeout", &self.cache_timeout)
+            .field("locking", &self.locking)
+            .field("lock_timeout", &self.lock_timeout)
+            .field("lock_lease", &self.lock_lease)
+            .field("cookie_name", &self.cookie_name)
+            .field("cookie_age", &self.cookie_age)
+            .field("cookie_domain", &self.cookie_domain)
+            .field("cookie_path", &self.cookie_path)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("cookie_httponly", &self.cookie_httponly)
+            .field("cookie_samesite", &self.cookie_samesite)
+            .field("save_every_request", &self.save_every_request)
+            .field("expire_at_browser_close", &self.expire_at_browser_close)
+            .field("secret_key", &"<redacted>")
+            .field("secret_key_fallbacks", &self.secret_key_fallbacks.len())
+            .finish()
+    }
+}
+
+/// `SESSION_COOKIE_AGE`'s default: two weeks, in seconds.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::DEFAULT_COOKIE_AGE;
+///
+/// assert_eq!(DEFAULT_COOKIE_AGE, 14 * 24 * 60 * 60);
+/// assert_eq!(Settings::new("secret").cookie_age, DEFAULT_COOKIE_AGE);
+/// ```
+pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
+
+/// The longest `SESSION_COOKIE_AGE`: 400 days, the most browsers keep a cookie (Chrome and
+/// Firefox cap Max-Age there), so a longer age would only keep records nobody can present.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::MAX_COOKIE_AGE;
+///
+/// let forever = Settings { cookie_age: MAX_COOKIE_AGE + 1, ..Settings::new("secret") };
+/// assert_eq!(forever.validate().unwrap_err().setting, "SESSION_COOKIE_AGE");
+/// ```
+pub const MAX_COOKIE_AGE: i64 = 400 * 24 * 60 * 60;
+
+/// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::SETTING_NAMES;
+///
+/// assert!(SETTING_NAMES.contains(&"SESSION_COOKIE_AGE"));
+/// let mut settings = Settings::new("secret");
+/// let typo = settings.set("SESSION_COOKIE_AGES", "60").unwrap_err(); // a typo is an error
+/// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
+/// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
+/// ```
+pub const SETTING_NAMES: [&str; 23] = [
+    "SESSION_ENGINE",
+    "SESSION_ENGINE_FALLBACKS",
+    "SESSION_DB_URL",
+    "SESSION_DB_TABLE",
+    "SESSION_CACHE_URL",
+    "SESSION_CACHE_KEY_PREFIX",
+    "SESSION_FILE_PATH",
+    "SESSION_STORE_TIMEOUT",
+    "SESSION_CACHE_TIMEOUT",
+    "SESSION_LOCKING",
+    "SESSION_LOCK_TIMEOUT",
+    "SESSION_LOCK_LEASE",
+    "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_AGE",
+    "SESSION_COOKIE_DOMAIN",
+    "SESSION_COOKIE_PATH",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_SAVE_EVERY_REQUEST",
+    "SESSION_EXPIRE_AT_BROWSER_CLOSE",
+    "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+];
+
+impl Settings {
+    /// Defaults for everything, with `secret_key` set.
+    ///
+    /// ```
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let settings = Settings::new("a long random secret");
+    /// assert_eq!(settings.engine, EngineKind::Db); // Django's default engine
+    /// assert_eq!(settings.cookie_age, 1_209_600);
+    /// assert!(settings.cookie_secure); // unlike Django's default
+    /// assert!(settings.validate().is_ok());
+    /// ```
+    pub fn new(secret_key: impl Into<String>) -> Self {
+        Settings {
+            engine: EngineKind::Db,
+            engine_fallbacks: Vec::new(),
+            db_url: "sqlite://sessionkit.sqlite3".to_owned(),
+            db_table: "sessionkit_session".to_owned(),
+            cache_url: "memory://".to_owned(),
+            cache_key_prefix: "sessionkit:".to_owned(),
+            file_path: std::env::temp_dir(),
+            store_timeout: Duration::from_secs(5),
+            cache_timeout: Duration::from_millis(250),
+            locking: false,
+            lock_timeout: Duration::from_secs(10),
+            lock_lease: Duration::from_secs(30),
+            cookie_name: "sessionid".to_owned(),
+            cookie_age: DEFAULT_COOKIE_AGE,
+            cookie_domain: None,
+            cookie_path: "/".to_owned(),
+            cookie_secure: true,
+            cookie_httponly: true,
+            cookie_samesite: Some(SameSite::Lax),
+            save_every_request: false,
+            expire_at_browser_close: false,
+            secret_key: secret_key.into(),
+            secret_key_fallbacks: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The bounds and messages that loading and validating share, so each lives once.
+
+use std::time::Duration;
+
+use super::ConfigError;
+
+/// The shortest duration setting: below a millisecond every store call would time out.
+const MIN_DURATION: Duration = Duration::from_millis(1);
+
+/// The longest value of each duration setting. Past these a value can only be a slip (a
+/// request held for hours), and huge ones overflow timers and clocks.
+const MAX_DURATIONS: [(&str, Duration); 3] = [
+    ("SESSION_STORE_TIMEOUT", Duration::from_secs(600)),
+    ("SESSION_LOCK_TIMEOUT", Duration::from_secs(600)),
+    ("SESSION_LOCK_LEASE", Duration::from_secs(24 * 60 * 60)),
+];
+
+/// The longest value `setting` accepts (see [`MAX_DURATIONS`]).
+pub(super) fn max_duration(setting: &str) -> Duration {
+    MAX_DURATIONS
+        .iter()
+        .find(|(name, _)| *name == setting)
+        .map_or(Duration::from_secs(600), |(_, max)| *max)
+}
+
+/// A duration given in code (the fields are public) must be within the same range.
+pub(super) fn check_duration(setting: &'static str, duration: Duration) -> Result<(), ConfigError> {
+    if (MIN_DURATION..=max_duration(setting)).contains(&duration) {
+        Ok(())
+    } else {
+        Err(out_of_range(setting, &format!("{duration:?}")))
+    }
+}
+
+pub(super) fn out_of_range(setting: &'static str, value: &str) -> ConfigError {
+    ConfigError::new(
+        setting,
+        format!(
+            "{value} is out of range: use from {} to {} seconds",
+            MIN_DURATION.as_secs_f64(),
+            max_duration(setting).as_secs()
+        ),
+    )
+}
+
+pub(super) fn missing_secret() -> ConfigError {
+    ConfigError::new(
+        "SECRET_KEY",
+        "is required: set it to a long random string (the demo server generates one)",
+    )
+}

@@ -1,0 +1,296 @@
+//! Loading and validating settings: every bad value names its setting.
+
+use std::path::Path;
+
+use super::*;
+
+fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::from_sources(
+        file,
+        Path::new("sessionkit.toml"),
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+}
+
+#[test]
+fn defaults_are_secure_and_match_the_design() {
+    let s = load(None, &[("SECRET_KEY", "k")]).unwrap();
+    assert_eq!(s.engine, EngineKind::Db);
+    assert_eq!(s.db_url, "sqlite://sessionkit.sqlite3");
+    assert_eq!(s.cookie_age, 1_209_600);
+    assert!(s.cookie_secure && s.cookie_httponly);
+    assert_eq!(s.cookie_samesite, Some(SameSite::Lax));
+}
+
+#[test]
+#[cfg(feature = "toml")]
+fn environment_wins_over_the_file() {
+    let file = "SECRET_KEY = \"from-file\"\nSESSION_ENGINE = \"db\"\nSESSION_COOKIE_AGE = 60\nSECRET_KEY_FALLBACKS = [\"a\", \"b\"]";
+    let s = load(Some(file), &[("SESSION_ENGINE", "signed_cookies")]).unwrap();
+    assert_eq!(s.engine, EngineKind::SignedCookies);
+    assert_eq!(s.secret_key, "from-file");
+    assert_eq!(s.cookie_age, 60);
+    assert_eq!(s.secret_key_fallbacks, ["a", "b"]);
+}
+
+#[test]
+fn django_engine_paths_are_accepted() {
+    let s = load(
+        None,
+        &[
+            ("SECRET_KEY", "k"),
+            (
+                "SESSION_ENGINE",
+                "django.contrib.sessions.backends.signed_cookies",
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.engine, EngineKind::SignedCookies);
+}
+
+#[test]
+fn bad_values_name_the_setting_and_the_choices() {
+    /// Settings given, the setting blamed, a fragment of the message.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (&[], "SECRET_KEY", "required"),
+        (
+            &[("SESSION_ENGINE", "mongo")],
+            "SESSION_ENGINE",
+            "signed_cookies, db, cache, cached_db, file",
+        ),
+        (
+            &[
+                ("SESSION_ENGINE", "cache"),
+                ("SESSION_CACHE_URL", "memcached://x"),
+            ],
+            "SESSION_CACHE_URL",
+            "memory:// or redis://",
+        ),
+        (
+            &[
+                ("SESSION_ENGINE", "cache"),
+                ("SESSION_CACHE_URL", "memory://?size=9"),
+            ],
+            "SESSION_CACHE_URL",
+            "max_entries",
+        ),
+        (
+            &[
+                ("SESSION_ENGINE", "file"),
+                ("SESSION_FILE_PATH", "/no/such/dir"),
+            ],
+            "SESSION_FILE_PATH",
+            "not an existing directory",
+        ),
+        (
+            &[("SESSION_STORE_TIMEOUT", "-1")],
+            "SESSION_STORE_TIMEOUT",
+            "positive",
+        ),
+        (
+            &[
+                ("SESSION_ENGINE", "cached_db"),
+                ("SESSION_STORE_TIMEOUT", "0.5"),
+                ("SESSION_CACHE_TIMEOUT", "0.5"),
+            ],
+            "SESSION_CACHE_TIMEOUT",
+            "less than SESSION_STORE_TIMEOUT",
+        ),
+        (
+            &[("SESSION_CACHE_TIMEOUT", "0")],
+            "SESSION_CACHE_TIMEOUT",
+            "positive",
+        ),
+        (
+            &[("SESSION_CACHE_TIMEOUT", "1e300")],
+            "SESSION_CACHE_TIMEOUT",
+            "out of range",
+        ),
+        (
+            &[("SESSION_LOCK_LEASE", "soon")],
+            "SESSION_LOCK_LEASE",
+            "seconds",
+        ),
+        (
+            &[
+                ("SESSION_ENGINE", "signed_cookies"),
+                ("SESSION_LOCKING", "true"),
+            ],
+            "SESSION_LOCKING",
+            "server-side",
+        ),
+        (
+            &[("SESSION_ENGINE_FALLBACKS", "signed_cookies, cookies")],
+            "SESSION_ENGINE_FALLBACKS",
+            "not an engine",
+        ),
+        (
+            &[("SESSION_ENGINE_FALLBACKS", "db")],
+            "SESSION_ENGINE_FALLBACKS",
+            "SESSION_ENGINE itself",
+        ),
+        (
+            &[
+                ("SESSION_ENGINE_FALLBACKS", "file"),
+                ("SESSION_FILE_PATH", "/no/such"),
+            ],
+            "SESSION_FILE_PATH",
+            "not an existing directory",
+        ),
+        (
+            &[("SESSION_COOKIE_AGE", "soon")],
+            "SESSION_COOKIE_AGE",
+            "seconds",
+        ),
+        (
+            &[("SESSION_COOKIE_AGE", "0")],
+            "SESSION_COOKIE_AGE",
+            "positive",
+        ),
+        (
+            &[("SESSION_COOKIE_AGE", "9223372036854775807")],
+            "SESSION_COOKIE_AGE",
+            "400 days",
+        ),
+        (
+            &[("SESSION_STORE_TIMEOUT", "1e300")],
+            "SESSION_STORE_TIMEOUT",
+            "out of range",
+        ),
+        (
+            &[("SESSION_STORE_TIMEOUT", "1e19")],
+            "SESSION_STORE_TIMEOUT",
+            "out of range",
+        ),
+        (
+            &[("SESSION_STORE_TIMEOUT", "1e-12")],
+            "SESSION_STORE_TIMEOUT",
+            "out of range",
+        ),
+        (
+            &[("SESSION_LOCK_TIMEOUT", "1e20")],
+            "SESSION_LOCK_TIMEOUT",
+            "out of range",
+        ),
+        (
+            &[("SESSION_LOCK_LEASE", "1e30")],
+            "SESSION_LOCK_LEASE",
+            "out of range",
+        ),
+        (
+            &[("SESSION_LOCK_LEASE", "inf")],
+            "SESSION_LOCK_LEASE",
+            "positive number",
+        ),
+        (
+            &[("SESSION_COOKIE_SECURE", "maybe")],
+            "SESSION_COOKIE_SECURE",
+            "true or false",
+        ),
+        (
+            &[("SESSION_COOKIE_SAMESITE", "loose")],
+            "SESSION_COOKIE_SAMESITE",
+            "Lax, Strict",
+        ),
+        (
+            &[
+                ("SESSION_COOKIE_SAMESITE", "None"),
+                ("SESSION_COOKIE_SECURE", "false"),
+            ],
+            "SESSION_COOKIE_SAMESITE",
+            "requires SESSION_COOKIE_SECURE=true",
+        ),
+        (
+            &[
+                ("SESSION_COOKIE_NAME", "__Host-id"),
+                ("SESSION_COOKIE_DOMAIN", "example.com"),
+            ],
+            "SESSION_COOKIE_NAME",
+            "forbids SESSION_COOKIE_DOMAIN",
+        ),
+        (
+            &[
+                ("SESSION_COOKIE_NAME", "__Host-id"),
+                ("SESSION_COOKIE_SECURE", "false"),
+            ],
+            "SESSION_COOKIE_NAME",
+            "requires SESSION_COOKIE_SECURE",
+        ),
+        (
+            &[("SESSION_COOKIE_PATH", "/a\u{1}b")],
+            "SESSION_COOKIE_PATH",
+            "printable ASCII",
+        ),
+        (
+            &[("SESSION_COOKIE_DOMAIN", "exa\u{7f}mple.com")],
+            "SESSION_COOKIE_DOMAIN",
+            "is not a domain",
+        ),
+        (
+            &[("SESSION_COOKIE_NAME", "a b")],
+            "SESSION_COOKIE_NAME",
+            "not a valid cookie name",
+        ),
+        (
+            &[("SESSION_DB_URL", "redis://x")],
+            "SESSION_DB_URL",
+            "not a database URL",
+        ),
+        (
+            &[("SESSION_DB_TABLE", "x; drop")],
+            "SESSION_DB_TABLE",
+            "plain table name",
+        ),
+    ];
+    for (env, setting, fragment) in cases {
+        let mut env = env.to_vec();
+        if *setting != "SECRET_KEY" {
+            env.push(("SECRET_KEY", "k"));
+        }
+        let err = load(None, &env).expect_err(setting);
+        assert_eq!(err.setting, *setting, "{env:?}");
+        assert!(
+            err.to_string().contains(fragment),
+            "{err} lacks {fragment:?}"
+        );
+    }
+}
+
+#[test]
+fn a_host_prefixed_name_with_secure_and_root_path_is_fine() {
+    load(
+        None,
+        &[("SECRET_KEY", "k"), ("SESSION_COOKIE_NAME", "__Host-sid")],
+    )
+    .unwrap();
+}
+
+#[test]
+#[cfg(feature = "toml")]
+fn unknown_file_keys_and_broken_toml_are_errors() {
+    let err = load(Some("SECRET_KEY = \"k\"\nSESSION_COOKIE_AEG = 5"), &[]).unwrap_err();
+    assert_eq!(err.setting, "SESSION_COOKIE_AEG");
+    assert!(err.message.starts_with("unknown setting"), "{err}");
+    let err = load(Some("SECRET_KEY = "), &[]).unwrap_err();
+    assert_eq!(err.setting, "SESSIONKIT_CONFIG");
+}
+
+#[test]
+#[cfg(not(feature = "toml"))]
+fn a_settings_file_without_the_toml_feature_names_it() {
+    let error = load(Some("SECRET_KEY = \"k\""), &[]).unwrap_err();
+    assert_eq!(error.setting, "SESSIONKIT_CONFIG");
+    assert!(error.message.contains("features = [\"toml\"]"), "{error}");
+}
+
+#[test]
+fn debug_hides_secrets_and_passwords() {
+    let mut s = Settings::new("super-secret-value");
+    s.db_url = "postgres://app:hunter2@db/app".to_owned();
+    let shown = format!("{s:?}");
+    assert!(!shown.contains("super-secret-value"));
+    assert!(!shown.contains("hunter2"));
+    assert!(shown.contains("postgres://app:***@db/app"));
+}

@@ -1,0 +1,225 @@
+//! Checking a combination of settings before anything is opened with them.
+
+use super::rules::{check_duration, missing_secret};
+use super::{ConfigError, EngineKind, MAX_COOKIE_AGE, SameSite, Settings};
+use crate::cache_url::{has_known_scheme, memory_capacity};
+use crate::config::redact_password;
+use crate::features::db_url_feature;
+
+impl Settings {
+    /// Checks the combination of settings; the first problem found is returned.
+    ///
+    /// ```
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// let zero_age = Settings { cookie_age: 0, ..Settings::new("secret") };
+    /// let error = zero_age.validate().unwrap_err();
+    /// let message = "SESSION_COOKIE_AGE: must be a positive number of seconds up to 34560000";
+    /// assert!(error.to_string().starts_with(message));
+    ///
+    /// let cookies_locked = Settings {
+    ///     engine: EngineKind::SignedCookies,
+    ///     locking: true,
+    ///     ..Settings::new("secret")
+    /// };
+    /// assert_eq!(cookies_locked.validate().unwrap_err().setting, "SESSION_LOCKING");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_cookie()?;
+        self.check_cookie_prefixes()?;
+        self.check_durations()?;
+        self.check_stores()?;
+        self.check_fallbacks_and_locking()?;
+        if self.secret_key.trim().is_empty() {
+            return Err(missing_secret());
+        }
+        Ok(())
+    }
+
+    /// The cookie: a name, age, path, domain and `SameSite` browsers accept.
+    fn check_cookie(&self) -> Result<(), ConfigError> {
+        if self.cookie_name.is_empty() || !self.cookie_name.bytes().all(is_cookie_name_byte) {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_NAME",
+                format!(
+                    "{:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
+                    self.cookie_name
+                ),
+            ));
+        }
+        if !(1..=MAX_COOKIE_AGE).contains(&self.cookie_age) {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_AGE",
+                format!(
+                    "must be a positive number of seconds up to {MAX_COOKIE_AGE} (400 days, \
+                     the most browsers keep a cookie), not {}",
+                    self.cookie_age
+                ),
+            ));
+        }
+        // RFC 6265: a path is any ASCII but control characters and ';'.
+        if !self.cookie_path.starts_with('/')
+            || !self
+                .cookie_path
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b';')
+        {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_PATH",
+                format!(
+                    "{:?} must start with '/' and hold only printable ASCII other than ';'",
+                    self.cookie_path
+                ),
+            ));
+        }
+        if let Some(domain) = &self.cookie_domain
+            && !domain.bytes().all(|b| b.is_ascii_graphic() && b != b';')
+        {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_DOMAIN",
+                format!("{domain:?} is not a domain"),
+            ));
+        }
+        if self.cookie_samesite == Some(SameSite::None) && !self.cookie_secure {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_SAMESITE",
+                "None requires SESSION_COOKIE_SECURE=true (browsers reject it otherwise)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The rules browsers enforce for the `__Host-` and `__Secure-` name prefixes.
+    fn check_cookie_prefixes(&self) -> Result<(), ConfigError> {
+        if self.cookie_name.starts_with("__Host-") {
+            let problem = if !self.cookie_secure {
+                Some("requires SESSION_COOKIE_SECURE=true")
+            } else if self.cookie_domain.is_some() {
+                Some("forbids SESSION_COOKIE_DOMAIN")
+            } else if self.cookie_path != "/" {
+                Some("requires SESSION_COOKIE_PATH=/")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(ConfigError::new(
+                    "SESSION_COOKIE_NAME",
+                    format!("a __Host- cookie name {problem}"),
+                ));
+            }
+        }
+        if self.cookie_name.starts_with("__Secure-") && !self.cookie_secure {
+            return Err(ConfigError::new(
+                "SESSION_COOKIE_NAME",
+                "a __Secure- cookie name requires SESSION_COOKIE_SECURE=true",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every duration within its range.
+    fn check_durations(&self) -> Result<(), ConfigError> {
+        check_duration("SESSION_STORE_TIMEOUT", self.store_timeout)?;
+        check_duration("SESSION_CACHE_TIMEOUT", self.cache_timeout)?;
+        check_duration("SESSION_LOCK_TIMEOUT", self.lock_timeout)?;
+        check_duration("SESSION_LOCK_LEASE", self.lock_lease)?;
+        Ok(())
+    }
+
+    /// The store the engine uses: a URL it can open, a table name, an existing directory.
+    fn check_stores(&self) -> Result<(), ConfigError> {
+        if matches!(self.engine, EngineKind::Cache | EngineKind::CachedDb) {
+            if let Some(query) = self.cache_url.strip_prefix("memory://") {
+                memory_capacity(query)?;
+            }
+            if !has_known_scheme(&self.cache_url) {
+                return Err(ConfigError::new(
+                    "SESSION_CACHE_URL",
+                    format!(
+                        "{:?} is not a cache URL; use memory:// or redis://HOST[:PORT][/DB]",
+                        redact_password(&self.cache_url)
+                    ),
+                ));
+            }
+        }
+        if self.engine == EngineKind::CachedDb && self.cache_timeout >= self.store_timeout {
+            return Err(ConfigError::new(
+                "SESSION_CACHE_TIMEOUT",
+                format!(
+                    "{:?} must be less than SESSION_STORE_TIMEOUT ({:?}), so a hung cache \
+                     leaves the request time to ask the database",
+                    self.cache_timeout, self.store_timeout
+                ),
+            ));
+        }
+        if self.engine == EngineKind::File && !self.file_path.is_dir() {
+            return Err(ConfigError::new(
+                "SESSION_FILE_PATH",
+                format!(
+                    "{} is not an existing directory; create it or point the setting elsewhere",
+                    self.file_path.display()
+                ),
+            ));
+        }
+        if matches!(self.engine, EngineKind::Db | EngineKind::CachedDb) {
+            if db_url_feature(&self.db_url).is_none() {
+                return Err(ConfigError::new(
+                    "SESSION_DB_URL",
+                    format!(
+                        "{:?} is not a database URL; use sqlite://PATH, postgres://… or mysql://…",
+                        redact_password(&self.db_url)
+                    ),
+                ));
+            }
+            let table_ok = !self.db_table.is_empty()
+                && self.db_table.len() <= 50
+                && self
+                    .db_table
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !self.db_table.starts_with(|c: char| c.is_ascii_digit());
+            if !table_ok {
+                return Err(ConfigError::new(
+                    "SESSION_DB_TABLE",
+                    format!(
+                        "{:?} is not a plain table name (letters, digits, _; at most 50)",
+                        self.db_table
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fallback engines (each valid as a primary) and locking (only where a store can lock).
+    fn check_fallbacks_and_locking(&self) -> Result<(), ConfigError> {
+        for (i, fallback) in self.engine_fallbacks.iter().enumerate() {
+            let earlier = self.engine_fallbacks.iter().take(i);
+            if *fallback == self.engine || earlier.clone().any(|e| e == fallback) {
+                return Err(ConfigError::new(
+                    "SESSION_ENGINE_FALLBACKS",
+                    format!("{fallback} is listed twice (or is SESSION_ENGINE itself)"),
+                ));
+            }
+            let as_primary = Settings {
+                engine: *fallback,
+                engine_fallbacks: Vec::new(),
+                locking: false,
+                ..self.clone()
+            };
+            as_primary.validate()?;
+        }
+        if self.locking && !self.engine.is_server_side() {
+            return Err(ConfigError::new(
+                "SESSION_LOCKING",
+                "needs a server-side SESSION_ENGINE: signed_cookies keeps sessions in browsers, \
+                 where nothing can lock them",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn is_cookie_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
