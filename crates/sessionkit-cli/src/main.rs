@@ -148,11 +148,14 @@ async fn main() -> ExitCode {
 }
 
 /// Logs go to standard error so that standard output carries only what a command prints
-/// (`decode`'s JSON, `encode`'s value) and can be piped; colours only on a terminal.
+/// (`decode`'s JSON, `encode`'s value) and can be piped; colours only on a terminal. At
+/// `RUST_LOG=sessionkit=debug` each request's `session` span and its `session_store` spans
+/// are printed as they close, with their timings.
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

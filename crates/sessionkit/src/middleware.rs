@@ -17,6 +17,7 @@ use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use time::OffsetDateTime;
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use crate::error::SessionError;
 use crate::session::{Outcome, Shared};
@@ -121,19 +122,21 @@ fn add_vary_cookie(headers: &mut HeaderMap) {
     }
 }
 
-/// Applies the decision table to `response` once the handler is done.
+/// Applies the decision table to `response` once the handler is done; returns what happened
+/// to the session, for the request's `span` (which gets the cookie's size too).
 async fn finish(
     shared: &Shared,
     status: http::StatusCode,
     headers: &mut HeaderMap,
-) -> Result<(), SessionError> {
+    span: &tracing::Span,
+) -> Result<&'static str, SessionError> {
     let config = shared.config();
     let save_every_request = config.settings.save_every_request;
     if save_every_request && shared.carried_cookie() {
         // The handler may not have touched the session; load it so "empty" means empty.
         shared.ensure_loaded(config.settings.locking).await?;
     }
-    shared.delete_retired().await?;
+    let rotated = shared.delete_retired().await?;
     let Outcome {
         empty,
         accessed,
@@ -142,17 +145,27 @@ async fn finish(
     if shared.carried_cookie() && empty {
         headers.append(SET_COOKIE, config.cookie.delete());
         add_vary_cookie(headers);
-    } else if (modified || save_every_request) && !empty && !status.is_server_error() {
+        return Ok("flushed");
+    }
+    if (modified || save_every_request) && !empty && !status.is_server_error() {
         // One clock reading for the record's expiry and the cookie's.
         let now = OffsetDateTime::now_utc();
         let max_age = shared.cookie_max_age(now);
         let value = shared.persist(now).await?;
+        span.record("cookie_bytes", value.len());
         headers.append(SET_COOKIE, config.cookie.set(&value, max_age, now));
         add_vary_cookie(headers);
-    } else if accessed {
-        add_vary_cookie(headers);
+        return Ok(match (rotated, shared.carried_cookie()) {
+            (true, _) => "rotated",
+            (false, true) => "saved",
+            (false, false) => "created",
+        });
     }
-    Ok(())
+    if accessed {
+        add_vary_cookie(headers);
+        return Ok("loaded");
+    }
+    Ok("untouched")
 }
 
 /// The tower [`Layer`] made by [`Sessions::layer`].
@@ -254,15 +267,32 @@ where
         // Called here, on the service that was polled ready: nothing needs to happen before
         // the handler, so the inner service is not cloned for the future to own.
         let handled = self.inner.call(request);
-        Box::pin(async move {
-            let mut response = handled.await?;
-            let status = response.status();
-            let finished = finish(&lazy.0, status, response.headers_mut()).await;
-            lazy.0.release_lock().await;
-            match finished {
-                Ok(()) => Ok(response),
-                Err(error) => Ok(error.to_response()),
+        // One span per request (never the key): what happened to the session, and the
+        // `session_store` spans of its store calls inside it.
+        let span = tracing::debug_span!(
+            "session",
+            engine = self.sessions.engine().name(),
+            outcome = tracing::field::Empty,
+            cookie_bytes = tracing::field::Empty,
+        );
+        let request = {
+            let span = span.clone();
+            async move {
+                let mut response = handled.await?;
+                let status = response.status();
+                let finished = finish(&lazy.0, status, response.headers_mut(), &span).await;
+                lazy.0.release_lock().await;
+                span.record("outcome", *finished.as_ref().unwrap_or(&"failed"));
+                match finished {
+                    Ok(_) => Ok(response),
+                    Err(error) => Ok(error.to_response()),
+                }
             }
-        })
+        };
+        if span.is_disabled() {
+            Box::pin(request)
+        } else {
+            Box::pin(request.instrument(span))
+        }
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 use super::store::{Address, Addressing, Capabilities, RecordStore, RecordWrite, is_key_hash};
 use super::{
@@ -124,22 +125,40 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
         self.store.addressing().of_cookie(cookie_value)
     }
 
-    /// Runs one store operation within the timeout.
+    /// Runs one store operation within the timeout, in a `session_store` span (store,
+    /// operation, and the error if it failed; never the key) when a subscriber wants it.
     async fn bounded<T>(
         &self,
+        op: &'static str,
         operation: impl Future<Output = Result<T, EngineError>>,
     ) -> Result<T, EngineError> {
-        if self.store.in_process() {
-            return operation.await;
+        let span = tracing::debug_span!(
+            "session_store",
+            store = self.store.name(),
+            op,
+            error = tracing::field::Empty
+        );
+        let timed = async {
+            if self.store.in_process() {
+                return operation.await;
+            }
+            tokio::time::timeout(self.timeout, operation)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EngineError::unavailable(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the session store did not answer within {:?}", self.timeout),
+                    )))
+                })
+        };
+        if span.is_disabled() {
+            return timed.await;
         }
-        tokio::time::timeout(self.timeout, operation)
-            .await
-            .unwrap_or_else(|_| {
-                Err(EngineError::unavailable(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("the session store did not answer within {:?}", self.timeout),
-                )))
-            })
+        let result = timed.instrument(span.clone()).await;
+        if let Err(error) = &result {
+            span.record("error", tracing::field::display(error));
+        }
+        result
     }
 
     /// Inserts under fresh keys until one is free, so no existing record is overwritten.
@@ -148,10 +167,13 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
         for _ in 0..MAX_KEY_ATTEMPTS {
             let key = SessionKey::generate();
             if self
-                .bounded(self.store.insert(
-                    &self.store.address(&key),
-                    RecordWrite::new(request.data, expires, request.now),
-                ))
+                .bounded(
+                    "insert",
+                    self.store.insert(
+                        &self.store.address(&key),
+                        RecordWrite::new(request.data, expires, request.now),
+                    ),
+                )
                 .await?
             {
                 return Ok(Saved {
@@ -186,7 +208,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
         match self.address_of(cookie_value) {
-            Some(id) => self.bounded(self.store.fetch(id.as_str())).await,
+            Some(id) => self.bounded("fetch", self.store.fetch(id.as_str())).await,
             None => Ok(None),
         }
     }
@@ -207,20 +229,27 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         };
         let expires = request.expiry_date(request.data);
         if self
-            .bounded(self.store.replace(
-                id,
-                previous.version,
-                RecordWrite::new(request.data, expires, request.now),
-            ))
+            .bounded(
+                "replace",
+                self.store.replace(
+                    id,
+                    previous.version,
+                    RecordWrite::new(request.data, expires, request.now),
+                ),
+            )
             .await?
         {
             return Ok(saved(previous.version));
         }
         // Another request saved first: apply this request's changes on top of what it wrote.
         for attempt in 1..MAX_SAVE_ATTEMPTS {
+            tracing::debug!(
+                attempt,
+                "session changed meanwhile; merging this request's changes"
+            );
             // Writers that collided would collide again if they retried in step.
             tokio::time::sleep(backoff(attempt)).await;
-            let Some(fresh) = self.bounded(self.store.fetch(id)).await? else {
+            let Some(fresh) = self.bounded("fetch", self.store.fetch(id)).await? else {
                 return Err(EngineError::Gone);
             };
             let mut merged = fresh.data;
@@ -229,11 +258,14 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
                 .apply_to(Arc::make_mut(&mut merged), request.data);
             let expires = request.expiry_date(&merged);
             if self
-                .bounded(self.store.replace(
-                    id,
-                    fresh.version,
-                    RecordWrite::new(&merged, expires, request.now),
-                ))
+                .bounded(
+                    "replace",
+                    self.store.replace(
+                        id,
+                        fresh.version,
+                        RecordWrite::new(&merged, expires, request.now),
+                    ),
+                )
                 .await?
             {
                 return Ok(saved(fresh.version));
@@ -246,20 +278,24 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
         match self.address_of(cookie_value) {
-            Some(id) => self.bounded(self.store.remove(id.as_str())).await,
+            Some(id) => self.bounded("remove", self.store.remove(id.as_str())).await,
             None => Ok(()),
         }
     }
 
     async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
         match self.address_of(cookie_value) {
-            Some(id) => self.bounded(self.store.contains(id.as_str())).await,
+            Some(id) => {
+                self.bounded("contains", self.store.contains(id.as_str()))
+                    .await
+            }
             None => Ok(false),
         }
     }
 
     async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError> {
-        self.bounded(self.store.purge_expired(batch.max(1))).await
+        self.bounded("purge_expired", self.store.purge_expired(batch.max(1)))
+            .await
     }
 
     async fn migrate(&self) -> Result<(), EngineError> {
@@ -274,7 +310,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
     ) -> Result<bool, EngineError> {
         match self.address_of(cookie_value) {
             Some(id) => {
-                self.bounded(self.store.try_lock(id.as_str(), token, lease))
+                self.bounded("try_lock", self.store.try_lock(id.as_str(), token, lease))
                     .await
             }
             None => Ok(true),
@@ -283,7 +319,10 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
     async fn unlock(&self, cookie_value: &str, token: &str) -> Result<(), EngineError> {
         match self.address_of(cookie_value) {
-            Some(id) => self.bounded(self.store.unlock(id.as_str(), token)).await,
+            Some(id) => {
+                self.bounded("unlock", self.store.unlock(id.as_str(), token))
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -296,7 +335,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         let current = current_cookie.and_then(|cookie| self.address_of(cookie));
         let current = current.as_ref().map(Address::as_str);
         let mut sessions: Vec<UserSession> = self
-            .bounded(self.store.by_user(user_id))
+            .bounded("by_user", self.store.by_user(user_id))
             .await?
             .into_iter()
             .map(|stored| UserSession {
@@ -318,7 +357,9 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         cursor: Option<String>,
         limit: usize,
     ) -> Result<ExportPage, EngineError> {
-        let page = self.bounded(self.store.scan(cursor, limit.max(1))).await?;
+        let page = self
+            .bounded("scan", self.store.scan(cursor, limit.max(1)))
+            .await?;
         let addressing = self.store.addressing();
         let sessions = page
             .records
@@ -358,6 +399,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         let data = Arc::new(session.data.clone());
         let inserted = self
             .bounded(
+                "insert",
                 self.store
                     .insert(&address, RecordWrite::new(&data, session.expires, now)),
             )
@@ -377,9 +419,10 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         let keep = keep_cookie.and_then(|cookie| self.address_of(cookie));
         let keep = keep.as_ref().map(Address::as_str);
         let mut ended = 0;
-        for stored in self.bounded(self.store.by_user(user_id)).await? {
+        for stored in self.bounded("by_user", self.store.by_user(user_id)).await? {
             if keep != Some(stored.id.as_str()) {
-                self.bounded(self.store.remove(&stored.id)).await?;
+                self.bounded("remove", self.store.remove(&stored.id))
+                    .await?;
                 ended += 1;
             }
         }

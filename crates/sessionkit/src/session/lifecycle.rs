@@ -281,12 +281,13 @@ impl Shared {
     }
 
     /// Deletes the records that `flush` or `cycle_key` left behind.
-    pub(crate) async fn delete_retired(&self) -> Result<(), SessionError> {
+    pub(crate) async fn delete_retired(&self) -> Result<bool, SessionError> {
         let retired = std::mem::take(&mut self.state().retired);
+        let rotated = !retired.is_empty();
         for (engine, cookie_value) in retired {
             engine.delete(&cookie_value).await?;
         }
-        Ok(())
+        Ok(rotated)
     }
 
     /// `saved`, unless its cookie is one browsers would drop (only a cookie engine's value can be
