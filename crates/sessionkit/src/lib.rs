@@ -58,12 +58,15 @@
 //! `purge_expired`), with locks, per-user listing and scanning optional by
 //! [`engine::Capabilities`] — and pass it to [`SessionsBuilder::store`]. [`engine::ServerEngine`]
 //! adds the rest: keys, hashing at rest, collision-free creation, merging concurrent saves,
-//! no resurrection of a deleted session. [`Sessions::new`] shows a complete one.
+//! no resurrection of a deleted session. [`Sessions::new`] shows a complete one. Then test it
+//! with the suite the built-in engines pass: `sessionkit::testing::conformance!(make_store)`
+//! in one test file, with the `testing` feature (`crates/sessionkit-btree-store` does).
 //!
 //! ## Features
 //!
 //! Each store's client is a Cargo feature: `sqlite`, `postgres`, `mysql`, `redis`; plus `axum`
-//! (the extractors) and `toml` (`sessionkit.toml`). Defaults: `axum`, `sqlite`, `toml`.
+//! (the extractors), `toml` (`sessionkit.toml`) and `testing` (the conformance suite, for a
+//! store's tests). Defaults: `axum`, `sqlite`, `toml`.
 //! `signed_cookies`, `file` and `memory://` need none. Settings that select a store left out
 //! fail [`Sessions::open`] with a [`ConfigError`] naming the feature to enable.
 //!
@@ -75,6 +78,7 @@
 //!   ([`engine::store`]) that server engines are built on.
 //! - [`signing`], [`json`]: Django's signed format, byte for byte.
 //! - [`django`]: trusting a login made by Django's `django.contrib.auth`.
+//! - `testing` (feature `testing`): the conformance suite, for a store of your own.
 
 #![warn(missing_docs)]
 // The library never panics on input or settings: no unwrap, expect, panic or unchecked index
@@ -111,6 +115,8 @@ mod sessions;
 mod set_cookie;
 pub mod settings;
 pub mod signing;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::SessionsBuilder;
 pub use engine::{Engine, EngineError};

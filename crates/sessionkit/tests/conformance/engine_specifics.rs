@@ -5,12 +5,13 @@ use serde_json::json;
 use sessionkit::SessionKey;
 use sessionkit::engine::db::Dialect;
 use sessionkit::signing::{STORE_SALT, Signer};
+use sessionkit::testing::{SECRET, object};
 
-use crate::harness::{Harness, SECRET, object};
+use crate::harness::EngineHarness;
 
 /// Item 42: `migrate` can run again and again (as `sessionkit migrate` on every deploy) without
 /// failing or losing sessions.
-pub async fn migrate_is_idempotent_and_keeps_the_data(h: &Harness) {
+pub async fn migrate_is_idempotent_and_keeps_the_data(h: &EngineHarness) {
     let cookie = h.saved(json!({"user_id": 42})).await;
     h.engine().migrate().await.expect("a second migrate");
     h.engine().migrate().await.expect("a third migrate");
@@ -22,7 +23,7 @@ pub async fn migrate_is_idempotent_and_keeps_the_data(h: &Harness) {
 
 /// Item 42: `expire_date` is indexed (once, however often `migrate` ran), so `clear_expired` does
 /// not scan the table.
-pub async fn expire_date_and_user_id_are_indexed(h: &Harness) {
+pub async fn expire_date_and_user_id_are_indexed(h: &EngineHarness) {
     h.engine().migrate().await.expect("a second migrate");
     for column in ["expire_date", "user_id"] {
         let sql = match h.db_engine().dialect() {
@@ -46,7 +47,7 @@ pub async fn expire_date_and_user_id_are_indexed(h: &Harness) {
 
 /// DESIGN §7 (hashed keys at rest): the table holds the SHA-256 of the key, never the key, so
 /// a leaked table yields no usable cookie.
-pub async fn the_table_holds_a_hash_of_the_key_not_the_key(h: &Harness) {
+pub async fn the_table_holds_a_hash_of_the_key_not_the_key(h: &EngineHarness) {
     let cookie = h.saved(json!({"user_id": 42})).await;
     let hash = SessionKey::parse(&cookie).expect("a key").hashed();
     let by_hash = "SELECT COUNT(*) FROM {table} WHERE session_key_hash = ?";
@@ -62,7 +63,7 @@ pub async fn the_table_holds_a_hash_of_the_key_not_the_key(h: &Harness) {
 /// Item 46: Signed cookies have no store: `exists` means "validly signed and unexpired", `delete`
 /// and `clear_expired` do nothing (a copied cookie stays valid until it expires, as
 /// documented), and `cycle_key` and `flush` still work through the same API.
-pub async fn exists_delete_cycle_key_and_flush_work_without_a_store(h: &Harness) {
+pub async fn exists_delete_cycle_key_and_flush_work_without_a_store(h: &EngineHarness) {
     let cookie = h.saved(json!({"user_id": 42})).await;
     let engine = h.engine();
     assert!(engine.exists(&cookie).await.unwrap());
@@ -96,7 +97,7 @@ pub async fn exists_delete_cycle_key_and_flush_work_without_a_store(h: &Harness)
 /// Django interop: with `SESSION_DB_TABLE=django_session` the engine uses Django's schema —
 /// plain keys, Django-format `session_data`, a datetime `expire_date` — so rows Django wrote
 /// load here and rows written here are where Django looks for them.
-pub async fn djangos_table_has_djangos_schema_and_plain_keys(h: &Harness) {
+pub async fn djangos_table_has_djangos_schema_and_plain_keys(h: &EngineHarness) {
     let cookie = h.saved(json!({"_auth_user_id": "42"})).await;
     let by_key = "SELECT COUNT(*) FROM {table} WHERE session_key = ?";
     assert_eq!(

@@ -1,26 +1,21 @@
-//! One engine under test, in a store of its own, and the helpers every behaviour shares.
+//! The built-in engines under test: the library's [`Harness`], each engine in a store of its
+//! own, plus what the engine-specific behaviours look at (the db engine's table).
 //!
 //! Each test gets a fresh harness: signed cookies need nothing; SQLite gets a new file in a new
 //! temporary directory; PostgreSQL and MariaDB get a new table (`SESSION_DB_TABLE`) in the
 //! `test` database, so tests run in parallel without seeing each other. A server that is down
 //! fails the test: the suite never skips an engine.
 
+use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use sessionkit::engine::DbEngine;
 use sessionkit::engine::db::Dialect;
-use sessionkit::engine::{
-    ChangeSet, Data, DbEngine, Engine, SaveRequest, ServerEngine, SignedCookieEngine,
-};
-use sessionkit::{EngineKind, Session, SessionKey, Sessions, Settings};
+use sessionkit::testing::{Harness, SECRET};
+use sessionkit::{EngineKind, SessionKey, Settings};
 use sqlx::{AssertSqlSafe, Row};
-use time::OffsetDateTime;
 
 pub use crate::common::{REDIS_URL, delete_redis_keys, redis_connection};
-
-/// `SECRET_KEY` of every harness.
-pub const SECRET: &str = "conformance-suite-secret-key";
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -50,233 +45,48 @@ fn temporary_dir() -> PathBuf {
     dir
 }
 
-/// An engine under test with the settings it was opened with.
-pub struct Harness {
-    pub sessions: Sessions,
-    pub settings: Settings,
-    /// The db engine again (the same pool), for the tests that look at the table itself.
+/// A built-in engine under test: the library's harness, and a connection of its own to the
+/// session table of the engines that have one.
+pub struct EngineHarness {
+    harness: Harness,
+    /// The table's database, for the tests that look at the table itself.
     db: Option<DbEngine>,
-    /// The temporary directory of an SQLite or file harness, removed by `cleanup`.
-    dir: Option<PathBuf>,
-    /// The Redis key prefix of a Redis harness, whose keys `cleanup` deletes.
-    redis_prefix: Option<String>,
-    /// A database made for this harness (Django's table has a fixed name), as
-    /// `(server URL, database)`: `cleanup` drops it.
-    own_database: Option<(&'static str, String)>,
-    /// An engine built by hand rather than opened from settings (a custom store), which
-    /// `with_settings` reuses instead of opening another.
-    by_hand: Option<Arc<dyn Engine>>,
 }
 
-impl Harness {
-    pub async fn signed_cookies() -> Harness {
-        logs::install();
-        let settings = Settings {
-            engine: EngineKind::SignedCookies,
-            ..Settings::new(SECRET)
-        };
-        let engine = Arc::new(SignedCookieEngine::new(&settings));
-        Harness {
-            sessions: Sessions::new(engine, settings.clone()).expect("valid settings"),
-            settings,
-            db: None,
-            dir: None,
-            redis_prefix: None,
-            own_database: None,
-            by_hand: None,
-        }
-    }
+impl Deref for EngineHarness {
+    type Target = Harness;
 
-    pub async fn db_sqlite() -> Harness {
-        let dir = temporary_dir();
-        let url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
-        Harness::db(url, Some(dir), unique_table()).await
+    fn deref(&self) -> &Harness {
+        &self.harness
     }
+}
 
-    pub async fn db_postgres() -> Harness {
-        Harness::db(POSTGRES_URL.to_owned(), None, unique_table()).await
+impl AsRef<Harness> for EngineHarness {
+    fn as_ref(&self) -> &Harness {
+        &self.harness
     }
+}
 
-    pub async fn db_mariadb() -> Harness {
-        Harness::db(MARIADB_URL.to_owned(), None, unique_table()).await
-    }
+/// What a harness made and its cleanup removes.
+#[derive(Default, Clone)]
+struct Leftovers {
+    /// The session table and a connection of its own to it: dropped (PostgreSQL and MariaDB
+    /// tables in the shared `test` database), then closed.
+    table: Option<(DbEngine, String)>,
+    /// The temporary directory of an SQLite or file harness.
+    dir: Option<PathBuf>,
+    /// The Redis key prefix of a Redis harness, whose keys are deleted.
+    redis_prefix: Option<String>,
+    /// A database made for this harness (Django's table has a fixed name), as
+    /// `(server URL, database)`: dropped.
+    database: Option<(&'static str, String)>,
+}
 
-    /// Django's `django_session` table in an SQLite file of its own.
-    pub async fn django_sqlite() -> Harness {
-        let dir = temporary_dir();
-        let url = format!("sqlite://{}", dir.join("django.sqlite3").display());
-        Harness::db(url, Some(dir), DJANGO_TABLE.to_owned()).await
-    }
-
-    /// Django's `django_session` table in a PostgreSQL database of its own.
-    pub async fn django_postgres() -> Harness {
-        Harness::django_in_own_database(POSTGRES_URL).await
-    }
-
-    /// Django's `django_session` table in a MariaDB database of its own.
-    pub async fn django_mariadb() -> Harness {
-        Harness::django_in_own_database(MARIADB_URL).await
-    }
-
-    async fn django_in_own_database(server: &'static str) -> Harness {
-        let name = unique_table();
-        admin(server, &format!("CREATE DATABASE {name}")).await;
-        let url = format!(
-            "{}/{name}",
-            server.rsplit_once('/').expect("a database URL").0
-        );
-        let mut harness = Harness::db(url, None, DJANGO_TABLE.to_owned()).await;
-        harness.own_database = Some((server, name));
-        harness
-    }
-
-    async fn db(db_url: String, dir: Option<PathBuf>, db_table: String) -> Harness {
-        logs::install();
-        let settings = Settings {
-            engine: EngineKind::Db,
-            db_url,
-            db_table,
-            ..Settings::new(SECRET)
-        };
-        let db = DbEngine::connect(&settings).await.unwrap_or_else(|e| {
-            panic!(
-                "cannot reach {}: {e} (the conformance suite needs this server running)",
-                settings.db_url
-            )
-        });
-        db.migrate().await.expect("create the session table");
-        Harness {
-            sessions: Sessions::new(Arc::new(db.clone()), settings.clone())
-                .expect("valid settings"),
-            settings,
-            db: Some(db),
-            dir,
-            redis_prefix: None,
-            own_database: None,
-            by_hand: None,
-        }
-    }
-
-    pub async fn cache_memory() -> Harness {
-        Harness::opened(
-            Settings {
-                engine: EngineKind::Cache,
-                cache_url: "memory://".to_owned(),
-                ..Settings::new(SECRET)
-            },
-            None,
-        )
-        .await
-    }
-
-    pub async fn cache_redis() -> Harness {
-        Harness::opened(
-            Settings {
-                engine: EngineKind::Cache,
-                cache_url: REDIS_URL.to_owned(),
-                cache_key_prefix: format!("sk_test_{}:", unique()),
-                ..Settings::new(SECRET)
-            },
-            None,
-        )
-        .await
-    }
-
-    pub async fn file() -> Harness {
-        let dir = temporary_dir();
-        Harness::opened(
-            Settings {
-                engine: EngineKind::File,
-                file_path: dir.clone(),
-                ..Settings::new(SECRET)
-            },
-            Some(dir),
-        )
-        .await
-    }
-
-    pub async fn cached_db_redis_postgres() -> Harness {
-        Harness::opened(
-            Settings {
-                engine: EngineKind::CachedDb,
-                cache_url: REDIS_URL.to_owned(),
-                cache_key_prefix: format!("sk_test_{}:", unique()),
-                db_url: POSTGRES_URL.to_owned(),
-                db_table: format!("sk_test_{}", unique()),
-                ..Settings::new(SECRET)
-            },
-            None,
-        )
-        .await
-    }
-
-    /// A store of the kind another crate would write, on the public API alone
-    /// (`btree_store.rs`), behind the same `ServerEngine` as the built-in stores.
-    pub async fn custom_store() -> Harness {
-        logs::install();
-        let settings = Settings::new(SECRET);
-        let store = crate::btree_store::BTreeStore::default();
-        let engine: Arc<dyn Engine> = Arc::new(ServerEngine::new(store, settings.store_timeout));
-        Harness {
-            sessions: Sessions::new(engine.clone(), settings.clone()).expect("valid settings"),
-            settings,
-            db: None,
-            dir: None,
-            redis_prefix: None,
-            own_database: None,
-            by_hand: Some(engine),
-        }
-    }
-
-    pub async fn cached_db_memory_sqlite() -> Harness {
-        let dir = temporary_dir();
-        Harness::opened(
-            Settings {
-                engine: EngineKind::CachedDb,
-                cache_url: "memory://".to_owned(),
-                db_url: format!("sqlite://{}", dir.join("sessions.sqlite3").display()),
-                ..Settings::new(SECRET)
-            },
-            Some(dir),
-        )
-        .await
-    }
-
-    /// An engine opened from `settings` as an application would, migrated. For engines with a
-    /// table, a second connection to it is kept to drop it in `cleanup`.
-    async fn opened(settings: Settings, dir: Option<PathBuf>) -> Harness {
-        logs::install();
-        let sessions = Sessions::open(settings.clone()).await.unwrap_or_else(|e| {
-            panic!(
-                "cannot open {}: {e} (is its server running?)",
-                settings.engine
-            )
-        });
-        sessions.engine().migrate().await.expect("migrate");
-        let db = match settings.engine {
-            EngineKind::CachedDb => Some(DbEngine::connect(&settings).await.expect("the table")),
-            _ => None,
-        };
-        let redis_prefix = settings
-            .cache_url
-            .starts_with("redis://")
-            .then(|| settings.cache_key_prefix.clone());
-        Harness {
-            sessions,
-            settings,
-            db,
-            dir,
-            redis_prefix,
-            own_database: None,
-            by_hand: None,
-        }
-    }
-
-    /// Drops the table or removes the directory this harness made.
-    pub async fn cleanup(&self) {
-        if let Some(db) = &self.db {
-            if db.dialect() != Dialect::Sqlite && self.own_database.is_none() {
-                let drop = format!("DROP TABLE IF EXISTS {}", self.settings.db_table);
+impl Leftovers {
+    async fn remove(&self) {
+        if let Some((db, table)) = &self.table {
+            if db.dialect() != Dialect::Sqlite && self.database.is_none() {
+                let drop = format!("DROP TABLE IF EXISTS {table}");
                 sqlx::query(AssertSqlSafe(drop))
                     .execute(db.pool())
                     .await
@@ -287,93 +97,200 @@ impl Harness {
         if let Some(dir) = &self.dir {
             std::fs::remove_dir_all(dir).expect("remove the temporary directory");
         }
-        if let Some((server, name)) = &self.own_database {
-            admin(server, &format!("DROP DATABASE {name}")).await;
+        if let Some((server, name)) = &self.database {
+            // The engine's own pool is still connected: PostgreSQL must be told to end it.
+            let force = if server.starts_with("postgres") {
+                " WITH (FORCE)"
+            } else {
+                ""
+            };
+            admin(server, &format!("DROP DATABASE {name}{force}")).await;
         }
         if let Some(prefix) = &self.redis_prefix {
             delete_redis_keys(prefix).await;
         }
     }
+}
 
-    pub fn engine(&self) -> &Arc<dyn Engine> {
-        self.sessions.engine()
+impl EngineHarness {
+    pub async fn signed_cookies() -> EngineHarness {
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::SignedCookies,
+                ..Settings::new(SECRET)
+            },
+            Leftovers::default(),
+        )
+        .await
     }
 
-    /// Whether the data lives on the server (only a key travels in the cookie).
-    pub fn server_side(&self) -> bool {
-        !self.engine().keeps_data_in_cookie()
+    pub async fn db_sqlite() -> EngineHarness {
+        let dir = temporary_dir();
+        let url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
+        EngineHarness::db(url, Some(dir), unique_table()).await
     }
 
-    /// A request without a cookie, its session loaded.
-    pub async fn fresh(&self) -> Session {
-        load(&self.sessions, None).await
+    pub async fn db_postgres() -> EngineHarness {
+        EngineHarness::db(POSTGRES_URL.to_owned(), None, unique_table()).await
     }
 
-    /// A request carrying `cookie`, its session loaded.
-    pub async fn reload(&self, cookie: &str) -> Session {
-        load(&self.sessions, Some(cookie)).await
+    pub async fn db_mariadb() -> EngineHarness {
+        EngineHarness::db(MARIADB_URL.to_owned(), None, unique_table()).await
     }
 
-    /// Saves `session`, which must not be empty, and returns its cookie value.
-    pub async fn save(&self, session: &Session) -> String {
-        session
-            .save()
-            .await
-            .expect("save the session")
-            .expect("a non-empty session gives a cookie value")
+    /// Django's `django_session` table in an SQLite file of its own.
+    pub async fn django_sqlite() -> EngineHarness {
+        let dir = temporary_dir();
+        let url = format!("sqlite://{}", dir.join("django.sqlite3").display());
+        EngineHarness::db(url, Some(dir), DJANGO_TABLE.to_owned()).await
     }
 
-    /// The cookie value of a new session holding `entries` (a JSON object).
-    pub async fn saved(&self, entries: Value) -> String {
-        let session = self.fresh().await;
-        for (key, value) in object(entries) {
-            session.insert(&key, value).expect("JSON values insert");
+    /// Django's `django_session` table in a PostgreSQL database of its own.
+    pub async fn django_postgres() -> EngineHarness {
+        EngineHarness::django_in_own_database(POSTGRES_URL).await
+    }
+
+    /// Django's `django_session` table in a MariaDB database of its own.
+    pub async fn django_mariadb() -> EngineHarness {
+        EngineHarness::django_in_own_database(MARIADB_URL).await
+    }
+
+    async fn django_in_own_database(server: &'static str) -> EngineHarness {
+        let name = unique_table();
+        admin(server, &format!("CREATE DATABASE {name}")).await;
+        let url = format!(
+            "{}/{name}",
+            server.rsplit_once('/').expect("a database URL").0
+        );
+        let settings = EngineHarness::db_settings(url, DJANGO_TABLE.to_owned());
+        let leftovers = Leftovers {
+            database: Some((server, name)),
+            ..Leftovers::default()
+        };
+        EngineHarness::opened(settings, leftovers).await
+    }
+
+    fn db_settings(db_url: String, db_table: String) -> Settings {
+        Settings {
+            engine: EngineKind::Db,
+            db_url,
+            db_table,
+            ..Settings::new(SECRET)
         }
-        self.save(&session).await
     }
 
-    /// Creates a record through the engine itself, as if saved at `now`.
-    pub async fn store(&self, data: &Data, now: OffsetDateTime) -> String {
-        self.engine()
-            .save(SaveRequest {
-                previous: None,
-                data: &Arc::new(data.clone()),
-                changes: &ChangeSet::default(),
-                now,
-                cookie_age: self.settings.cookie_age,
-            })
-            .await
-            .expect("the engine saves")
-            .cookie_value
+    async fn db(db_url: String, dir: Option<PathBuf>, db_table: String) -> EngineHarness {
+        let settings = EngineHarness::db_settings(db_url, db_table);
+        EngineHarness::opened(
+            settings,
+            Leftovers {
+                dir,
+                ..Leftovers::default()
+            },
+        )
+        .await
     }
 
-    /// Another `Sessions` on the same store (same file or table), with changed settings.
-    pub async fn with_settings(&self, change: impl FnOnce(&mut Settings)) -> Sessions {
-        let mut settings = self.settings.clone();
-        change(&mut settings);
-        match &self.by_hand {
-            Some(engine) => Sessions::new(engine.clone(), settings).expect("valid settings"),
-            None => Sessions::open(settings).await.expect("open the engine"),
+    pub async fn cache_memory() -> EngineHarness {
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::Cache,
+                cache_url: "memory://".to_owned(),
+                ..Settings::new(SECRET)
+            },
+            Leftovers::default(),
+        )
+        .await
+    }
+
+    pub async fn cache_redis() -> EngineHarness {
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::Cache,
+                cache_url: REDIS_URL.to_owned(),
+                cache_key_prefix: format!("sk_test_{}:", unique()),
+                ..Settings::new(SECRET)
+            },
+            Leftovers::default(),
+        )
+        .await
+    }
+
+    pub async fn file() -> EngineHarness {
+        let dir = temporary_dir();
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::File,
+                file_path: dir.clone(),
+                ..Settings::new(SECRET)
+            },
+            Leftovers {
+                dir: Some(dir),
+                ..Leftovers::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn cached_db_redis_postgres() -> EngineHarness {
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::CachedDb,
+                cache_url: REDIS_URL.to_owned(),
+                cache_key_prefix: format!("sk_test_{}:", unique()),
+                db_url: POSTGRES_URL.to_owned(),
+                db_table: format!("sk_test_{}", unique()),
+                ..Settings::new(SECRET)
+            },
+            Leftovers::default(),
+        )
+        .await
+    }
+
+    pub async fn cached_db_memory_sqlite() -> EngineHarness {
+        let dir = temporary_dir();
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::CachedDb,
+                cache_url: "memory://".to_owned(),
+                db_url: format!("sqlite://{}", dir.join("sessions.sqlite3").display()),
+                ..Settings::new(SECRET)
+            },
+            Leftovers {
+                dir: Some(dir),
+                ..Leftovers::default()
+            },
+        )
+        .await
+    }
+
+    /// An engine opened from `settings` as an application would, migrated. For engines with a
+    /// table, a connection of its own to it is kept for the tests and to drop it in cleanup.
+    async fn opened(settings: Settings, mut leftovers: Leftovers) -> EngineHarness {
+        let harness = Harness::open(settings.clone()).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot open {}: {e} (the conformance suite needs its server running)",
+                settings.engine
+            )
+        });
+        let db = match settings.engine {
+            EngineKind::Db | EngineKind::CachedDb => {
+                Some(DbEngine::connect(&settings).await.expect("the table"))
+            }
+            _ => None,
+        };
+        leftovers.table = db.clone().map(|db| (db, settings.db_table.clone()));
+        if settings.engine == EngineKind::Cache || settings.engine == EngineKind::CachedDb {
+            leftovers.redis_prefix = settings
+                .cache_url
+                .starts_with("redis://")
+                .then(|| settings.cache_key_prefix.clone());
         }
-    }
-
-    /// Asserts that `value` as a cookie gives a fresh, empty session and no store error, and,
-    /// if `warning` is set, that sessionkit logged a warning about it.
-    pub async fn assert_no_session(&self, value: &str, what: &str, warning: bool) {
-        logs::take();
-        let session = self.reload(value).await;
-        assert!(session.is_empty(), "{what}: the session is not empty");
-        assert!(session.keys().is_empty(), "{what}: {:?}", session.keys());
-        let lines = logs::take();
-        if warning {
-            assert!(
-                lines.iter().any(|line| line.starts_with("WARN")),
-                "{what}: no warning logged (logged: {lines:?})"
-            );
-        }
-        assert_eq!(self.engine().load(value).await.unwrap(), None, "{what}");
-        assert!(!self.engine().exists(value).await.unwrap(), "{what}");
-        logs::take();
+        let harness = harness.with_cleanup(move || {
+            let leftovers = leftovers.clone();
+            async move { leftovers.remove().await }
+        });
+        EngineHarness { harness, db }
     }
 
     /// The db engine; panics on other engines (for db-only tests).
@@ -396,7 +313,7 @@ impl Harness {
             .rows_affected()
     }
 
-    /// The single integer `sql` selects (`{table}` and `?` as in [`Harness::execute`]).
+    /// The single integer `sql` selects (`{table}` and `?` as in [`EngineHarness::execute`]).
     pub async fn count(&self, sql: &str, params: &[&str]) -> i64 {
         let db = self.db_engine();
         let sql = self.sql(sql);
@@ -424,93 +341,7 @@ impl Harness {
     }
 }
 
-/// Loads the session of a request carrying `cookie`.
-pub async fn load(sessions: &Sessions, cookie: Option<&str>) -> Session {
-    sessions
-        .start(cookie)
-        .load()
-        .await
-        .expect("loading never fails for bad input")
-}
-
-/// `value` as session data; panics if it is not a JSON object.
-pub fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not a JSON object: {other}"),
-    }
-}
-
-/// `(accessed, modified)`.
-pub fn flags(session: &Session) -> (bool, bool) {
-    (session.accessed(), session.modified())
-}
-
 /// 16 random characters from `[a-z0-9]`, for table and directory names.
 fn unique() -> String {
     SessionKey::generate().as_str()[..16].to_owned()
-}
-
-/// Captures what sessionkit logs, per test thread (each `#[tokio::test]` runs its runtime, and
-/// so the whole test, on a thread of its own).
-pub mod logs {
-    use std::cell::RefCell;
-    use std::fmt::Write as _;
-    use std::sync::Once;
-
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event, Metadata, Subscriber};
-
-    thread_local! {
-        static LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    }
-
-    /// Records sessionkit's events as `LEVEL field=value …` lines.
-    struct Capture;
-
-    struct Line<'a>(&'a mut String);
-
-    impl Visit for Line<'_> {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            let _ = write!(self.0, " {}={value:?}", field.name());
-        }
-    }
-
-    impl Subscriber for Capture {
-        fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-            metadata.target().starts_with("sessionkit")
-        }
-
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-
-        fn event(&self, event: &Event<'_>) {
-            let mut line = event.metadata().level().to_string();
-            event.record(&mut Line(&mut line));
-            LINES.with(|lines| lines.borrow_mut().push(line));
-        }
-
-        fn enter(&self, _: &Id) {}
-
-        fn exit(&self, _: &Id) {}
-    }
-
-    /// Installs the capturing subscriber for the whole test binary (once).
-    pub fn install() {
-        static INSTALL: Once = Once::new();
-        INSTALL.call_once(|| {
-            tracing::subscriber::set_global_default(Capture).expect("no other subscriber");
-        });
-    }
-
-    /// The lines logged on this thread since the last call.
-    pub fn take() -> Vec<String> {
-        LINES.with(|lines| std::mem::take(&mut *lines.borrow_mut()))
-    }
 }

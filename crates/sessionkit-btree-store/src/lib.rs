@@ -1,8 +1,8 @@
 //! A store written the way another crate would write one — DynamoDB, MongoDB, memcached — with
-//! nothing but sessionkit's public API: a `BTreeMap` behind a mutex. It runs the same
-//! conformance lists as the built-in server engines, which is the proof that [`RecordStore`]
-//! is a contract someone else can implement and test, not a list of what the built-in stores
-//! happen to do.
+//! nothing but sessionkit's public API: a `BTreeMap` behind a mutex. Its `tests/conformance.rs`
+//! is one line, `sessionkit::testing::conformance!(make_store)`, which runs the behaviours the
+//! built-in server engines pass: the proof that [`RecordStore`] is a contract someone else can
+//! implement and test, not a list of what the built-in stores happen to do.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use serde_json::json;
-use sessionkit::{EngineError, SessionError, SessionKey};
 use time::OffsetDateTime;
 
-use crate::harness::{Harness, flags, logs, object};
+use super::{Harness, flags, logs, object};
+use crate::{EngineError, SessionError, SessionKey};
 
 /// Item 13: Data is still readable after save, in the same session and in the next request; an
 /// update keeps a server session's key.
@@ -301,8 +301,12 @@ pub async fn concurrent_changes_to_different_keys_are_merged(h: &Harness) {
 }
 
 /// Server engines index `_auth_user_id`: a user's sessions are listed (marking the current
-/// one) and "log out my other sessions" ends all but the current one, and no one else's.
+/// one) and "log out my other sessions" ends all but the current one, and no one else's. A
+/// store without [`Capabilities::by_user`](crate::engine::Capabilities) must refuse instead.
 pub async fn a_users_sessions_are_listed_and_the_others_can_be_ended(h: &Harness) {
+    if !h.engine().capabilities().by_user {
+        return listing_a_users_sessions_is_unsupported(h).await;
+    }
     let mut mine = Vec::new();
     for device in ["phone", "laptop", "tablet"] {
         mine.push(
@@ -340,8 +344,8 @@ pub async fn a_users_sessions_are_listed_and_the_others_can_be_ended(h: &Harness
     assert!(!left[0].current);
 }
 
-/// Cookie sessions live only in browsers: there is nothing on the server to list or end,
-/// and the engine says so instead of pretending.
+/// An engine that cannot list a user's sessions — cookie sessions live only in browsers; a
+/// store may have no index by user — says so instead of pretending.
 pub async fn listing_a_users_sessions_is_unsupported(h: &Harness) {
     h.saved(json!({"_auth_user_id": "7"})).await;
     let listed = h.engine().user_sessions("7", None).await;

@@ -2,9 +2,9 @@
 //! `modified` flags the middleware decides by.
 
 use serde_json::json;
-use sessionkit::{Session, SessionError};
 
-use crate::harness::{Harness, flags};
+use super::{Harness, flags};
+use crate::{Session, SessionError};
 
 /// Item 1: A new session: `accessed == false`, `modified == false`, `is_empty()`; a session loaded
 /// from a cookie starts untouched too.

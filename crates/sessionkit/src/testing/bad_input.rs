@@ -1,0 +1,189 @@
+//! D. Encoding and bad input (items 23–25): every JSON value survives a round trip; a
+//! malformed cookie or a value that is not a key gives a fresh empty session, a warning and no
+//! panic, and touches no record.
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::Harness;
+use crate::SessionKey;
+use crate::engine::Data;
+
+/// Item 23: Round trip through save and the next request: ints (beyond 2^63 and 64 bits too),
+/// floats (beyond what a float holds too: Python would write those as `Infinity`), BMP and astral unicode, escapes, nested arrays and objects, a 3 KB compressible
+/// string, in insertion order.
+pub async fn every_kind_of_json_value_survives_a_round_trip(h: &Harness) {
+    let number = |text: &str| -> Value { serde_json::from_str(text).expect("a JSON number") };
+    let entries = [
+        ("zero", json!(0)),
+        ("negative", json!(-17)),
+        ("i64_max", json!(i64::MAX)),
+        ("i64_min", json!(i64::MIN)),
+        ("two_to_the_63", json!(9_223_372_036_854_775_808_u64)),
+        ("beyond_2_63", number("12345678901234567890")),
+        ("u64_max", json!(u64::MAX)),
+        ("thirty_digits", number("123456789012345678901234567890")),
+        (
+            "minus_thirty_digits",
+            number("-123456789012345678901234567890"),
+        ),
+        ("half", json!(0.5)),
+        ("third", json!(1.0 / 3.0)),
+        ("tiny", json!(1e-7)),
+        ("huge", json!(1.5e300)),
+        ("beyond_a_float", number("1e400")),
+        ("minus_beyond_a_float", number("-2.5e999")),
+        ("two", json!(2.0)),
+        ("negative_float", json!(-2.5)),
+        ("empty_string", json!("")),
+        ("bmp", json!("Zoë – 東京 ☃ \u{ffff}")),
+        ("emoji", json!("🍕😀 👨‍👩‍👧")),
+        ("escapes", json!("\" \\ / \n \t \u{0} \u{7f}")),
+        ("literals", json!([true, false, null])),
+        (
+            "nested",
+            json!({
+                "list": [1, [2, [3, {"deep": "yes"}]], {}, []],
+                "map": {"z": 1, "a": {"b": [0.25]}},
+            }),
+        ),
+        ("compressible", json!("session ".repeat(400))),
+        ("clé_🔑", json!("non-ASCII key")),
+    ];
+    let session = h.fresh().await;
+    for (key, value) in &entries {
+        session.insert(key, value).unwrap();
+    }
+    let cookie = h.save(&session).await;
+    if !h.server_side() {
+        assert!(cookie.starts_with('.'), "compressible data is compressed");
+    }
+
+    let next = h.reload(&cookie).await;
+    let keys: Vec<&str> = entries.iter().map(|(key, _)| *key).collect();
+    assert_eq!(next.keys(), keys, "insertion order");
+    for (key, value) in &entries {
+        let back = next.get_value(key).expect(key);
+        assert!(same_json(&back, value), "{key}: {back} != {value}");
+    }
+}
+
+/// JSON equality where integers compare by their exact digits and other numbers by value
+/// (Python writes `1e-07` where serde writes `1e-7`) or, past a float's range, by text.
+fn same_json(a: &Value, b: &Value) -> bool {
+    let integer =
+        |n: &serde_json::Number| n.as_str().bytes().all(|c| c == b'-' || c.is_ascii_digit());
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if integer(x) && integer(y) {
+                x.as_str() == y.as_str()
+            } else {
+                // Beyond a float, only the text can be compared.
+                x.as_str() == y.as_str() || (x.as_f64().is_some() && x.as_f64() == y.as_f64())
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.keys().eq(y.keys()) && x.values().zip(y.values()).all(|(x, y)| same_json(x, y))
+        }
+        _ => a == b,
+    }
+}
+
+/// Item 23: An empty session survives the engine's round trip.
+pub async fn an_empty_session_survives_a_round_trip_through_the_engine(h: &Harness) {
+    let cookie = h.store(&Data::new(), OffsetDateTime::now_utc()).await;
+    let loaded = h.engine().load(&cookie).await.unwrap();
+    assert_eq!(loaded.map(|l| (*l.data).clone()), Some(Data::new()));
+    assert!(h.engine().exists(&cookie).await.unwrap());
+}
+
+/// Item 25: Malformed cookie values (empty, only separators, 100 KB, not base64, not UTF-8 text)
+/// give a fresh session and, unless empty, a warning.
+pub async fn malformed_cookie_values_give_a_fresh_session(h: &Harness) {
+    let values = [
+        String::new(),
+        ":".to_owned(),
+        "::".to_owned(),
+        ":::::::::".to_owned(),
+        "a".repeat(100 * 1024),
+        "x:".repeat(50 * 1024),
+        "!!!!not*base64!!!!:!!!!:!!!!".to_owned(),
+        "\u{fffd}\u{fffd}\u{fffd}:\u{fffd}:\u{fffd}\u{fffd}\u{fffd}\u{fffd}".to_owned(),
+        "Ã©Ã©Ã©Ã©:Ã©:Ã©Ã©Ã©".to_owned(),
+        "\0\0\0\0\0\0\0\0\0".to_owned(),
+        "%ff%fe%fd:%ff:%ff%ff%ff".to_owned(),
+    ];
+    for value in &values {
+        let what = format!("{:?}", truncated(value));
+        h.assert_no_session(value, &what, !value.is_empty()).await;
+    }
+}
+
+fn truncated(value: &str) -> String {
+    value.chars().take(40).collect()
+}
+
+/// Item 25 (server engines): Values that are not keys — path tricks, other characters, SQL, 100 KB,
+/// text that is not plain ASCII — give a fresh session and a warning, and touch no record.
+pub async fn garbage_keys_give_a_fresh_session(h: &Harness) {
+    let cookie = h.saved(json!({"user_id": 42})).await;
+    let values = [
+        "../../etc/passwd".to_owned(),
+        "abcd/efgh".to_owned(),
+        "..".to_owned(),
+        "abcdefgh/..".to_owned(),
+        "abc\\defghij".to_owned(),
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345".to_owned(),
+        "abcdefgh' OR '1'='1".to_owned(),
+        "abcdefgh; DROP TABLE sessions".to_owned(),
+        "a".repeat(100 * 1024),
+        "a".repeat(41),
+        "abcdéfghijkl".to_owned(),
+        "abc\0defghij".to_owned(),
+        "\u{fffd}".repeat(12),
+        "Ã©Ã©Ã©Ã©Ã©Ã©".to_owned(),
+        format!(" {cookie} "),
+        format!("{cookie}\n"),
+    ];
+    for value in &values {
+        let what = format!("{:?}", truncated(value));
+        h.assert_no_session(value, &what, true).await;
+    }
+    assert!(
+        h.engine().exists(&cookie).await.unwrap(),
+        "the store is intact"
+    );
+}
+
+/// Item 24 (server engines): A key with one character changed, added or removed, or in upper case,
+/// finds nothing; the original still does.
+pub async fn a_changed_key_finds_nothing(h: &Harness) {
+    let cookie = h.saved(json!({"user_id": 42})).await;
+    let well_formed = [
+        ("one character changed", {
+            let mut key = cookie.clone().into_bytes();
+            key[5] = if key[5] == b'a' { b'b' } else { b'a' };
+            String::from_utf8(key).expect("ASCII")
+        }),
+        ("one character appended", format!("{cookie}a")),
+        ("one character prepended", format!("a{cookie}")),
+        (
+            "last character removed",
+            cookie[..cookie.len() - 1].to_owned(),
+        ),
+        ("reversed", cookie.chars().rev().collect()),
+        ("another key", SessionKey::generate().as_str().to_owned()),
+    ];
+    for (what, value) in &well_formed {
+        h.assert_no_session(value, what, false).await;
+    }
+    h.assert_no_session(&cookie.to_uppercase(), "upper-cased", true)
+        .await;
+    assert_eq!(
+        h.reload(&cookie).await.get::<i64>("user_id").unwrap(),
+        Some(42)
+    );
+}
