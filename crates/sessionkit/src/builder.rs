@@ -51,6 +51,25 @@ impl std::fmt::Debug for SessionsBuilder {
     }
 }
 
+impl Sessions {
+    /// Starts building `Sessions` in code, from [`Settings::new`]`(secret_key)`: no
+    /// environment variables, no file. See [`SessionsBuilder`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sessions = sessionkit::Sessions::builder("secret")
+    ///     .engine(sessionkit::EngineKind::SignedCookies)
+    ///     .open()
+    ///     .await?;
+    /// assert!(sessions.engine().keeps_data_in_cookie());
+    /// # Ok(()) }
+    /// ```
+    pub fn builder(secret_key: impl Into<String>) -> SessionsBuilder {
+        SessionsBuilder::new(secret_key)
+    }
+}
+
 impl SessionsBuilder {
     pub(crate) fn new(secret_key: impl Into<String>) -> Self {
         SessionsBuilder {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::builder::SessionsBuilder;
 use crate::engine::{Engine, OpenError, open};
 use crate::expiry_task::ExpiryTask;
 use crate::session::{Config, LazySession};
@@ -76,23 +75,6 @@ impl Sessions {
             fallbacks.push(open(&fallback).await?);
         }
         Ok(Sessions::assemble(primary, fallbacks, settings))
-    }
-
-    /// Starts building `Sessions` in code, from [`Settings::new`]`(secret_key)`: no
-    /// environment variables, no file. See [`SessionsBuilder`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let sessions = sessionkit::Sessions::builder("secret")
-    ///     .engine(sessionkit::EngineKind::SignedCookies)
-    ///     .open()
-    ///     .await?;
-    /// assert!(sessions.engine().keeps_data_in_cookie());
-    /// # Ok(()) }
-    /// ```
-    pub fn builder(secret_key: impl Into<String>) -> SessionsBuilder {
-        SessionsBuilder::new(secret_key)
     }
 
     /// Removes expired sessions every `every` in the background (on the current tokio runtime)
