@@ -39,7 +39,7 @@ fn write_value(value: &Value, out: &mut String) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => write_python_string(s, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -60,14 +60,16 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        write_string(key, out);
+        write_python_string(key, out);
         out.push(':');
         write_value(value, out);
     }
     out.push('}');
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// Writes `s` as Python's `json.dumps` does by default (`ensure_ascii`): a JSON string of
+/// printable ASCII.
+pub(crate) fn write_python_string(s: &str, out: &mut String) {
     out.push('"');
     let mut rest = s;
     // Printable ASCII other than `"` and backslash is copied in runs; the rest is escaped.

@@ -1,5 +1,5 @@
 //! Everything Django: its signed format byte for byte ([`signing`]), its Python-compatible
-//! JSON ([`json`]), and trusting a Django login — read the user `django.contrib.auth` put in a
+//! JSON ([`json`]), its flash messages ([`messages`]), and trusting a Django login — read the user `django.contrib.auth` put in a
 //! session, and check it the way Django's `get_user` does, so a Rust service sharing sessions
 //! with a Django app logs the same people in and out.
 //!
@@ -39,6 +39,7 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 pub mod json;
+pub mod messages;
 pub mod signing;
 
 use crate::Session;
