@@ -14,6 +14,7 @@ mod maintenance;
 mod serve;
 mod shop;
 mod signed;
+mod stats;
 
 use std::fmt;
 use std::io::IsTerminal;
@@ -62,6 +63,8 @@ enum Command {
     Decode(signed::DecodeArgs),
     /// Sign a JSON object in Django's format, e.g. to make a session cookie for a test.
     Encode(signed::EncodeArgs),
+    /// Show what the store holds: live sessions, logged in or not, data sizes, top users.
+    Stats(stats::StatsArgs),
 }
 
 impl Command {
@@ -74,6 +77,7 @@ impl Command {
             Command::CopySessions(_) => "copy-sessions",
             Command::Decode(_) => "decode",
             Command::Encode(_) => "encode",
+            Command::Stats(_) => "stats",
         }
     }
 }
@@ -137,6 +141,7 @@ async fn main() -> ExitCode {
         Command::CopySessions(args) => copy::copy_sessions(args).await,
         Command::Decode(args) => signed::decode(args),
         Command::Encode(args) => signed::encode(args),
+        Command::Stats(args) => stats::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,4 +10,5 @@ mod maintenance;
 mod serve;
 mod shared_store;
 mod signing;
+mod stats;
 mod support;
