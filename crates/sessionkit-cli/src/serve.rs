@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Router;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::net::TcpListener;
 
 use crate::{Failure, config, shop};
@@ -34,6 +37,9 @@ pub struct Args {
     /// CSRF protection and share the store's session, so they are off unless asked for.
     #[arg(long)]
     bench_routes: bool,
+    /// Serve the library's metrics in Prometheus text format at http://HOST:PORT/metrics.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     /// Remove expired sessions in the background every this many seconds (0: never, leaving
     /// it to `sessionkit clearsessions`). Safe with several `serve` processes on one store.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
@@ -42,6 +48,9 @@ pub struct Args {
 
 /// `sessionkit serve`: runs until Ctrl-C or SIGTERM.
 pub async fn run(args: Args) -> Result<(), Failure> {
+    if let Some(addr) = &args.metrics_addr {
+        serve_metrics(addr).await?;
+    }
     let sessions = config::open().await?;
     sessions.engine().migrate().await.map_err(Failure::other)?;
     let _expiry = (args.expire_every > 0)
@@ -60,6 +69,36 @@ pub async fn run(args: Args) -> Result<(), Failure> {
         .await
         .map_err(Failure::other)?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Installs a Prometheus recorder for the library's metrics and serves its text at
+/// `/metrics` on `addr`, on a listener of its own so scraping never competes with the store.
+async fn serve_metrics(addr: &str) -> Result<(), Failure> {
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(Failure::other)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure::Other(format!("cannot listen on {addr} for metrics: {e}")))?;
+    println!(
+        "metrics: http://{}/metrics",
+        listener.local_addr().map_err(Failure::other)?
+    );
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        // Summaries drop old samples only when asked.
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let app = Router::new().route("/metrics", get(move || std::future::ready(handle.render())));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    });
     Ok(())
 }
 

@@ -118,6 +118,7 @@ mod session;
 mod sessions;
 mod set_cookie;
 pub mod settings;
+mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::error::SessionError;
 use crate::session::{Outcome, Shared};
 use crate::sessions::Sessions;
+use crate::telemetry;
 
 /// The request-facing part of [`Sessions`]: the layer, and reading the cookie a request carried.
 impl Sessions {
@@ -124,13 +125,12 @@ fn add_vary_cookie(headers: &mut HeaderMap) {
 }
 
 /// Applies the decision table to `response` once the handler is done; returns what happened
-/// to the session, for the request's `span` (which gets the cookie's size too).
+/// to the session and the size of the cookie set, if any.
 async fn finish(
     shared: &Shared,
     status: http::StatusCode,
     headers: &mut HeaderMap,
-    span: &tracing::Span,
-) -> Result<&'static str, SessionError> {
+) -> Result<(&'static str, Option<usize>), SessionError> {
     let config = shared.config();
     let save_every_request = config.settings.save_every_request;
     if save_every_request && shared.carried_cookie() {
@@ -146,27 +146,27 @@ async fn finish(
     if shared.carried_cookie() && empty {
         headers.append(SET_COOKIE, config.cookie.delete());
         add_vary_cookie(headers);
-        return Ok("flushed");
+        return Ok(("flushed", None));
     }
     if (modified || save_every_request) && !empty && !status.is_server_error() {
         // One clock reading for the record's expiry and the cookie's.
         let now = OffsetDateTime::now_utc();
         let max_age = shared.cookie_max_age(now);
         let value = shared.persist(now).await?;
-        span.record("cookie_bytes", value.len());
         headers.append(SET_COOKIE, config.cookie.set(&value, max_age, now));
         add_vary_cookie(headers);
-        return Ok(match (rotated, shared.carried_cookie()) {
+        let outcome = match (rotated, shared.carried_cookie()) {
             (true, _) => "rotated",
             (false, true) => "saved",
             (false, false) => "created",
-        });
+        };
+        return Ok((outcome, Some(value.len())));
     }
     if accessed {
         add_vary_cookie(headers);
-        return Ok("loaded");
+        return Ok(("loaded", None));
     }
-    Ok("untouched")
+    Ok(("untouched", None))
 }
 
 /// The tower [`Layer`] made by [`Sessions::layer`].
@@ -270,9 +270,10 @@ where
         let handled = self.inner.call(request);
         // One span per request (never the key): what happened to the session, and the
         // `session_store` spans of its store calls inside it.
+        let engine = self.sessions.engine().name();
         let span = tracing::debug_span!(
             "session",
-            engine = self.sessions.engine().name(),
+            engine,
             outcome = tracing::field::Empty,
             cookie_bytes = tracing::field::Empty,
         );
@@ -281,9 +282,18 @@ where
             async move {
                 let mut response = handled.await?;
                 let status = response.status();
-                let finished = finish(&lazy.0, status, response.headers_mut(), &span).await;
+                let finished = finish(&lazy.0, status, response.headers_mut()).await;
                 lazy.0.release_lock().await;
-                span.record("outcome", *finished.as_ref().unwrap_or(&"failed"));
+                let (outcome, cookie_bytes) = match &finished {
+                    Ok(_) if lazy.0.load_failed() => ("failed", None),
+                    Ok(done) => *done,
+                    Err(_) => ("failed", None),
+                };
+                span.record("outcome", outcome);
+                if let Some(bytes) = cookie_bytes {
+                    span.record("cookie_bytes", bytes);
+                }
+                telemetry::request(engine, outcome, cookie_bytes);
                 match finished {
                     Ok(_) => Ok(response),
                     Err(error) => Ok(error.to_response()),

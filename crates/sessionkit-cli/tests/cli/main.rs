@@ -7,6 +7,7 @@ mod browser;
 mod copy;
 mod faults;
 mod maintenance;
+mod metrics;
 mod serve;
 mod shared_store;
 mod signing;

@@ -43,6 +43,7 @@ use super::cache_health::CacheHealth;
 use super::db::SqlStore;
 use super::store::{Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord};
 use super::{EngineError, Loaded};
+use crate::telemetry;
 
 /// The longest a cache entry lives, however far off the session's expiry: a bound on how long
 /// another instance can serve an entry made stale by a cache failure it did not see.
@@ -263,10 +264,19 @@ impl RecordStore for CachedDbStore {
     async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
         let epoch = match self.read_cache(id).await {
             Some(read) => match read.record {
-                Some(record) => return Ok(Some(record)),
-                None => read.epoch,
+                Some(record) => {
+                    telemetry::cache_read("hit");
+                    return Ok(Some(record));
+                }
+                None => {
+                    telemetry::cache_read("miss");
+                    read.epoch
+                }
             },
-            None => NO_EPOCH,
+            None => {
+                telemetry::cache_read("bypassed");
+                NO_EPOCH
+            }
         };
         let Some((record, expires)) = self.db.fetch_with_expiry(id).await? else {
             return Ok(None);

@@ -341,6 +341,7 @@ pub async fn clear_expired(
     loop {
         let started = Instant::now();
         let done = engine.clear_expired(batch).await?;
+        crate::telemetry::expired_removed(engine.name(), done);
         removed += done;
         progress(removed);
         if done < batch as u64 {

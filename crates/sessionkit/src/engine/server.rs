@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -21,6 +21,7 @@ use super::{
     UserSession,
 };
 use crate::key::SessionKey;
+use crate::telemetry;
 
 /// How often a save re-applies its changes after losing a race before giving up.
 const MAX_SAVE_ATTEMPTS: u32 = 64;
@@ -151,13 +152,22 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
                     )))
                 })
         };
-        if span.is_disabled() {
-            return timed.await;
-        }
-        let result = timed.instrument(span.clone()).await;
-        if let Err(error) = &result {
-            span.record("error", tracing::field::display(error));
-        }
+        let started = Instant::now();
+        let result = if span.is_disabled() {
+            timed.await
+        } else {
+            let result = timed.instrument(span.clone()).await;
+            if let Err(error) = &result {
+                span.record("error", tracing::field::display(error));
+            }
+            result
+        };
+        telemetry::store_call(
+            self.store.name(),
+            op,
+            started.elapsed(),
+            result.as_ref().err(),
+        );
         result
     }
 
@@ -247,6 +257,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
                 attempt,
                 "session changed meanwhile; merging this request's changes"
             );
+            telemetry::save_merged(self.store.name());
             // Writers that collided would collide again if they retried in step.
             tokio::time::sleep(backoff(attempt)).await;
             let Some(fresh) = self.bounded("fetch", self.store.fetch(id)).await? else {
@@ -271,6 +282,7 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
                 return Ok(saved(fresh.version));
             }
         }
+        telemetry::save_conflict(self.store.name());
         Err(EngineError::Conflict {
             attempts: MAX_SAVE_ATTEMPTS,
         })

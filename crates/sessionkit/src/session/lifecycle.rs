@@ -12,6 +12,7 @@ use crate::expiry::{expire_at_browser_close, expiry_age};
 use crate::key::SessionKey;
 use crate::set_cookie::{CookieTemplate, MAX_COOKIE_BYTES};
 use crate::settings::Settings;
+use crate::telemetry;
 
 /// The longest pause between two tries for a session lock.
 const MAX_LOCK_POLL: Duration = Duration::from_millis(20);
@@ -132,6 +133,20 @@ impl Shared {
     /// Loads the session once; with `exclusive`, first takes the session's lock in the store,
     /// held until [`Shared::release_lock`] (the middleware calls it after saving).
     pub(crate) async fn ensure_loaded(&self, exclusive: bool) -> Result<(), SessionError> {
+        let loaded = self.load(exclusive).await;
+        if loaded.is_err() {
+            self.state().load_failed = true;
+        }
+        loaded
+    }
+
+    /// Whether loading the session failed during this request.
+    pub(crate) fn load_failed(&self) -> bool {
+        self.state().load_failed
+    }
+
+    /// [`Shared::ensure_loaded`], before its failure is noted.
+    async fn load(&self, exclusive: bool) -> Result<(), SessionError> {
         if self.state().loaded {
             return Ok(());
         }
@@ -181,7 +196,8 @@ impl Shared {
     async fn acquire_lock(&self, cookie: &str) -> Result<String, SessionError> {
         let token = SessionKey::generate().as_str().to_owned();
         let settings = self.settings();
-        let deadline = Instant::now() + settings.lock_timeout;
+        let started = Instant::now();
+        let deadline = started + settings.lock_timeout;
         let mut pause = Duration::from_millis(1);
         loop {
             match self
@@ -189,7 +205,10 @@ impl Shared {
                 .try_lock(cookie, &token, settings.lock_lease)
                 .await
             {
-                Ok(true) => return Ok(token),
+                Ok(true) => {
+                    telemetry::lock_wait(self.engine().name(), started.elapsed(), true);
+                    return Ok(token);
+                }
                 Ok(false) => {}
                 Err(error) => {
                     self.release_abandoned_lock(cookie, token, settings.lock_lease);
@@ -197,6 +216,7 @@ impl Shared {
                 }
             }
             if Instant::now() + pause > deadline {
+                telemetry::lock_wait(self.engine().name(), started.elapsed(), false);
                 return Err(SessionError::Locked {
                     waited: settings.lock_timeout,
                 });

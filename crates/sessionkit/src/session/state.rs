@@ -29,6 +29,9 @@ pub(super) struct State {
     pub(super) retired: Vec<(Arc<dyn Engine>, Arc<str>)>,
     /// The token of the session lock this request holds (`SESSION_LOCKING`).
     pub(super) lock_token: Option<String>,
+    /// Loading the session failed (the store was down, or the lock not had): the request's
+    /// outcome is a failure, whatever the handler answered.
+    pub(super) load_failed: bool,
 }
 
 thread_local! {
@@ -53,6 +56,7 @@ impl Default for State {
             modified: false,
             retired: Vec::new(),
             lock_token: None,
+            load_failed: false,
         }
     }
 }
