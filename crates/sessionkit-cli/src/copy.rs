@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use sessionkit::engine::{self, CopyReport};
+use sessionkit::settings::StoreScheme;
 use sessionkit::{ConfigError, EngineKind, Settings};
 
 use crate::maintenance::Progress;
@@ -136,8 +137,8 @@ fn store_settings(
         locking: false,
         ..usual.clone()
     };
-    match location.split_once("://").map(|(scheme, _)| scheme) {
-        Some("sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb") => {
+    match StoreScheme::of(location) {
+        Some(scheme) if scheme.is_database() => {
             settings.engine = EngineKind::Db;
             settings.db_table = take("table").unwrap_or(defaults.db_table);
             settings.db_url = with_query(location, &params);
@@ -151,12 +152,12 @@ fn store_settings(
                 )));
             }
         }
-        Some("redis" | "rediss") => {
+        Some(StoreScheme::Redis) => {
             settings.engine = EngineKind::Cache;
             settings.cache_key_prefix = take("prefix").unwrap_or(defaults.cache_key_prefix);
             settings.cache_url = with_query(location, &params);
         }
-        Some("file") => {
+        None if location.starts_with("file://") => {
             let path = location.trim_start_matches("file://");
             if !path.starts_with('/') || !params.is_empty() {
                 return Err(wrong(format!(

@@ -25,15 +25,6 @@
 /// ```
 pub const DEFAULT_MEMORY_ENTRIES: usize = 100_000;
 
-/// The schemes a cache URL may have: the in-process cache, and Redis over TCP, TLS or a Unix
-/// socket.
-const KNOWN_SCHEMES: [&str; 4] = ["memory://", "redis://", "rediss://", "redis+unix://"];
-
-/// Whether `url` starts with a scheme sessionkit can open a cache for.
-pub(crate) fn has_known_scheme(url: &str) -> bool {
-    KNOWN_SCHEMES.iter().any(|scheme| url.starts_with(scheme))
-}
-
 /// A `memory://` URL with options other than `?max_entries=N` (N > 0).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("memory://{query}: the only option is ?max_entries=N (N > 0)")]
@@ -67,13 +58,5 @@ mod tests {
         assert_eq!(memory_capacity("?max_entries=10").unwrap(), 10);
         assert!(memory_capacity("?max_entries=0").is_err());
         assert!(memory_capacity("?size=10").is_err());
-    }
-
-    #[test]
-    fn only_memory_and_redis_schemes_are_known() {
-        assert!(has_known_scheme("memory://?max_entries=5"));
-        assert!(has_known_scheme("rediss://cache:6380/1"));
-        assert!(has_known_scheme("redis+unix:///run/redis.sock"));
-        assert!(!has_known_scheme("memcached://127.0.0.1:11211"));
     }
 }

@@ -225,3 +225,72 @@ impl fmt::Debug for Secrets {
             .finish()
     }
 }
+
+/// A session store, by the scheme of its URL (`SESSION_DB_URL`, `SESSION_CACHE_URL`): the one
+/// reading of store URLs that settings validation, the Cargo feature check, the engines and
+/// the `sessionkit` command share.
+///
+/// ```
+/// use sessionkit::EngineKind;
+/// use sessionkit::settings::StoreScheme;
+///
+/// assert_eq!(StoreScheme::of("postgresql://app@db/app"), Some(StoreScheme::Postgres));
+/// assert_eq!(StoreScheme::of("mariadb://app@db/app"), Some(StoreScheme::MySql));
+/// assert_eq!(StoreScheme::of("rediss://cache:6380/0"), Some(StoreScheme::Redis));
+/// assert_eq!(StoreScheme::of("memory://?max_entries=10").map(StoreScheme::engine), Some(EngineKind::Cache));
+/// assert_eq!(StoreScheme::of("memcached://cache:11211"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreScheme {
+    /// `sqlite:` (`sqlite://PATH`, `sqlite::memory:`).
+    Sqlite,
+    /// `postgres:` or `postgresql:`.
+    Postgres,
+    /// `mysql:` or `mariadb:`.
+    MySql,
+    /// `memory://`: the bounded in-process cache.
+    Memory,
+    /// `redis://`, `rediss://` (TLS) or `redis+unix://`.
+    Redis,
+}
+
+impl StoreScheme {
+    /// Every scheme, by the prefix that selects it.
+    const PREFIXES: [(&'static str, StoreScheme); 9] = [
+        ("sqlite:", StoreScheme::Sqlite),
+        ("postgres:", StoreScheme::Postgres),
+        ("postgresql:", StoreScheme::Postgres),
+        ("mysql:", StoreScheme::MySql),
+        ("mariadb:", StoreScheme::MySql),
+        ("memory://", StoreScheme::Memory),
+        ("redis://", StoreScheme::Redis),
+        ("rediss://", StoreScheme::Redis),
+        ("redis+unix://", StoreScheme::Redis),
+    ];
+
+    /// The store `url` names; `None` for a scheme sessionkit has no store for.
+    pub fn of(url: &str) -> Option<StoreScheme> {
+        Self::PREFIXES
+            .iter()
+            .find(|(prefix, _)| url.starts_with(prefix))
+            .map(|(_, scheme)| *scheme)
+    }
+
+    /// Whether it is a SQL database (a `SESSION_DB_URL`), rather than a cache.
+    pub fn is_database(self) -> bool {
+        matches!(
+            self,
+            StoreScheme::Sqlite | StoreScheme::Postgres | StoreScheme::MySql
+        )
+    }
+
+    /// The engine that keeps sessions in such a store alone: `db` or `cache`.
+    pub fn engine(self) -> EngineKind {
+        if self.is_database() {
+            EngineKind::Db
+        } else {
+            EngineKind::Cache
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //!
 //! A leaf like `cache_url`: settings validation and the engines share one answer.
 
-use crate::config::{ConfigError, EngineKind, redact_password};
+use crate::config::{ConfigError, EngineKind, StoreScheme, redact_password};
 
 /// A Cargo feature of sessionkit, and whether this build has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,21 +35,19 @@ pub(crate) const TOML: Feature = Feature {
     enabled: cfg!(feature = "toml"),
 };
 
-/// The SQL databases, by the `SESSION_DB_URL` schemes that select them.
-const DB_SCHEMES: [(&str, Feature); 5] = [
-    ("sqlite:", SQLITE),
-    ("postgres:", POSTGRES),
-    ("postgresql:", POSTGRES),
-    ("mysql:", MYSQL),
-    ("mariadb:", MYSQL),
-];
+/// The features of the SQL databases; `db` and `cached_db` need one of them.
+const DATABASES: [Feature; 3] = [SQLITE, POSTGRES, MYSQL];
 
-/// The cache URL schemes that need a client (`memory://` needs none).
-const CACHE_SCHEMES: [(&str, Feature); 3] = [
-    ("redis://", REDIS),
-    ("rediss://", REDIS),
-    ("redis+unix://", REDIS),
-];
+/// The feature the store of `scheme` needs; `None` for the memory cache, which needs none.
+fn feature_of(scheme: StoreScheme) -> Option<Feature> {
+    match scheme {
+        StoreScheme::Sqlite => Some(SQLITE),
+        StoreScheme::Postgres => Some(POSTGRES),
+        StoreScheme::MySql => Some(MYSQL),
+        StoreScheme::Redis => Some(REDIS),
+        _ => None,
+    }
+}
 
 impl Feature {
     /// `Ok` if this build has the feature; else the error blaming `setting` for `what`.
@@ -70,10 +68,9 @@ impl Feature {
 
 /// The feature a `SESSION_DB_URL` needs; `None` for a scheme no feature serves.
 pub(crate) fn db_url_feature(url: &str) -> Option<Feature> {
-    DB_SCHEMES
-        .iter()
-        .find(|(scheme, _)| url.starts_with(scheme))
-        .map(|(_, feature)| *feature)
+    StoreScheme::of(url)
+        .filter(|scheme| scheme.is_database())
+        .and_then(feature_of)
 }
 
 /// `engine` (`db` or `cached_db`) in a build without any of the SQL features.
@@ -92,7 +89,7 @@ pub(crate) fn no_sql_database(engine: EngineKind) -> ConfigError {
 /// `db` and `cached_db`, the one of `db_url`'s database, Redis for a `redis` cache URL.
 pub(crate) fn check(engine: EngineKind, db_url: &str, cache_url: &str) -> Result<(), ConfigError> {
     if matches!(engine, EngineKind::Db | EngineKind::CachedDb) {
-        if !DB_SCHEMES.iter().any(|(_, feature)| feature.enabled) {
+        if !DATABASES.iter().any(|feature| feature.enabled) {
             return Err(no_sql_database(engine));
         }
         if let Some(feature) = db_url_feature(db_url) {
@@ -100,9 +97,9 @@ pub(crate) fn check(engine: EngineKind, db_url: &str, cache_url: &str) -> Result
         }
     }
     if matches!(engine, EngineKind::Cache | EngineKind::CachedDb)
-        && let Some((_, feature)) = CACHE_SCHEMES
-            .iter()
-            .find(|(scheme, _)| cache_url.starts_with(scheme))
+        && let Some(feature) = StoreScheme::of(cache_url)
+            .filter(|scheme| !scheme.is_database())
+            .and_then(feature_of)
     {
         feature.require(
             "SESSION_CACHE_URL",
@@ -167,7 +164,7 @@ mod tests {
         feature = "redis"
     ))]
     fn with_every_feature_every_store_is_reachable() {
-        for (url, _) in DB_SCHEMES {
+        for url in ["sqlite::memory:", "postgresql://db/app", "mariadb://db/app"] {
             check(EngineKind::CachedDb, url, "redis+unix:///run/redis.sock").unwrap();
         }
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::redact_password;
-pub use crate::config::{ConfigError, EngineKind, SameSite, Secrets};
+pub use crate::config::{ConfigError, EngineKind, SameSite, Secrets, StoreScheme};
 pub use crate::set_cookie::MAX_COOKIE_BYTES;
 
 mod load;

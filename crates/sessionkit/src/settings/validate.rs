@@ -2,8 +2,8 @@
 
 use super::rules::{check_duration, missing_secret};
 use super::{ConfigError, EngineKind, MAX_COOKIE_AGE, SameSite, Settings};
-use crate::cache_url::{has_known_scheme, memory_capacity};
-use crate::config::redact_password;
+use crate::cache_url::memory_capacity;
+use crate::config::{StoreScheme, redact_password};
 use crate::features::db_url_feature;
 
 impl Settings {
@@ -132,7 +132,7 @@ impl Settings {
             if let Some(query) = self.cache_url.strip_prefix("memory://") {
                 memory_capacity(query)?;
             }
-            if !has_known_scheme(&self.cache_url) {
+            if StoreScheme::of(&self.cache_url).is_none_or(|scheme| scheme.is_database()) {
                 return Err(ConfigError::new(
                     "SESSION_CACHE_URL",
                     format!(

@@ -7,6 +7,8 @@ use std::time::Duration;
 use sqlx::Connection as _;
 use sqlx::any::AnyPoolOptions;
 
+use crate::config::StoreScheme;
+
 /// A pooled connection idle this long is pinged before use: the database may have restarted
 /// or a firewall dropped it meanwhile. Connections in steady use are not pinged.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(10);
@@ -40,11 +42,10 @@ impl Dialect {
     /// assert_eq!(Dialect::of_url("redis://localhost"), None);
     /// ```
     pub fn of_url(url: &str) -> Option<Dialect> {
-        let scheme = url.split(':').next()?;
-        match scheme {
-            "sqlite" => Some(Dialect::Sqlite),
-            "postgres" | "postgresql" => Some(Dialect::Postgres),
-            "mysql" | "mariadb" => Some(Dialect::MySql),
+        match StoreScheme::of(url)? {
+            StoreScheme::Sqlite => Some(Dialect::Sqlite),
+            StoreScheme::Postgres => Some(Dialect::Postgres),
+            StoreScheme::MySql => Some(Dialect::MySql),
             _ => None,
         }
     }
