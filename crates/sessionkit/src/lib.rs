@@ -86,6 +86,9 @@
 //! - `testing` (feature `testing`): the conformance suite, for a store of your own.
 
 #![warn(missing_docs)]
+// docs.rs (nightly, `--cfg docsrs`) marks each item with the features it needs; stable
+// builds never see the attribute.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 // The library never panics on input or settings: no unwrap, expect, panic or unchecked index
 // outside tests. The few that remain stand on an invariant, and say which one in `reason`.
 #![cfg_attr(
