@@ -117,6 +117,7 @@ pub mod settings;
 pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 pub use builder::SessionsBuilder;
 pub use engine::{Engine, EngineError};

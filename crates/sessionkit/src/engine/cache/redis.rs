@@ -2,6 +2,7 @@
 //! is a hash (`d` = the data as JSON, `v` = its version) whose TTL is the session's expiry;
 //! conditional writes are the Lua scripts below, atomic on the server.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -184,9 +185,10 @@ impl RedisStore {
         let CacheConfig {
             url,
             key_prefix,
+            ca_file,
             timeout,
         } = config.into();
-        let client = redis::Client::open(url.as_str()).map_err(EngineError::unavailable)?;
+        let client = client(&url, ca_file.as_deref())?;
         let timeout = Some(timeout);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
@@ -240,6 +242,39 @@ impl RedisStore {
         self.connection.clone()
     }
 }
+
+/// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
+fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, EngineError> {
+    if !crate::tls::cache_url_requires_tls(url) {
+        return redis::Client::open(url).map_err(EngineError::unavailable);
+    }
+    install_crypto_provider();
+    let Some(ca_file) = ca_file else {
+        return redis::Client::open(url).map_err(EngineError::unavailable);
+    };
+    let root_cert = crate::tls::read_ca_file(ca_file).map_err(EngineError::unavailable)?;
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(root_cert),
+    };
+    redis::Client::build_with_tls(url, certificates).map_err(EngineError::unavailable)
+}
+
+/// redis's rustls takes the process's default crypto provider, which rustls picks by itself
+/// only when exactly one is compiled in; an app's other crates may compile in a second. So
+/// ring (what sessionkit's TLS uses) is installed, unless the app chose one already.
+#[cfg(feature = "tls")]
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a provider is then in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// Without TLS a `rediss://` URL is refused before this (see `features::check`), and redis
+/// says so again if called directly.
+#[cfg(not(feature = "tls"))]
+fn install_crypto_provider() {}
 
 #[async_trait]
 impl RecordStore for RedisStore {
