@@ -23,9 +23,12 @@ impl TestCa {
         let dir = TempDir::new("ca")?;
         let ca_key = KeyPair::generate().map_err(io::Error::other)?;
         let mut ca_params = CertificateParams::default();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "sessionkit test CA");
+        // A name of its own: a client given another test CA's file then finds no issuer of
+        // that name (UnknownIssuer), as with a real wrong CA, rather than a bad signature.
+        ca_params.distinguished_name.push(
+            DnType::CommonName,
+            format!("sessionkit test CA {}", dir.path().display()),
+        );
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_cert = ca_params.self_signed(&ca_key).map_err(io::Error::other)?;

@@ -75,6 +75,25 @@ pub(crate) fn url_with_ca_file(url: &str, ca_file: &Path) -> String {
     format!("{url}{separator}ssl-ca={encoded}")
 }
 
+/// For a start-up error whose `cause` says the store's certificate was refused: which CAs it
+/// was checked against, and the setting that changes them. Empty for any other cause.
+#[cfg(any(feature = "_sql", feature = "redis"))]
+pub(crate) fn certificate_hint(cause: &str, ca_file: Option<&Path>) -> String {
+    if !cause.contains("invalid peer certificate") {
+        return String::new();
+    }
+    match ca_file {
+        Some(path) => format!(
+            " (checked against {CA_FILE_SETTING} {}: is that the CA that signed the server's \
+             certificate?)",
+            path.display()
+        ),
+        None => format!(
+            " (checked against the built-in roots: for a private CA, set {CA_FILE_SETTING})"
+        ),
+    }
+}
+
 const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
 const END: &str = "-----END CERTIFICATE-----";
 
@@ -146,6 +165,16 @@ mod tests {
             url_with_ca_file("mysql://db/app?ssl-mode=VERIFY_CA", path),
             "mysql://db/app?ssl-mode=VERIFY_CA&ssl-ca=/etc/my%20ca%2B1.pem"
         );
+    }
+
+    #[test]
+    fn a_refused_certificate_points_at_the_ca_file_setting() {
+        let cause = "invalid peer certificate: UnknownIssuer";
+        let hint = certificate_hint(cause, Some(Path::new("/etc/ca.pem")));
+        assert!(hint.contains("SESSION_STORE_CA_FILE /etc/ca.pem"), "{hint}");
+        let hint = certificate_hint(cause, None);
+        assert!(hint.contains("built-in roots"), "{hint}");
+        assert_eq!(certificate_hint("connection refused", None), "");
     }
 
     #[test]

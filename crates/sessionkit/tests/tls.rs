@@ -46,11 +46,15 @@ async fn open_error(settings: Settings) -> String {
     }
 }
 
-/// Whether `message` blames the server's certificate (rustls: "invalid peer certificate:
-/// UnknownIssuer").
+/// Whether `message` blames the server's certificate for an issuer the CA file does not
+/// hold, and points at the setting.
 fn blames_the_certificate(message: &str) -> bool {
-    message.contains("UnknownIssuer") || message.contains("certificate")
+    message.contains("invalid peer certificate: UnknownIssuer")
+        && message.contains("SESSION_STORE_CA_FILE")
 }
+
+/// What sqlx says when TLS is required and the server offers none.
+const NO_TLS: &str = "server does not support TLS";
 
 /// A PostgreSQL and MariaDB `sslmode` for each check: the CA and the host name verified.
 const POSTGRES_VERIFY: &str = "sslmode=verify-full";
@@ -70,16 +74,19 @@ async fn redis_with_another_ca_fails_at_start_up_blaming_the_certificate() {
     let redis = PrivateRedis::start_tls(&ca).unwrap();
     let other = TestCa::new().unwrap();
     let message = open_error(settings(EngineKind::Cache, redis.url(), &other)).await;
+    assert!(message.contains("SESSION_CACHE_URL"), "{message}");
     assert!(blames_the_certificate(&message), "{message}");
 }
 
+/// A plaintext Redis never answers a TLS handshake, so this takes the store timeout.
 #[tokio::test]
 async fn rediss_to_a_plaintext_redis_fails_at_start_up() {
     let ca = TestCa::new().unwrap();
     let plain = PrivateRedis::start().unwrap();
     let url = plain.url().replacen("redis://", "rediss://", 1);
     let message = open_error(settings(EngineKind::Cache, url, &ca)).await;
-    assert!(!message.is_empty(), "{message}");
+    assert!(message.contains("SESSION_CACHE_URL"), "{message}");
+    assert!(message.contains("speak TLS"), "{message}");
 }
 
 #[tokio::test]
@@ -108,6 +115,7 @@ async fn postgres_requiring_tls_from_a_plaintext_server_fails_at_start_up() {
     let url = format!("{}?sslmode=require", plain.url());
     let message = open_error(settings(EngineKind::Db, url, &ca)).await;
     assert!(message.contains("SESSION_DB_URL"), "{message}");
+    assert!(message.contains(NO_TLS), "{message}");
 }
 
 #[tokio::test]
@@ -136,6 +144,7 @@ async fn mariadb_requiring_tls_from_a_plaintext_server_fails_at_start_up() {
     let url = format!("{}?ssl-mode=REQUIRED", plain.url());
     let message = open_error(settings(EngineKind::Db, url, &ca)).await;
     assert!(message.contains("SESSION_DB_URL"), "{message}");
+    assert!(message.contains(NO_TLS), "{message}");
 }
 
 #[tokio::test]

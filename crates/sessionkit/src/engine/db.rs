@@ -31,7 +31,7 @@ use super::store::{
 use super::{Data, EngineError, Loaded, user_of};
 use crate::config::{Secrets, redact_password};
 use crate::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
-use crate::tls::url_with_ca_file;
+use crate::tls::{certificate_hint, url_with_ca_file};
 
 mod connection;
 mod sql;
@@ -239,6 +239,7 @@ impl SqlStore {
             .map_err(|cause| {
                 EngineError::unavailable(Unreachable {
                     url: redact_password(&db_url),
+                    hint: certificate_hint(&cause.to_string(), ca_file.as_deref()),
                     cause,
                 })
             })?;

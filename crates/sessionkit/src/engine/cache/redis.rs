@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::CacheConfig;
 use super::{Cache, CacheRead};
+use crate::config::redact_password;
 use crate::engine::store::{
     Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
 };
@@ -188,7 +189,14 @@ impl RedisStore {
             ca_file,
             timeout,
         } = config.into();
-        let client = client(&url, ca_file.as_deref())?;
+        let unreachable = |cause: String| {
+            EngineError::unavailable(Unreachable {
+                hint: start_up_hint(&url, &cause, ca_file.as_deref()),
+                url: redact_password(&url),
+                cause,
+            })
+        };
+        let client = client(&url, ca_file.as_deref()).map_err(|e| unreachable(e.to_string()))?;
         let timeout = Some(timeout);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
@@ -197,7 +205,7 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(EngineError::unavailable)?;
+            .map_err(|error| unreachable(error.to_string()))?;
         Ok(RedisStore {
             connection,
             prefix: key_prefix,
@@ -241,6 +249,29 @@ impl RedisStore {
         // A cheap handle onto the one multiplexed connection.
         self.connection.clone()
     }
+}
+
+/// The Redis of `SESSION_CACHE_URL` could not be reached when the engine was opened.
+#[derive(Debug, thiserror::Error)]
+#[error("SESSION_CACHE_URL {url}: {cause}{hint}")]
+struct Unreachable {
+    /// The URL, its password hidden.
+    url: String,
+    /// What redis said.
+    cause: String,
+    /// What to check; often empty.
+    hint: String,
+}
+
+/// What to check after `cause` stopped the start: the CAs, after a refused certificate; a
+/// server that may not speak TLS, after a `rediss://` handshake that never finished (a
+/// plaintext Redis waits for a command line and never answers it).
+fn start_up_hint(url: &str, cause: &str, ca_file: Option<&Path>) -> String {
+    let hint = crate::tls::certificate_hint(cause, ca_file);
+    if hint.is_empty() && crate::tls::cache_url_requires_tls(url) && cause.contains("timed out") {
+        return " (does the server speak TLS on this port?)".to_owned();
+    }
+    hint
 }
 
 /// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
