@@ -168,6 +168,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(any(feature = "_sql", feature = "redis"))]
     fn a_refused_certificate_points_at_the_ca_file_setting() {
         let cause = "invalid peer certificate: UnknownIssuer";
         let hint = certificate_hint(cause, Some(Path::new("/etc/ca.pem")));

@@ -196,7 +196,7 @@ impl RedisStore {
                 cause,
             })
         };
-        let client = client(&url, ca_file.as_deref()).map_err(|e| unreachable(e.to_string()))?;
+        let client = client(&url, ca_file.as_deref()).map_err(unreachable)?;
         let timeout = Some(timeout);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
@@ -275,20 +275,23 @@ fn start_up_hint(url: &str, cause: &str, ca_file: Option<&Path>) -> String {
 }
 
 /// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
-fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, EngineError> {
-    if !crate::tls::cache_url_requires_tls(url) {
-        return redis::Client::open(url).map_err(EngineError::unavailable);
+fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
+    #[cfg(feature = "tls")]
+    if crate::tls::cache_url_requires_tls(url) {
+        install_crypto_provider();
+        if let Some(ca_file) = ca_file {
+            let root_cert = crate::tls::read_ca_file(ca_file).map_err(|e| e.to_string())?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert),
+            };
+            return redis::Client::build_with_tls(url, certificates).map_err(|e| e.to_string());
+        }
     }
-    install_crypto_provider();
-    let Some(ca_file) = ca_file else {
-        return redis::Client::open(url).map_err(EngineError::unavailable);
-    };
-    let root_cert = crate::tls::read_ca_file(ca_file).map_err(EngineError::unavailable)?;
-    let certificates = redis::TlsCertificates {
-        client_tls: None,
-        root_cert: Some(root_cert),
-    };
-    redis::Client::build_with_tls(url, certificates).map_err(EngineError::unavailable)
+    // Without TLS nothing reads a CA file: `features::check_ca_file` refuses one at start-up.
+    #[cfg(not(feature = "tls"))]
+    let _ = ca_file;
+    redis::Client::open(url).map_err(|e| e.to_string())
 }
 
 /// redis's rustls takes the process's default crypto provider, which rustls picks by itself
@@ -301,11 +304,6 @@ fn install_crypto_provider() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
-
-/// Without TLS a `rediss://` URL is refused before this (see `features::check`), and redis
-/// says so again if called directly.
-#[cfg(not(feature = "tls"))]
-fn install_crypto_provider() {}
 
 #[async_trait]
 impl RecordStore for RedisStore {
