@@ -7,7 +7,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Number, Value};
-use sessionkit::json::to_python_json;
+use sessionkit::django::json::to_python_json;
 use sessionkit_fuzz::{same_data, writes_unreadable_json};
 
 /// The values `serde_json::to_value` makes from Rust data.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use sessionkit::engine::user_of;
 use sessionkit::expiry::{expire_at_browser_close, expiry_age, expiry_date};
 use sessionkit::fuzzing::{parse_session_file, render_session_file};
-use sessionkit::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
+use sessionkit::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 use sessionkit_fuzz::{SECRET, same_data, writes_unreadable_json};
 use time::{Duration, OffsetDateTime};
 

@@ -43,7 +43,7 @@ fn is_integer(text: &str) -> bool {
 }
 
 /// Whether writing `session` gives JSON that `serde_json` cannot read back, for one of the two
-/// known reasons that `Session::insert` refuses (`sessionkit::json::readable_back`), which the
+/// known reasons that `Session::insert` refuses (`sessionkit::django::json::readable_back`), which the
 /// targets leave aside since they build values without `insert`:
 /// - an object key `$serde_json::private::Number`: with `arbitrary_precision`, serde_json takes
 ///   an object with that key for a number and fails on it;

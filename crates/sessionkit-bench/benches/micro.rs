@@ -34,8 +34,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use hmac::{Hmac, KeyInit, Mac};
 use in_process::SECRET;
 use serde_json::{Map, Value, json};
-use sessionkit::SessionKey;
-use sessionkit::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
+use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
+use sessionkit::engine::SessionKey;
 use sha2::{Digest, Sha256};
 
 /// A fixed signing time, so every run signs the same bytes.
@@ -57,7 +57,7 @@ fn session_of(bytes: usize) -> Map<String, Value> {
             .collect::<String>()
     };
     let mut data = json!({"user_id": 42, "n": 7}).as_object().unwrap().clone();
-    let size = |data: &Map<String, Value>| sessionkit::json::to_python_json(data).len();
+    let size = |data: &Map<String, Value>| sessionkit::django::json::to_python_json(data).len();
     let mut cart = Vec::new();
     // Grow the cart while an item (~30 bytes) and the padding key (~10 bytes) still fit.
     while size(&data) + 48 < bytes {
@@ -113,7 +113,7 @@ fn zlib(c: &mut Criterion) {
     use std::io::Write;
     let mut group = c.benchmark_group("zlib_level6");
     for (name, bytes) in SIZES {
-        let json = sessionkit::json::to_python_json(&session_of(bytes));
+        let json = sessionkit::django::json::to_python_json(&session_of(bytes));
         let fresh = |json: &[u8]| {
             let mut encoder = flate2::write::ZlibEncoder::new(
                 Vec::with_capacity(json.len() / 2),
@@ -151,12 +151,12 @@ fn json_codec(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_function(BenchmarkId::new("encode_decode", name), |b| {
             b.iter(|| {
-                let text = sessionkit::json::to_python_json(black_box(&data));
+                let text = sessionkit::django::json::to_python_json(black_box(&data));
                 serde_json::from_str::<Map<String, Value>>(&text).unwrap()
             })
         });
         group.bench_function(BenchmarkId::new("encode", name), |b| {
-            b.iter(|| sessionkit::json::to_python_json(black_box(&data)))
+            b.iter(|| sessionkit::django::json::to_python_json(black_box(&data)))
         });
     }
     group.finish();
@@ -181,7 +181,7 @@ fn floor(c: &mut Criterion) {
     let message = signed.rsplit_once(':').unwrap().0.as_bytes().to_vec();
     let mac = keyed_hmac();
     let now = SystemTime::now();
-    let json = sessionkit::json::to_python_json(&data);
+    let json = sessionkit::django::json::to_python_json(&data);
     assert_eq!(json.len(), 200);
     let mut group = c.benchmark_group("floor_200B");
     group.bench_function("sessionkit_sign_verify_payload", |b| {
@@ -229,11 +229,11 @@ fn floor(c: &mut Criterion) {
 /// Django's signed format without the zlib attempt, for `floor_200B` only: what signing costs
 /// when nothing but JSON, base64 and one HMAC is done.
 fn sign_uncompressed(mac: &Hmac<Sha256>, data: &Map<String, Value>, timestamp: u64) -> String {
-    let json = sessionkit::json::to_python_json(data);
+    let json = sessionkit::django::json::to_python_json(data);
     let mut value = String::with_capacity(json.len() * 4 / 3 + 56);
     URL_SAFE_NO_PAD.encode_append(json.as_bytes(), &mut value);
     value.push(':');
-    value.push_str(&sessionkit::signing::b62_encode(timestamp));
+    value.push_str(&sessionkit::django::signing::b62_encode(timestamp));
     let mut mac = mac.clone();
     mac.update(value.as_bytes());
     let signature = URL_SAFE_NO_PAD.encode_to_string(mac.finalize().into_bytes());
@@ -254,7 +254,7 @@ fn verify_uncompressed(mac: &Hmac<Sha256>, value: &str) -> Option<Map<String, Va
         return None;
     }
     let (payload, timestamp) = signed.rsplit_once(':')?;
-    sessionkit::signing::b62_decode(timestamp)?;
+    sessionkit::django::signing::b62_decode(timestamp)?;
     let json = URL_SAFE_NO_PAD.decode_to_vec(payload).ok()?;
     serde_json::from_slice(&json).ok()
 }

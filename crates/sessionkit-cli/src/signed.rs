@@ -5,9 +5,9 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use sessionkit::json::to_python_json;
+use sessionkit::django::json::to_python_json;
+use sessionkit::django::signing::{COOKIE_SALT, Signer};
 use sessionkit::settings::DEFAULT_COOKIE_AGE;
-use sessionkit::signing::{COOKIE_SALT, Signer};
 
 use crate::Failure;
 

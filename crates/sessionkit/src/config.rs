@@ -105,7 +105,8 @@ impl FromStr for EngineKind {
 /// The `SameSite` attribute of the session cookie.
 ///
 /// ```
-/// use sessionkit::{SameSite, Settings};
+/// use sessionkit::Settings;
+/// use sessionkit::settings::SameSite;
 ///
 /// let mut settings = Settings::new("secret");
 /// settings.set("SESSION_COOKIE_SAMESITE", "Strict")?;

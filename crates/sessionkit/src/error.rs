@@ -69,7 +69,8 @@ impl SessionError {
     ///
     /// ```
     /// use http::StatusCode;
-    /// use sessionkit::{EngineError, SessionError};
+    /// use sessionkit::SessionError;
+    /// use sessionkit::engine::EngineError;
     ///
     /// let outage = SessionError::from(EngineError::unavailable(std::io::Error::other("down")));
     /// assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -91,7 +92,8 @@ impl SessionError {
     /// The response body: enough for the user to act on, without internals.
     ///
     /// ```
-    /// use sessionkit::{EngineError, SessionError};
+    /// use sessionkit::SessionError;
+    /// use sessionkit::engine::EngineError;
     ///
     /// let error = SessionError::from(EngineError::unavailable(std::io::Error::other(
     ///     "connection refused to 10.0.0.5:6379",

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
+use crate::django::signing::Signer;
 use crate::engine::Data;
 use crate::engine::file::{Record, lock_path, session_path};
-use crate::signing::Signer;
 
 /// The most bytes a compressed signed payload may inflate to.
-pub const MAX_DECOMPRESSED_BYTES: u64 = crate::signing::MAX_DECOMPRESSED_BYTES;
+pub const MAX_DECOMPRESSED_BYTES: u64 = crate::django::signing::MAX_DECOMPRESSED_BYTES;
 
 /// `text` + `:` + `signer`'s signature of it: a validly signed value around any payload and
 /// timestamp, such as only a holder of the secret could make.

@@ -12,39 +12,16 @@ use subtle::ConstantTimeEq;
 
 const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Length of a freshly minted key (Django's `get_random_string(32, VALID_KEY_CHARS)`).
-///
-/// ```
-/// use sessionkit::SessionKey;
-/// use sessionkit::key::KEY_LENGTH;
-///
-/// assert_eq!(SessionKey::generate().as_str().len(), KEY_LENGTH);
-/// ```
-pub const KEY_LENGTH: usize = 32;
+pub(crate) const KEY_LENGTH: usize = 32;
 /// Shortest cookie value that can be a key; Django's `_validate_session_key` uses the same bound.
-///
-/// ```
-/// use sessionkit::SessionKey;
-/// use sessionkit::key::MIN_KEY_LENGTH;
-///
-/// assert!(SessionKey::is_well_formed(&"a".repeat(MIN_KEY_LENGTH)));
-/// assert!(!SessionKey::is_well_formed(&"a".repeat(MIN_KEY_LENGTH - 1)));
-/// ```
-pub const MIN_KEY_LENGTH: usize = 8;
+pub(crate) const MIN_KEY_LENGTH: usize = 8;
 /// Longest accepted key: Django's `session_key` column is `varchar(40)`.
-///
-/// ```
-/// use sessionkit::SessionKey;
-/// use sessionkit::key::MAX_KEY_LENGTH;
-///
-/// assert!(SessionKey::is_well_formed(&"a".repeat(MAX_KEY_LENGTH)));
-/// assert!(!SessionKey::is_well_formed(&"a".repeat(MAX_KEY_LENGTH + 1)));
-/// ```
-pub const MAX_KEY_LENGTH: usize = 40;
+pub(crate) const MAX_KEY_LENGTH: usize = 40;
 
 /// A validated session key.
 ///
 /// ```
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 ///
 /// let key = SessionKey::generate();
 /// assert_eq!(key.as_str().len(), 32);
@@ -63,7 +40,7 @@ impl SessionKey {
     /// could be trusted and continuing would be worse.
     ///
     /// ```
-    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::SessionKey;
     ///
     /// let (a, b) = (SessionKey::generate(), SessionKey::generate());
     /// assert_ne!(a, b);
@@ -98,7 +75,7 @@ impl SessionKey {
     /// can never reach a query or a file path.
     ///
     /// ```
-    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::SessionKey;
     ///
     /// assert!(SessionKey::parse("abcdefgh12345678").is_some());
     /// assert!(SessionKey::parse("").is_none());
@@ -113,7 +90,7 @@ impl SessionKey {
     /// The check behind [`SessionKey::parse`], without allocating.
     ///
     /// ```
-    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::SessionKey;
     ///
     /// assert!(SessionKey::is_well_formed("0123456789abcdef"));
     /// assert!(!SessionKey::is_well_formed("0123456789abcdef;")); // ';' is not in [a-z0-9]
@@ -128,7 +105,7 @@ impl SessionKey {
     /// The key itself, for the cookie. Never log it.
     ///
     /// ```
-    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::SessionKey;
     ///
     /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
     /// assert_eq!(key.as_str(), "abcdefgh12345678");
@@ -142,7 +119,7 @@ impl SessionKey {
     /// dump holds no usable cookie.
     ///
     /// ```
-    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::SessionKey;
     ///
     /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
     /// let hash = key.hashed();
@@ -157,7 +134,7 @@ impl SessionKey {
     /// A short, non-reversible tag for logs: the first 8 hex digits of [`SessionKey::hashed`].
     ///
     /// ```
-    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::SessionKey;
     ///
     /// let key = SessionKey::generate();
     /// assert_eq!(key.fingerprint(), key.hashed()[..8]);
@@ -245,6 +222,19 @@ impl fmt::Display for SessionKey {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn keys_are_minted_at_32_and_accepted_from_8_to_40_characters() {
+        assert_eq!(SessionKey::generate().as_str().len(), KEY_LENGTH);
+        for (length, accepted) in [
+            (MIN_KEY_LENGTH - 1, false),
+            (MIN_KEY_LENGTH, true),
+            (MAX_KEY_LENGTH, true),
+            (MAX_KEY_LENGTH + 1, false),
+        ] {
+            assert_eq!(SessionKey::is_well_formed(&"a".repeat(length)), accepted);
+        }
+    }
 
     #[test]
     fn generated_keys_are_32_lowercase_alphanumerics_and_distinct() {

@@ -72,12 +72,17 @@
 //!
 //! ## Layout
 //!
-//! - [`Session`] / [`LazySession`]: the handle handlers use (Django's `SessionBase` API).
-//! - [`Sessions`]: one engine plus [`Settings`]; [`Sessions::layer`] is the tower layer.
-//! - [`engine`]: the [`engine::Engine`] trait, one module per engine, and the store contract
-//!   ([`engine::store`]) that server engines are built on.
-//! - [`signing`], [`json`]: Django's signed format, byte for byte.
-//! - [`django`]: trusting a login made by Django's `django.contrib.auth`.
+//! The crate root holds what an application needs: [`Sessions`] (and [`SessionsBuilder`]),
+//! [`Session`] / [`LazySession`] (Django's `SessionBase` API), [`SessionLayer`],
+//! [`SessionError`], [`Settings`], [`EngineKind`], [`ConfigError`], [`Expiry`] and the
+//! background [`ExpiryTask`]. The rest is in five modules:
+//!
+//! - [`settings`]: every setting, its default and range;
+//! - [`engine`]: for store authors — the [`engine::Engine`] trait, the store contract
+//!   ([`engine::RecordStore`], [`engine::ServerEngine`]) and one module per built-in engine;
+//! - [`django`]: interoperating with Django — its signed format ([`django::signing`]) and JSON
+//!   ([`django::json`]) byte for byte, and trusting a login made by `django.contrib.auth`;
+//! - [`expiry`]: Django's expiry rules (`get_expiry_age`, `get_expiry_date`);
 //! - `testing` (feature `testing`): the conformance suite, for a store of your own.
 
 #![warn(missing_docs)]
@@ -107,26 +112,21 @@ mod features;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod json;
-pub mod key;
+mod key;
 mod middleware;
 mod session;
 mod sessions;
 mod set_cookie;
 pub mod settings;
-pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
 
 pub use builder::SessionsBuilder;
-pub use engine::{Engine, EngineError};
 pub use error::SessionError;
 pub use expiry::Expiry;
-pub use expiry_task::{EXPIRY_BATCH, ExpiryStats, ExpiryTask};
-pub use key::SessionKey;
+pub use expiry_task::{ExpiryStats, ExpiryTask};
 pub use middleware::{SessionLayer, SessionService, request_cookie};
 pub use session::{LazySession, Session};
 pub use sessions::Sessions;
-pub use set_cookie::MAX_COOKIE_BYTES;
-pub use settings::{ConfigError, EngineKind, SameSite, Settings};
+pub use settings::{ConfigError, EngineKind, Settings};

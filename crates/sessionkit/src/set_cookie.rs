@@ -27,7 +27,9 @@ use crate::settings::{SameSite, Settings};
 /// # .await?;
 /// use axum::{Router, body::Body, routing::get};
 /// use http::{Request, StatusCode};
-/// use sessionkit::{MAX_COOKIE_BYTES, Session, SessionError, SessionKey};
+/// use sessionkit::{Session, SessionError};
+/// use sessionkit::settings::MAX_COOKIE_BYTES;
+/// use sessionkit::engine::SessionKey;
 /// use tower::ServiceExt;
 ///
 /// async fn hoard(session: Session) -> Result<(), SessionError> {

@@ -16,12 +16,15 @@ use axum::routing::get;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::json;
+use sessionkit::engine::Engine;
+use sessionkit::engine::EngineError;
+use sessionkit::engine::SessionKey;
 use sessionkit::engine::cache::{CacheRead, DELETED};
 use sessionkit::engine::{
     Cache, CachedDbStore, Capabilities, Data, Loaded, MemoryStore, RecordStore, RecordWrite,
     RedisStore, ScanPage, ServerEngine, SqlStore, StoredRecord,
 };
-use sessionkit::{Engine, EngineError, EngineKind, Session, SessionError, SessionKey};
+use sessionkit::{EngineKind, Session, SessionError};
 use sessionkit::{Sessions, Settings};
 use sessionkit_testkit::{PrivateRedis, TcpProxy, TempDir};
 use time::OffsetDateTime;

@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use sessionkit::engine::SessionKey;
 use sessionkit::engine::{
     self, ChangeSet, CopyReport, Data, Engine, EngineError, ExportedSession, ImportOutcome,
     SaveRequest,
 };
-use sessionkit::{EngineKind, SessionKey, Settings};
+use sessionkit::{EngineKind, Settings};
 use sqlx::AssertSqlSafe;
 use time::{Duration, OffsetDateTime};
 

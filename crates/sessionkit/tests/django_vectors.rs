@@ -4,8 +4,8 @@
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
-use sessionkit::json::to_python_json;
-use sessionkit::signing::{COOKIE_SALT, SignatureError, Signer};
+use sessionkit::django::json::to_python_json;
+use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer};
 
 fn vectors() -> Value {
     let text = include_str!("vectors/django_signing.json");
@@ -131,7 +131,7 @@ fn db_and_cookie_salts_do_not_verify_each_other() {
         let other_salt = if field(vector, "backend") == "db" {
             COOKIE_SALT
         } else {
-            sessionkit::signing::STORE_SALT
+            sessionkit::django::signing::STORE_SALT
         };
         let crossed = Signer::new(other_salt, field(vector, "secret"), &[]);
         assert_eq!(

@@ -9,7 +9,8 @@ use axum::body::Body;
 use axum::routing::get;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use sessionkit::{EngineKind, Session, SessionError, SessionKey, Sessions, Settings};
+use sessionkit::engine::SessionKey;
+use sessionkit::{EngineKind, Session, SessionError, Sessions, Settings};
 use tower::ServiceExt;
 
 /// One app directory (its SQLite file) that outlives "restarts" with other settings.

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sessionkit::engine::SessionKey;
 use sessionkit::engine::{ChangeSet, Data, SaveRequest};
-use sessionkit::{EngineKind, SessionKey, Sessions, Settings};
+use sessionkit::{EngineKind, Sessions, Settings};
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
 

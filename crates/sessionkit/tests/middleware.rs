@@ -10,9 +10,10 @@ use axum::extract::Path;
 use axum::routing::get;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
+use sessionkit::django::signing::{COOKIE_SALT, Signer};
+use sessionkit::engine::SessionKey;
 use sessionkit::engine::{DbEngine, Engine, SignedCookieEngine};
-use sessionkit::signing::{COOKIE_SALT, Signer};
-use sessionkit::{EngineKind, Expiry, Session, SessionKey, Sessions, Settings};
+use sessionkit::{EngineKind, Expiry, Session, Sessions, Settings};
 use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -417,7 +418,7 @@ async fn cookie_attributes_are_exactly_as_configured(kind: Kind) {
     let env = Env::with(kind, |s| {
         s.cookie_secure = false;
         s.cookie_httponly = false;
-        s.cookie_samesite = Some(sessionkit::SameSite::Strict);
+        s.cookie_samesite = Some(sessionkit::settings::SameSite::Strict);
         s.cookie_path = "/app".into();
         s.cookie_domain = Some("example.com".into());
     })

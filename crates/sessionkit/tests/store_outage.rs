@@ -12,7 +12,8 @@ use axum::routing::get;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use sessionkit::engine::DbEngine;
-use sessionkit::{EngineKind, Session, SessionError, SessionKey, Sessions, Settings};
+use sessionkit::engine::SessionKey;
+use sessionkit::{EngineKind, Session, SessionError, Sessions, Settings};
 use sessionkit_testkit::{PrivateRedis, TcpProxy, spare_port};
 use tower::ServiceExt;
 

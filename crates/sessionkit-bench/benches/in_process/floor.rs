@@ -18,7 +18,7 @@ use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response};
 use serde_json::{Map, Value};
-use sessionkit::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
+use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 use tower::{Layer, Service};
 
 const COOKIE_NAME: &str = "floorid";

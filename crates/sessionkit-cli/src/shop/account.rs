@@ -5,8 +5,9 @@
 use axum::extract::Query;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sessionkit::SessionError;
+use sessionkit::engine::EngineError;
 use sessionkit::engine::{Data, UserSession};
-use sessionkit::{EngineError, SessionError};
 
 use super::activity::{LAST_SEEN_KEY, USER_AGENT_KEY};
 use super::csrf;

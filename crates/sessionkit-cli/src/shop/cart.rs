@@ -4,6 +4,7 @@ use axum::Form;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sessionkit::SessionError;
+use sessionkit::django::messages::{self, Level};
 
 use super::cart_contents::{load, store};
 use super::csrf;
@@ -42,6 +43,10 @@ pub struct Item {
 
 /// `POST /cart/add`: one more of a product, then the cart.
 pub async fn add(visit: Visit, Form(item): Form<Item>) -> Result<Response, SessionError> {
+    if let Some(product) = products::find(&item.slug) {
+        let text = format!("Added {} to your cart.", product.name);
+        messages::add(&visit.session, Level::SUCCESS, text)?;
+    }
     change(visit, &item, |quantity| {
         *quantity = (*quantity + 1).min(MAX_QUANTITY);
     })

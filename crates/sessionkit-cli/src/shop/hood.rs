@@ -10,8 +10,9 @@
 use std::time::SystemTime;
 
 use serde_json::Value;
-use sessionkit::signing::SignatureError;
-use sessionkit::{EngineKind, MAX_COOKIE_BYTES, Session, Settings};
+use sessionkit::django::signing::SignatureError;
+use sessionkit::settings::MAX_COOKIE_BYTES;
+use sessionkit::{EngineKind, Session, Settings};
 use time::OffsetDateTime;
 
 use super::format::{escape, timestamp};

@@ -1,6 +1,8 @@
 //! The HTML around every page: header with the navigation, the page itself, and the "under
 //! the hood" panel. Server-rendered, a little inline CSS, no JavaScript.
 
+use sessionkit::django::messages::Message;
+
 use super::csrf;
 use super::format::escape;
 use super::users::User;
@@ -15,6 +17,8 @@ pub struct Frame<'a> {
     pub cart_items: u32,
     /// The session's CSRF token, for the logout form (needed only when someone is logged in).
     pub csrf_token: Option<&'a str>,
+    /// Flash messages to show once, above the content (Django's messages framework).
+    pub messages: &'a [Message],
     /// The page's content (HTML).
     pub main: &'a str,
     /// The "under the hood" panel (HTML).
@@ -35,6 +39,8 @@ const STYLE: &str = "
   header button { background: transparent; color: #fff; border: 1px solid #fff6; padding: .2rem .7rem; }
   .badge { white-space: nowrap; display: inline-block; min-width: 1.5rem; padding: 0 .4rem; border-radius: 1rem; background: var(--accent); color: #fff; text-align: center; font-size: .85rem; }
   main { max-width: 64rem; margin: 1.5rem auto; padding: 0 1rem; }
+  .messages { list-style: none; padding: 0; }
+  .messages li { padding: .5rem .8rem; border-radius: 6px; background: #e8f5e9; }
   h1 { font-size: 1.6rem; margin: 0 0 1rem; }
   h2 { font-size: 1.2rem; }
   .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(14rem, 1fr)); gap: 1rem; }
@@ -75,10 +81,12 @@ pub fn render(frame: &Frame<'_>) -> String {
         user,
         cart_items,
         csrf_token,
+        messages,
         main,
         hood,
     } = frame;
     let title = escape(title);
+    let messages = flash(messages);
     let account = match (user, csrf_token) {
         (Some(user), Some(csrf_token)) => format!(
             "<a href=\"/account\">Signed in as <strong id=\"who\">{name}</strong></a>
@@ -107,7 +115,7 @@ pub fn render(frame: &Frame<'_>) -> String {
   </div>
 </header>
 <main>
-<h1>{title}</h1>
+{messages}<h1>{title}</h1>
 {main}
 </main>
 {hood}
@@ -117,10 +125,31 @@ pub fn render(frame: &Frame<'_>) -> String {
     )
 }
 
+/// The flash messages as a list whose items carry Django's tags as classes; text is escaped
+/// unless the message was marked safe.
+fn flash(messages: &[Message]) -> String {
+    if messages.is_empty() {
+        return String::new();
+    }
+    let items: String = messages
+        .iter()
+        .map(|message| {
+            let text = if message.safe {
+                message.text.clone()
+            } else {
+                escape(&message.text)
+            };
+            format!("<li class=\"{}\">{text}</li>", escape(&message.tags()))
+        })
+        .collect();
+    format!("<ul class=\"messages\" id=\"messages\">{items}</ul>\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::shop::users::USERS;
+    use sessionkit::django::messages::Level;
 
     #[test]
     fn the_frame_escapes_the_title_and_offers_logout_with_the_token_when_logged_in() {
@@ -129,6 +158,7 @@ mod tests {
             user: Some(&USERS[0]),
             cart_items: 2,
             csrf_token: Some("t0k3n"),
+            messages: &[Message::new(Level::SUCCESS, "Added <tea>.")],
             main: "<p>main</p>",
             hood: "<aside>hood</aside>",
         };
@@ -138,6 +168,10 @@ mod tests {
         assert!(html.contains("name=\"csrf_token\" value=\"t0k3n\""));
         assert!(html.contains("<span class=\"badge\" id=\"cart-count\">2</span>"));
         assert!(html.contains("<p>main</p>") && html.contains("<aside>hood</aside>"));
+        assert!(
+            html.contains("<li class=\"success\">Added &lt;tea&gt;.</li>"),
+            "{html}"
+        );
 
         let anonymous = render(&Frame {
             user: None,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use sessionkit::Sessions;
-use sessionkit::signing::{COOKIE_SALT, Signer};
+use sessionkit::django::signing::{COOKIE_SALT, Signer};
 
 /// Most bytes a cookie is decompressed to for the panel: sixteen times what a browser keeps.
 pub const MAX_DECODED_BYTES: u64 = 64 * 1024;

@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use sessionkit::django::messages;
 use sessionkit::{Session, SessionError};
 
 use super::csrf::Csrf;
@@ -92,6 +93,7 @@ impl Visit {
             user,
             cart_items: cart_contents::item_count(&self.session)?,
             csrf_token: csrf_token.as_deref(),
+            messages: &messages::take(&self.session)?,
             main,
             hood: &hood::panel(&self.shop, &self.session, self.cookie()),
         });

@@ -407,9 +407,21 @@ fn a_page_view_that_changes_nothing_writes_nothing() {
         assert_eq!(again.header("set-cookie"), None, "{path}");
     }
     submit(&mut browser, &server, "/cart/add", "slug=padlock");
+    // The page the add redirects to shows its flash message once, which takes it from the
+    // session: that view writes; the views after it change nothing.
+    let redirected = browser.get(&server, "/cart");
+    assert!(
+        redirected.body.contains("Added Padlock to your cart."),
+        "{}",
+        redirected.body
+    );
     for path in ["/", "/products/padlock", "/cart", "/login"] {
         let again = browser.get(&server, path);
         assert_eq!(again.header("set-cookie"), None, "{path} with a session");
+        assert!(
+            !again.body.contains("to your cart."),
+            "{path}: a message is shown once"
+        );
     }
 }
 

@@ -15,7 +15,7 @@ fn two_servers(label: &str, env: &[(&str, &str)]) -> (TempDir, TempDir, Server, 
 fn unique(prefix: &str) -> String {
     format!(
         "{prefix}{}",
-        &sessionkit::SessionKey::generate().as_str()[..12]
+        &sessionkit::engine::SessionKey::generate().as_str()[..12]
     )
 }
 

@@ -55,7 +55,9 @@ pub const MAX_ENTRY_AGE: time::Duration = time::Duration::minutes(5);
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use sessionkit::engine::cache::open_cache;
 /// use sessionkit::engine::{CachedDbStore, RecordStore, ServerEngine, SqlStore};
-/// use sessionkit::{Engine, EngineKind, SessionKey, Sessions, Settings};
+/// use sessionkit::{EngineKind, Sessions, Settings};
+/// use sessionkit::engine::Engine;
+/// use sessionkit::engine::SessionKey;
 ///
 /// let settings = Settings {
 ///     engine: EngineKind::CachedDb,

@@ -30,14 +30,15 @@ use super::store::{
 };
 use super::{Data, EngineError, Loaded, user_of};
 use crate::config::{Secrets, redact_password};
-use crate::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
+use crate::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 use crate::tls::{certificate_hint, url_with_ca_file};
 
 mod connection;
 mod sql;
 
 use connection::Unreachable;
-pub use sql::{Dialect, TableFormat};
+pub use sql::Dialect;
+use sql::TableFormat;
 use sql::{Queries, pool_options};
 
 /// The SQL engine: a [`ServerEngine`] over a [`SqlStore`].
@@ -46,7 +47,8 @@ use sql::{Queries, pool_options};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use sessionkit::engine::DbEngine;
-/// use sessionkit::{Engine, Settings};
+/// use sessionkit::Settings;
+/// use sessionkit::engine::Engine;
 ///
 /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
 /// let engine = DbEngine::connect(&settings).await?;
@@ -66,7 +68,8 @@ impl DbEngine {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use sessionkit::engine::DbEngine;
     /// use sessionkit::engine::db::Dialect;
-    /// use sessionkit::{Engine, Settings};
+    /// use sessionkit::Settings;
+    /// use sessionkit::engine::Engine;
     ///
     /// let settings = Settings {
     ///     db_url: "postgres://postgres@127.0.0.1:5432/test".into(),
@@ -96,7 +99,7 @@ impl DbEngine {
     ///
     /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
     /// let engine = Arc::new(DbEngine::connect(&settings).await?);
-    /// # sessionkit::Engine::migrate(&*engine).await?;
+    /// # sessionkit::engine::Engine::migrate(&*engine).await?;
     /// # let sessions = Sessions::new(engine.clone(), settings)?;
     /// # let session = sessions.start(None).load().await?;
     /// # session.insert("n", 1)?;
@@ -310,7 +313,8 @@ impl SqlStore {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::Arc;
     /// use sessionkit::engine::{Data, RecordStore, RecordWrite, SqlStore};
-    /// use sessionkit::{SessionKey, Settings};
+    /// use sessionkit::Settings;
+    /// use sessionkit::engine::SessionKey;
     ///
     /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
     /// let store = SqlStore::connect(&settings).await?;

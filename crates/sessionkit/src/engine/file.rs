@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::store::{Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
-use crate::json::to_python_json;
+use crate::django::json::to_python_json;
 use crate::key::SessionKey;
 
 const FILE_PREFIX: &str = "sessionkit_";
@@ -30,7 +30,8 @@ const LOCK_FILE: &str = ".sessionkit.lock";
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use sessionkit::{EngineKind, SessionKey, Sessions, Settings};
+/// use sessionkit::{EngineKind, Sessions, Settings};
+/// use sessionkit::engine::SessionKey;
 ///
 /// let dir = std::env::temp_dir().join(format!("sessions-{}", SessionKey::generate().as_str()));
 /// std::fs::create_dir(&dir)?;
@@ -102,7 +103,7 @@ impl FileStore {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
     /// use sessionkit::engine::{FileStore, ServerEngine};
-    /// use sessionkit::Engine;
+    /// use sessionkit::engine::Engine;
     ///
     /// let store = FileStore::new(std::env::temp_dir());
     /// let engine = ServerEngine::new(store, Duration::from_secs(5));

@@ -49,6 +49,9 @@ pub use store::{
 pub use transfer::{CopyReport, ExportPage, ExportedSession, ImportOutcome, copy_sessions};
 pub use user_sessions::{USER_ID_KEY, UserSession, user_of};
 
+pub use crate::expiry_task::EXPIRY_BATCH;
+pub use crate::key::SessionKey;
+
 /// Session data: a JSON object in insertion order.
 ///
 /// ```
@@ -106,7 +109,8 @@ pub struct Loaded {
 /// # .await?;
 /// # let session = sessions.start(None).load().await?;
 /// use http::StatusCode;
-/// use sessionkit::{EngineError, SessionError};
+/// use sessionkit::SessionError;
+/// use sessionkit::engine::EngineError;
 ///
 /// session.insert("n", 1)?;
 /// let cookie = session.save().await?.unwrap();
@@ -150,7 +154,8 @@ impl EngineError {
     ///
     /// ```
     /// use http::StatusCode;
-    /// use sessionkit::{EngineError, SessionError};
+    /// use sessionkit::SessionError;
+    /// use sessionkit::engine::EngineError;
     ///
     /// // In a custom engine: a failure of the store's client becomes a 503, not a 500.
     /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "redis is down");
@@ -170,7 +175,9 @@ impl EngineError {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use sessionkit::engine::Capabilities;
-/// use sessionkit::{Engine, EngineKind, SessionKey, Settings};
+/// use sessionkit::{EngineKind, Settings};
+/// use sessionkit::engine::Engine;
+/// use sessionkit::engine::SessionKey;
 ///
 /// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
 /// let engine: Arc<dyn Engine> = sessionkit::engine::open(&settings).await?;
@@ -318,7 +325,7 @@ const FIRST_CLEAR_STEP: usize = 1_000;
 /// that), up to `max_batch`: a million expired PostgreSQL rows go in a few dozen statements.
 ///
 /// ```no_run
-/// # async fn demo(engine: &dyn sessionkit::Engine) -> Result<(), sessionkit::EngineError> {
+/// # async fn demo(engine: &dyn sessionkit::engine::Engine) -> Result<(), sessionkit::engine::EngineError> {
 /// let removed = sessionkit::engine::clear_expired(engine, 100_000, |n| eprint!("\r{n}")).await?;
 /// println!("deleted {removed} expired sessions");
 /// # Ok(()) }

@@ -229,7 +229,7 @@ impl ChangeSet {
 /// # })
 /// # .await?;
 /// use std::sync::Arc;
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::{ChangeSet, Data, SaveRequest};
 ///
 /// let (data, changes) = (Arc::new(Data::new()), ChangeSet::default());

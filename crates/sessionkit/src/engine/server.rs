@@ -74,7 +74,7 @@ impl<S: RecordStore> ServerEngine<S> {
     /// ```
     /// use std::time::Duration;
     /// use sessionkit::engine::{FileStore, ServerEngine};
-    /// use sessionkit::Engine;
+    /// use sessionkit::engine::Engine;
     ///
     /// let store = FileStore::new(std::env::temp_dir());
     /// let engine = ServerEngine::new(store, Duration::from_secs(2));
@@ -95,7 +95,7 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::{sync::Arc, time::Duration};
     /// use sessionkit::engine::{Cache, MemoryStore, ServerEngine};
-    /// use sessionkit::Engine;
+    /// use sessionkit::engine::Engine;
     ///
     /// let cache: Arc<dyn Cache> = Arc::new(MemoryStore::new(100));
     /// let engine = ServerEngine::shared(cache.clone(), Duration::from_secs(5));

@@ -14,10 +14,10 @@ use time::OffsetDateTime;
 
 use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::config::Secrets;
+use crate::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 use crate::expiry::expiry_date;
 use crate::key::MIN_KEY_LENGTH;
 use crate::set_cookie::MAX_COOKIE_BYTES;
-use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 
 /// No longer value can be one we wrote: it is [`MAX_COOKIE_BYTES`], the limit browsers put on
 /// a cookie's name and value together, applied to the value alone. That bound is loose (the
@@ -27,7 +27,8 @@ use crate::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 /// ```
 /// use sessionkit::engine::SignedCookieEngine;
 /// use sessionkit::engine::signed_cookies::MAX_COOKIE_VALUE_BYTES;
-/// use sessionkit::{Engine, Settings};
+/// use sessionkit::Settings;
+/// use sessionkit::engine::Engine;
 ///
 /// let engine = SignedCookieEngine::new(&Settings::new("secret"));
 /// let huge = "a".repeat(MAX_COOKIE_VALUE_BYTES + 1);
@@ -86,8 +87,9 @@ impl SignedCookieEngine {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use sessionkit::engine::SignedCookieEngine;
-    /// use sessionkit::signing::{COOKIE_SALT, Signer};
-    /// use sessionkit::{Engine, Settings};
+    /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
+    /// use sessionkit::Settings;
+    /// use sessionkit::engine::Engine;
     ///
     /// let settings = Settings {
     ///     secret_key: "new secret".into(),

@@ -20,7 +20,7 @@ use super::ServerEngine;
 /// How a store names its records.
 ///
 /// ```
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::{Addressing, MemoryStore, RecordStore};
 ///
 /// let key = SessionKey::generate();
@@ -42,7 +42,7 @@ impl Addressing {
     /// The address of the record of `key`.
     ///
     /// ```
-    /// use sessionkit::SessionKey;
+    /// use sessionkit::engine::SessionKey;
     /// use sessionkit::engine::{Addressing, MemoryStore, RecordStore};
     ///
     /// let key = SessionKey::parse("abcdefgh12345678").unwrap();
@@ -191,7 +191,7 @@ impl<'a> RecordWrite<'a> {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::{Data, MemoryStore, RecordStore, RecordWrite};
 ///
 /// let store = MemoryStore::new(10);
@@ -324,7 +324,7 @@ fn unsupported<S: RecordStore + ?Sized>(store: &S, what: &'static str) -> Engine
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::{Data, MemoryStore, RecordStore, RecordWrite};
 ///
 /// let store = MemoryStore::new(10);
@@ -358,7 +358,7 @@ pub struct ScanPage {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use serde_json::json;
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::{Data, MemoryStore, RecordStore, RecordWrite, USER_ID_KEY};
 ///
 /// let store = MemoryStore::new(10);
@@ -402,7 +402,7 @@ pub fn lease_window(lease: Duration) -> (i64, i64) {
 /// address from elsewhere (an import, a file name) is checked before it names a record here.
 ///
 /// ```
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::is_key_hash;
 ///
 /// assert!(is_key_hash(&SessionKey::generate().hashed()));

@@ -14,7 +14,8 @@ use crate::key::SessionKey;
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use serde_json::json;
 /// use sessionkit::engine::{Data, ExportedSession, ImportOutcome};
-/// use sessionkit::{EngineKind, SessionKey, Settings};
+/// use sessionkit::{EngineKind, Settings};
+/// use sessionkit::engine::SessionKey;
 ///
 /// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
 /// let engine = sessionkit::engine::open(&settings).await?;
@@ -225,9 +226,9 @@ impl CopyReport {
 ///
 /// ```no_run
 /// # async fn demo(
-/// #     from: &dyn sessionkit::Engine,
-/// #     to: &dyn sessionkit::Engine,
-/// # ) -> Result<(), sessionkit::EngineError> {
+/// #     from: &dyn sessionkit::engine::Engine,
+/// #     to: &dyn sessionkit::engine::Engine,
+/// # ) -> Result<(), sessionkit::engine::EngineError> {
 /// let report = sessionkit::engine::copy_sessions(from, to, 1000, |r| eprint!("\r{}", r.seen()))
 ///     .await?;
 /// println!("copied {} sessions", report.copied);

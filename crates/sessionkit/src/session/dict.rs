@@ -95,7 +95,7 @@ impl Session {
             source,
         };
         let value = serde_json::to_value(value).map_err(type_error)?;
-        crate::json::readable_back(&value)
+        crate::django::json::readable_back(&value)
             .map_err(|why| type_error(serde::ser::Error::custom(why)))?;
         self.state().set(key, value);
         Ok(())

@@ -210,7 +210,7 @@ impl Session {
     /// `flush` or `cycle_key` are deleted first. For use outside the middleware: background
     /// jobs, tests, tools. Unlike the middleware, it saves a session that was not modified too.
     /// Like the middleware, it refuses a cookie value browsers would drop
-    /// ([`MAX_COOKIE_BYTES`](crate::MAX_COOKIE_BYTES)) with [`SessionError::CookieTooLarge`].
+    /// ([`MAX_COOKIE_BYTES`](crate::settings::MAX_COOKIE_BYTES)) with [`SessionError::CookieTooLarge`].
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::config::redact_password;
 pub use crate::config::{ConfigError, EngineKind, SameSite, Secrets};
+pub use crate::set_cookie::MAX_COOKIE_BYTES;
 
 mod load;
 mod rules;

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::Harness;
-use crate::SessionKey;
 use crate::engine::Data;
+use crate::engine::SessionKey;
 
 /// Item 23: Round trip through save and the next request: ints (beyond 2^63 and 64 bits too),
 /// floats (beyond what a float holds too: Python would write those as `Infinity`), BMP and astral unicode, escapes, nested arrays and objects, a 3 KB compressible

@@ -15,7 +15,8 @@ use serde_json::json;
 use tower::ServiceExt;
 
 use super::Harness;
-use crate::{EngineError, Session, SessionError, Sessions, Settings};
+use crate::engine::EngineError;
+use crate::{Session, SessionError, Sessions, Settings};
 
 /// Requests in flight at once on the shared session.
 const CLIENTS: usize = 16;

@@ -7,7 +7,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::{Harness, flags, logs, object};
-use crate::{EngineError, SessionError, SessionKey};
+use crate::SessionError;
+use crate::engine::{EngineError, SessionKey};
 
 /// Item 13: Data is still readable after save, in the same session and in the next request; an
 /// update keeps a server session's key.

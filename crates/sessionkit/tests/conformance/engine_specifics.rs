@@ -2,9 +2,9 @@
 //! SQLite, PostgreSQL and MariaDB) and signed cookies without a store (item 46).
 
 use serde_json::json;
-use sessionkit::SessionKey;
+use sessionkit::django::signing::{STORE_SALT, Signer};
+use sessionkit::engine::SessionKey;
 use sessionkit::engine::db::Dialect;
-use sessionkit::signing::{STORE_SALT, Signer};
 use sessionkit::testing::{SECRET, object};
 
 use crate::harness::EngineHarness;

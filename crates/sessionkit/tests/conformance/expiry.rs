@@ -3,8 +3,9 @@
 //! store are `sessionkit::testing::expiry`.
 
 use serde_json::json;
+use sessionkit::Expiry;
+use sessionkit::engine::SessionKey;
 use sessionkit::testing::{load, object};
-use sessionkit::{Expiry, SessionKey};
 use time::{Duration, OffsetDateTime};
 
 use crate::harness::{EngineHarness, redis_connection};

@@ -10,9 +10,10 @@ use std::ops::Deref;
 use std::path::PathBuf;
 
 use sessionkit::engine::DbEngine;
+use sessionkit::engine::SessionKey;
 use sessionkit::engine::db::Dialect;
 use sessionkit::testing::{Harness, SECRET};
-use sessionkit::{EngineKind, SessionKey, Settings};
+use sessionkit::{EngineKind, Settings};
 use sqlx::{AssertSqlSafe, Row};
 
 pub use crate::common::{REDIS_URL, delete_redis_keys, redis_connection};

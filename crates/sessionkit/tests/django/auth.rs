@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use sessionkit::django::json::to_python_json;
 use sessionkit::django::{DjangoLogin, HASH_SESSION_KEY, session_auth_hash};
 use sessionkit::engine::SignedCookieEngine;
-use sessionkit::json::to_python_json;
 use sessionkit::{EngineKind, Sessions, Settings};
 
 use crate::python::{Django, text};

@@ -8,6 +8,7 @@
 //! - [`session_data`] — `SessionStore().encode` / `decode` ↔ `Signer` with `STORE_SALT`, and
 //!   what `_session_expiry` means to each;
 //! - [`auth`] — `django.contrib.auth.login` ↔ `sessionkit::django::DjangoLogin`;
+//! - [`messages`] — flash messages in `_messages`, as Django's `SessionStorage` keeps them;
 //! - [`table`] — one `django_session` table (SQLite, PostgreSQL) written by either side and
 //!   read by the other.
 //!
@@ -16,6 +17,7 @@
 
 mod auth;
 mod data_sets;
+mod messages;
 mod python;
 mod session_data;
 mod signed_cookies;

@@ -4,9 +4,9 @@
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
+use sessionkit::django::json::to_python_json;
+use sessionkit::django::signing::{STORE_SALT, Signer};
 use sessionkit::expiry::{expire_at_browser_close, expiry_age, expiry_date};
-use sessionkit::json::to_python_json;
-use sessionkit::signing::{STORE_SALT, Signer};
 use time::OffsetDateTime;
 
 use crate::data_sets;

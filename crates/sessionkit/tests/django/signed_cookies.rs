@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use sessionkit::django::json::to_python_json;
 use sessionkit::engine::{ChangeSet, Data, Engine, SaveRequest, SignedCookieEngine};
-use sessionkit::json::to_python_json;
 use sessionkit::{EngineKind, Sessions, Settings};
 use time::OffsetDateTime;
 

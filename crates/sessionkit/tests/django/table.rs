@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use sessionkit::django::json::to_python_json;
+use sessionkit::engine::SessionKey;
 use sessionkit::engine::{ChangeSet, DbEngine, Engine, SaveRequest};
-use sessionkit::json::to_python_json;
-use sessionkit::{EngineKind, SessionKey, Settings};
+use sessionkit::{EngineKind, Settings};
 use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 

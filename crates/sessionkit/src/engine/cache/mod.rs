@@ -58,7 +58,7 @@ pub struct CacheRead {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::{sync::Arc, time::Duration};
 /// use serde_json::json;
-/// use sessionkit::SessionKey;
+/// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::cache::DELETED;
 /// use sessionkit::engine::{Cache, Data, Loaded, MemoryStore};
 ///

@@ -13,11 +13,11 @@ use time::OffsetDateTime;
 use super::CacheConfig;
 use super::{Cache, CacheRead};
 use crate::config::redact_password;
+use crate::django::json::to_python_json;
 use crate::engine::store::{
     Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
 };
 use crate::engine::{Data, EngineError, Loaded, user_of};
-use crate::json::to_python_json;
 
 /// Adds the session (ARGV[1], its id) to its user's index set KEYS[2], whose TTL is kept at
 /// least as long as the session's (ARGV[2]); no-op without a user (KEYS[2] == "").
@@ -129,7 +129,8 @@ return redis.call('INCR', KEYS[1])";
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use sessionkit::engine::{RedisStore, ServerEngine};
-/// use sessionkit::{Engine, EngineKind, Settings};
+/// use sessionkit::{EngineKind, Settings};
+/// use sessionkit::engine::Engine;
 ///
 /// let settings = Settings {
 ///     engine: EngineKind::Cache,

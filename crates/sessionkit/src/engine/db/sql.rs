@@ -87,16 +87,10 @@ impl Dialect {
     }
 }
 
-/// Which table layout the engine reads and writes.
-///
-/// ```
-/// use sessionkit::engine::db::TableFormat;
-///
-/// // SESSION_DB_TABLE=django_session shares the sessions with a Django app on the database.
-/// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
-/// ```
+/// Which table layout the engine reads and writes: `SESSION_DB_TABLE=django_session` shares
+/// the sessions with a Django app on the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableFormat {
+pub(crate) enum TableFormat {
     /// sessionkit's own table: hashed keys, a version for compare-and-swap, the user id.
     Sessionkit,
     /// Django's `django_session`, exactly: plain keys, no version, a datetime `expire_date`,
@@ -106,16 +100,8 @@ pub enum TableFormat {
 }
 
 impl TableFormat {
-    /// The format `SESSION_DB_TABLE` selects: `django_session` means Django's.
-    ///
-    /// ```
-    /// use sessionkit::engine::db::TableFormat;
-    ///
-    /// assert_eq!(TableFormat::of_table("sessionkit_session"), TableFormat::Sessionkit);
-    /// assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
-    /// assert_eq!(TableFormat::of_table("Django_Session"), TableFormat::Sessionkit); // exact name
-    /// ```
-    pub fn of_table(table: &str) -> TableFormat {
+    /// The format `SESSION_DB_TABLE` selects: `django_session` (exactly) means Django's.
+    pub(crate) fn of_table(table: &str) -> TableFormat {
         if table == "django_session" {
             TableFormat::Django
         } else {
@@ -336,6 +322,19 @@ fn schema(dialect: Dialect, format: TableFormat, table: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_exact_name_django_session_selects_djangos_table() {
+        assert_eq!(
+            TableFormat::of_table("sessionkit_session"),
+            TableFormat::Sessionkit
+        );
+        assert_eq!(TableFormat::of_table("django_session"), TableFormat::Django);
+        assert_eq!(
+            TableFormat::of_table("Django_Session"),
+            TableFormat::Sessionkit
+        );
+    }
 
     #[test]
     fn postgres_gets_numbered_placeholders() {

@@ -1,6 +1,7 @@
-//! Trusting a Django login: read the user `django.contrib.auth` put in a session, and check it
-//! the way Django's `get_user` does, so a Rust service sharing sessions with a Django app logs
-//! the same people in and out.
+//! Everything Django: its signed format byte for byte ([`signing`]), its Python-compatible
+//! JSON ([`json`]), its flash messages ([`messages`]), and trusting a Django login — read the user `django.contrib.auth` put in a
+//! session, and check it the way Django's `get_user` does, so a Rust service sharing sessions
+//! with a Django app logs the same people in and out.
 //!
 //! Django's `login()` stores three keys in the session: the user's primary key
 //! ([`SESSION_KEY`]), the authentication backend ([`BACKEND_SESSION_KEY`]) and an HMAC of the
@@ -37,8 +38,12 @@
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+pub mod json;
+pub mod messages;
+pub mod signing;
+
 use crate::Session;
-use crate::signing::salted_mac;
+use crate::django::signing::salted_mac;
 
 /// The session key holding the logged-in user's primary key, as a string
 /// (`django.contrib.auth.SESSION_KEY`).
@@ -290,7 +295,7 @@ mod tests {
 
     #[test]
     fn salted_hmac_is_the_signers_key_derivation() {
-        use crate::signing::{COOKIE_SALT, Signer};
+        use crate::django::signing::{COOKIE_SALT, Signer};
         use base64_simd::URL_SAFE_NO_PAD;
 
         // signing.dumps's signature is salted_hmac(salt + "signer", "payload:ts", secret).

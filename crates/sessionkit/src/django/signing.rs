@@ -19,7 +19,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::json::{holds_python_constants, to_python_json};
+use crate::django::json::{holds_python_constants, to_python_json};
 
 /// Salt of the `signed_cookies` engine's cookie (Django's `signed_cookies` backend).
 ///
@@ -33,7 +33,7 @@ use crate::json::{holds_python_constants, to_python_json};
 /// # })
 /// # .await?;
 /// # let session = sessions.start(None).load().await?;
-/// use sessionkit::signing::{COOKIE_SALT, Signer};
+/// use sessionkit::django::signing::{COOKIE_SALT, Signer};
 ///
 /// session.insert("user_id", 42)?;
 /// let cookie = session.save().await?.unwrap(); // a `signed_cookies` session, SECRET_KEY "secret"
@@ -47,7 +47,7 @@ pub const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 ///
 /// ```
 /// use serde_json::json;
-/// use sessionkit::signing::{COOKIE_SALT, STORE_SALT, SignatureError, Signer};
+/// use sessionkit::django::signing::{COOKIE_SALT, STORE_SALT, SignatureError, Signer};
 ///
 /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
 /// let cookie = Signer::new(COOKIE_SALT, "secret", &[]).sign_object(&data, 0);
@@ -73,7 +73,7 @@ const SIGNATURE_BYTES: usize = 32;
 ///
 /// ```
 /// use serde_json::json;
-/// use sessionkit::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
+/// use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]).compressing_from(SMALL_VALUE_BYTES);
 /// let small = json!({"note": "ab".repeat(100)}).as_object().unwrap().clone();
@@ -90,7 +90,7 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 ///
 /// ```
 /// use serde_json::json;
-/// use sessionkit::signing::{COOKIE_SALT, SignatureError, Signer};
+/// use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
 /// let data = json!({"is_admin": false}).as_object().unwrap().clone();
@@ -135,7 +135,7 @@ pub enum SignatureError {
 ///
 /// ```
 /// use serde_json::json;
-/// use sessionkit::signing::{COOKIE_SALT, Signer};
+/// use sessionkit::django::signing::{COOKIE_SALT, Signer};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
 /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
@@ -156,7 +156,7 @@ pub struct Unsigned<T = Map<String, Value>> {
 ///
 /// ```
 /// use serde_json::json;
-/// use sessionkit::signing::{Signer, COOKIE_SALT};
+/// use sessionkit::django::signing::{Signer, COOKIE_SALT};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
 /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
@@ -191,7 +191,7 @@ impl Signer {
     ///
     /// ```
     /// use serde_json::json;
-    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     ///
     /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
     /// let now = std::time::SystemTime::now();
@@ -221,7 +221,7 @@ impl Signer {
     ///
     /// ```
     /// use serde_json::json;
-    /// use sessionkit::signing::{Signer, COOKIE_SALT};
+    /// use sessionkit::django::signing::{Signer, COOKIE_SALT};
     ///
     /// let data = json!({"cart": "abc".repeat(50)}).as_object().unwrap().clone();
     /// let django = Signer::new(COOKIE_SALT, "secret", &[]);
@@ -246,7 +246,7 @@ impl Signer {
     ///
     /// ```
     /// use serde_json::json;
-    /// use sessionkit::signing::{COOKIE_SALT, SignatureError, Signer};
+    /// use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
     /// let data = json!({"blob": " ".repeat(100_000)}).as_object().unwrap().clone();
@@ -268,7 +268,7 @@ impl Signer {
     ///
     /// ```
     /// use serde_json::json;
-    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
     /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
@@ -287,7 +287,7 @@ impl Signer {
     ///
     /// ```
     /// use serde_json::json;
-    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
     /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
@@ -320,7 +320,7 @@ impl Signer {
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use serde_json::json;
-    /// use sessionkit::signing::{COOKIE_SALT, SignatureError, Signer};
+    /// use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
     /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
@@ -355,7 +355,7 @@ impl Signer {
     /// that they are JSON.
     ///
     /// ```
-    /// use sessionkit::signing::{COOKIE_SALT, Signer};
+    /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
     /// let value = signer.sign_payload(br#"{"user_id":42}"#, 1_700_000_000);
@@ -527,7 +527,7 @@ fn unzlib(bytes: &[u8], limit: u64) -> Result<Vec<u8>, SignatureError> {
 /// Base62 with Django's alphabet, most significant digit first: `1700000000` → `1r31eq`.
 ///
 /// ```
-/// use sessionkit::signing::b62_encode;
+/// use sessionkit::django::signing::b62_encode;
 ///
 /// assert_eq!(b62_encode(1_700_000_000), "1r31eq");
 /// assert_eq!(b62_encode(61), "z");
@@ -559,7 +559,7 @@ fn push_b62(mut n: u64, out: &mut String) {
 /// Inverse of [`b62_encode`]; `None` for an empty string, a foreign character or overflow.
 ///
 /// ```
-/// use sessionkit::signing::{b62_decode, b62_encode};
+/// use sessionkit::django::signing::{b62_decode, b62_encode};
 ///
 /// assert_eq!(b62_decode("1r31eq"), Some(1_700_000_000));
 /// assert_eq!(b62_decode(&b62_encode(u64::MAX)), Some(u64::MAX));

@@ -24,7 +24,7 @@ use serde_json::{Map, Number, Value};
 /// use serde_json::json;
 ///
 /// let value = json!({"name": "Zoë", "pi": 3.5, "tiny": 0.0000001, "path": "/"});
-/// let text = sessionkit::json::to_python_json(value.as_object().unwrap());
+/// let text = sessionkit::django::json::to_python_json(value.as_object().unwrap());
 /// assert_eq!(text, r#"{"name":"Zo\u00eb","pi":3.5,"tiny":1e-07,"path":"/"}"#);
 /// ```
 pub fn to_python_json(map: &Map<String, Value>) -> String {
@@ -39,7 +39,7 @@ fn write_value(value: &Value, out: &mut String) {
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
         Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_string(s, out),
+        Value::String(s) => write_python_string(s, out),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -60,14 +60,16 @@ fn write_object(map: &Map<String, Value>, out: &mut String) {
         if i > 0 {
             out.push(',');
         }
-        write_string(key, out);
+        write_python_string(key, out);
         out.push(':');
         write_value(value, out);
     }
     out.push('}');
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// Writes `s` as Python's `json.dumps` does by default (`ensure_ascii`): a JSON string of
+/// printable ASCII.
+pub(crate) fn write_python_string(s: &str, out: &mut String) {
     out.push('"');
     let mut rest = s;
     // Printable ASCII other than `"` and backslash is copied in runs; the rest is escaped.
@@ -183,7 +185,7 @@ pub const MAX_VALUE_DEPTH: usize = 126;
 ///
 /// ```
 /// use serde_json::json;
-/// use sessionkit::json::readable_back;
+/// use sessionkit::django::json::readable_back;
 ///
 /// assert!(readable_back(&json!({"cart": [1, 2, {"sku": "A1"}]})).is_ok());
 /// let deep = (0..200).fold(json!(1), |inner, _| json!([inner]));
@@ -219,7 +221,7 @@ const PRIVATE_NUMBER_KEY: &str = "$serde_json::private::Number";
 /// `json.dumps` writes them for non-finite floats, serde_json rejects them.
 ///
 /// ```
-/// use sessionkit::json::holds_python_constants;
+/// use sessionkit::django::json::holds_python_constants;
 ///
 /// assert!(holds_python_constants(br#"{"x":NaN}"#));
 /// assert!(holds_python_constants(br#"{"x":[1,-Infinity]}"#));
