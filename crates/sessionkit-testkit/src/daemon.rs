@@ -30,7 +30,7 @@ pub struct Launch {
     /// Builds the command afresh for each start.
     pub command: Box<dyn Fn() -> Command + Send + Sync>,
     /// Whether the server on `port` answers as a ready server does.
-    pub ready: fn(u16) -> bool,
+    pub ready: Box<dyn Fn(u16) -> bool + Send + Sync>,
     /// How the server is asked to stop on drop before it is killed (see [`Daemon`]'s drop).
     pub stop_signal: c_int,
 }

@@ -8,6 +8,9 @@
 //! stops it and removes its directory. [`TcpProxy`] sits between an app and a server so a test
 //! can cut the network (`partition()`) and restore it (`heal()`).
 //!
+//! [`PrivateServer::start_tls`] starts one speaking TLS with a certificate from a [`TestCa`]
+//! made for the test.
+//!
 //! This crate is not published and does not depend on `sessionkit`: it knows servers and
 //! sockets, not sessions.
 
@@ -20,6 +23,7 @@ mod proxy;
 mod redis;
 mod server;
 mod temp_dir;
+mod tls;
 
 pub use mariadb::{MariaDb, PrivateMariaDb};
 pub use postgres::{Postgres, PrivatePostgres};
@@ -27,6 +31,7 @@ pub use proxy::TcpProxy;
 pub use redis::{PrivateRedis, Redis};
 pub use server::{Kind, PrivateServer};
 pub use temp_dir::TempDir;
+pub use tls::TestCa;
 
 /// A port nothing listens on right now (the OS picks it; the listener is closed at once).
 pub fn spare_port() -> std::io::Result<u16> {

@@ -7,6 +7,7 @@ use std::process::Command;
 use crate::daemon::{Launch, run_setup};
 use crate::probe;
 use crate::server::{Kind, PrivateServer, sealed::Sealed};
+use crate::tls::ServerFiles;
 
 /// A private MariaDB server, see [`MariaDb`].
 pub type PrivateMariaDb = PrivateServer<MariaDb>;
@@ -26,7 +27,9 @@ const BUFFER_POOL: &str = "--innodb-buffer-pool-size=16M";
 impl Sealed for MariaDb {
     const LABEL: &'static str = "mariadb";
 
-    fn prepare(dir: &Path, port: u16) -> io::Result<Launch> {
+    /// With TLS every client must use it (`--require-secure-transport`), so a test that
+    /// reaches this server has spoken TLS.
+    fn prepare(dir: &Path, port: u16, tls: Option<ServerFiles>) -> io::Result<Launch> {
         let data = dir.join("data");
         run_setup(
             "mariadb-install-db",
@@ -55,15 +58,22 @@ impl Sealed for MariaDb {
                     .arg(format!("--init-file={}", init_file.display()))
                     .args(["--bind-address=127.0.0.1", "--skip-networking=0"])
                     .args(["--user=root", "--skip-name-resolve", BUFFER_POOL]);
+                if let Some(files) = &tls {
+                    command
+                        .arg(format!("--ssl-ca={}", files.ca.display()))
+                        .arg(format!("--ssl-cert={}", files.cert.display()))
+                        .arg(format!("--ssl-key={}", files.key.display()))
+                        .arg("--require-secure-transport=ON");
+                }
                 command
             }),
-            ready: probe::mariadb,
+            ready: Box::new(probe::mariadb),
             // Its data goes with it: nothing to shut down cleanly.
             stop_signal: libc::SIGKILL,
         })
     }
 
-    fn url(port: u16) -> String {
+    fn url(port: u16, _tls: bool) -> String {
         format!("mysql://root@127.0.0.1:{port}/test")
     }
 }

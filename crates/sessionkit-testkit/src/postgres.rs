@@ -1,7 +1,7 @@
 //! PostgreSQL, run as the `postgres` user since initdb and postgres refuse to run as root.
 
 use std::io;
-use std::os::unix::fs::chown;
+use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,6 +9,7 @@ use std::process::Command;
 use crate::daemon::{Launch, run_setup};
 use crate::probe;
 use crate::server::{Kind, PrivateServer, sealed::Sealed};
+use crate::tls::ServerFiles;
 
 /// A private PostgreSQL server, see [`Postgres`].
 pub type PrivatePostgres = PrivateServer<Postgres>;
@@ -24,7 +25,8 @@ impl Kind for Postgres {}
 impl Sealed for Postgres {
     const LABEL: &'static str = "postgres";
 
-    fn prepare(dir: &Path, port: u16) -> io::Result<Launch> {
+    /// With TLS (`ssl=on`) clients may still connect in plaintext: the readiness probe does.
+    fn prepare(dir: &Path, port: u16, tls: Option<ServerFiles>) -> io::Result<Launch> {
         let bin = newest_bin_dir()?;
         let (uid, gid) = postgres_user()?;
         // The server writes its lock file and socket here, and initdb creates `data` in it.
@@ -40,6 +42,13 @@ impl Sealed for Postgres {
                 .args(["-U", "postgres", "--auth=trust", "--no-sync"])
                 .args(["-E", "UTF8", "--locale=C"]),
         )?;
+        if let Some(files) = &tls {
+            // PostgreSQL reads them as its own user, and refuses a key others may read.
+            for file in [&files.ca, &files.cert, &files.key] {
+                chown(file, Some(uid), Some(gid))?;
+            }
+            std::fs::set_permissions(&files.key, std::fs::Permissions::from_mode(0o600))?;
+        }
         let socket_dir = dir.to_owned();
         Ok(Launch {
             name: "postgres",
@@ -57,16 +66,26 @@ impl Sealed for Postgres {
                     .args(["-p", &port.to_string()])
                     .args(["-c", "listen_addresses=127.0.0.1"])
                     .args(["-c", "shared_buffers=16MB", "-c", "fsync=on"]);
+                if let Some(files) = &tls {
+                    command
+                        .args(["-c", "ssl=on"])
+                        .arg("-c")
+                        .arg(format!("ssl_cert_file={}", files.cert.display()))
+                        .arg("-c")
+                        .arg(format!("ssl_key_file={}", files.key.display()))
+                        .arg("-c")
+                        .arg(format!("ssl_ca_file={}", files.ca.display()));
+                }
                 command
             }),
-            ready: probe::postgres,
+            ready: Box::new(probe::postgres),
             // Fast shutdown: PostgreSQL then removes its System V shared memory, which a
             // SIGKILL would leave behind.
             stop_signal: libc::SIGINT,
         })
     }
 
-    fn url(port: u16) -> String {
+    fn url(port: u16, _tls: bool) -> String {
         format!("postgres://postgres@127.0.0.1:{port}/postgres")
     }
 

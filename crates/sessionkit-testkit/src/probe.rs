@@ -12,6 +12,19 @@ pub(crate) fn redis(port: u16) -> bool {
     first_bytes(port, b"PING\r\n", 5).is_some_and(|reply| reply == b"+PONG")
 }
 
+/// [`redis`], through the Unix socket of a server whose TCP port speaks only TLS.
+pub(crate) fn redis_unix(socket: &std::path::Path) -> bool {
+    let reply = (|| {
+        let mut stream = std::os::unix::net::UnixStream::connect(socket).ok()?;
+        stream.set_read_timeout(Some(PROBE_TIMEOUT)).ok()?;
+        stream.write_all(b"PING\r\n").ok()?;
+        let mut reply = [0; 5];
+        stream.read_exact(&mut reply).ok()?;
+        Some(reply)
+    })();
+    reply.is_some_and(|reply| &reply == b"+PONG")
+}
+
 /// PostgreSQL answers a startup message (protocol 3.0, user and database `postgres`, trust
 /// authentication) with an authentication message, `R`, once it accepts connections; while it
 /// starts or recovers it answers with an error, `E`.

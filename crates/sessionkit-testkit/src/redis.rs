@@ -7,6 +7,7 @@ use std::process::Command;
 use crate::daemon::Launch;
 use crate::probe;
 use crate::server::{Kind, PrivateServer, sealed::Sealed};
+use crate::tls::ServerFiles;
 
 /// A private `redis-server`, see [`Redis`].
 pub type PrivateRedis = PrivateServer<Redis>;
@@ -23,16 +24,44 @@ impl Kind for Redis {}
 impl Sealed for Redis {
     const LABEL: &'static str = "redis";
 
-    fn prepare(dir: &Path, port: u16) -> io::Result<Launch> {
+    /// With TLS the TCP port speaks only TLS (`--port 0 --tls-port`), without asking clients
+    /// for certificates; readiness is probed through a Unix socket, which stays plaintext.
+    fn prepare(dir: &Path, port: u16, tls: Option<ServerFiles>) -> io::Result<Launch> {
         let dir = dir.to_owned();
+        let socket = dir.join("redis.sock");
+        let ready: Box<dyn Fn(u16) -> bool + Send + Sync> = match tls {
+            Some(_) => {
+                let socket = socket.clone();
+                Box::new(move |_| probe::redis_unix(&socket))
+            }
+            None => Box::new(probe::redis),
+        };
         Ok(Launch {
             name: "redis-server",
             port,
             log: dir.join("server.log"),
             command: Box::new(move || {
                 let mut command = Command::new("redis-server");
+                match &tls {
+                    Some(files) => {
+                        command
+                            .args(["--port", "0", "--tls-port", &port.to_string()])
+                            .arg("--tls-cert-file")
+                            .arg(&files.cert)
+                            .arg("--tls-key-file")
+                            .arg(&files.key)
+                            .arg("--tls-ca-cert-file")
+                            .arg(&files.ca)
+                            .args(["--tls-auth-clients", "no"])
+                            .arg("--unixsocket")
+                            .arg(&socket);
+                    }
+                    None => {
+                        command.args(["--port", &port.to_string()]);
+                    }
+                }
                 command
-                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--bind", "127.0.0.1"])
                     .arg("--dir")
                     .arg(&dir)
                     .args([
@@ -45,14 +74,15 @@ impl Sealed for Redis {
                     ]);
                 command
             }),
-            ready: probe::redis,
+            ready,
             // Its data goes with it: nothing to shut down cleanly.
             stop_signal: libc::SIGKILL,
         })
     }
 
-    fn url(port: u16) -> String {
-        format!("redis://127.0.0.1:{port}")
+    fn url(port: u16, tls: bool) -> String {
+        let scheme = if tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{port}")
     }
 }
 

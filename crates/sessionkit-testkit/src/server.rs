@@ -5,7 +5,8 @@ use std::marker::PhantomData;
 use std::path::Path;
 
 use crate::daemon::{Daemon, Launch};
-use crate::{TcpProxy, TempDir, spare_port};
+use crate::tls::ServerFiles;
+use crate::{TcpProxy, TempDir, TestCa, spare_port};
 
 /// A kind of server [`PrivateServer`] can run: [`Redis`](crate::Redis),
 /// [`Postgres`](crate::Postgres) or [`MariaDb`](crate::MariaDb). Sealed: the kinds are this
@@ -20,11 +21,11 @@ pub(crate) mod sealed {
         const LABEL: &'static str;
 
         /// Prepares `dir` for a first start (e.g. initdb) and says how to run the server on
-        /// `port` with its data there.
-        fn prepare(dir: &Path, port: u16) -> io::Result<Launch>;
+        /// `port` with its data there, speaking TLS with `tls`'s files if given.
+        fn prepare(dir: &Path, port: u16, tls: Option<ServerFiles>) -> io::Result<Launch>;
 
-        /// The URL a client connects with.
-        fn url(port: u16) -> String;
+        /// The URL a client connects with (to a TLS server if `tls`).
+        fn url(port: u16, tls: bool) -> String;
 
         /// Cleans up what the stopped server may have left outside `dir` (after a kill).
         fn after_stop(_dir: &Path) {}
@@ -36,30 +37,44 @@ pub(crate) mod sealed {
 pub struct PrivateServer<K: Kind> {
     daemon: Daemon,
     dir: TempDir,
+    tls: bool,
     kind: PhantomData<K>,
 }
 
 impl<K: Kind> PrivateServer<K> {
     /// Prepares a fresh data directory, starts the server and waits until it answers queries.
     pub fn start() -> io::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Like [`PrivateServer::start`], with TLS on, presenting `ca`'s server certificate: Redis
+    /// then speaks only TLS, MariaDB requires it of every client, and PostgreSQL offers it.
+    pub fn start_tls(ca: &TestCa) -> io::Result<Self> {
+        Self::start_with(Some(ca))
+    }
+
+    fn start_with(ca: Option<&TestCa>) -> io::Result<Self> {
         let dir = TempDir::new(K::LABEL)?;
-        let launch = K::prepare(dir.path(), spare_port()?)?;
+        let files = ca.map(|ca| ca.server_files_in(dir.path())).transpose()?;
+        let launch = K::prepare(dir.path(), spare_port()?, files)?;
         Ok(PrivateServer {
             daemon: Daemon::start(launch)?,
             dir,
+            tls: ca.is_some(),
             kind: PhantomData,
         })
     }
 
-    /// The URL to connect with, e.g. `redis://127.0.0.1:PORT`.
+    /// The URL to connect with, e.g. `redis://127.0.0.1:PORT` (`rediss://` with TLS). The
+    /// database URLs name no `sslmode`: a test says which it wants.
     pub fn url(&self) -> String {
-        K::url(self.port())
+        K::url(self.port(), self.tls)
     }
 
     /// The URL to connect with through `proxy` (forwarding to this server), so a test can cut
     /// the network between a client and the server.
     pub fn url_via(&self, proxy: &TcpProxy) -> String {
-        K::url(proxy.port())
+        K::url(proxy.port(), self.tls)
     }
 
     pub fn port(&self) -> u16 {

@@ -4,7 +4,10 @@
 //!
 //! A leaf like `cache_url`: settings validation and the engines share one answer.
 
+use std::path::Path;
+
 use crate::config::{ConfigError, EngineKind, StoreScheme, redact_password};
+use crate::tls::{CA_FILE_SETTING, cache_url_requires_tls, db_url_requires_tls};
 
 /// A Cargo feature of sessionkit, and whether this build has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,11 @@ const MYSQL: Feature = Feature {
 const REDIS: Feature = Feature {
     name: "redis",
     enabled: cfg!(feature = "redis"),
+};
+/// TLS to PostgreSQL, MySQL and Redis.
+const TLS: Feature = Feature {
+    name: "tls",
+    enabled: cfg!(feature = "tls"),
 };
 /// Reading `sessionkit.toml`.
 pub(crate) const TOML: Feature = Feature {
@@ -86,14 +94,19 @@ pub(crate) fn no_sql_database(engine: EngineKind) -> ConfigError {
 }
 
 /// Checks that this build has what the engine and URLs of `engine` need: a SQL feature for
-/// `db` and `cached_db`, the one of `db_url`'s database, Redis for a `redis` cache URL.
+/// `db` and `cached_db`, the one of `db_url`'s database, Redis for a `redis` cache URL, and
+/// TLS for a URL that requires it.
 pub(crate) fn check(engine: EngineKind, db_url: &str, cache_url: &str) -> Result<(), ConfigError> {
     if matches!(engine, EngineKind::Db | EngineKind::CachedDb) {
         if !DATABASES.iter().any(|feature| feature.enabled) {
             return Err(no_sql_database(engine));
         }
+        let what = format!("{:?}", redact_password(db_url));
         if let Some(feature) = db_url_feature(db_url) {
-            feature.require("SESSION_DB_URL", &format!("{:?}", redact_password(db_url)))?;
+            feature.require("SESSION_DB_URL", &what)?;
+        }
+        if db_url_requires_tls(db_url) {
+            TLS.require("SESSION_DB_URL", &what)?;
         }
     }
     if matches!(engine, EngineKind::Cache | EngineKind::CachedDb)
@@ -101,12 +114,22 @@ pub(crate) fn check(engine: EngineKind, db_url: &str, cache_url: &str) -> Result
             .filter(|scheme| !scheme.is_database())
             .and_then(feature_of)
     {
-        feature.require(
-            "SESSION_CACHE_URL",
-            &format!("{:?}", redact_password(cache_url)),
-        )?;
+        let what = format!("{:?}", redact_password(cache_url));
+        feature.require("SESSION_CACHE_URL", &what)?;
+        if cache_url_requires_tls(cache_url) {
+            TLS.require("SESSION_CACHE_URL", &what)?;
+        }
     }
     Ok(())
+}
+
+/// A CA file is only read by the TLS of the stores, so setting one in a build without it is
+/// a mistake to point out rather than a file to ignore.
+pub(crate) fn check_ca_file(ca_file: Option<&Path>) -> Result<(), ConfigError> {
+    match ca_file {
+        Some(path) => TLS.require(CA_FILE_SETTING, &path.display().to_string()),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +164,27 @@ mod tests {
         };
         assert_eq!(error.setting, blamed);
         assert!(error.message.contains("\"postgres\""), "{error}");
+    }
+
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn a_url_requiring_tls_or_a_ca_file_without_the_feature_names_it() {
+        let needs_tls = |error: ConfigError| error.message.contains("features = [\"tls\"]");
+        if cfg!(feature = "postgres") {
+            let url = "postgres://db/app?sslmode=verify-full";
+            let error = check(EngineKind::Db, url, "memory://").unwrap_err();
+            assert_eq!(error.setting, "SESSION_DB_URL");
+            assert!(needs_tls(error));
+        }
+        if cfg!(feature = "redis") {
+            let error = check(EngineKind::Cache, "", "rediss://cache:6380").unwrap_err();
+            assert_eq!(error.setting, "SESSION_CACHE_URL");
+            assert!(needs_tls(error));
+        }
+        let error = check_ca_file(Some(Path::new("/etc/ca.pem"))).unwrap_err();
+        assert_eq!(error.setting, CA_FILE_SETTING);
+        assert!(needs_tls(error));
+        check_ca_file(None).unwrap();
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub mod settings;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 pub use builder::SessionsBuilder;
 pub use error::SessionError;

@@ -10,7 +10,6 @@
 //! The engine logic is written once; everything that differs between databases (placeholders,
 //! column types, batched deletes) is in [`Dialect`].
 
-#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
 #[cfg(feature = "sqlite")]
 use std::str::FromStr;
@@ -32,6 +31,7 @@ use super::store::{
 use super::{Data, EngineError, Loaded, user_of};
 use crate::config::{Secrets, redact_password};
 use crate::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
+use crate::tls::{certificate_hint, url_with_ca_file};
 
 mod connection;
 mod sql;
@@ -150,6 +150,10 @@ pub struct DbConfig {
     pub url: String,
     /// `SESSION_DB_TABLE`; `django_session` selects Django's own schema.
     pub table: String,
+    /// `SESSION_STORE_CA_FILE`: the PEM CAs PostgreSQL's or MySQL's certificate is checked
+    /// against (with the URL's `sslmode=verify-…`/`ssl-mode=VERIFY_…`), besides the built-in
+    /// roots.
+    pub ca_file: Option<PathBuf>,
     /// `SESSION_STORE_TIMEOUT`: the longest a statement may take before the request gets a 503.
     pub timeout: Duration,
     /// For Django's table, whose `session_data` is signed.
@@ -202,6 +206,7 @@ impl SqlStore {
         let DbConfig {
             url: db_url,
             table,
+            ca_file,
             timeout,
             secrets,
         } = config.into();
@@ -213,7 +218,10 @@ impl SqlStore {
         })?;
         let url = match dialect {
             Dialect::Sqlite => sqlite_url_creating_the_file(&db_url),
-            Dialect::Postgres | Dialect::MySql => db_url.clone(),
+            Dialect::Postgres | Dialect::MySql => match &ca_file {
+                Some(ca_file) => url_with_ca_file(&db_url, ca_file),
+                None => db_url.clone(),
+            },
         };
         // SQLite runs one writer at a time; several connections would only take turns through
         // its busy handler, which sleeps in steps of up to 100 ms. One connection queues them
@@ -234,6 +242,7 @@ impl SqlStore {
             .map_err(|cause| {
                 EngineError::unavailable(Unreachable {
                     url: redact_password(&db_url),
+                    hint: certificate_hint(&cause.to_string(), ca_file.as_deref()),
                     cause,
                 })
             })?;

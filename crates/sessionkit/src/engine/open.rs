@@ -34,6 +34,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     settings.validate()?;
     // Here rather than in `validate`: settings for an engine built by hand need no feature.
     crate::features::check(settings.engine, &settings.db_url, &settings.cache_url)?;
+    crate::features::check_ca_file(settings.store_ca_file.as_deref())?;
     let timeout = settings.store_timeout;
     Ok(match settings.engine {
         EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
@@ -71,26 +72,30 @@ impl From<&Settings> for SignedCookieConfig {
     }
 }
 
-/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the secrets.
+/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_CA_FILE`, `SESSION_STORE_TIMEOUT`
+/// and the secrets.
 #[cfg(feature = "_sql")]
 impl From<&Settings> for DbConfig {
     fn from(settings: &Settings) -> Self {
         DbConfig {
             url: settings.db_url.clone(),
             table: settings.db_table.clone(),
+            ca_file: settings.store_ca_file.clone(),
             timeout: settings.store_timeout,
             secrets: secrets(settings),
         }
     }
 }
 
-/// `SESSION_CACHE_URL` and `SESSION_CACHE_KEY_PREFIX`; under `cached_db` a cache call waits
-/// `SESSION_CACHE_TIMEOUT` (then the database answers alone), else `SESSION_STORE_TIMEOUT`.
+/// `SESSION_CACHE_URL`, `SESSION_CACHE_KEY_PREFIX` and `SESSION_STORE_CA_FILE`; under
+/// `cached_db` a cache call waits `SESSION_CACHE_TIMEOUT` (then the database answers alone),
+/// else `SESSION_STORE_TIMEOUT`.
 impl From<&Settings> for CacheConfig {
     fn from(settings: &Settings) -> Self {
         CacheConfig {
             url: settings.cache_url.clone(),
             key_prefix: settings.cache_key_prefix.clone(),
+            ca_file: settings.store_ca_file.clone(),
             timeout: match settings.engine {
                 EngineKind::CachedDb => settings.cache_timeout,
                 _ => settings.store_timeout,

@@ -160,6 +160,9 @@ impl Settings {
             "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
             "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
             "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),
+            "SESSION_STORE_CA_FILE" => {
+                self.store_ca_file = (!value.is_empty()).then(|| PathBuf::from(value))
+            }
             "SESSION_FILE_PATH" => self.file_path = PathBuf::from(value),
             "SESSION_STORE_TIMEOUT" => self.store_timeout = parse_seconds(setting, value)?,
             "SESSION_CACHE_TIMEOUT" => self.cache_timeout = parse_seconds(setting, value)?,

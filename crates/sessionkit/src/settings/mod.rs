@@ -47,6 +47,11 @@ pub struct Settings {
     pub cache_url: String,
     /// `SESSION_CACHE_KEY_PREFIX`, default `sessionkit:`: namespaces the cache's keys.
     pub cache_key_prefix: String,
+    /// `SESSION_STORE_CA_FILE`, default none: a PEM bundle of the CAs that sign the
+    /// database's and Redis's certificates, for a private CA (the built-in Mozilla roots cover
+    /// public ones). TLS itself is asked for in the URLs: `sslmode=verify-full`,
+    /// `ssl-mode=VERIFY_IDENTITY`, `rediss://`. Needs the `tls` feature.
+    pub store_ca_file: Option<PathBuf>,
     /// `SESSION_FILE_PATH`, default the OS temporary directory; must exist.
     pub file_path: PathBuf,
     /// `SESSION_STORE_TIMEOUT` in seconds, default 5: how long a store operation may take
@@ -99,6 +104,7 @@ impl fmt::Debug for Settings {
             .field("db_table", &self.db_table)
             .field("cache_url", &redact_password(&self.cache_url))
             .field("cache_key_prefix", &self.cache_key_prefix)
+            .field("store_ca_file", &self.store_ca_file)
             .field("file_path", &self.file_path)
             .field("store_timeout", &self.store_timeout)
             .field("cache_timeout", &self.cache_timeout)
@@ -155,13 +161,14 @@ pub const MAX_COOKIE_AGE: i64 = 400 * 24 * 60 * 60;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 23] = [
+pub const SETTING_NAMES: [&str; 24] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
     "SESSION_DB_TABLE",
     "SESSION_CACHE_URL",
     "SESSION_CACHE_KEY_PREFIX",
+    "SESSION_STORE_CA_FILE",
     "SESSION_FILE_PATH",
     "SESSION_STORE_TIMEOUT",
     "SESSION_CACHE_TIMEOUT",
@@ -201,6 +208,7 @@ impl Settings {
             db_table: "sessionkit_session".to_owned(),
             cache_url: "memory://".to_owned(),
             cache_key_prefix: "sessionkit:".to_owned(),
+            store_ca_file: None,
             file_path: std::env::temp_dir(),
             store_timeout: Duration::from_secs(5),
             cache_timeout: Duration::from_millis(250),

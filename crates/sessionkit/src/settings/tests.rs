@@ -294,3 +294,34 @@ fn debug_hides_secrets_and_passwords() {
     assert!(!shown.contains("hunter2"));
     assert!(shown.contains("postgres://app:***@db/app"));
 }
+
+#[test]
+fn the_store_ca_file_loads_from_the_environment_and_must_hold_certificates() {
+    let dir = std::env::temp_dir().join(format!("sessionkit-ca-setting-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("ca.pem");
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nMAEC\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+
+    let pem_text = pem.to_str().unwrap();
+    let s = load(
+        None,
+        &[("SECRET_KEY", "k"), ("SESSION_STORE_CA_FILE", pem_text)],
+    )
+    .unwrap();
+    assert_eq!(s.store_ca_file.as_deref(), Some(pem.as_path()));
+    let unset = load(None, &[("SECRET_KEY", "k"), ("SESSION_STORE_CA_FILE", "")]).unwrap();
+    assert_eq!(unset.store_ca_file, None);
+    for bad in [not_pem.to_str().unwrap(), "/no/such/ca.pem"] {
+        let error = load(None, &[("SECRET_KEY", "k"), ("SESSION_STORE_CA_FILE", bad)]);
+        let error = error.unwrap_err();
+        assert_eq!(error.setting, "SESSION_STORE_CA_FILE");
+        assert!(error.message.starts_with(bad), "{error}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

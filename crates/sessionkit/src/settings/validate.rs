@@ -5,6 +5,7 @@ use super::{ConfigError, EngineKind, MAX_COOKIE_AGE, SameSite, Settings};
 use crate::cache_url::memory_capacity;
 use crate::config::{StoreScheme, redact_password};
 use crate::features::db_url_feature;
+use crate::tls::read_ca_file;
 
 impl Settings {
     /// Checks the combination of settings; the first problem found is returned.
@@ -126,7 +127,8 @@ impl Settings {
         Ok(())
     }
 
-    /// The store the engine uses: a URL it can open, a table name, an existing directory.
+    /// The store the engine uses: a URL it can open, a table name, an existing directory, a
+    /// CA file of PEM certificates.
     fn check_stores(&self) -> Result<(), ConfigError> {
         if matches!(self.engine, EngineKind::Cache | EngineKind::CachedDb) {
             if let Some(query) = self.cache_url.strip_prefix("memory://") {
@@ -151,6 +153,9 @@ impl Settings {
                     self.cache_timeout, self.store_timeout
                 ),
             ));
+        }
+        if let Some(ca_file) = &self.store_ca_file {
+            read_ca_file(ca_file)?;
         }
         if self.engine == EngineKind::File && !self.file_path.is_dir() {
             return Err(ConfigError::new(

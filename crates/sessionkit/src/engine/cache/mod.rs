@@ -11,6 +11,7 @@
 //! Like Django's cache backend, a cache may lose sessions (eviction, restart without
 //! persistence); use `db` or `cached_db` where that is not acceptable.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,6 +132,9 @@ pub struct CacheConfig {
     pub url: String,
     /// `SESSION_CACHE_KEY_PREFIX`: namespaces the keys in a shared Redis.
     pub key_prefix: String,
+    /// `SESSION_STORE_CA_FILE`: for a `rediss://` URL, the PEM CAs Redis's certificate is
+    /// checked against instead of the built-in roots.
+    pub ca_file: Option<PathBuf>,
     /// The longest a cache call may take.
     pub timeout: Duration,
 }

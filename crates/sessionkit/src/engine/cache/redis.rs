@@ -2,6 +2,7 @@
 //! is a hash (`d` = the data as JSON, `v` = its version) whose TTL is the session's expiry;
 //! conditional writes are the Lua scripts below, atomic on the server.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::CacheConfig;
 use super::{Cache, CacheRead};
+use crate::config::redact_password;
 use crate::django::json::to_python_json;
 use crate::engine::store::{
     Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
@@ -185,9 +187,17 @@ impl RedisStore {
         let CacheConfig {
             url,
             key_prefix,
+            ca_file,
             timeout,
         } = config.into();
-        let client = redis::Client::open(url.as_str()).map_err(EngineError::unavailable)?;
+        let unreachable = |cause: String| {
+            EngineError::unavailable(Unreachable {
+                hint: start_up_hint(&url, &cause, ca_file.as_deref()),
+                url: redact_password(&url),
+                cause,
+            })
+        };
+        let client = client(&url, ca_file.as_deref()).map_err(unreachable)?;
         let timeout = Some(timeout);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
@@ -196,7 +206,7 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(EngineError::unavailable)?;
+            .map_err(|error| unreachable(error.to_string()))?;
         Ok(RedisStore {
             connection,
             prefix: key_prefix,
@@ -239,6 +249,60 @@ impl RedisStore {
     fn connection(&self) -> ConnectionManager {
         // A cheap handle onto the one multiplexed connection.
         self.connection.clone()
+    }
+}
+
+/// The Redis of `SESSION_CACHE_URL` could not be reached when the engine was opened.
+#[derive(Debug, thiserror::Error)]
+#[error("SESSION_CACHE_URL {url}: {cause}{hint}")]
+struct Unreachable {
+    /// The URL, its password hidden.
+    url: String,
+    /// What redis said.
+    cause: String,
+    /// What to check; often empty.
+    hint: String,
+}
+
+/// What to check after `cause` stopped the start: the CAs, after a refused certificate; a
+/// server that may not speak TLS, after a `rediss://` handshake that never finished (a
+/// plaintext Redis waits for a command line and never answers it).
+fn start_up_hint(url: &str, cause: &str, ca_file: Option<&Path>) -> String {
+    let hint = crate::tls::certificate_hint(cause, ca_file);
+    if hint.is_empty() && crate::tls::cache_url_requires_tls(url) && cause.contains("timed out") {
+        return " (does the server speak TLS on this port?)".to_owned();
+    }
+    hint
+}
+
+/// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
+fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
+    #[cfg(feature = "tls")]
+    if crate::tls::cache_url_requires_tls(url) {
+        install_crypto_provider();
+        if let Some(ca_file) = ca_file {
+            let root_cert = crate::tls::read_ca_file(ca_file).map_err(|e| e.to_string())?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert),
+            };
+            return redis::Client::build_with_tls(url, certificates).map_err(|e| e.to_string());
+        }
+    }
+    // Without TLS nothing reads a CA file: `features::check_ca_file` refuses one at start-up.
+    #[cfg(not(feature = "tls"))]
+    let _ = ca_file;
+    redis::Client::open(url).map_err(|e| e.to_string())
+}
+
+/// redis's rustls takes the process's default crypto provider, which rustls picks by itself
+/// only when exactly one is compiled in; an app's other crates may compile in a second. So
+/// ring (what sessionkit's TLS uses) is installed, unless the app chose one already.
+#[cfg(feature = "tls")]
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a provider is then in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -50,12 +50,14 @@ pub enum NoConnection {
 
 /// The database of `SESSION_DB_URL` gave no connection when the engine was opened.
 #[derive(Debug, thiserror::Error)]
-#[error("SESSION_DB_URL {url}: {cause}")]
+#[error("SESSION_DB_URL {url}: {cause}{hint}")]
 pub struct Unreachable {
     /// The URL, its password hidden.
     pub url: String,
     /// Why there was no connection.
     pub cause: NoConnection,
+    /// What to check, e.g. `SESSION_STORE_CA_FILE` after a refused certificate; often empty.
+    pub hint: String,
 }
 
 /// A connection from `pool`, or why there is none; finding out takes at most `probe`.
