@@ -16,8 +16,6 @@
 
 use std::time::Duration;
 
-use crate::engine::EngineError;
-
 /// A request's session is done with: what happened, and the cookie's size if one was set.
 pub(crate) fn request(engine: &'static str, outcome: &'static str, cookie_bytes: Option<usize>) {
     #[cfg(feature = "metrics")]
@@ -32,25 +30,25 @@ pub(crate) fn request(engine: &'static str, outcome: &'static str, cookie_bytes:
     let _ = (engine, outcome, cookie_bytes);
 }
 
-/// One store call ended after `took`, failing with `error` or not.
+/// One store call ended after `took`, failing with an error of `error_kind`
+/// ([`EngineError::kind`](crate::engine::EngineError::kind)) or not.
 pub(crate) fn store_call(
     store: &'static str,
     op: &'static str,
     took: Duration,
-    error: Option<&EngineError>,
+    error_kind: Option<&'static str>,
 ) {
     #[cfg(feature = "metrics")]
     {
         metrics::histogram!("sessionkit_store_call_seconds", "store" => store, "op" => op)
             .record(took.as_secs_f64());
-        if let Some(error) = error {
-            let kind = error_kind(error);
+        if let Some(kind) = error_kind {
             metrics::counter!("sessionkit_store_errors_total", "store" => store, "op" => op, "kind" => kind)
                 .increment(1);
         }
     }
     #[cfg(not(feature = "metrics"))]
-    let _ = (store, op, took, error);
+    let _ = (store, op, took, error_kind);
 }
 
 /// A save found the record changed and merged its changes into it.
@@ -98,15 +96,4 @@ pub(crate) fn expired_removed(engine: &'static str, removed: u64) {
     metrics::counter!("sessionkit_expired_removed_total", "engine" => engine).increment(removed);
     #[cfg(not(feature = "metrics"))]
     let _ = (engine, removed);
-}
-
-/// The `kind` label of a store error.
-#[cfg(feature = "metrics")]
-fn error_kind(error: &EngineError) -> &'static str {
-    match error {
-        EngineError::Unavailable(_) => "unavailable",
-        EngineError::Gone => "gone",
-        EngineError::Conflict { .. } => "conflict",
-        EngineError::Unsupported { .. } => "unsupported",
-    }
 }

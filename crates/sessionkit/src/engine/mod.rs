@@ -166,6 +166,23 @@ impl EngineError {
     pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         EngineError::Unavailable(Box::new(error))
     }
+
+    /// A short name of the kind of failure, for metrics and logs: `unavailable`, `gone`,
+    /// `conflict` or `unsupported`.
+    ///
+    /// ```
+    /// use sessionkit::engine::EngineError;
+    ///
+    /// assert_eq!(EngineError::Gone.kind(), "gone");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::Unavailable(_) => "unavailable",
+            EngineError::Gone => "gone",
+            EngineError::Conflict { .. } => "conflict",
+            EngineError::Unsupported { .. } => "unsupported",
+        }
+    }
 }
 
 /// A session engine: one per storage kind, all interchangeable behind this trait.

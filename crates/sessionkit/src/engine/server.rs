@@ -166,7 +166,7 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
             self.store.name(),
             op,
             started.elapsed(),
-            result.as_ref().err(),
+            result.as_ref().err().map(EngineError::kind),
         );
         result
     }
