@@ -115,6 +115,7 @@ fn not_copied(report: &CopyReport) -> Option<String> {
 
 /// The settings of the store `url` names (given as `flag`): `usual` with the engine and its
 /// location replaced. Errors name the flag.
+// Long, as a table is: one arm per kind of store URL.
 fn store_settings(
     usual: &Settings,
     flag: &'static str,

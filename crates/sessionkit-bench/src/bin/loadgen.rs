@@ -275,6 +275,9 @@ fn server_cpu(pids: &[u32]) -> Option<f64> {
         .sum()
 }
 
+/// One measured run: clients set up per mode, the warm-up, the timed window, then the checks
+/// of what the server kept.
+// Long, as a script is: the phases of one run in the order they happen, each short.
 async fn measure(cli: &Cli, target: Target) -> Result<Report, String> {
     let verify = !cli.no_verify;
     let shared_jar = Arc::new(Mutex::new(CookieJar::default()));

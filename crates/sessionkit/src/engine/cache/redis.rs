@@ -423,6 +423,8 @@ impl RecordStore for RedisStore {
     /// end in a key hash are sessions; the user indexes (`user:…`) and locks (`lock:…`) under
     /// the same prefix are not. The expiry is read back from the TTL, which was set in whole
     /// seconds (`EXPIREAT`), hence the rounding.
+    // Long, as one round trip is: SCAN, then one pipelined read of every key it found, then
+    // the decoding of each answer, kept together so the page is read in two round trips.
     async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
         let cursor: u64 = match cursor {
             None => 0,
