@@ -207,9 +207,31 @@ impl RedisStore {
         let connection = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|error| unreachable(error.to_string()))?;
-        Ok(RedisStore {
+        Ok(RedisStore::with_connection(connection, key_prefix))
+    }
+
+    /// A store over a connection the application already has, so that it and its sessions
+    /// share one client: its timeouts, retries and TLS are the application's choice, and
+    /// nothing is checked here. Keys go under `key_prefix` (`SESSION_CACHE_KEY_PREFIX`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use redis::aio::ConnectionManager;
+    /// use sessionkit::Sessions;
+    /// use sessionkit::engine::RedisStore;
+    ///
+    /// let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
+    /// let connection = ConnectionManager::new(client).await?; // the app's own
+    /// let store = RedisStore::with_connection(connection.clone(), "myapp:sessions:");
+    /// let sessions = Sessions::builder("secret").store(store).open().await?;
+    /// assert_eq!(sessions.engine().name(), "cache");
+    /// # Ok(()) }
+    /// ```
+    pub fn with_connection(connection: ConnectionManager, key_prefix: impl Into<String>) -> Self {
+        RedisStore {
             connection,
-            prefix: key_prefix,
+            prefix: key_prefix.into(),
             insert: redis::Script::new(&format!("{INDEX_USER}{INSERT_SCRIPT}")),
             replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
@@ -219,7 +241,7 @@ impl RedisStore {
             )),
             fence: redis::Script::new(&format!("{CURRENT_EPOCH}{RANKS}{FENCE_SCRIPT}")),
             new_epoch: redis::Script::new(&format!("{CURRENT_EPOCH}{NEW_EPOCH_SCRIPT}")),
-        })
+        }
     }
 
     fn redis_key(&self, id: &str) -> String {
