@@ -10,16 +10,21 @@
 //! bytes, in constant time ([`hmac::Mac::verify_slice`]). Verification order is Django's:
 //! signature (current key, then each fallback), then age, then decompression, then JSON.
 
-use std::cell::RefCell;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64_simd::{AsOut, URL_SAFE_NO_PAD};
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::django::json::{holds_python_constants, to_python_json};
+
+mod base62;
+mod zlib;
+
+use base62::push_b62;
+pub use base62::{b62_decode, b62_encode};
+use zlib::{unzlib, zlib};
 
 /// Salt of the `signed_cookies` engine's cookie (Django's `signed_cookies` backend).
 ///
@@ -82,8 +87,6 @@ const SIGNATURE_BYTES: usize = 32;
 /// assert!(signer.sign_object(&large, 0).starts_with('.')); // zlib
 /// ```
 pub const SMALL_VALUE_BYTES: usize = 512;
-
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Why a signed value was refused. None of these is a server error: the caller treats the
 /// value as absent.
@@ -455,127 +458,6 @@ pub(crate) fn salted_mac(key_salt: &str, secret: &str) -> Hmac<Sha256> {
     Hmac::new_from_slice(&key).expect("HMAC accepts keys of any length")
 }
 
-thread_local! {
-    /// One zlib compressor and decompressor per thread, reset between uses: creating them
-    /// allocates and clears hundreds of kilobytes of tables, far more than a session costs.
-    static DEFLATE: RefCell<Compress> = RefCell::new(Compress::new(Compression::new(6), true));
-    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(true));
-}
-
-/// `zlib.compress(bytes)` at Django's level 6.
-#[expect(
-    clippy::expect_used,
-    reason = "compressing from and into memory has no failure but a bug in flate2"
-)]
-fn zlib(bytes: &[u8]) -> Vec<u8> {
-    DEFLATE.with_borrow_mut(|deflate| {
-        deflate.reset();
-        let mut out = Vec::with_capacity(bytes.len() / 2 + 64);
-        loop {
-            let consumed = deflate.total_in() as usize;
-            let status = deflate
-                .compress_vec(
-                    bytes.get(consumed..).unwrap_or_default(),
-                    &mut out,
-                    FlushCompress::Finish,
-                )
-                .expect("compressing into memory cannot fail");
-            if status == Status::StreamEnd {
-                return out;
-            }
-            out.reserve(out.capacity().max(64));
-        }
-    })
-}
-
-/// `zlib.decompress(bytes)`, refusing streams that are invalid or truncated, and those that
-/// would grow past `limit` bytes before more than that is decompressed.
-fn unzlib(bytes: &[u8], limit: u64) -> Result<Vec<u8>, SignatureError> {
-    let invalid = || SignatureError::BadPayload("invalid zlib stream");
-    // Room for one byte over the limit, so filling it tells a stream that grows past it.
-    let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    INFLATE.with_borrow_mut(|inflate| {
-        inflate.reset(true);
-        let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(most));
-        loop {
-            let consumed = inflate.total_in() as usize;
-            let before = (inflate.total_in(), inflate.total_out());
-            let status = inflate
-                .decompress_vec(
-                    bytes.get(consumed..).unwrap_or_default(),
-                    &mut out,
-                    FlushDecompress::None,
-                )
-                .map_err(|_| invalid())?;
-            if out.len() as u64 > limit {
-                return Err(SignatureError::TooLarge { limit });
-            }
-            if status == Status::StreamEnd {
-                return Ok(out);
-            }
-            let stuck =
-                before == (inflate.total_in(), inflate.total_out()) && out.len() < out.capacity();
-            // Stuck with room to spare means the input ended (or is not zlib) mid-stream.
-            if stuck {
-                return Err(invalid());
-            }
-            out.reserve_exact(out.capacity().max(64).min(most - out.len()));
-        }
-    })
-}
-
-/// Base62 with Django's alphabet, most significant digit first: `1700000000` → `1r31eq`.
-///
-/// ```
-/// use sessionkit::django::signing::b62_encode;
-///
-/// assert_eq!(b62_encode(1_700_000_000), "1r31eq");
-/// assert_eq!(b62_encode(61), "z");
-/// assert_eq!(b62_encode(62), "10");
-/// ```
-pub fn b62_encode(n: u64) -> String {
-    let mut text = String::with_capacity(11);
-    push_b62(n, &mut text);
-    text
-}
-
-/// Appends `n` in base62 to `out`, most significant digit first.
-fn push_b62(mut n: u64, out: &mut String) {
-    // u64::MAX takes 11 digits.
-    let mut digits = [0u8; 11];
-    let mut start = digits.len();
-    // From the last slot backwards; 11 slots hold u64::MAX, so the loop ends on `n == 0`.
-    for (slot, digit) in digits.iter_mut().enumerate().rev() {
-        *digit = BASE62.get((n % 62) as usize).copied().unwrap_or(b'0');
-        start = slot;
-        n /= 62;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits.iter().skip(start).map(|&digit| char::from(digit)));
-}
-
-/// Inverse of [`b62_encode`]; `None` for an empty string, a foreign character or overflow.
-///
-/// ```
-/// use sessionkit::django::signing::{b62_decode, b62_encode};
-///
-/// assert_eq!(b62_decode("1r31eq"), Some(1_700_000_000));
-/// assert_eq!(b62_decode(&b62_encode(u64::MAX)), Some(u64::MAX));
-/// assert_eq!(b62_decode("1r3-eq"), None); // not a base62 digit
-/// assert_eq!(b62_decode("zzzzzzzzzzzz"), None); // overflows u64
-/// ```
-pub fn b62_decode(text: &str) -> Option<u64> {
-    if text.is_empty() {
-        return None;
-    }
-    text.bytes().try_fold(0u64, |acc, b| {
-        let digit = BASE62.iter().position(|d| *d == b)? as u64;
-        acc.checked_mul(62)?.checked_add(digit)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,19 +484,6 @@ mod tests {
             signer.unsign_object(&value, None, now).is_ok(),
             "1e400 reads"
         );
-    }
-
-    #[test]
-    fn base62_matches_django() {
-        assert_eq!(b62_encode(1_700_000_000), "1r31eq");
-        assert_eq!(b62_encode(0), "0");
-        assert_eq!(b62_decode("1r31eq"), Some(1_700_000_000));
-        assert_eq!(b62_decode(""), None);
-        assert_eq!(b62_decode("1r3-eq"), None);
-        assert_eq!(b62_decode("zzzzzzzzzzzzzzzz"), None);
-        for n in [1, 61, 62, 3843, 3844, u64::MAX] {
-            assert_eq!(b62_decode(&b62_encode(n)), Some(n));
-        }
     }
 
     #[test]
