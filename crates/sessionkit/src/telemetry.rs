@@ -4,7 +4,7 @@
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
-//! | `sessionkit_requests_total` | counter | `engine`, `outcome` (untouched, loaded, created, saved, rotated, flushed, failed) |
+//! | `sessionkit_requests_total` | counter | `engine`, `outcome` (untouched, loaded, created, saved, rotated — saved under a new key, after `cycle_key` or a move out of a fallback engine —, flushed, failed) |
 //! | `sessionkit_cookie_bytes` | histogram | `engine` |
 //! | `sessionkit_store_call_seconds` | histogram | `store`, `op` |
 //! | `sessionkit_store_errors_total` | counter | `store`, `op`, `kind` (unavailable, gone, conflict, unsupported) |
@@ -30,25 +30,42 @@ pub(crate) fn request(engine: &'static str, outcome: &'static str, cookie_bytes:
     let _ = (engine, outcome, cookie_bytes);
 }
 
-/// One store call ended after `took`, failing with an error of `error_kind`
+/// When a store call started; without the `metrics` feature it reads no clock, so the hot
+/// path of an in-process store pays nothing for it.
+#[derive(Clone, Copy)]
+pub(crate) struct CallTimer {
+    #[cfg(feature = "metrics")]
+    started: std::time::Instant,
+}
+
+impl CallTimer {
+    pub(crate) fn start() -> Self {
+        CallTimer {
+            #[cfg(feature = "metrics")]
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+/// One store call, started at `timer`, ended, failing with an error of `error_kind`
 /// ([`EngineError::kind`](crate::engine::EngineError::kind)) or not.
 pub(crate) fn store_call(
     store: &'static str,
     op: &'static str,
-    took: Duration,
+    timer: CallTimer,
     error_kind: Option<&'static str>,
 ) {
     #[cfg(feature = "metrics")]
     {
         metrics::histogram!("sessionkit_store_call_seconds", "store" => store, "op" => op)
-            .record(took.as_secs_f64());
+            .record(timer.started.elapsed().as_secs_f64());
         if let Some(kind) = error_kind {
             metrics::counter!("sessionkit_store_errors_total", "store" => store, "op" => op, "kind" => kind)
                 .increment(1);
         }
     }
     #[cfg(not(feature = "metrics"))]
-    let _ = (store, op, took, error_kind);
+    let _ = (store, op, timer, error_kind);
 }
 
 /// A save found the record changed and merged its changes into it.

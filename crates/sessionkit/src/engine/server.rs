@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -152,7 +152,7 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
                     )))
                 })
         };
-        let started = Instant::now();
+        let timer = telemetry::CallTimer::start();
         let result = if span.is_disabled() {
             timed.await
         } else {
@@ -165,7 +165,7 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
         telemetry::store_call(
             self.store.name(),
             op,
-            started.elapsed(),
+            timer,
             result.as_ref().err().map(EngineError::kind),
         );
         result
