@@ -1,28 +1,18 @@
 //! Metrics (feature `metrics`): a Prometheus recorder installed as an application would sees
 //! each request's outcome, each store call by operation, and store failures by kind.
 
+#[path = "common/counter_app.rs"]
+mod counter_app;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::Router;
-use axum::body::Body;
-use axum::routing::get;
-use http::{Request, StatusCode, header};
+use http::StatusCode;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use sessionkit::engine::{EngineError, Loaded, RecordStore, RecordWrite};
-use sessionkit::{EngineKind, Session, SessionError, Sessions};
-use tower::ServiceExt;
+use sessionkit::{EngineKind, Sessions};
 
-async fn counter(session: Session) -> Result<String, SessionError> {
-    let n: i64 = session.get("n")?.unwrap_or(0) + 1;
-    session.insert("n", n)?;
-    Ok(n.to_string())
-}
-
-async fn logout(session: Session) -> &'static str {
-    session.flush();
-    "bye"
-}
+use counter_app::{cookie_of, get_with, router};
 
 /// A store whose every call fails, as one that is down does.
 struct Down;
@@ -51,30 +41,6 @@ impl RecordStore for Down {
     async fn purge_expired(&self, _: usize) -> Result<u64, EngineError> {
         Err(down())
     }
-}
-
-fn router(sessions: &Sessions) -> Router {
-    Router::new()
-        .route("/", get(counter))
-        .route("/logout", get(logout))
-        .layer(sessions.layer())
-}
-
-async fn get_with(app: &Router, path: &str, cookie: Option<&str>) -> http::Response<Body> {
-    let mut request = Request::get(path);
-    if let Some(cookie) = cookie {
-        request = request.header(header::COOKIE, format!("sessionid={cookie}"));
-    }
-    app.clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap()
-}
-
-fn cookie_of(response: &http::Response<Body>) -> String {
-    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
-    let value = set_cookie.strip_prefix("sessionid=").unwrap();
-    value.split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -1,17 +1,17 @@
 //! Tracing: one `session` span per request saying what happened to the session, with a
 //! `session_store` span per store call inside it — and the session key in none of them.
 
+#[path = "common/counter_app.rs"]
+mod counter_app;
+
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::body::Body;
-use axum::routing::get;
-use http::{Request, header};
-use sessionkit::{EngineKind, Session, SessionError, Sessions};
-use tower::ServiceExt;
+use sessionkit::{EngineKind, Sessions};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
+
+use counter_app::{cookie_of, get_with, router};
 
 /// A span's name and its fields as text, in the order they were given.
 type SpanText = (String, Vec<(String, String)>);
@@ -65,17 +65,6 @@ impl Subscriber for Spans {
     fn exit(&self, _: &Id) {}
 }
 
-async fn counter(session: Session) -> Result<String, SessionError> {
-    let n: i64 = session.get("n")?.unwrap_or(0) + 1;
-    session.insert("n", n)?;
-    Ok(n.to_string())
-}
-
-async fn logout(session: Session) -> &'static str {
-    session.flush();
-    "bye"
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn each_request_has_a_session_span_with_its_outcome_and_store_calls_but_never_the_key() {
     let spans = Spans::default();
@@ -85,26 +74,10 @@ async fn each_request_has_a_session_span_with_its_outcome_and_store_calls_but_ne
         .open()
         .await
         .unwrap();
-    let app = Router::new()
-        .route("/", get(counter))
-        .route("/logout", get(logout))
-        .layer(sessions.layer());
-    let send = |path: &str, cookie: Option<&str>| {
-        let mut request = Request::get(path);
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, format!("sessionid={cookie}"));
-        }
-        app.clone().oneshot(request.body(Body::empty()).unwrap())
-    };
-    let first = send("/", None).await.unwrap();
-    let set_cookie = first.headers()[header::SET_COOKIE].to_str().unwrap();
-    let key = set_cookie
-        .strip_prefix("sessionid=")
-        .and_then(|rest| rest.split(';').next())
-        .unwrap()
-        .to_owned();
-    send("/", Some(&key)).await.unwrap();
-    send("/logout", Some(&key)).await.unwrap();
+    let app = router(&sessions);
+    let key = cookie_of(&get_with(&app, "/", None).await);
+    get_with(&app, "/", Some(&key)).await;
+    get_with(&app, "/logout", Some(&key)).await;
 
     let outcomes: Vec<String> = spans
         .named("session")
