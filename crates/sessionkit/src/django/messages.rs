@@ -126,11 +126,10 @@ pub fn peek(session: &Session) -> Result<Vec<Message>, SessionError> {
 
 /// The messages waiting, oldest first; they are removed, so each is shown once.
 pub fn take(session: &Session) -> Result<Vec<Message>, SessionError> {
-    let messages = peek(session)?;
-    if session.contains_key(SESSION_KEY) {
-        session.remove(SESSION_KEY);
-    }
-    Ok(messages)
+    Ok(session
+        .pop::<Value>(SESSION_KEY)?
+        .map(|stored| decode(&stored))
+        .unwrap_or_default())
 }
 
 /// The text Django's `SessionStorage.serialize_messages` writes: `MessageEncoder().encode`,
