@@ -540,10 +540,10 @@ impl RecordStore for SqlStore {
 
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
         if self.format == TableFormat::Django {
-            return Err(EngineError::Unsupported {
-                engine: "db",
-                what: "list a user's sessions in Django's table (it has no user column)",
-            });
+            return Err(EngineError::unsupported(
+                "db",
+                "list a user's sessions in Django's table (it has no user column)",
+            ));
         }
         let rows = sqlx::query(AssertSqlSafe(self.queries.by_user.clone()))
             .bind(user_id)

@@ -167,6 +167,18 @@ impl EngineError {
         EngineError::Unavailable(Box::new(error))
     }
 
+    /// The answer to what `engine` cannot do at all, e.g. `unsupported("file", "lock a session")`.
+    ///
+    /// ```
+    /// use sessionkit::engine::EngineError;
+    ///
+    /// let error = EngineError::unsupported("dynamodb", "list a user's sessions");
+    /// assert_eq!(error.to_string(), "the dynamodb engine cannot list a user's sessions");
+    /// ```
+    pub fn unsupported(engine: &'static str, what: &'static str) -> Self {
+        EngineError::Unsupported { engine, what }
+    }
+
     /// A short name of the kind of failure, for metrics and logs: `unavailable`, `gone`,
     /// `conflict` or `unsupported`.
     ///
@@ -263,18 +275,12 @@ pub trait Engine: Send + Sync + 'static {
         _token: &str,
         _lease: Duration,
     ) -> Result<bool, EngineError> {
-        Err(EngineError::Unsupported {
-            engine: self.name(),
-            what: "lock a session",
-        })
+        Err(EngineError::unsupported(self.name(), "lock a session"))
     }
 
     /// Releases the lock if `token` still holds it (a lapsed lock may belong to someone else).
     async fn unlock(&self, _cookie_value: &str, _token: &str) -> Result<(), EngineError> {
-        Err(EngineError::Unsupported {
-            engine: self.name(),
-            what: "lock a session",
-        })
+        Err(EngineError::unsupported(self.name(), "lock a session"))
     }
 
     /// One page of the store's live sessions, from `cursor` (`None`: from the start), about
@@ -286,20 +292,14 @@ pub trait Engine: Send + Sync + 'static {
         _cursor: Option<String>,
         _limit: usize,
     ) -> Result<ExportPage, EngineError> {
-        Err(EngineError::Unsupported {
-            engine: self.name(),
-            what: "list its sessions",
-        })
+        Err(EngineError::unsupported(self.name(), "list its sessions"))
     }
 
     /// Stores `session`, exported from another engine, under the same key (so the users'
     /// cookies keep working) unless a live session already has that key: an import never
     /// overwrites. Only server engines can store a session without a request.
     async fn import(&self, _session: &ExportedSession) -> Result<ImportOutcome, EngineError> {
-        Err(EngineError::Unsupported {
-            engine: self.name(),
-            what: "import sessions",
-        })
+        Err(EngineError::unsupported(self.name(), "import sessions"))
     }
 
     /// The live sessions of `user_id` (by [`USER_ID_KEY`]), marking the one of
@@ -309,10 +309,10 @@ pub trait Engine: Send + Sync + 'static {
         _user_id: &str,
         _current_cookie: Option<&str>,
     ) -> Result<Vec<UserSession>, EngineError> {
-        Err(EngineError::Unsupported {
-            engine: self.name(),
-            what: "list a user's sessions",
-        })
+        Err(EngineError::unsupported(
+            self.name(),
+            "list a user's sessions",
+        ))
     }
 
     /// Ends every session of `user_id` except the one of `keep_cookie` ("log out my other
@@ -322,10 +322,10 @@ pub trait Engine: Send + Sync + 'static {
         _user_id: &str,
         _keep_cookie: Option<&str>,
     ) -> Result<u64, EngineError> {
-        Err(EngineError::Unsupported {
-            engine: self.name(),
-            what: "end a user's sessions",
-        })
+        Err(EngineError::unsupported(
+            self.name(),
+            "end a user's sessions",
+        ))
     }
 }
 

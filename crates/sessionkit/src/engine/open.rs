@@ -50,7 +50,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             );
             Arc::new(ServerEngine::new(store, timeout))
         }
-        // `validate` refused these settings already; this repeats its error.
+        // `features::check` above refused these settings already; this repeats its error.
         #[cfg(not(feature = "_sql"))]
         EngineKind::Db | EngineKind::CachedDb => {
             return Err(crate::features::no_sql_database(settings.engine).into());

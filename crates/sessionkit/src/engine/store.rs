@@ -279,12 +279,12 @@ pub trait RecordStore: Send + Sync + 'static {
         _token: &str,
         _lease: Duration,
     ) -> Result<bool, EngineError> {
-        Err(unsupported(self, "lock a session"))
+        Err(EngineError::unsupported(self.name(), "lock a session"))
     }
 
     /// Releases the lock of record `id` if `token` holds it.
     async fn unlock(&self, _id: &str, _token: &str) -> Result<(), EngineError> {
-        Err(unsupported(self, "lock a session"))
+        Err(EngineError::unsupported(self.name(), "lock a session"))
     }
 
     /// The live records whose [`USER_ID_KEY`](super::USER_ID_KEY) is `user_id` ([`user_of`]
@@ -292,7 +292,10 @@ pub trait RecordStore: Send + Sync + 'static {
     ///
     /// [`user_of`]: super::user_of
     async fn by_user(&self, _user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
-        Err(unsupported(self, "list a user's sessions"))
+        Err(EngineError::unsupported(
+            self.name(),
+            "list a user's sessions",
+        ))
     }
 
     /// One page of live records in a stable order, starting after `cursor` (`None`: at the
@@ -306,15 +309,7 @@ pub trait RecordStore: Send + Sync + 'static {
     ///
     /// [`Engine::export`]: super::Engine::export
     async fn scan(&self, _cursor: Option<String>, _limit: usize) -> Result<ScanPage, EngineError> {
-        Err(unsupported(self, "list its sessions"))
-    }
-}
-
-/// The error for an optional operation `store` does not have.
-fn unsupported<S: RecordStore + ?Sized>(store: &S, what: &'static str) -> EngineError {
-    EngineError::Unsupported {
-        engine: store.name(),
-        what,
+        Err(EngineError::unsupported(self.name(), "list its sessions"))
     }
 }
 
