@@ -126,6 +126,6 @@ expires. To see and end every session, run the store on a server engine, e.g. \
 /// An activity note in `data`, escaped, or a dash.
 fn noted(data: &Data, key: &str) -> String {
     data.get(key)
-        .and_then(|value| value.as_str())
-        .map_or_else(|| "—".to_owned(), escape)
+        .and_then(|value| value.parse::<String>().ok())
+        .map_or_else(|| "—".to_owned(), |note| escape(&note))
 }

@@ -325,7 +325,7 @@ pub async fn a_users_sessions_are_listed_and_the_others_can_be_ended(h: &Harness
     assert_eq!(listed.len(), 4, "{listed:?}");
     assert_eq!(listed.iter().filter(|s| s.current).count(), 1);
     assert!(listed[0].current, "the current session comes first");
-    assert_eq!(listed[0].data["device"], "laptop");
+    assert_eq!(listed[0].data["device"], json!("laptop"));
     for session in &listed {
         assert_eq!(session.id.len(), 16);
         assert!(mine.iter().all(|cookie| !cookie.contains(&session.id)));
