@@ -104,6 +104,8 @@
 mod builder;
 mod cache_url;
 mod config;
+#[cfg(feature = "csrf")]
+pub mod csrf;
 pub mod django;
 pub mod engine;
 mod error;
@@ -125,6 +127,7 @@ mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
+mod transport;
 
 pub use builder::SessionsBuilder;
 pub use error::SessionError;
