@@ -286,7 +286,7 @@ impl Browser {
 
 /// The CSRF token of the first form in `html` (each form has its own, all of one secret).
 pub fn csrf_token(html: &str) -> String {
-    const FIELD: &str = "name=\"csrf_token\" value=\"";
+    const FIELD: &str = "name=\"csrfmiddlewaretoken\" value=\"";
     let start = html.find(FIELD).expect("a form with a CSRF token") + FIELD.len();
     let length = html[start..].find('"').expect("the end of the token");
     html[start..start + length].to_owned()
@@ -317,7 +317,7 @@ pub fn log_in(browser: &mut Browser, server: &Server, username: &str, password: 
     browser.post(
         server,
         "/login",
-        &format!("username={username}&password={password}&csrf_token={token}"),
+        &format!("username={username}&password={password}&csrfmiddlewaretoken={token}"),
     )
 }
 
