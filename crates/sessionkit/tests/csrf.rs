@@ -50,7 +50,10 @@ impl Site {
             .unwrap();
         let app = Router::new()
             .route("/", get(form).post(|| async { "accepted" }))
-            .route("/api", post(|| async { "accepted" }).put(|| async { "put" }))
+            .route(
+                "/api",
+                post(|| async { "accepted" }).put(|| async { "put" }),
+            )
             .route("/login", post(log_in))
             .route("/logout", post(log_out))
             .route("/cart", post(add_to_cart))
@@ -106,8 +109,8 @@ impl Site {
         form: &str,
         headers: &[(&str, &str)],
     ) -> Page {
-        let mut request = Request::post(path)
-            .header("content-type", "application/x-www-form-urlencoded");
+        let mut request =
+            Request::post(path).header("content-type", "application/x-www-form-urlencoded");
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -206,7 +209,9 @@ async fn a_post_with_a_wrong_token_is_refused() {
     let wrong = format!("{}{last}", &token[..63]);
     let page = site.post(&mut browser, "/", &form_with(&wrong), &[]).await;
     assert_refused(&page, "CSRF token from POST incorrect.");
-    let short = site.post(&mut browser, "/", &form_with(&token[1..]), &[]).await;
+    let short = site
+        .post(&mut browser, "/", &form_with(&token[1..]), &[])
+        .await;
     assert_refused(&short, "CSRF token from POST has incorrect length.");
     let odd = format!("{}-", &token[..63]);
     let page = site.post(&mut browser, "/", &form_with(&odd), &[]).await;
@@ -218,18 +223,34 @@ async fn the_right_masked_token_passes_in_the_form_or_the_header() {
     let site = Site::cookie_mode().await;
     let (mut browser, token) = visitor(&site).await;
     let page = site.post(&mut browser, "/", &form_with(&token), &[]).await;
-    assert_eq!((page.status, page.body.as_str()), (StatusCode::OK, "accepted"));
+    assert_eq!(
+        (page.status, page.body.as_str()),
+        (StatusCode::OK, "accepted")
+    );
     let second = site.get(&mut browser, "/").await.token();
     assert_ne!(second, token, "a fresh mask on every page");
     let page = site.post(&mut browser, "/", &form_with(&second), &[]).await;
-    assert_eq!(page.status, StatusCode::OK, "every token of the secret passes");
-    let json = [("x-csrftoken", token.as_str()), ("content-type", "application/json")];
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "every token of the secret passes"
+    );
+    let json = [
+        ("x-csrftoken", token.as_str()),
+        ("content-type", "application/json"),
+    ];
     let page = site.post(&mut browser, "/api", "{}", &json).await;
     assert_eq!(page.status, StatusCode::OK, "scripts send the header");
     let put = Request::put("/api").header("x-csrftoken", &token);
-    assert_eq!(site.send(&mut browser, put, "").await.status, StatusCode::OK);
+    assert_eq!(
+        site.send(&mut browser, put, "").await.status,
+        StatusCode::OK
+    );
     let put_without = Request::put("/api");
-    assert_refused(&site.send(&mut browser, put_without, "").await, "CSRF token missing.");
+    assert_refused(
+        &site.send(&mut browser, put_without, "").await,
+        "CSRF token missing.",
+    );
 }
 
 #[tokio::test]
@@ -237,10 +258,14 @@ async fn a_token_of_another_browsers_secret_is_refused() {
     let site = Site::cookie_mode().await;
     let (mut browser, _) = visitor(&site).await;
     let (_, other_token) = visitor(&site).await;
-    let page = site.post(&mut browser, "/", &form_with(&other_token), &[]).await;
+    let page = site
+        .post(&mut browser, "/", &form_with(&other_token), &[])
+        .await;
     assert_refused(&page, "CSRF token from POST incorrect.");
     let mut no_cookie = Browser::default();
-    let page = site.post(&mut no_cookie, "/", &form_with(&other_token), &[]).await;
+    let page = site
+        .post(&mut no_cookie, "/", &form_with(&other_token), &[])
+        .await;
     assert_refused(&page, "CSRF cookie not set.");
 }
 
@@ -252,11 +277,14 @@ async fn a_cross_origin_post_is_refused_even_with_the_right_token() {
         let page = site
             .post(&mut browser, "/", &form_with(&token), &[("origin", origin)])
             .await;
-        let reason = format!("Origin checking failed - {origin} does not match any trusted origins.");
+        let reason =
+            format!("Origin checking failed - {origin} does not match any trusted origins.");
         assert_refused(&page, &reason);
     }
     let same = [("origin", "http://shop.example")];
-    let page = site.post(&mut browser, "/", &form_with(&token), &same).await;
+    let page = site
+        .post(&mut browser, "/", &form_with(&token), &same)
+        .await;
     assert_eq!(page.status, StatusCode::OK, "same origin passes");
 }
 
@@ -270,17 +298,29 @@ async fn a_trusted_origin_passes_and_https_needs_a_secure_referer() {
     let (mut browser, token) = visitor(&site).await;
     let form = form_with(&token);
     let trusted = [("origin", "https://admin.example.com")];
-    assert_eq!(site.post(&mut browser, "/", &form, &trusted).await.status, StatusCode::OK);
+    assert_eq!(
+        site.post(&mut browser, "/", &form, &trusted).await.status,
+        StatusCode::OK
+    );
     let downgraded = [("origin", "http://shop.example")];
     let page = site.post(&mut browser, "/", &form, &downgraded).await;
-    assert_eq!(page.status, StatusCode::FORBIDDEN, "an HTTPS site's origin is https://");
+    assert_eq!(
+        page.status,
+        StatusCode::FORBIDDEN,
+        "an HTTPS site's origin is https://"
+    );
     let page = site.post(&mut browser, "/", &form, &[]).await;
     assert_refused(&page, "Referer checking failed - no Referer.");
     let insecure = [("referer", "http://shop.example/")];
     let page = site.post(&mut browser, "/", &form, &insecure).await;
-    assert_refused(&page, "Referer checking failed - Referer is insecure while host is secure.");
+    assert_refused(
+        &page,
+        "Referer checking failed - Referer is insecure while host is secure.",
+    );
     for referer in ["https://shop.example/cart", "https://www.example.com/"] {
-        let page = site.post(&mut browser, "/", &form, &[("referer", referer)]).await;
+        let page = site
+            .post(&mut browser, "/", &form, &[("referer", referer)])
+            .await;
         assert_eq!(page.status, StatusCode::OK, "{referer}");
     }
 }
@@ -304,7 +344,9 @@ async fn login_rotates_the_secret_and_the_old_tokens_stop_working() {
     let site = Site::cookie_mode().await;
     let (mut browser, token) = visitor(&site).await;
     let secret_before = browser.csrftoken.clone();
-    let page = site.post(&mut browser, "/login", &form_with(&token), &[]).await;
+    let page = site
+        .post(&mut browser, "/login", &form_with(&token), &[])
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert_ne!(browser.csrftoken, secret_before, "a new csrftoken cookie");
     let stale = site.post(&mut browser, "/", &form_with(&token), &[]).await;
@@ -334,36 +376,57 @@ async fn with_use_sessions_the_secret_lives_in_the_session() {
     let site = Site::sessions_mode().await;
     let (mut browser, token) = visitor(&site).await;
     assert_eq!(browser.csrftoken, None, "no csrftoken cookie");
-    let key = browser.sessionid.clone().expect("the secret made a session");
+    let key = browser
+        .sessionid
+        .clone()
+        .expect("the secret made a session");
     let session = site.sessions.start(Some(&key)).load().await.unwrap();
-    let secret: String = session.get(SESSION_KEY).unwrap().expect("the secret is stored");
+    let secret: String = session
+        .get(SESSION_KEY)
+        .unwrap()
+        .expect("the secret is stored");
     assert_eq!(secret.len(), 32);
     assert!(!token.contains(&secret), "pages carry only masked tokens");
 
-    let page = site.post(&mut browser, "/cart", &form_with(&token), &[]).await;
+    let page = site
+        .post(&mut browser, "/cart", &form_with(&token), &[])
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     let mut other = Browser::default();
-    let page = site.post(&mut other, "/cart", &form_with(&token), &[]).await;
+    let page = site
+        .post(&mut other, "/cart", &form_with(&token), &[])
+        .await;
     assert_refused(&page, "CSRF cookie not set.");
     let planted = Browser {
         csrftoken: Some(secret.clone()),
         sessionid: None,
     };
-    let page = site.post(&mut planted.clone(), "/cart", &form_with(&secret), &[]).await;
+    let page = site
+        .post(&mut planted.clone(), "/cart", &form_with(&secret), &[])
+        .await;
     assert_refused(&page, "CSRF cookie not set.");
 
-    site.post(&mut browser, "/login", &form_with(&token), &[]).await;
+    site.post(&mut browser, "/login", &form_with(&token), &[])
+        .await;
     let key = browser.sessionid.clone().unwrap();
     let session = site.sessions.start(Some(&key)).load().await.unwrap();
     let rotated: String = session.get(SESSION_KEY).unwrap().unwrap();
     assert_ne!(rotated, secret, "login replaces the secret in the session");
-    let stale = site.post(&mut browser, "/cart", &form_with(&token), &[]).await;
+    let stale = site
+        .post(&mut browser, "/cart", &form_with(&token), &[])
+        .await;
     assert_refused(&stale, "CSRF token from POST incorrect.");
 
     let fresh = site.get(&mut browser, "/").await.token();
-    site.post(&mut browser, "/logout", &form_with(&fresh), &[]).await;
-    assert_eq!(browser.sessionid, None, "logout ends the session, secret and all");
-    let page = site.post(&mut browser, "/cart", &form_with(&fresh), &[]).await;
+    site.post(&mut browser, "/logout", &form_with(&fresh), &[])
+        .await;
+    assert_eq!(
+        browser.sessionid, None,
+        "logout ends the session, secret and all"
+    );
+    let page = site
+        .post(&mut browser, "/cart", &form_with(&fresh), &[])
+        .await;
     assert_refused(&page, "CSRF cookie not set.");
 }
 
@@ -412,6 +475,9 @@ async fn a_failure_view_renders_the_refusal() {
     let mut browser = Browser::default();
     let page = site.post(&mut browser, "/", "item=1", &[]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert_eq!(page.body, "refused POST /: CSRF cookie not set. (new token 64)");
+    assert_eq!(
+        page.body,
+        "refused POST /: CSRF cookie not set. (new token 64)"
+    );
     assert!(browser.csrftoken.is_some(), "the view's new secret is sent");
 }

@@ -193,11 +193,19 @@ async fn login_hands_out_a_key_in_the_header_that_later_requests_carry(api: &Api
     assert!(api.sessions.engine().exists(&token).await.unwrap());
     assert_eq!(api.whoami(&token).await, "alice");
     let response = api.call("POST", "/cart/add", Some(token.as_bytes())).await;
-    assert_eq!(token_of(&response).as_deref(), Some(token.as_str()), "saved");
+    assert_eq!(
+        token_of(&response).as_deref(),
+        Some(token.as_str()),
+        "saved"
+    );
     assert_eq!(response.headers()["vary"], HEADER);
     let response = api.call("GET", "/whoami", Some(token.as_bytes())).await;
     assert_eq!(token_of(&response), None, "read only: nothing to hand out");
-    assert_eq!(response.headers()["vary"], HEADER, "but it depends on the key");
+    assert_eq!(
+        response.headers()["vary"],
+        HEADER,
+        "but it depends on the key"
+    );
 }
 
 async fn login_again_rotates_the_key_and_the_old_one_is_gone(api: &Api) {
@@ -214,7 +222,11 @@ async fn logout_answers_with_an_empty_header_and_the_key_is_dead(api: &Api) {
     let token = api.log_in().await;
     let response = api.call("POST", "/logout", Some(token.as_bytes())).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(token_of(&response).as_deref(), Some(""), "the session ended");
+    assert_eq!(
+        token_of(&response).as_deref(),
+        Some(""),
+        "the session ended"
+    );
     assert_eq!(response.headers()["vary"], HEADER);
     assert_eq!(api.whoami(&token).await, "nobody");
     assert!(!api.sessions.engine().exists(&token).await.unwrap());
@@ -224,10 +236,15 @@ async fn logout_answers_with_an_empty_header_and_the_key_is_dead(api: &Api) {
 
 async fn an_unknown_key_gets_a_fresh_key_not_the_one_offered(api: &Api) {
     let planted = SessionKey::generate().as_str().to_owned();
-    let response = api.call("POST", "/cart/add", Some(planted.as_bytes())).await;
+    let response = api
+        .call("POST", "/cart/add", Some(planted.as_bytes()))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let fresh = token_of(&response).expect("a session was created");
-    assert_ne!(fresh, planted, "strict mode: a key the server never made is not adopted");
+    assert_ne!(
+        fresh, planted,
+        "strict mode: a key the server never made is not adopted"
+    );
     assert!(!api.sessions.engine().exists(&planted).await.unwrap());
 }
 
@@ -252,7 +269,11 @@ async fn bad_header_values_are_no_session_never_an_error(api: &Api) {
         let fresh = token_of(&response).expect("a fresh session");
         assert!(SessionKey::is_well_formed(&fresh), "{value:?}: {fresh}");
     }
-    assert_eq!(api.whoami(&token).await, "alice", "the real session is untouched");
+    assert_eq!(
+        api.whoami(&token).await,
+        "alice",
+        "the real session is untouched"
+    );
 }
 
 async fn a_cookie_is_ignored_when_sessions_travel_in_a_header(api: &Api) {
@@ -262,7 +283,11 @@ async fn a_cookie_is_ignored_when_sessions_travel_in_a_header(api: &Api) {
         .body(Body::empty())
         .unwrap();
     let response = api.app.clone().oneshot(request).await.unwrap();
-    assert_eq!(body(response).await, "nobody", "only the header carries the key");
+    assert_eq!(
+        body(response).await,
+        "nobody",
+        "only the header carries the key"
+    );
 }
 
 #[tokio::test]

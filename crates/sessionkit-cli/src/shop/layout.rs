@@ -163,7 +163,9 @@ mod tests {
         let html = render(&frame);
         assert!(html.contains("<h1>&lt;b&gt;Cart&lt;/b&gt;</h1>"), "{html}");
         assert!(html.contains("<strong id=\"who\">Alice</strong>"));
-        assert!(html.contains("<input name=\"csrfmiddlewaretoken\" value=\"t0k3n\"><button>Log out"));
+        assert!(
+            html.contains("<input name=\"csrfmiddlewaretoken\" value=\"t0k3n\"><button>Log out")
+        );
         assert!(html.contains("<span class=\"badge\" id=\"cart-count\">2</span>"));
         assert!(html.contains("<p>main</p>") && html.contains("<aside>hood</aside>"));
         assert!(

@@ -121,8 +121,9 @@ const DEFAULT_MAX_FORM_BYTES: usize = 64 * 1024;
 /// A page for refused requests, in place of the plain 403 (Django's `CSRF_FAILURE_VIEW`): it
 /// gets the request's parts (with its session, if the session layer is outside) and the
 /// refusal, and should answer 403.
-pub type FailureView =
-    Arc<dyn Fn(Parts, CsrfRejection) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+pub type FailureView = Arc<
+    dyn Fn(Parts, CsrfRejection) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync,
+>;
 
 /// The tower layer checking unsafe requests (see the [module](self) for the rules).
 ///
@@ -363,8 +364,7 @@ where
 /// The checks of an unsafe request, in Django's order: origin, then secret, then token.
 async fn verify(config: &Config, csrf: &Csrf, request: Request<Body>) -> Verdict {
     let (parts, body) = request.into_parts();
-    if let Err(reason) = origin::check(&parts.headers, &parts.uri, config.https, &config.trusted)
-    {
+    if let Err(reason) = origin::check(&parts.headers, &parts.uri, config.https, &config.trusted) {
         return Verdict::Refuse(parts, reason);
     }
     if let Err(error) = csrf.read().await {
@@ -408,7 +408,10 @@ fn is_form(parts: &Parts) -> bool {
         return false;
     };
     let essence = content_type.to_str().unwrap_or_default().split(';').next();
-    essence.is_some_and(|e| e.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    essence.is_some_and(|e| {
+        e.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
 }
 
 /// The form's token field (empty if none) and the form again for the handler, or the response
@@ -455,7 +458,10 @@ fn percent_decode(text: &[u8]) -> String {
         match byte {
             b'+' => bytes.push(b' '),
             b'%' => {
-                let hex = rest.as_slice().get(..2).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = rest
+                    .as_slice()
+                    .get(..2)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(decoded) => {
                         bytes.push(decoded);
@@ -480,7 +486,9 @@ async fn refuse(config: &Config, parts: Parts, reason: String, csrf: &Csrf) -> R
         };
         return view(parts, rejection).await;
     }
-    let body = format!("Forbidden (403)\nCSRF verification failed. Request aborted.\n\nReason: {reason}\n");
+    let body = format!(
+        "Forbidden (403)\nCSRF verification failed. Request aborted.\n\nReason: {reason}\n"
+    );
     (StatusCode::FORBIDDEN, body).into_response()
 }
 

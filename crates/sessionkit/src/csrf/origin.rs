@@ -66,7 +66,10 @@ impl TrustedOrigins {
 
     /// Whether `host` (with its port, if any), a `Referer`'s, is one of these hosts.
     fn accepts_referer_host(&self, host: &str) -> bool {
-        let exact_hosts = self.exact.iter().filter_map(|o| split_url(o).map(|(_, h)| h));
+        let exact_hosts = self
+            .exact
+            .iter()
+            .filter_map(|o| split_url(o).map(|(_, h)| h));
         let patterns = self.subdomains.iter().map(|(_, pattern)| pattern.as_str());
         exact_hosts
             .chain(patterns)
@@ -86,9 +89,8 @@ pub(super) fn check(
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
         let scheme = if https { "https" } else { "http" };
-        let own = host.is_some_and(|host| {
-            origin.eq_ignore_ascii_case(&format!("{scheme}://{host}"))
-        });
+        let own =
+            host.is_some_and(|host| origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")));
         if own || trusted.accepts_origin(origin) {
             return Ok(());
         }
@@ -149,7 +151,9 @@ fn split_url(url: &str) -> Option<(&str, &str)> {
         return None;
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     Some((scheme, host))
 }
 
@@ -183,7 +187,12 @@ mod tests {
     }
 
     fn verdict(pairs: &[(&'static str, &'static str)], https: bool) -> Result<(), String> {
-        check(&headers(pairs), &http::Uri::from_static("/cart"), https, &trusted())
+        check(
+            &headers(pairs),
+            &http::Uri::from_static("/cart"),
+            https,
+            &trusted(),
+        )
     }
 
     #[test]
@@ -212,13 +221,19 @@ mod tests {
     #[test]
     fn an_https_request_without_origin_needs_a_secure_referer_of_this_host() {
         let host = ("host", "www.example.com");
-        assert!(verdict(&[host], false).is_ok(), "plain HTTP: no Referer check");
+        assert!(
+            verdict(&[host], false).is_ok(),
+            "plain HTTP: no Referer check"
+        );
         assert!(verdict(&[host, ("referer", "https://www.example.com/cart")], true).is_ok());
         assert!(verdict(&[host, ("referer", "https://admin.example.com/x")], true).is_ok());
         assert!(verdict(&[host, ("referer", "https://x.shop.example/")], true).is_ok());
         let cases = [
             (None, "Referer checking failed - no Referer."),
-            (Some("/cart"), "Referer checking failed - Referer is malformed."),
+            (
+                Some("/cart"),
+                "Referer checking failed - Referer is malformed.",
+            ),
             (
                 Some("http://www.example.com/cart"),
                 "Referer checking failed - Referer is insecure while host is secure.",

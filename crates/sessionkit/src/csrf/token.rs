@@ -115,10 +115,7 @@ fn position(c: u8) -> usize {
 /// The character at `position` of [`ALLOWED_CHARS`], going round.
 fn char_at(position: usize) -> u8 {
     let chars = ALLOWED_CHARS.as_slice();
-    chars
-        .get(position % chars.len())
-        .copied()
-        .unwrap_or(b'a')
+    chars.get(position % chars.len()).copied().unwrap_or(b'a')
 }
 
 fn random_chars() -> [u8; SECRET_LENGTH] {
@@ -154,8 +151,7 @@ mod tests {
     /// Made by Django 5.2's `django.middleware.csrf._mask_cipher_secret(DJANGO_SECRET)`, its
     /// `get_random_string` patched to return the mask `ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef`.
     const DJANGO_SECRET: &str = "abcdefghijklmnopqrstuvwxyzABCDEF";
-    const DJANGO_TOKEN: &str =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefACEGIKMOQSUWY02468acegikmoACEGIK";
+    const DJANGO_TOKEN: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefACEGIKMOQSUWY02468acegikmoACEGIK";
 
     #[test]
     fn unmasking_a_token_made_by_django_gives_its_secret() {

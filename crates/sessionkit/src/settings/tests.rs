@@ -278,7 +278,10 @@ fn bad_values_name_the_setting_and_the_choices() {
 
 #[test]
 fn a_session_header_is_read_from_the_environment_and_empty_means_the_cookie() {
-    let env = [("SECRET_KEY", "k"), ("SESSION_HEADER_NAME", "X-Session-Token")];
+    let env = [
+        ("SECRET_KEY", "k"),
+        ("SESSION_HEADER_NAME", "X-Session-Token"),
+    ];
     let s = load(None, &env).unwrap();
     assert_eq!(s.header_name.as_deref(), Some("X-Session-Token"));
     let s = load(None, &[("SECRET_KEY", "k"), ("SESSION_HEADER_NAME", " ")]).unwrap();

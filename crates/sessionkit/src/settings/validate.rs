@@ -126,7 +126,9 @@ impl Settings {
             return Ok(());
         };
         if http::HeaderName::from_bytes(name.as_bytes()).is_err()
-            || RESERVED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+            || RESERVED_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
         {
             return Err(ConfigError::new(
                 "SESSION_HEADER_NAME",
