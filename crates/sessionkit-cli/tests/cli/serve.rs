@@ -262,6 +262,19 @@ fn a_post_needs_a_token_of_the_browsers_csrf_secret() {
     for path in ["/login", "/logout", "/cart/remove"] {
         assert_eq!(browser.post(&server, path, "").status, 403, "{path}");
     }
+    let cross_site = format!("slug=padlock&csrfmiddlewaretoken={token}");
+    let refused = browser.post_from(&server, "https://evil.example", "/cart/add", &cross_site);
+    assert_eq!(
+        refused.status, 403,
+        "another site's form, even with the token"
+    );
+    assert!(
+        refused.body.contains(
+            "Origin checking failed - https://evil.example does not match any trusted origins."
+        ),
+        "{}",
+        refused.body
+    );
     let mut without_cookie = Browser::default();
     let right_token = format!("slug=padlock&csrfmiddlewaretoken={token}");
     assert_eq!(
@@ -286,7 +299,13 @@ fn a_post_needs_a_token_of_the_browsers_csrf_secret() {
         );
         assert_redirects(&accepted, "/cart");
     }
-    assert_eq!(cart_count(&browser.get(&server, "/")), "2");
+    let own_page = format!(
+        "slug=padlock&csrfmiddlewaretoken={}",
+        csrf_token(&browser.get(&server, "/").body)
+    );
+    let accepted = browser.post_from(&server, "http://localhost", "/cart/add", &own_page);
+    assert_redirects(&accepted, "/cart");
+    assert_eq!(cart_count(&browser.get(&server, "/")), "3");
 }
 
 #[test]

@@ -224,15 +224,27 @@ pub struct Browser {
 
 impl Browser {
     pub fn get(&mut self, server: &Server, path: &str) -> Response {
-        self.send(server, "GET", path, "")
+        self.send(server, "GET", path, "", None)
     }
 
     /// POSTs `form` (already URL-encoded) as `application/x-www-form-urlencoded`.
     pub fn post(&mut self, server: &Server, path: &str, form: &str) -> Response {
-        self.send(server, "POST", path, form)
+        self.send(server, "POST", path, form, None)
     }
 
-    fn send(&mut self, server: &Server, method: &str, path: &str, body: &str) -> Response {
+    /// Like [`Browser::post`], from a page of `origin` (the `Origin` header browsers send).
+    pub fn post_from(&mut self, server: &Server, origin: &str, path: &str, form: &str) -> Response {
+        self.send(server, "POST", path, form, Some(origin))
+    }
+
+    fn send(
+        &mut self,
+        server: &Server,
+        method: &str,
+        path: &str,
+        body: &str,
+        origin: Option<&str>,
+    ) -> Response {
         let mut stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
         stream
             .set_read_timeout(Some(PATIENCE))
@@ -248,6 +260,9 @@ impl Browser {
         .collect();
         if !cookies.is_empty() {
             request.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
+        }
+        if let Some(origin) = origin {
+            request.push_str(&format!("Origin: {origin}\r\n"));
         }
         if method == "POST" {
             request.push_str(&format!(
