@@ -481,3 +481,40 @@ async fn a_failure_view_renders_the_refusal() {
     );
     assert!(browser.csrftoken.is_some(), "the view's new secret is sent");
 }
+
+#[tokio::test]
+async fn a_failure_view_refusing_a_cross_site_post_keeps_the_session_secret() {
+    let csrf = CsrfLayer::new()
+        .use_sessions(true)
+        .failure_view(|_, rejection| {
+            Box::pin(
+                async move { (StatusCode::FORBIDDEN, rejection.csrf().token()).into_response() },
+            )
+        });
+    let site = Site::new(csrf).await;
+    let (mut browser, token) = visitor(&site).await;
+    let key = browser.sessionid.clone().unwrap();
+    let stored = || async {
+        let session = site.sessions.start(Some(&key)).load().await.unwrap();
+        session.get::<String>(SESSION_KEY).unwrap().unwrap()
+    };
+    let before = stored().await;
+    let evil = [("origin", "https://evil.example")];
+    let page = site
+        .post(&mut browser, "/cart", &form_with(&token), &evil)
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        stored().await,
+        before,
+        "a refusal never replaces the secret"
+    );
+    let page = site
+        .post(&mut browser, "/cart", &form_with(&page.body), &[])
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "the refusal page's token is of the secret"
+    );
+}

@@ -361,14 +361,16 @@ where
     }
 }
 
-/// The checks of an unsafe request, in Django's order: origin, then secret, then token.
+/// The checks of an unsafe request, in Django's order: origin, then secret, then token. The
+/// secret is read first, so that a failure view's tokens are of it, never a new one that would
+/// replace it.
 async fn verify(config: &Config, csrf: &Csrf, request: Request<Body>) -> Verdict {
+    if let Err(error) = csrf.read().await {
+        return Verdict::Answer(error.into_response());
+    }
     let (parts, body) = request.into_parts();
     if let Err(reason) = origin::check(&parts.headers, &parts.uri, config.https, &config.trusted) {
         return Verdict::Refuse(parts, reason);
-    }
-    if let Err(error) = csrf.read().await {
-        return Verdict::Answer(error.into_response());
     }
     let Some(secret) = csrf.secret() else {
         return Verdict::Refuse(parts, "CSRF cookie not set.".to_owned());
