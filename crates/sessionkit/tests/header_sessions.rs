@@ -54,11 +54,7 @@ impl Api {
     }
 
     async fn open(builder: sessionkit::SessionsBuilder, scratch: Scratch) -> Api {
-        let sessions = builder
-            .configure(|s| s.header_name = Some("X-Session-Token".to_owned()))
-            .open()
-            .await
-            .unwrap();
+        let sessions = builder.header_name("X-Session-Token").open().await.unwrap();
         sessions.engine().migrate().await.unwrap();
         Api {
             app: app(&sessions),
@@ -294,7 +290,7 @@ async fn a_cookie_is_ignored_when_sessions_travel_in_a_header(api: &Api) {
 async fn signed_cookies_cannot_travel_in_a_header() {
     let error = Sessions::builder("secret")
         .engine(EngineKind::SignedCookies)
-        .configure(|s| s.header_name = Some("X-Session-Token".to_owned()))
+        .header_name("X-Session-Token")
         .open()
         .await
         .unwrap_err();
