@@ -10,7 +10,6 @@ use sessionkit::engine::EngineError;
 use sessionkit::engine::{Data, UserSession};
 
 use super::activity::{LAST_SEEN_KEY, USER_AGENT_KEY};
-use super::csrf;
 use super::format::{escape, timestamp};
 use super::users::User;
 use super::visit::Visit;
@@ -83,7 +82,7 @@ async fn sessions(visit: &Visit, user: &User) -> Result<String, SessionError> {
         n => format!(
             "<form method=\"post\" action=\"/account/end-other-sessions\">{token}\
 <button id=\"end-others\">Log out my other sessions ({n})</button></form>",
-            token = csrf::field(&visit.csrf_token()),
+            token = visit.csrf_field(),
         ),
     };
     Ok(format!(
