@@ -30,6 +30,38 @@ use crate::engine::{Data, JsonText};
 /// ```
 pub const EXPIRY_KEY: &str = "_session_expiry";
 
+/// Unix seconds when the session was first stored: where `SESSION_ABSOLUTE_TIMEOUT` counts
+/// from. Emptying the session (`flush` at logout, `clear`) removes it, so the next login starts
+/// a new clock; activity, `set_expiry` and `cycle_key` do not.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use sessionkit::expiry::{ACTIVE_KEY, STARTED_KEY};
+/// use sessionkit::{EngineKind, Sessions, Settings};
+///
+/// let sessions = Sessions::open(Settings {
+///     engine: EngineKind::SignedCookies,
+///     idle_timeout: Some(Duration::from_secs(15 * 60)),
+///     absolute_timeout: Some(Duration::from_secs(8 * 60 * 60)),
+///     ..Settings::new("secret")
+/// })
+/// .await?;
+/// let session = sessions.start(None).load().await?;
+/// session.insert("user_id", 42)?;
+/// session.save().await?;
+/// let started: i64 = session.get(STARTED_KEY)?.unwrap();
+/// assert_eq!(session.get::<i64>(ACTIVE_KEY)?, Some(started)); // both clocks start now
+/// # Ok(()) }
+/// ```
+pub const STARTED_KEY: &str = "_session_started";
+
+/// Unix seconds of the session's last recorded activity: where `SESSION_IDLE_TIMEOUT` counts
+/// from. A request that saves the session writes it; one that only reads it, at most once per
+/// `SESSION_ACTIVITY_REFRESH`.
+pub const ACTIVE_KEY: &str = "_session_active";
+
 /// What [`crate::Session::set_expiry`] accepts (Django's `set_expiry(value)`).
 ///
 /// ```

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use super::state::{Origin, Outcome, State};
-use crate::engine::{Engine, Loaded, Previous, SaveRequest, Saved};
+use super::timeouts::Timeouts;
+use crate::engine::{Engine, JsonText, Loaded, Previous, SaveRequest, Saved};
 use crate::error::SessionError;
-use crate::expiry::{expire_at_browser_close, expiry_age};
+use crate::expiry::{ACTIVE_KEY, expire_at_browser_close, expiry_age};
 use crate::key::SessionKey;
 use crate::set_cookie::MAX_COOKIE_BYTES;
 use crate::settings::Settings;
@@ -178,6 +179,8 @@ impl Shared {
             return Ok(());
         }
         state.loaded = true;
+        let now = OffsetDateTime::now_utc();
+        let (primary, fallback) = self.timed_out(&mut state, &value, primary, fallback, now);
         if let Some(loaded) = primary {
             state.origin = Some(Origin {
                 cookie_value: value,
@@ -190,7 +193,39 @@ impl Shared {
             state.rewrite_everything();
             state.retired.push((engine, value));
         }
+        if Timeouts::of(self.settings()).activity_due(&state.data, now) {
+            state.set(ACTIVE_KEY, JsonText::from(now.unix_timestamp()));
+        }
         Ok(())
+    }
+
+    /// `primary` and `fallback`, less a session past its idle or absolute timeout
+    /// (`SESSION_IDLE_TIMEOUT`, `SESSION_ABSOLUTE_TIMEOUT`): that one is no session, and its
+    /// record is deleted at the end of the request.
+    fn timed_out(
+        &self,
+        state: &mut State,
+        value: &Arc<str>,
+        primary: Option<Loaded>,
+        fallback: Option<(Arc<dyn Engine>, Loaded)>,
+        now: OffsetDateTime,
+    ) -> (Option<Loaded>, Option<(Arc<dyn Engine>, Loaded)>) {
+        let timeouts = Timeouts::of(self.settings());
+        let (engine, data) = match (&primary, &fallback) {
+            (Some(loaded), _) => (self.engine(), &loaded.data),
+            (None, Some((engine, loaded))) => (engine, &loaded.data),
+            (None, None) => return (primary, fallback),
+        };
+        let Some(limit) = timeouts.exceeded(data, now) else {
+            return (primary, fallback);
+        };
+        tracing::info!(
+            engine = engine.name(),
+            limit,
+            "session past its {limit} timeout: a fresh session replaces it"
+        );
+        state.retired.push((engine.clone(), value.clone()));
+        (None, None)
     }
 
     /// Waits for the session's lock, polling with backoff up to `SESSION_LOCK_TIMEOUT`.
@@ -330,6 +365,9 @@ impl Shared {
         // The data is shared, not copied; the changes are taken, and put back if the save fails.
         let (origin, data, changes) = {
             let mut state = self.state();
+            for (key, stamp) in Timeouts::of(self.settings()).on_save(&state.data, now) {
+                state.set(key, stamp);
+            }
             (
                 state.origin.clone(),
                 state.data.clone(),

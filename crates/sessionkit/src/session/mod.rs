@@ -16,6 +16,7 @@ mod expiry;
 mod lazy;
 mod lifecycle;
 mod state;
+mod timeouts;
 
 use std::sync::{Arc, MutexGuard};
 

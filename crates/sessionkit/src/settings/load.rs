@@ -182,6 +182,11 @@ impl Settings {
             "SESSION_COOKIE_SECURE" => self.cookie_secure = parse_bool(setting, value)?,
             "SESSION_COOKIE_HTTPONLY" => self.cookie_httponly = parse_bool(setting, value)?,
             "SESSION_COOKIE_SAMESITE" => self.cookie_samesite = parse_samesite(value)?,
+            "SESSION_IDLE_TIMEOUT" => self.idle_timeout = parse_optional_seconds(setting, value)?,
+            "SESSION_ABSOLUTE_TIMEOUT" => {
+                self.absolute_timeout = parse_optional_seconds(setting, value)?
+            }
+            "SESSION_ACTIVITY_REFRESH" => self.activity_refresh = parse_seconds(setting, value)?,
             "SESSION_HEADER_NAME" => {
                 self.header_name = (!value.is_empty()).then(|| value.to_owned())
             }
@@ -244,6 +249,17 @@ fn parse_seconds(setting: &'static str, value: &str) -> Result<Duration, ConfigE
         Duration::try_from_secs_f64(seconds).map_err(|_| out_of_range(setting, value))?;
     check_duration(setting, duration)?;
     Ok(duration)
+}
+
+/// [`parse_seconds`], or none for an empty value, `0` or `off`: a timeout that is off.
+fn parse_optional_seconds(
+    setting: &'static str,
+    value: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "off" | "none" => Ok(None),
+        _ => parse_seconds(setting, value).map(Some),
+    }
 }
 
 fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {

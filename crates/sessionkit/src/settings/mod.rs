@@ -92,6 +92,17 @@ pub struct Settings {
     pub header_name: Option<String>,
     /// `SESSION_SAVE_EVERY_REQUEST`, default false.
     pub save_every_request: bool,
+    /// `SESSION_IDLE_TIMEOUT` in seconds, default none: a session unused this long is no
+    /// session (OWASP's idle timeout). Every request that loads the session is activity.
+    pub idle_timeout: Option<Duration>,
+    /// `SESSION_ABSOLUTE_TIMEOUT` in seconds, default none: a session this old is no session,
+    /// however active (OWASP's absolute timeout). Its clock starts when the session is first
+    /// stored and restarts only when the session is emptied (`flush`, a new login).
+    pub absolute_timeout: Option<Duration>,
+    /// `SESSION_ACTIVITY_REFRESH` in seconds, default 60: with an idle timeout, a request that
+    /// changes nothing writes its activity at most this often, so reading a session does not
+    /// cost a store write per request. Less than `SESSION_IDLE_TIMEOUT`.
+    pub activity_refresh: Duration,
     /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`, default false.
     pub expire_at_browser_close: bool,
     /// `SECRET_KEY`, required. Signs cookies and stored session data.
@@ -125,6 +136,9 @@ impl fmt::Debug for Settings {
             .field("cookie_samesite", &self.cookie_samesite)
             .field("header_name", &self.header_name)
             .field("save_every_request", &self.save_every_request)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("absolute_timeout", &self.absolute_timeout)
+            .field("activity_refresh", &self.activity_refresh)
             .field("expire_at_browser_close", &self.expire_at_browser_close)
             .field("secret_key", &"<redacted>")
             .field("secret_key_fallbacks", &self.secret_key_fallbacks.len())
@@ -167,7 +181,7 @@ pub const MAX_COOKIE_AGE: i64 = 400 * 24 * 60 * 60;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 25] = [
+pub const SETTING_NAMES: [&str; 28] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
@@ -190,6 +204,9 @@ pub const SETTING_NAMES: [&str; 25] = [
     "SESSION_COOKIE_SAMESITE",
     "SESSION_HEADER_NAME",
     "SESSION_SAVE_EVERY_REQUEST",
+    "SESSION_IDLE_TIMEOUT",
+    "SESSION_ABSOLUTE_TIMEOUT",
+    "SESSION_ACTIVITY_REFRESH",
     "SESSION_EXPIRE_AT_BROWSER_CLOSE",
     "SECRET_KEY",
     "SECRET_KEY_FALLBACKS",
@@ -231,6 +248,9 @@ impl Settings {
             cookie_samesite: Some(SameSite::Lax),
             header_name: None,
             save_every_request: false,
+            idle_timeout: None,
+            absolute_timeout: None,
+            activity_refresh: Duration::from_secs(60),
             expire_at_browser_close: false,
             secret_key: secret_key.into(),
             secret_key_fallbacks: Vec::new(),

@@ -9,11 +9,17 @@ const MIN_DURATION: Duration = Duration::from_millis(1);
 
 /// The longest value of each duration setting. Past these a value can only be a slip (a
 /// request held for hours), and huge ones overflow timers and clocks.
-const MAX_DURATIONS: [(&str, Duration); 3] = [
+const MAX_DURATIONS: [(&str, Duration); 6] = [
     ("SESSION_STORE_TIMEOUT", Duration::from_secs(600)),
     ("SESSION_LOCK_TIMEOUT", Duration::from_secs(600)),
-    ("SESSION_LOCK_LEASE", Duration::from_secs(24 * 60 * 60)),
+    ("SESSION_LOCK_LEASE", Duration::from_secs(DAY)),
+    // As long as browsers keep a cookie (SESSION_COOKIE_AGE's limit).
+    ("SESSION_IDLE_TIMEOUT", Duration::from_secs(400 * DAY)),
+    ("SESSION_ABSOLUTE_TIMEOUT", Duration::from_secs(400 * DAY)),
+    ("SESSION_ACTIVITY_REFRESH", Duration::from_secs(DAY)),
 ];
+
+const DAY: u64 = 24 * 60 * 60;
 
 /// The longest value `setting` accepts (see [`MAX_DURATIONS`]).
 pub(super) fn max_duration(setting: &str) -> Duration {

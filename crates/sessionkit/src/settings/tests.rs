@@ -109,6 +109,29 @@ fn bad_values_name_the_setting_and_the_choices() {
             "out of range",
         ),
         (
+            &[
+                ("SESSION_IDLE_TIMEOUT", "60"),
+                ("SESSION_ACTIVITY_REFRESH", "60"),
+            ],
+            "SESSION_ACTIVITY_REFRESH",
+            "less than SESSION_IDLE_TIMEOUT",
+        ),
+        (
+            &[("SESSION_IDLE_TIMEOUT", "-5")],
+            "SESSION_IDLE_TIMEOUT",
+            "positive",
+        ),
+        (
+            &[("SESSION_ABSOLUTE_TIMEOUT", "1e300")],
+            "SESSION_ABSOLUTE_TIMEOUT",
+            "out of range",
+        ),
+        (
+            &[("SESSION_ABSOLUTE_TIMEOUT", "a day")],
+            "SESSION_ABSOLUTE_TIMEOUT",
+            "seconds",
+        ),
+        (
             &[("SESSION_LOCK_LEASE", "soon")],
             "SESSION_LOCK_LEASE",
             "seconds",
@@ -354,4 +377,28 @@ fn the_store_ca_file_loads_from_the_environment_and_must_hold_certificates() {
         assert!(error.message.starts_with(bad), "{error}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn timeouts_are_off_by_default_and_read_in_seconds() {
+    let s = load(None, &[("SECRET_KEY", "k")]).unwrap();
+    assert_eq!((s.idle_timeout, s.absolute_timeout), (None, None));
+    assert_eq!(s.activity_refresh, Duration::from_secs(60));
+    let s = load(
+        None,
+        &[
+            ("SECRET_KEY", "k"),
+            ("SESSION_IDLE_TIMEOUT", "900"),
+            ("SESSION_ABSOLUTE_TIMEOUT", "28800"),
+            ("SESSION_ACTIVITY_REFRESH", "30"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.idle_timeout, Some(Duration::from_secs(900)));
+    assert_eq!(s.absolute_timeout, Some(Duration::from_secs(28_800)));
+    assert_eq!(s.activity_refresh, Duration::from_secs(30));
+    for off in ["", "0", "off"] {
+        let s = load(None, &[("SECRET_KEY", "k"), ("SESSION_IDLE_TIMEOUT", off)]).unwrap();
+        assert_eq!(s.idle_timeout, None, "{off:?}");
+    }
 }

@@ -157,6 +157,23 @@ impl Settings {
         check_duration("SESSION_CACHE_TIMEOUT", self.cache_timeout)?;
         check_duration("SESSION_LOCK_TIMEOUT", self.lock_timeout)?;
         check_duration("SESSION_LOCK_LEASE", self.lock_lease)?;
+        check_duration("SESSION_ACTIVITY_REFRESH", self.activity_refresh)?;
+        if let Some(idle) = self.idle_timeout {
+            check_duration("SESSION_IDLE_TIMEOUT", idle)?;
+            if self.activity_refresh >= idle {
+                return Err(ConfigError::new(
+                    "SESSION_ACTIVITY_REFRESH",
+                    format!(
+                        "{:?} must be less than SESSION_IDLE_TIMEOUT ({idle:?}), or an active \
+                         session would time out between two of its activity writes",
+                        self.activity_refresh
+                    ),
+                ));
+            }
+        }
+        if let Some(absolute) = self.absolute_timeout {
+            check_duration("SESSION_ABSOLUTE_TIMEOUT", absolute)?;
+        }
         Ok(())
     }
 

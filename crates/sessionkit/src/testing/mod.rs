@@ -72,6 +72,7 @@ pub mod expiry;
 mod harness;
 pub mod logs;
 pub mod persistence;
+pub mod timeouts;
 
 pub use harness::Harness;
 
@@ -195,6 +196,11 @@ macro_rules! __sessionkit_behaviours {
             bad_input::every_kind_of_json_value_survives_a_round_trip,
             bad_input::an_empty_session_survives_a_round_trip_through_the_engine,
             bad_input::malformed_cookie_values_give_a_fresh_session,
+            timeouts::a_session_idle_past_the_idle_timeout_is_no_session,
+            timeouts::a_session_older_than_the_absolute_timeout_is_no_session,
+            timeouts::only_a_new_login_restarts_the_absolute_clock,
+            timeouts::activity_is_written_at_most_once_per_refresh,
+            timeouts::without_timeouts_sessions_carry_no_clocks,
         );
     };
     // Server engines: the data lives in a store, only a key travels in the cookie.
