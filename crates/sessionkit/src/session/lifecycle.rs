@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::state::{Origin, Outcome, State};
 use super::timeouts::Timeouts;
-use crate::engine::{Engine, JsonText, Loaded, Previous, SaveRequest, Saved};
+use crate::engine::{Data, Engine, JsonText, Loaded, Previous, SaveRequest, Saved};
 use crate::error::SessionError;
 use crate::expiry::{ACTIVE_KEY, expire_at_browser_close, expiry_age};
 use crate::key::SessionKey;
@@ -180,7 +180,11 @@ impl Shared {
         }
         state.loaded = true;
         let now = OffsetDateTime::now_utc();
-        let (primary, fallback) = self.timed_out(&mut state, &value, primary, fallback, now);
+        let primary = primary
+            .filter(|loaded| !self.timed_out(&mut state, self.engine(), &value, &loaded.data, now));
+        let fallback = fallback.filter(|(engine, loaded)| {
+            !self.timed_out(&mut state, engine, &value, &loaded.data, now)
+        });
         if let Some(loaded) = primary {
             state.origin = Some(Origin {
                 cookie_value: value,
@@ -199,25 +203,19 @@ impl Shared {
         Ok(())
     }
 
-    /// `primary` and `fallback`, less a session past its idle or absolute timeout
-    /// (`SESSION_IDLE_TIMEOUT`, `SESSION_ABSOLUTE_TIMEOUT`): that one is no session, and its
-    /// record is deleted at the end of the request.
+    /// Whether the session `engine` loaded for `value` is past its idle or absolute timeout
+    /// (`SESSION_IDLE_TIMEOUT`, `SESSION_ABSOLUTE_TIMEOUT`). Such a session is no session, and
+    /// its record is deleted at the end of the request.
     fn timed_out(
         &self,
         state: &mut State,
+        engine: &Arc<dyn Engine>,
         value: &Arc<str>,
-        primary: Option<Loaded>,
-        fallback: Option<(Arc<dyn Engine>, Loaded)>,
+        data: &Data,
         now: OffsetDateTime,
-    ) -> (Option<Loaded>, Option<(Arc<dyn Engine>, Loaded)>) {
-        let timeouts = Timeouts::of(self.settings());
-        let (engine, data) = match (&primary, &fallback) {
-            (Some(loaded), _) => (self.engine(), &loaded.data),
-            (None, Some((engine, loaded))) => (engine, &loaded.data),
-            (None, None) => return (primary, fallback),
-        };
-        let Some(limit) = timeouts.exceeded(data, now) else {
-            return (primary, fallback);
+    ) -> bool {
+        let Some(limit) = Timeouts::of(self.settings()).exceeded(data, now) else {
+            return false;
         };
         tracing::info!(
             engine = engine.name(),
@@ -225,7 +223,7 @@ impl Shared {
             "session past its {limit} timeout: a fresh session replaces it"
         );
         state.retired.push((engine.clone(), value.clone()));
-        (None, None)
+        true
     }
 
     /// Waits for the session's lock, polling with backoff up to `SESSION_LOCK_TIMEOUT`.
