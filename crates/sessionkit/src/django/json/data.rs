@@ -59,7 +59,9 @@ impl JsonText {
         &self.0
     }
 
-    /// The value as a `T`.
+    /// The value as a `T`, read by serde_json. The text is exact; a float read from it is as
+    /// exact as serde_json makes it (within one ULP, unless the application turns on
+    /// serde_json's `float_roundtrip` feature, which sessionkit leaves to it).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_str(&self.0)
     }
