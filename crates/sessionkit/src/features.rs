@@ -81,6 +81,18 @@ pub(crate) fn db_url_feature(url: &str) -> Option<Feature> {
         .and_then(feature_of)
 }
 
+/// `SESSION_REVOCATION_URL` names a store this build has (and TLS to it if it asks for it).
+pub(crate) fn check_revocation_url(url: &str) -> Result<(), ConfigError> {
+    let what = format!("{:?}", redact_password(url));
+    if let Some(feature) = StoreScheme::of(url).and_then(feature_of) {
+        feature.require("SESSION_REVOCATION_URL", &what)?;
+    }
+    if db_url_requires_tls(url) || cache_url_requires_tls(url) {
+        TLS.require("SESSION_REVOCATION_URL", &what)?;
+    }
+    Ok(())
+}
+
 /// `engine` (`db` or `cached_db`) in a build without any of the SQL features.
 pub(crate) fn no_sql_database(engine: EngineKind) -> ConfigError {
     ConfigError::new(

@@ -606,3 +606,27 @@ fn on_signed_cookies_the_account_page_explains_why_there_is_no_session_list() {
     assert_redirects(&refused, "/account");
     assert!(is_logged_in_as(&browser.get(&server, "/"), "Carol"));
 }
+
+/// The replay lesson of the "under the hood" panel, both ways: on `signed_cookies` a cookie
+/// copied before logout still logs in afterwards; with the revocation list
+/// (`SESSION_REVOCATION_URL`) the logout lists the session and the copy is refused.
+#[test]
+fn a_signed_cookie_copied_before_logout_replays_only_without_the_revocation_list() {
+    for (revocation, replay_works) in [(None, true), (Some("memory://"), false)] {
+        let dir = TempDir::new("revocation");
+        let mut env = vec![("SESSION_ENGINE", "signed_cookies")];
+        env.extend(revocation.map(|url| ("SESSION_REVOCATION_URL", url)));
+        let server = Server::start(dir.path(), &env);
+        let mut browser = Browser::default();
+        assert_redirects(&log_in(&mut browser, &server, "alice", "wonderland"), "/");
+        let copied = browser.clone();
+        assert_redirects(&submit(&mut browser, &server, "/logout", ""), "/");
+        let replayed = copied.clone().get(&server, "/");
+        assert_eq!(
+            is_logged_in_as(&replayed, "Alice"),
+            replay_works,
+            "SESSION_REVOCATION_URL={revocation:?}: {}",
+            replayed.body
+        );
+    }
+}

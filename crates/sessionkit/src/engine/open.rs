@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "redis")]
+use super::RedisStore;
 use super::cache::{CacheConfig, open_cache};
 #[cfg(feature = "_sql")]
 use super::cached_db::CachedDbTimeouts;
@@ -16,8 +18,11 @@ use super::db::DbConfig;
 use super::signed_cookies::SignedCookieConfig;
 #[cfg(feature = "_sql")]
 use super::{CachedDbStore, DbEngine, SqlStore};
-use super::{Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine};
-use crate::config::Secrets;
+use super::{
+    Engine, EngineError, FileStore, MemoryStore, RevocationList, ServerEngine, SignedCookieEngine,
+};
+use crate::cache_url::memory_capacity;
+use crate::config::{Secrets, StoreScheme, redact_password};
 use crate::settings::{ConfigError, EngineKind, Settings};
 
 /// Opens the engine `settings` select. A store this build has no Cargo feature for is an
@@ -37,7 +42,15 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     crate::features::check_ca_file(settings.store_ca_file.as_deref())?;
     let timeout = settings.store_timeout;
     Ok(match settings.engine {
-        EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
+        EngineKind::SignedCookies => {
+            let engine = SignedCookieEngine::new(settings);
+            match &settings.revocation_url {
+                Some(url) => {
+                    Arc::new(engine.with_revocations(open_revocations(settings, url).await?))
+                }
+                None => Arc::new(engine),
+            }
+        }
         #[cfg(feature = "_sql")]
         EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
         EngineKind::Cache => Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout)),
@@ -60,6 +73,54 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             timeout,
         )),
     })
+}
+
+/// The revocation list `SESSION_REVOCATION_URL` names, its schema created: the memory store,
+/// Redis under `SESSION_CACHE_KEY_PREFIX` + `revoked:`, or the table `sessionkit_revoked`.
+async fn open_revocations(settings: &Settings, url: &str) -> Result<RevocationList, OpenError> {
+    crate::features::check_revocation_url(url)?;
+    let timeout = settings.store_timeout;
+    let list = match StoreScheme::of(url) {
+        Some(StoreScheme::Memory) => {
+            let capacity = memory_capacity(url.trim_start_matches("memory://"))
+                .map_err(|error| ConfigError::new("SESSION_REVOCATION_URL", error.to_string()))?;
+            RevocationList::new(MemoryStore::new(capacity), timeout)
+        }
+        #[cfg(feature = "redis")]
+        Some(StoreScheme::Redis) => {
+            let store = RedisStore::connect(CacheConfig {
+                url: url.to_owned(),
+                key_prefix: format!("{}revoked:", settings.cache_key_prefix),
+                ca_file: settings.store_ca_file.clone(),
+                timeout,
+            })
+            .await?;
+            RevocationList::new(store, timeout)
+        }
+        #[cfg(feature = "_sql")]
+        Some(StoreScheme::Sqlite | StoreScheme::Postgres | StoreScheme::MySql) => {
+            let store = SqlStore::connect(DbConfig {
+                url: url.to_owned(),
+                table: "sessionkit_revoked".to_owned(),
+                ca_file: settings.store_ca_file.clone(),
+                timeout,
+                secrets: secrets(settings),
+            })
+            .await?;
+            RevocationList::new(store, timeout)
+        }
+        // `check_revocation_url` above refused a store this build leaves out, and settings
+        // validation any other URL.
+        _ => {
+            return Err(ConfigError::new(
+                "SESSION_REVOCATION_URL",
+                format!("{:?} is not a store this build has", redact_password(url)),
+            )
+            .into());
+        }
+    };
+    list.migrate().await?;
+    Ok(list)
 }
 
 /// `SECRET_KEY`, `SECRET_KEY_FALLBACKS` and `SESSION_COOKIE_AGE`.

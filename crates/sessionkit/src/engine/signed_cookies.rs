@@ -6,13 +6,15 @@
 //! cannot be revoked before it expires (logout only stops *this* browser from sending it).
 //! Concurrent requests cannot be merged either: the browser keeps whichever cookie came last.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
+use super::revocation::RevocationList;
+use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::config::Secrets;
 use crate::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 use crate::expiry::expiry_date;
@@ -76,6 +78,8 @@ pub struct SignedCookieConfig {
 pub struct SignedCookieEngine {
     signer: Signer,
     cookie_age: i64,
+    /// The logged-out sessions (`SESSION_REVOCATION_URL`), if the list is on.
+    revocations: Option<RevocationList>,
 }
 
 impl SignedCookieEngine {
@@ -109,7 +113,44 @@ impl SignedCookieEngine {
             signer: Signer::new(COOKIE_SALT, &config.secrets.key, &config.secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
             cookie_age: config.cookie_age,
+            revocations: None,
         }
+    }
+
+    /// The same engine, refusing the cookies of sessions that were logged out: each session
+    /// carries an id, and `flush` or `cycle_key` lists it in `revocations` (see
+    /// [`RevocationList`]).
+    pub fn with_revocations(mut self, revocations: RevocationList) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
+    /// The data of a validly signed, unexpired cookie, and when it expires.
+    fn verified(&self, cookie_value: &str) -> Option<(Data, OffsetDateTime)> {
+        let now = SystemTime::now();
+        let unsigned = match self.signer.unsign_object(cookie_value, None, now) {
+            Ok(unsigned) => unsigned,
+            Err(reason) => {
+                tracing::warn!(%reason, "ignoring session cookie");
+                return None;
+            }
+        };
+        let Some(signed_at) = i64::try_from(unsigned.timestamp)
+            .ok()
+            .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
+        else {
+            tracing::warn!("ignoring a session cookie with an impossible timestamp");
+            return None;
+        };
+        // As in Django, a cookie never outlives SESSION_COOKIE_AGE from its signing; a custom
+        // expiry inside the payload can only end it sooner.
+        let latest = signed_at.saturating_add(time::Duration::seconds(self.cookie_age));
+        let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age).min(latest);
+        if OffsetDateTime::from(now) > expires {
+            tracing::warn!(%expires, "ignoring expired session cookie");
+            return None;
+        }
+        Some((unsigned.data, expires))
     }
 }
 
@@ -129,47 +170,46 @@ impl Engine for SignedCookieEngine {
     }
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
-        let now = SystemTime::now();
-        let unsigned = match self.signer.unsign_object(cookie_value, None, now) {
-            Ok(unsigned) => unsigned,
-            Err(reason) => {
-                tracing::warn!(%reason, "ignoring session cookie");
-                return Ok(None);
-            }
-        };
-        let Some(signed_at) = i64::try_from(unsigned.timestamp)
-            .ok()
-            .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
-        else {
-            tracing::warn!("ignoring a session cookie with an impossible timestamp");
+        let Some((data, _)) = self.verified(cookie_value) else {
             return Ok(None);
         };
-        // As in Django, a cookie never outlives SESSION_COOKIE_AGE from its signing; a custom
-        // expiry inside the payload can only end it sooner.
-        let latest = signed_at.saturating_add(time::Duration::seconds(self.cookie_age));
-        let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age).min(latest);
-        if OffsetDateTime::from(now) > expires {
-            tracing::warn!(%expires, "ignoring expired session cookie");
+        if let Some(revocations) = &self.revocations
+            && revocations.is_revoked(&data).await?
+        {
+            tracing::info!("ignoring the cookie of a session that was logged out");
             return Ok(None);
         }
         Ok(Some(Loaded {
-            data: Arc::new(unsigned.data),
+            data: Arc::new(data),
             version: 0,
         }))
     }
 
     async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError> {
         let timestamp = u64::try_from(request.now.unix_timestamp()).unwrap_or_default();
+        let data = match &self.revocations {
+            // A new session, or a new key after `cycle_key` (whose old cookie is revoked): a
+            // new id; the same session saved again keeps its own.
+            Some(_) => RevocationList::with_id(request.data, request.previous.is_some()),
+            None => Cow::Borrowed(&**request.data),
+        };
         Ok(Saved {
-            cookie_value: self.signer.sign_object(request.data, timestamp),
+            cookie_value: self.signer.sign_object(&data, timestamp),
             version: 0,
         })
     }
 
-    /// Nothing is stored server-side, so there is nothing to delete: the middleware's expired
-    /// Set-Cookie is what logs the browser out. A copied cookie stays valid until it expires.
-    async fn delete(&self, _cookie_value: &str) -> Result<(), EngineError> {
-        Ok(())
+    /// Nothing is stored server-side: the middleware's expired Set-Cookie is what logs the
+    /// browser out, and a copied cookie stays valid until it expires, unless the revocation
+    /// list is on: then the session's id is listed until then.
+    async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
+        let Some(revocations) = &self.revocations else {
+            return Ok(());
+        };
+        match self.verified(cookie_value) {
+            Some((data, expires)) => revocations.revoke(&data, expires).await,
+            None => Ok(()),
+        }
     }
 
     /// Whether `cookie_value` is a validly signed, unexpired session.

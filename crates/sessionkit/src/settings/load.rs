@@ -187,6 +187,9 @@ impl Settings {
                 self.absolute_timeout = parse_optional_seconds(setting, value)?
             }
             "SESSION_ACTIVITY_REFRESH" => self.activity_refresh = parse_seconds(setting, value)?,
+            "SESSION_REVOCATION_URL" => {
+                self.revocation_url = (!value.is_empty()).then(|| value.to_owned())
+            }
             "SESSION_HEADER_NAME" => {
                 self.header_name = (!value.is_empty()).then(|| value.to_owned())
             }

@@ -92,6 +92,10 @@ pub struct Settings {
     pub header_name: Option<String>,
     /// `SESSION_SAVE_EVERY_REQUEST`, default false.
     pub save_every_request: bool,
+    /// `SESSION_REVOCATION_URL`, default none: where `signed_cookies` keeps the list of
+    /// logged-out sessions, whose copied cookies it then refuses (`memory://`, `redis://…` or a
+    /// database URL). Cookie engines only: server engines delete a logged-out session.
+    pub revocation_url: Option<String>,
     /// `SESSION_IDLE_TIMEOUT` in seconds, default none: a session unused this long is no
     /// session (OWASP's idle timeout). Every request that loads the session is activity.
     pub idle_timeout: Option<Duration>,
@@ -136,6 +140,10 @@ impl fmt::Debug for Settings {
             .field("cookie_samesite", &self.cookie_samesite)
             .field("header_name", &self.header_name)
             .field("save_every_request", &self.save_every_request)
+            .field(
+                "revocation_url",
+                &self.revocation_url.as_deref().map(redact_password),
+            )
             .field("idle_timeout", &self.idle_timeout)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("activity_refresh", &self.activity_refresh)
@@ -181,7 +189,7 @@ pub const MAX_COOKIE_AGE: i64 = 400 * 24 * 60 * 60;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 28] = [
+pub const SETTING_NAMES: [&str; 29] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
@@ -204,6 +212,7 @@ pub const SETTING_NAMES: [&str; 28] = [
     "SESSION_COOKIE_SAMESITE",
     "SESSION_HEADER_NAME",
     "SESSION_SAVE_EVERY_REQUEST",
+    "SESSION_REVOCATION_URL",
     "SESSION_IDLE_TIMEOUT",
     "SESSION_ABSOLUTE_TIMEOUT",
     "SESSION_ACTIVITY_REFRESH",
@@ -248,6 +257,7 @@ impl Settings {
             cookie_samesite: Some(SameSite::Lax),
             header_name: None,
             save_every_request: false,
+            revocation_url: None,
             idle_timeout: None,
             absolute_timeout: None,
             activity_refresh: Duration::from_secs(60),

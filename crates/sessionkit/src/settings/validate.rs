@@ -31,6 +31,7 @@ impl Settings {
         self.check_header()?;
         self.check_durations()?;
         self.check_stores()?;
+        self.check_revocation()?;
         self.check_fallbacks_and_locking()?;
         if self.secret_key.trim().is_empty() {
             return Err(missing_secret());
@@ -175,6 +176,37 @@ impl Settings {
             check_duration("SESSION_ABSOLUTE_TIMEOUT", absolute)?;
         }
         Ok(())
+    }
+
+    /// `SESSION_REVOCATION_URL`: a store URL, for an engine that keeps sessions in cookies.
+    fn check_revocation(&self) -> Result<(), ConfigError> {
+        let Some(url) = &self.revocation_url else {
+            return Ok(());
+        };
+        if self.engine.is_server_side() {
+            return Err(ConfigError::new(
+                "SESSION_REVOCATION_URL",
+                format!(
+                    "is for engines that keep sessions in cookies; {} deletes a logged-out \
+                     session itself, so leave it unset",
+                    self.engine
+                ),
+            ));
+        }
+        match StoreScheme::of(url) {
+            Some(StoreScheme::Memory) => memory_capacity(url.trim_start_matches("memory://"))
+                .map(|_| ())
+                .map_err(|error| ConfigError::new("SESSION_REVOCATION_URL", error.to_string())),
+            Some(_) => Ok(()),
+            None => Err(ConfigError::new(
+                "SESSION_REVOCATION_URL",
+                format!(
+                    "{:?} is not a store URL; use memory://, redis://HOST[:PORT][/DB] or a \
+                     database URL (sqlite://, postgres://, mysql://)",
+                    redact_password(url)
+                ),
+            )),
+        }
     }
 
     /// The store the engine uses: a URL it can open, a table name, an existing directory, a

@@ -1,0 +1,132 @@
+//! Revocable cookie sessions (`SESSION_REVOCATION_URL`) on every store the list can live in:
+//! a cookie copied before logout, or the old cookie of a session whose key was cycled at
+//! login, is no session; without the list both still load (the signed-cookie lesson).
+
+use sessionkit::engine::{SESSION_ID_KEY, SessionKey};
+use sessionkit::{EngineKind, Session, Sessions, Settings};
+
+mod common;
+
+async fn sessions(revocation_url: Option<&str>, prefix: &str) -> Sessions {
+    Sessions::open(Settings {
+        engine: EngineKind::SignedCookies,
+        revocation_url: revocation_url.map(str::to_owned),
+        cache_key_prefix: prefix.to_owned(),
+        ..Settings::new("revocation-test-secret")
+    })
+    .await
+    .expect("the revocation list opens")
+}
+
+async fn load(sessions: &Sessions, cookie: &str) -> Session {
+    sessions.start(Some(cookie)).load().await.unwrap()
+}
+
+/// Logs in, copies the cookie, logs out; returns whether the copy still loads.
+async fn copy_survives_logout(sessions: &Sessions) -> bool {
+    let session = sessions.start(None).load().await.unwrap();
+    session.insert("user_id", 42).unwrap();
+    let copy = session.save().await.unwrap().expect("a cookie");
+    let logged_in = load(sessions, &copy).await;
+    assert_eq!(logged_in.get::<i64>("user_id").unwrap(), Some(42));
+    logged_in.flush();
+    assert_eq!(logged_in.save().await.unwrap(), None);
+    !load(sessions, &copy).await.is_empty()
+}
+
+/// Cycles the key of a logged-in session; returns whether the old cookie still loads and the
+/// new one does.
+async fn old_cookie_survives_cycle_key(sessions: &Sessions) -> (bool, bool) {
+    let session = sessions.start(None).load().await.unwrap();
+    session.insert("cart", [1]).unwrap();
+    let old = session.save().await.unwrap().expect("a cookie");
+    let next = load(sessions, &old).await;
+    next.insert("user_id", 7).unwrap();
+    next.cycle_key();
+    let new = next.save().await.unwrap().expect("a new cookie");
+    let fresh = load(sessions, &new).await;
+    assert_eq!(fresh.get::<Vec<i32>>("cart").unwrap(), Some(vec![1]));
+    (!load(sessions, &old).await.is_empty(), !fresh.is_empty())
+}
+
+async fn check(url: &str, prefix: &str) {
+    let with = sessions(Some(url), prefix).await;
+    assert!(
+        !copy_survives_logout(&with).await,
+        "{url}: the copy is revoked"
+    );
+    assert_eq!(
+        old_cookie_survives_cycle_key(&with).await,
+        (false, true),
+        "{url}"
+    );
+    // A second session's id is not the first one's: saving the same session keeps its id.
+    let session = with.start(None).load().await.unwrap();
+    session.insert("n", 1).unwrap();
+    let cookie = session.save().await.unwrap().unwrap();
+    let id: String = load(&with, &cookie)
+        .await
+        .get(SESSION_ID_KEY)
+        .unwrap()
+        .unwrap();
+    let again = load(&with, &cookie).await;
+    again.insert("n", 2).unwrap();
+    let resaved = again.save().await.unwrap().unwrap();
+    let same: String = load(&with, &resaved)
+        .await
+        .get(SESSION_ID_KEY)
+        .unwrap()
+        .unwrap();
+    assert_eq!(id, same, "{url}: one session, one id");
+}
+
+#[tokio::test]
+async fn without_the_list_a_copied_signed_cookie_outlives_logout() {
+    let without = sessions(None, "unused").await;
+    assert!(copy_survives_logout(&without).await);
+    assert_eq!(old_cookie_survives_cycle_key(&without).await, (true, true));
+}
+
+#[tokio::test]
+async fn a_list_in_memory_revokes_logged_out_cookies() {
+    check("memory://", "unused").await;
+}
+
+#[tokio::test]
+async fn a_list_in_redis_revokes_logged_out_cookies() {
+    let prefix = format!("sk_revoked_{}:", &SessionKey::generate().as_str()[..12]);
+    check(common::REDIS_URL, &prefix).await;
+    common::delete_redis_keys(&prefix).await;
+}
+
+#[tokio::test]
+async fn a_list_in_sqlite_revokes_logged_out_cookies() {
+    let dir = std::env::temp_dir().join(format!(
+        "sessionkit-revocation-{}",
+        SessionKey::generate().as_str()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("revoked.sqlite3").display());
+    check(&url, "unused").await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_list_is_for_cookie_engines_only() {
+    let settings = Settings {
+        engine: EngineKind::Cache,
+        revocation_url: Some("memory://".to_owned()),
+        ..Settings::new("revocation-test-secret")
+    };
+    let error = settings.validate().unwrap_err();
+    assert_eq!(error.setting, "SESSION_REVOCATION_URL");
+    let bad = Settings {
+        engine: EngineKind::SignedCookies,
+        revocation_url: Some("mongodb://x".to_owned()),
+        ..Settings::new("revocation-test-secret")
+    };
+    assert_eq!(
+        bad.validate().unwrap_err().setting,
+        "SESSION_REVOCATION_URL"
+    );
+}
