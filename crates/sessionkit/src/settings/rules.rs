@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::ConfigError;
+use super::{ConfigError, MAX_DB_POOL_SIZE};
 
 /// The shortest duration setting: below a millisecond every store call would time out.
 const MIN_DURATION: Duration = Duration::from_millis(1);
@@ -41,6 +41,18 @@ pub(super) fn out_of_range(setting: &'static str, value: &str) -> ConfigError {
             max_duration(setting).as_secs()
         ),
     )
+}
+
+/// A pool size given in code must be in the range the setting accepts.
+pub(super) fn check_pool_size(size: u32) -> Result<(), ConfigError> {
+    if (1..=MAX_DB_POOL_SIZE).contains(&size) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "SESSION_DB_POOL_SIZE",
+            format!("{size} is out of range: use from 1 to {MAX_DB_POOL_SIZE} connections"),
+        ))
+    }
 }
 
 pub(super) fn missing_secret() -> ConfigError {

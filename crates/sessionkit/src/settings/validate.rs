@@ -1,6 +1,6 @@
 //! Checking a combination of settings before anything is opened with them.
 
-use super::rules::{check_duration, missing_secret};
+use super::rules::{check_duration, check_pool_size, missing_secret};
 use super::{ConfigError, EngineKind, MAX_COOKIE_AGE, SameSite, Settings};
 use crate::cache_url::memory_capacity;
 use crate::config::{StoreScheme, redact_password};
@@ -175,6 +175,9 @@ impl Settings {
                         redact_password(&self.db_url)
                     ),
                 ));
+            }
+            if let Some(size) = self.db_pool_size {
+                check_pool_size(size)?;
             }
             let table_ok = !self.db_table.is_empty()
                 && self.db_table.len() <= 50
