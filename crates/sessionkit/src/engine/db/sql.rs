@@ -78,6 +78,16 @@ impl Dialect {
         }
     }
 
+    /// `0` as a 64-bit integer: the version of every row of Django's table, which has none.
+    /// A bare `0` is a 32-bit integer to PostgreSQL, which a typed pool will not read as the
+    /// version's `i64`.
+    fn bigint_zero(self) -> &'static str {
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => "CAST(0 AS BIGINT)",
+            Dialect::MySql => "CAST(0 AS SIGNED)",
+        }
+    }
+
     /// Django's `expire_date` column as Unix seconds.
     fn timestamp_column(self) -> &'static str {
         match self {
@@ -141,7 +151,7 @@ impl Queries {
                 "session_key",
                 dialect.timestamp_param(),
                 dialect.timestamp_column(),
-                "0",
+                dialect.bigint_zero(),
             ),
         };
         let (insert, update) = match format {
