@@ -1,5 +1,6 @@
-//! `db`: sessions in a SQL table, on SQLite, PostgreSQL or MySQL/MariaDB (sqlx), chosen by
-//! `SESSION_DB_URL`.
+//! `db`: sessions in a SQL table, on SQLite, PostgreSQL or MySQL/MariaDB (sqlx), in a pool
+//! opened from `SESSION_DB_URL` or in a pool the application already has
+//! ([`SqlStore::with_pool`]).
 //!
 //! The table (default `sessionkit_session`) holds, per session:
 //! - `session_key_hash`: SHA-256 of the key, so a leaked table holds no usable cookie;
@@ -8,7 +9,8 @@
 //! - `expire_date` (indexed, Unix seconds), `created_at` and `version` (for compare-and-swap).
 //!
 //! The engine logic is written once; everything that differs between databases (placeholders,
-//! column types, batched deletes) is in [`Dialect`].
+//! column types, batched deletes) is in [`Dialect`], and the store is generic over the sqlx
+//! database its pool is of ([`Backend`]: `Any` for the URL, or the app's typed pool).
 
 use std::path::PathBuf;
 #[cfg(feature = "sqlite")]
