@@ -248,19 +248,27 @@ async fn a_store_on_the_apps_pool_signs_with_the_settings_secrets() {
     assert_eq!(session.get::<i64>("user_id").unwrap(), Some(7));
 }
 
-/// `SESSION_DB_POOL_SIZE` sizes the pool sessionkit opens; by default 10 connections, and one
-/// on SQLite.
+/// `SESSION_DB_POOL_SIZE` sizes the pool sessionkit opens (by default 10 connections, and one
+/// on SQLite), and `SESSION_DB_IDLE_TIMEOUT` closes its unused connections (by default after
+/// ten minutes).
 #[tokio::test]
-async fn the_pool_size_setting_sizes_the_pool_sessionkit_opens() {
-    let postgres = |size: Option<u32>| Settings {
+async fn the_pool_settings_shape_the_pool_sessionkit_opens() {
+    let postgres = |size: Option<u32>, idle: u64| Settings {
         db_url: POSTGRES_URL.to_owned(),
         db_pool_size: size,
+        db_idle_timeout: Duration::from_secs(idle),
         ..Settings::new("secret")
     };
-    let sized = DbEngine::connect(&postgres(Some(3))).await.unwrap();
+    let sized = DbEngine::connect(&postgres(Some(3), 30)).await.unwrap();
     assert_eq!(sized.pool().options().get_max_connections(), 3);
-    let default = DbEngine::connect(&postgres(None)).await.unwrap();
+    let idle = sized.pool().options().get_idle_timeout();
+    assert_eq!(idle, Some(Duration::from_secs(30)));
+    let default = DbEngine::connect(&postgres(None, 600)).await.unwrap();
     assert_eq!(default.pool().options().get_max_connections(), 10);
+    let idle = default.pool().options().get_idle_timeout();
+    assert_eq!(idle, Some(Duration::from_secs(600)));
+    let settings = Settings::new("secret");
+    assert_eq!(settings.db_idle_timeout, Duration::from_secs(600));
     let sqlite = Settings {
         db_url: "sqlite::memory:".to_owned(),
         ..Settings::new("secret")

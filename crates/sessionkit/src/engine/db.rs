@@ -169,8 +169,8 @@ impl<DB: Backend> DbEngine<DB> {
 }
 
 /// Where and how the `db` engine keeps sessions when it opens its own pool. `From<&Settings>`
-/// fills it from `SESSION_DB_URL`, `SESSION_DB_POOL_SIZE`, `SESSION_DB_TABLE`,
-/// `SESSION_STORE_TIMEOUT` and the secrets.
+/// fills it from `SESSION_DB_URL`, `SESSION_DB_POOL_SIZE`, `SESSION_DB_IDLE_TIMEOUT`,
+/// `SESSION_DB_TABLE`, `SESSION_STORE_CA_FILE`, `SESSION_STORE_TIMEOUT` and the secrets.
 ///
 /// ```
 /// use std::time::Duration;
@@ -181,6 +181,7 @@ impl<DB: Backend> DbEngine<DB> {
 /// assert_eq!(config.table, "sessionkit_session");
 /// assert_eq!(config.timeout, Duration::from_secs(5));
 /// assert_eq!(config.pool_size, None); // 10 connections, 1 on SQLite
+/// assert_eq!(config.idle_timeout, Duration::from_secs(600));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbConfig {
@@ -189,6 +190,8 @@ pub struct DbConfig {
     /// `SESSION_DB_POOL_SIZE`: the most connections the pool opens; `None` for the default,
     /// [`DEFAULT_POOL_SIZE`] (one on SQLite, which runs one writer at a time).
     pub pool_size: Option<u32>,
+    /// `SESSION_DB_IDLE_TIMEOUT`: a pooled connection unused this long is closed.
+    pub idle_timeout: Duration,
     /// `SESSION_DB_TABLE`; `django_session` selects Django's own schema.
     pub table: String,
     /// `SESSION_STORE_CA_FILE`: the PEM CAs PostgreSQL's or MySQL's certificate is checked
@@ -289,6 +292,7 @@ impl SqlStore {
         let DbConfig {
             url: db_url,
             pool_size,
+            idle_timeout,
             table,
             ca_file,
             timeout,
@@ -321,7 +325,7 @@ impl SqlStore {
         };
         // The pool gives up before the store timeout, so that finding out why (one direct
         // attempt to connect, up to a fifth of it) still ends within the timeout.
-        let pool = pool_options(connections, timeout * 3 / 4)
+        let pool = pool_options(connections, timeout * 3 / 4, idle_timeout)
             .connect_lazy(&url)
             .map_err(EngineError::unavailable)?;
         let store = SqlStore::on_pool(pool, dialect, config);

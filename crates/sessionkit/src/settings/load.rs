@@ -158,6 +158,7 @@ impl Settings {
             }
             "SESSION_DB_URL" => self.db_url = value.to_owned(),
             "SESSION_DB_POOL_SIZE" => self.db_pool_size = Some(parse_pool_size(value)?),
+            "SESSION_DB_IDLE_TIMEOUT" => self.db_idle_timeout = parse_seconds(setting, value)?,
             "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
             "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
             "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),

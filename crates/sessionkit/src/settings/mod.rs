@@ -45,6 +45,10 @@ pub struct Settings {
     /// engine opens (1 on SQLite, which runs one writer at a time); from 1 to
     /// [`MAX_DB_POOL_SIZE`]. A pool the application brings keeps its own size.
     pub db_pool_size: Option<u32>,
+    /// `SESSION_DB_IDLE_TIMEOUT` in seconds, default 600: a connection of that pool unused
+    /// this long is closed (sqlx's default). Shorter for a database, proxy or firewall that
+    /// drops idle connections sooner.
+    pub db_idle_timeout: Duration,
     /// `SESSION_DB_TABLE`, default `sessionkit_session`.
     pub db_table: String,
     /// `SESSION_CACHE_URL`, default `memory://` (bounded, in this process); or `redis://…`.
@@ -106,6 +110,7 @@ impl fmt::Debug for Settings {
             .field("engine_fallbacks", &self.engine_fallbacks)
             .field("db_url", &redact_password(&self.db_url))
             .field("db_pool_size", &self.db_pool_size)
+            .field("db_idle_timeout", &self.db_idle_timeout)
             .field("db_table", &self.db_table)
             .field("cache_url", &redact_password(&self.cache_url))
             .field("cache_key_prefix", &self.cache_key_prefix)
@@ -182,11 +187,12 @@ pub const MAX_DB_POOL_SIZE: u32 = 1000;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 25] = [
+pub const SETTING_NAMES: [&str; 26] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
     "SESSION_DB_POOL_SIZE",
+    "SESSION_DB_IDLE_TIMEOUT",
     "SESSION_DB_TABLE",
     "SESSION_CACHE_URL",
     "SESSION_CACHE_KEY_PREFIX",
@@ -228,6 +234,7 @@ impl Settings {
             engine_fallbacks: Vec::new(),
             db_url: "sqlite://sessionkit.sqlite3".to_owned(),
             db_pool_size: None,
+            db_idle_timeout: Duration::from_secs(600),
             db_table: "sessionkit_session".to_owned(),
             cache_url: "memory://".to_owned(),
             cache_key_prefix: "sessionkit:".to_owned(),

@@ -9,7 +9,8 @@ const MIN_DURATION: Duration = Duration::from_millis(1);
 
 /// The longest value of each duration setting. Past these a value can only be a slip (a
 /// request held for hours), and huge ones overflow timers and clocks.
-const MAX_DURATIONS: [(&str, Duration); 3] = [
+const MAX_DURATIONS: [(&str, Duration); 4] = [
+    ("SESSION_DB_IDLE_TIMEOUT", Duration::from_secs(24 * 60 * 60)),
     ("SESSION_STORE_TIMEOUT", Duration::from_secs(600)),
     ("SESSION_LOCK_TIMEOUT", Duration::from_secs(600)),
     ("SESSION_LOCK_LEASE", Duration::from_secs(24 * 60 * 60)),

@@ -285,6 +285,16 @@ fn bad_values_name_the_setting_and_the_choices() {
             "SESSION_DB_POOL_SIZE",
             "out of range",
         ),
+        (
+            &[("SESSION_DB_IDLE_TIMEOUT", "never")],
+            "SESSION_DB_IDLE_TIMEOUT",
+            "not a positive number of seconds",
+        ),
+        (
+            &[("SESSION_DB_IDLE_TIMEOUT", "86401")],
+            "SESSION_DB_IDLE_TIMEOUT",
+            "out of range",
+        ),
     ];
     for (env, setting, fragment) in cases {
         let mut env = env.to_vec();

@@ -122,6 +122,7 @@ impl Settings {
     fn check_durations(&self) -> Result<(), ConfigError> {
         check_duration("SESSION_STORE_TIMEOUT", self.store_timeout)?;
         check_duration("SESSION_CACHE_TIMEOUT", self.cache_timeout)?;
+        check_duration("SESSION_DB_IDLE_TIMEOUT", self.db_idle_timeout)?;
         check_duration("SESSION_LOCK_TIMEOUT", self.lock_timeout)?;
         check_duration("SESSION_LOCK_LEASE", self.lock_lease)?;
         Ok(())

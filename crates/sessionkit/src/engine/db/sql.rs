@@ -235,11 +235,17 @@ impl Queries {
     }
 }
 
-/// A pool of up to `connections` that waits at most `acquire_timeout` for one.
-pub(super) fn pool_options(connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+/// A pool of up to `connections` that waits at most `acquire_timeout` for one and closes one
+/// unused for `idle_timeout`.
+pub(super) fn pool_options(
+    connections: u32,
+    acquire_timeout: Duration,
+    idle_timeout: Duration,
+) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(acquire_timeout)
+        .idle_timeout(idle_timeout)
         // sqlx pings every connection it hands out by default: one more round trip per
         // statement, a third of the server's CPU per request on PostgreSQL. A connection in
         // steady use is known to be alive; only one idle for a while is checked.
