@@ -10,10 +10,11 @@
 
 use std::ops::Deref;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use sessionkit::engine::DbEngine;
 use sessionkit::engine::SessionKey;
 use sessionkit::engine::db::{Dialect, TypedBackend};
+use sessionkit::engine::{CachedDbStore, DbEngine, MemoryStore, SqlStore};
 use sessionkit::testing::{Harness, SECRET};
 use sessionkit::{EngineKind, Sessions, Settings};
 use sqlx::pool::PoolOptions;
@@ -321,8 +322,19 @@ impl EngineHarness {
         .await
     }
 
-    /// The db engine on a pool of at most two connections to `settings.db_url`, opened as an
-    /// application opens its own and handed over through the builder, migrated.
+    /// `cached_db` as memory over PostgreSQL, on the test's own `Pool<Postgres>`.
+    pub async fn cached_db_memory_postgres_own_pool() -> EngineHarness {
+        let settings = Settings {
+            engine: EngineKind::CachedDb,
+            cache_url: "memory://".to_owned(),
+            ..EngineHarness::db_settings(POSTGRES_URL.to_owned(), unique_table())
+        };
+        EngineHarness::on_own_pool::<Postgres>(settings, Leftovers::default()).await
+    }
+
+    /// The `db` engine (or `cached_db`, over a memory cache) on a pool of at most two
+    /// connections to `settings.db_url`, opened as an application opens its own and handed
+    /// over through the builder, migrated.
     async fn on_own_pool<DB: TypedBackend>(
         settings: Settings,
         leftovers: Leftovers,
@@ -332,12 +344,16 @@ impl EngineHarness {
             .connect(&settings.db_url)
             .await
             .unwrap_or_else(|e| panic!("cannot reach {}: {e}", settings.db_url));
-        let sessions = Sessions::builder(SECRET)
-            .configure(|own| *own = settings.clone())
-            .db_pool(pool)
-            .open()
-            .await
-            .expect("the db engine on the pool");
+        let builder = Sessions::builder(SECRET).configure(|own| *own = settings.clone());
+        let builder = match settings.engine {
+            EngineKind::CachedDb => builder.store(CachedDbStore::new(
+                Arc::new(MemoryStore::new(10_000)),
+                SqlStore::with_pool(pool, &settings),
+                &settings,
+            )),
+            _ => builder.db_pool(pool),
+        };
+        let sessions = builder.open().await.expect("the engine on the pool");
         sessions.engine().migrate().await.expect("migrate");
         let harness = Harness::for_engine(sessions.engine().clone(), settings.clone())
             .expect("valid settings");

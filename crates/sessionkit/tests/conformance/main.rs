@@ -24,7 +24,8 @@
 //! (`mysql://root@127.0.0.1:3306/test`); `cache` on memory and Redis
 //! (`redis://127.0.0.1:6379`); `file`; `cached_db` as Redis over PostgreSQL and memory over
 //! SQLite; `db` on a typed pool the application brings (its own table and Django's, on
-//! PostgreSQL, MariaDB and SQLite); and `custom_store`, the store of `crates/sessionkit-btree-store`, written on the
+//! PostgreSQL, MariaDB and SQLite) and `cached_db` as memory over such a pool on PostgreSQL;
+//! and `custom_store`, the store of `crates/sessionkit-btree-store`, written on the
 //! public API alone as another crate would. A server that is down fails its tests.
 
 mod bad_input;
@@ -184,6 +185,9 @@ conformance! {
         => [every_engine, server_engines, sweeping_engines, django_tables];
     django_sqlite_own_pool = crate::harness::EngineHarness::django_sqlite_own_pool
         => [every_engine, server_engines, sweeping_engines, django_tables];
+    cached_db_memory_postgres_own_pool =
+        crate::harness::EngineHarness::cached_db_memory_postgres_own_pool
+        => [every_engine, server_engines, versioned_engines, sweeping_engines];
 }
 
 /// A store written as another crate would write one, on the public API alone, run as such a
