@@ -4,7 +4,7 @@
 //! - `sign_verify`, `sign`, `verify`: Django's signed format (`Signer::sign_object` /
 //!   `unsign_object`) on sessions of 100 B, 1 KB and 4 KB of JSON, with the signer the
 //!   `signed_cookies` engine uses (zlib tried from `SMALL_VALUE_BYTES` of JSON on).
-//! - `json`: the Python-compatible writer (`to_python_json`) plus the `serde_json` parse.
+//! - `json`: the Python-compatible writer (`Data::to_json`) plus the reader (`Data::from_json`).
 //! - `zlib_level6`: the compression `sign_object` attempts on every value (Django keeps the
 //!   result only when it is shorter), with a fresh encoder per value next to one
 //!   `flate2::Compress` reset and reused (same bytes out): what creating the compressor costs.
@@ -33,9 +33,9 @@ use base64_simd::URL_SAFE_NO_PAD;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hmac::{Hmac, KeyInit, Mac};
 use in_process::SECRET;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
-use sessionkit::engine::SessionKey;
+use sessionkit::engine::{Data, JsonText, SessionKey};
 use sha2::{Digest, Sha256};
 
 /// A fixed signing time, so every run signs the same bytes.
@@ -44,7 +44,7 @@ const SIGNED_AT: u64 = 1_700_000_000;
 /// A session shaped like a shop's (a user id, a counter, a cart) whose JSON is exactly
 /// `bytes` long. The cart's SKUs are pseudo-random, so zlib finds about as much to squeeze as
 /// in real carts and no more.
-fn session_of(bytes: usize) -> Map<String, Value> {
+fn session_of(bytes: usize) -> Data {
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut random_sku = || {
         (0..8)
@@ -56,19 +56,19 @@ fn session_of(bytes: usize) -> Map<String, Value> {
             })
             .collect::<String>()
     };
-    let mut data = json!({"user_id": 42, "n": 7}).as_object().unwrap().clone();
-    let size = |data: &Map<String, Value>| sessionkit::django::json::to_python_json(data).len();
+    let mut data = Data::from_json(r#"{"user_id": 42, "n": 7}"#).unwrap();
+    let size = |data: &Data| data.to_json().len();
     let mut cart = Vec::new();
     // Grow the cart while an item (~30 bytes) and the padding key (~10 bytes) still fit.
     while size(&data) + 48 < bytes {
         cart.push(json!({"sku": random_sku(), "qty": cart.len() % 5 + 1}));
-        data.insert("cart".to_owned(), Value::Array(cart.clone()));
+        data.insert("cart", JsonText::new(&cart).unwrap());
     }
     let pad_overhead = r#","pad":"""#.len();
     let missing = bytes
         .checked_sub(size(&data) + pad_overhead)
         .expect("sizes start at 100 bytes");
-    data.insert("pad".to_owned(), Value::String("x".repeat(missing)));
+    data.insert("pad", JsonText::from("x".repeat(missing).as_str()));
     assert_eq!(size(&data), bytes);
     data
 }
@@ -151,12 +151,12 @@ fn json_codec(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_function(BenchmarkId::new("encode_decode", name), |b| {
             b.iter(|| {
-                let text = sessionkit::django::json::to_python_json(black_box(&data));
-                serde_json::from_str::<Map<String, Value>>(&text).unwrap()
+                let text = black_box(&data).to_json();
+                Data::from_json(&text).unwrap()
             })
         });
         group.bench_function(BenchmarkId::new("encode", name), |b| {
-            b.iter(|| sessionkit::django::json::to_python_json(black_box(&data)))
+            b.iter(|| black_box(&data).to_json())
         });
     }
     group.finish();
@@ -181,7 +181,7 @@ fn floor(c: &mut Criterion) {
     let message = signed.rsplit_once(':').unwrap().0.as_bytes().to_vec();
     let mac = keyed_hmac();
     let now = SystemTime::now();
-    let json = sessionkit::django::json::to_python_json(&data);
+    let json = data.to_json();
     assert_eq!(json.len(), 200);
     let mut group = c.benchmark_group("floor_200B");
     group.bench_function("sessionkit_sign_verify_payload", |b| {
@@ -228,8 +228,8 @@ fn floor(c: &mut Criterion) {
 
 /// Django's signed format without the zlib attempt, for `floor_200B` only: what signing costs
 /// when nothing but JSON, base64 and one HMAC is done.
-fn sign_uncompressed(mac: &Hmac<Sha256>, data: &Map<String, Value>, timestamp: u64) -> String {
-    let json = sessionkit::django::json::to_python_json(data);
+fn sign_uncompressed(mac: &Hmac<Sha256>, data: &Data, timestamp: u64) -> String {
+    let json = data.to_json();
     let mut value = String::with_capacity(json.len() * 4 / 3 + 56);
     URL_SAFE_NO_PAD.encode_append(json.as_bytes(), &mut value);
     value.push(':');
@@ -242,7 +242,7 @@ fn sign_uncompressed(mac: &Hmac<Sha256>, data: &Map<String, Value>, timestamp: u
     value
 }
 
-fn verify_uncompressed(mac: &Hmac<Sha256>, value: &str) -> Option<Map<String, Value>> {
+fn verify_uncompressed(mac: &Hmac<Sha256>, value: &str) -> Option<Data> {
     let (signed, signature) = value.rsplit_once(':')?;
     let mut mac = mac.clone();
     mac.update(signed.as_bytes());
@@ -256,7 +256,7 @@ fn verify_uncompressed(mac: &Hmac<Sha256>, value: &str) -> Option<Map<String, Va
     let (payload, timestamp) = signed.rsplit_once(':')?;
     sessionkit::django::signing::b62_decode(timestamp)?;
     let json = URL_SAFE_NO_PAD.decode_to_vec(payload).ok()?;
-    serde_json::from_slice(&json).ok()
+    Data::from_json(std::str::from_utf8(&json).ok()?).ok()
 }
 
 fn key_generation(c: &mut Criterion) {

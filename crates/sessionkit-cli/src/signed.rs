@@ -4,9 +4,8 @@
 use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-use sessionkit::django::json::to_python_json;
 use sessionkit::django::signing::{COOKIE_SALT, Signer};
+use sessionkit::engine::{Data, JsonText};
 use sessionkit::settings::DEFAULT_COOKIE_AGE;
 
 use crate::Failure;
@@ -80,16 +79,16 @@ pub fn decode(args: DecodeArgs) -> Result<(), Failure> {
     let unsigned = Signer::new(&args.salt, &args.secret, &args.fallbacks)
         .unsign_object(value.trim(), max_age, SystemTime::now())
         .map_err(Failure::other)?;
-    println!("{}", to_python_json(&unsigned.data));
+    println!("{}", unsigned.data.to_json());
     Ok(())
 }
 
 /// `sessionkit encode`: prints the signed value.
 pub fn encode(args: EncodeArgs) -> Result<(), Failure> {
     let json = argument_or_stdin(&args.json)?;
-    let data = match serde_json::from_str(&json) {
-        Ok(Value::Object(data)) => data,
-        Ok(_) => {
+    let data = match Data::from_json(&json) {
+        Ok(data) => data,
+        Err(_) if JsonText::parse_json(&json).is_ok() => {
             return Err(Failure::other(
                 "the JSON must be an object, such as {\"user_id\": 42}",
             ));

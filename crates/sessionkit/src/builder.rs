@@ -131,6 +131,35 @@ impl SessionsBuilder {
         self
     }
 
+    /// `SESSION_HEADER_NAME`: the session key travels in this request and response header
+    /// (e.g. `X-Session-Token`) instead of a cookie; server engines only.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::{EngineKind, Sessions};
+    ///
+    /// let sessions = Sessions::builder("secret")
+    ///     .engine(EngineKind::Cache)
+    ///     .header_name("X-Session-Token")
+    ///     .open()
+    ///     .await?;
+    /// assert_eq!(sessions.settings().header_name.as_deref(), Some("X-Session-Token"));
+    ///
+    /// // A signed cookie is the session itself: it does not travel in a header.
+    /// let signed = Sessions::builder("secret")
+    ///     .engine(EngineKind::SignedCookies)
+    ///     .header_name("X-Session-Token")
+    ///     .open()
+    ///     .await;
+    /// assert!(signed.unwrap_err().to_string().contains("SESSION_HEADER_NAME"));
+    /// # Ok(()) }
+    /// ```
+    pub fn header_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.header_name = Some(name.into());
+        self
+    }
+
     /// Any other setting, on the [`Settings`] being built.
     pub fn configure(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         change(&mut self.settings);

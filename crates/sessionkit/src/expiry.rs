@@ -2,10 +2,12 @@
 //! an integer number of seconds, an ISO-8601 date string, or `0` for "when the browser closes";
 //! absent means `SESSION_COOKIE_AGE`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::format_description::well_known::Iso8601;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
+
+use crate::engine::{Data, JsonText};
 
 /// The session key Django keeps the custom expiry under.
 ///
@@ -53,12 +55,12 @@ pub enum Expiry {
 
 impl Expiry {
     /// The value stored under [`EXPIRY_KEY`], or `None` to remove the key.
-    pub(crate) fn to_stored(self) -> Option<Value> {
+    pub(crate) fn to_stored(self) -> Option<JsonText> {
         match self {
             Expiry::Default => None,
-            Expiry::BrowserClose => Some(Value::from(0)),
-            Expiry::After(duration) => Some(Value::from(duration.whole_seconds())),
-            Expiry::At(date) => Some(Value::from(python_isoformat(date))),
+            Expiry::BrowserClose => Some(JsonText::from(0)),
+            Expiry::After(duration) => Some(JsonText::from(duration.whole_seconds())),
+            Expiry::At(date) => Some(JsonText::from(python_isoformat(date).as_str())),
         }
     }
 }
@@ -71,14 +73,20 @@ enum Stored {
     At(OffsetDateTime),
 }
 
-fn stored(data: &Map<String, Value>) -> Stored {
-    match data.get(EXPIRY_KEY) {
+/// The value under [`EXPIRY_KEY`] as serde_json reads it (a small number or a date string;
+/// anything else means the cookie age).
+fn stored_value(data: &Data) -> Option<Value> {
+    data.get(EXPIRY_KEY).map(JsonText::to_value)
+}
+
+fn stored(data: &Data) -> Stored {
+    match stored_value(data) {
         None | Some(Value::Null) => Stored::CookieAge,
         Some(Value::Number(n)) => match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
             Some(0) | None => Stored::CookieAge,
             Some(seconds) => Stored::Seconds(seconds),
         },
-        Some(Value::String(text)) => match parse_isoformat(text) {
+        Some(Value::String(text)) => match parse_isoformat(&text) {
             Some(date) => Stored::At(date),
             None => {
                 tracing::warn!(value = %text, "unreadable {EXPIRY_KEY}; using SESSION_COOKIE_AGE");
@@ -92,16 +100,16 @@ fn stored(data: &Map<String, Value>) -> Stored {
 /// Django's `get_expiry_age`: seconds from `modification` until the session expires.
 ///
 /// ```
-/// use serde_json::{Map, json};
+/// use sessionkit::engine::{Data, JsonText};
 /// use sessionkit::expiry::{EXPIRY_KEY, expiry_age};
 /// use time::macros::datetime;
 ///
 /// let now = datetime!(2030-01-01 0:00 UTC);
-/// assert_eq!(expiry_age(&Map::new(), now, 3600), 3600); // no custom expiry: the cookie age
-/// let data = Map::from_iter([(EXPIRY_KEY.to_owned(), json!("2030-01-01T00:10:00+00:00"))]);
+/// assert_eq!(expiry_age(&Data::new(), now, 3600), 3600); // no custom expiry: the cookie age
+/// let data = Data::from_iter([(EXPIRY_KEY, JsonText::from("2030-01-01T00:10:00+00:00"))]);
 /// assert_eq!(expiry_age(&data, now, 3600), 600);
 /// ```
-pub fn expiry_age(data: &Map<String, Value>, modification: OffsetDateTime, cookie_age: i64) -> i64 {
+pub fn expiry_age(data: &Data, modification: OffsetDateTime, cookie_age: i64) -> i64 {
     match stored(data) {
         Stored::CookieAge => cookie_age,
         Stored::Seconds(seconds) => seconds,
@@ -115,20 +123,16 @@ pub fn expiry_age(data: &Map<String, Value>, modification: OffsetDateTime, cooki
 /// Django's `get_expiry_date`: when the session expires, counted from `modification`.
 ///
 /// ```
-/// use serde_json::{Map, json};
+/// use sessionkit::engine::{Data, JsonText};
 /// use sessionkit::expiry::{EXPIRY_KEY, expiry_date};
 /// use time::macros::datetime;
 ///
 /// let now = datetime!(2030-01-01 0:00 UTC);
-/// assert_eq!(expiry_date(&Map::new(), now, 3600), datetime!(2030-01-01 1:00 UTC));
-/// let data = Map::from_iter([(EXPIRY_KEY.to_owned(), json!(60))]);
+/// assert_eq!(expiry_date(&Data::new(), now, 3600), datetime!(2030-01-01 1:00 UTC));
+/// let data = Data::from_iter([(EXPIRY_KEY, JsonText::from(60))]);
 /// assert_eq!(expiry_date(&data, now, 3600), datetime!(2030-01-01 0:01 UTC));
 /// ```
-pub fn expiry_date(
-    data: &Map<String, Value>,
-    modification: OffsetDateTime,
-    cookie_age: i64,
-) -> OffsetDateTime {
+pub fn expiry_date(data: &Data, modification: OffsetDateTime, cookie_age: i64) -> OffsetDateTime {
     match stored(data) {
         // Saturating: a validly signed but absurd expiry must not overflow the calendar.
         Stored::CookieAge => modification.saturating_add(Duration::seconds(cookie_age)),
@@ -140,17 +144,17 @@ pub fn expiry_date(
 /// Django's `get_expire_at_browser_close`.
 ///
 /// ```
-/// use serde_json::{Map, json};
+/// use sessionkit::engine::{Data, JsonText};
 /// use sessionkit::expiry::{EXPIRY_KEY, expire_at_browser_close};
 ///
-/// assert!(expire_at_browser_close(&Map::new(), true)); // no custom expiry: the setting
-/// let at_close = Map::from_iter([(EXPIRY_KEY.to_owned(), json!(0))]);
+/// assert!(expire_at_browser_close(&Data::new(), true)); // no custom expiry: the setting
+/// let at_close = Data::from_iter([(EXPIRY_KEY, JsonText::from(0))]);
 /// assert!(expire_at_browser_close(&at_close, false));
-/// let timed = Map::from_iter([(EXPIRY_KEY.to_owned(), json!(60))]);
+/// let timed = Data::from_iter([(EXPIRY_KEY, JsonText::from(60))]);
 /// assert!(!expire_at_browser_close(&timed, true));
 /// ```
-pub fn expire_at_browser_close(data: &Map<String, Value>, setting: bool) -> bool {
-    match data.get(EXPIRY_KEY) {
+pub fn expire_at_browser_close(data: &Data, setting: bool) -> bool {
+    match stored_value(data) {
         None => setting,
         Some(value) => value.as_i64() == Some(0),
     }
@@ -191,8 +195,8 @@ mod tests {
     use serde_json::json;
     use time::macros::datetime;
 
-    fn with_expiry(value: Value) -> Map<String, Value> {
-        json!({ EXPIRY_KEY: value }).as_object().unwrap().clone()
+    fn with_expiry(value: Value) -> Data {
+        Data::try_from(json!({ EXPIRY_KEY: value })).unwrap()
     }
 
     #[test]
@@ -217,7 +221,7 @@ mod tests {
     #[test]
     fn age_and_date_follow_django() {
         let now = datetime!(2026-01-01 0:00 UTC);
-        let empty = Map::new();
+        let empty = Data::new();
         assert_eq!(expiry_age(&empty, now, 100), 100);
         assert_eq!(expiry_date(&empty, now, 100), now + Duration::seconds(100));
         let ten = with_expiry(json!(10));

@@ -65,8 +65,9 @@
 //! ## Features
 //!
 //! Each store's client is a Cargo feature: `sqlite`, `postgres`, `mysql`, `redis`; plus `axum`
-//! (the extractors), `toml` (`sessionkit.toml`) and `testing` (the conformance suite, for a
-//! store's tests). Defaults: `axum`, `sqlite`, `toml`.
+//! (the extractors), `csrf` (Django's CSRF protection, `sessionkit::csrf`), `toml`
+//! (`sessionkit.toml`) and `testing` (the conformance suite, for a store's tests). Defaults:
+//! `axum`, `sqlite`, `toml`.
 //! `signed_cookies`, `file` and `memory://` need none. Settings that select a store left out
 //! fail [`Sessions::open`] with a [`ConfigError`] naming the feature to enable.
 //!
@@ -75,7 +76,7 @@
 //! The crate root holds what an application needs: [`Sessions`] (and [`SessionsBuilder`]),
 //! [`Session`] / [`LazySession`] (Django's `SessionBase` API), [`SessionLayer`],
 //! [`SessionError`], [`Settings`], [`EngineKind`], [`ConfigError`], [`Expiry`] and the
-//! background [`ExpiryTask`]. The rest is in five modules:
+//! background [`ExpiryTask`]. The rest is in five modules, and `csrf` with its feature:
 //!
 //! - [`settings`]: every setting, its default and range;
 //! - [`engine`]: for store authors — the [`engine::Engine`] trait, the store contract
@@ -84,6 +85,7 @@
 //!   ([`django::json`]) byte for byte, and trusting a login made by `django.contrib.auth`;
 //! - [`expiry`]: Django's expiry rules (`get_expiry_age`, `get_expiry_date`);
 //! - `testing` (feature `testing`): the conformance suite, for a store of your own.
+//! - `csrf` (feature `csrf`): Django's CSRF protection, a tower layer and a `Csrf` extractor.
 
 #![warn(missing_docs)]
 // docs.rs (nightly, `--cfg docsrs`) marks each item with the features it needs; stable
@@ -104,6 +106,8 @@
 mod builder;
 mod cache_url;
 mod config;
+#[cfg(feature = "csrf")]
+pub mod csrf;
 pub mod django;
 pub mod engine;
 mod error;
@@ -125,6 +129,7 @@ mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
+mod transport;
 
 pub use builder::SessionsBuilder;
 pub use error::SessionError;

@@ -6,6 +6,10 @@
 //!    and the response is not a 5xx → save, and set the cookie.
 //! 3. `Vary: Cookie` whenever the session was accessed, or the cookie set or deleted.
 //!
+//! With `SESSION_HEADER_NAME` the key travels in that header instead (see `transport`): the
+//! same table, with "set the cookie" meaning "answer with the key in the header", "delete the
+//! cookie" answering with an empty header, and `Vary` naming the header.
+//!
 //! Errors become responses here and only here: a store failure is a 503, a session deleted
 //! meanwhile is a 400, a cookie too large for browsers is a 500 — each with a plain message.
 
@@ -13,8 +17,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{COOKIE, SET_COOKIE, VARY};
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::header::COOKIE;
+use http::{HeaderMap, Request, Response};
 use time::OffsetDateTime;
 use tower::{Layer, Service};
 use tracing::Instrument;
@@ -58,6 +62,12 @@ impl Sessions {
         SessionLayer {
             sessions: self.clone(),
         }
+    }
+
+    /// The session key a request carried in `headers`: the cookie's value, or with
+    /// `SESSION_HEADER_NAME` the header's (see `transport`).
+    fn carried_key<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        self.config().transport.incoming(headers)
     }
 
     /// The session cookie's value in `headers`, if the request carried one; of several, the
@@ -111,19 +121,6 @@ pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str>
         .map(|(_, value)| value.trim())
 }
 
-/// Django's `patch_vary_headers(response, ("Cookie",))`: add once, keep what is there.
-fn add_vary_cookie(headers: &mut HeaderMap) {
-    let present = headers
-        .get_all(VARY)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|v| v.trim().eq_ignore_ascii_case("cookie") || v.trim() == "*");
-    if !present {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
-    }
-}
-
 /// Applies the decision table to `response` once the handler is done; returns what happened
 /// to the session and the size of the cookie set, if any.
 async fn finish(
@@ -144,8 +141,7 @@ async fn finish(
         modified,
     } = shared.outcome();
     if shared.carried_cookie() && empty {
-        headers.append(SET_COOKIE, config.cookie.delete());
-        add_vary_cookie(headers);
+        config.transport.end(headers);
         return Ok(("flushed", None));
     }
     if (modified || save_every_request) && !empty && !status.is_server_error() {
@@ -153,8 +149,7 @@ async fn finish(
         let now = OffsetDateTime::now_utc();
         let max_age = shared.cookie_max_age(now);
         let value = shared.persist(now).await?;
-        headers.append(SET_COOKIE, config.cookie.set(&value, max_age, now));
-        add_vary_cookie(headers);
+        config.transport.send(headers, &value, max_age, now);
         let outcome = match (rotated, shared.carried_cookie()) {
             (true, _) => "rotated",
             (false, true) => "saved",
@@ -163,7 +158,7 @@ async fn finish(
         return Ok((outcome, Some(value.len())));
     }
     if accessed {
-        add_vary_cookie(headers);
+        config.transport.vary(headers);
         return Ok(("loaded", None));
     }
     Ok(("untouched", None))
@@ -263,7 +258,7 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let lazy = self
             .sessions
-            .start(self.sessions.cookie_value(request.headers()));
+            .start(self.sessions.carried_key(request.headers()));
         request.extensions_mut().insert(lazy.clone());
         // Called here, on the service that was polled ready: nothing needs to happen before
         // the handler, so the inner service is not cloned for the future to own.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::engine::{Engine, OpenError, open};
 use crate::expiry_task::ExpiryTask;
 use crate::session::{Config, LazySession};
-use crate::set_cookie::CookieTemplate;
 use crate::settings::{ConfigError, Settings};
+use crate::transport::Transport;
 
 /// sessionkit for one application: an engine and the settings. Cheap to clone.
 ///
@@ -206,7 +206,7 @@ impl Sessions {
             config: Arc::new(Config {
                 primary,
                 fallbacks,
-                cookie: CookieTemplate::new(&settings),
+                transport: Transport::new(&settings),
                 settings,
             }),
         }
@@ -243,6 +243,11 @@ impl Sessions {
             fallbacks,
             self.config.settings.clone(),
         )
+    }
+
+    /// What every request's session shares: engines, settings, how the key travels.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The engine sessions are saved in.

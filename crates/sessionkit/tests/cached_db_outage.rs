@@ -21,8 +21,8 @@ use sessionkit::engine::EngineError;
 use sessionkit::engine::SessionKey;
 use sessionkit::engine::cache::{CacheRead, DELETED};
 use sessionkit::engine::{
-    Cache, CachedDbStore, Capabilities, Data, Loaded, MemoryStore, RecordStore, RecordWrite,
-    RedisStore, ScanPage, ServerEngine, SqlStore, StoredRecord,
+    Cache, CachedDbStore, Capabilities, Data, JsonText, Loaded, MemoryStore, RecordStore,
+    RecordWrite, RedisStore, ScanPage, ServerEngine, SqlStore, StoredRecord,
 };
 use sessionkit::{EngineKind, Session, SessionError};
 use sessionkit::{Sessions, Settings};
@@ -579,7 +579,7 @@ async fn a_dead_cache_is_probed_not_hit_on_every_request() {
     cache.down.store(false, Ordering::SeqCst);
     let cached_counter = || async {
         let read = cache.inner.read_current(&address(&cookie)).await.unwrap();
-        read.record.map(|record| record.data["n"].clone())
+        read.record.map(|record| record.data["n"].to_value())
     };
     assert_eq!(cached_counter().await, Some(json!(1)));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -670,7 +670,7 @@ async fn a_cache_write_that_lands_after_a_failure_is_never_served() {
 /// The rules of [`Cache`], which `cached_db` relies on, checked on `cache`.
 async fn epochs_and_fences_hold(cache: &dyn Cache) {
     let record = |n: i64| Loaded {
-        data: Arc::new(Data::from_iter([("n".to_owned(), json!(n))])),
+        data: Arc::new(Data::from_iter([("n", JsonText::from(n))])),
         version: n,
     };
     let expires = OffsetDateTime::now_utc() + time::Duration::hours(1);

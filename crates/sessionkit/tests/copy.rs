@@ -35,7 +35,7 @@ fn unique() -> String {
 }
 
 fn object(value: Value) -> Data {
-    value.as_object().expect("a JSON object").clone()
+    Data::try_from(value).expect("a JSON object")
 }
 
 /// One store under test, opened as an application would, and what to remove afterwards.

@@ -111,7 +111,7 @@ async fn signed_cookie_users_stay_logged_in_when_the_app_moves_to_the_database()
         "the new cookie is a database key"
     );
     let stored = sessions.engine().load(&key).await.unwrap().expect("a row");
-    assert_eq!(stored.data["_auth_user_id"], "42");
+    assert_eq!(stored.data["_auth_user_id"], serde_json::json!("42"));
 
     let response = call(&after, "/whoami", Some(&key)).await;
     assert!(set_cookie(&response).is_none(), "nothing left to move");

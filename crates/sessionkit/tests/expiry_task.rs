@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use sessionkit::engine::SessionKey;
-use sessionkit::engine::{ChangeSet, Data, SaveRequest};
+use sessionkit::engine::{ChangeSet, Data, JsonText, SaveRequest};
 use sessionkit::{EngineKind, Sessions, Settings};
 use sqlx::{AssertSqlSafe, Row};
 use time::OffsetDateTime;
@@ -20,7 +19,7 @@ const PERIOD: Duration = Duration::from_millis(300);
 /// Saves `count` sessions through the engine as if saved at `saved_at`, an hour-long age each;
 /// returns their cookie values.
 async fn save_sessions(sessions: &Sessions, count: usize, saved_at: OffsetDateTime) -> Vec<String> {
-    let data = Arc::new(Data::from_iter([("n".to_owned(), json!(1))]));
+    let data = Arc::new(Data::from_iter([("n", JsonText::from(1))]));
     let mut cookies = Vec::with_capacity(count);
     for _ in 0..count {
         let saved = sessions

@@ -17,13 +17,13 @@ use axum::http::StatusCode;
 use http::header::{COOKIE, SET_COOKIE, VARY};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response};
-use serde_json::{Map, Value};
 use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
+use sessionkit::engine::JsonText;
 use tower::{Layer, Service};
 
 const COOKIE_NAME: &str = "floorid";
 
-type Data = Arc<Map<String, Value>>;
+type Data = Arc<sessionkit::engine::Data>;
 
 /// Where the yardstick keeps its sessions.
 #[derive(Clone)]
@@ -83,13 +83,13 @@ struct State {
 
 impl FloorSession {
     pub fn get(&self, key: &str) -> Option<u64> {
-        self.0.lock().unwrap().data.get(key).and_then(Value::as_u64)
+        self.0.lock().unwrap().data.get(key)?.parse().ok()
     }
 
     pub fn insert(&self, key: &str, n: u64) {
         let mut state = self.0.lock().unwrap();
         state.modified = true;
-        Arc::make_mut(&mut state.data).insert(key.to_owned(), Value::from(n));
+        Arc::make_mut(&mut state.data).insert(key, JsonText::new(&n).unwrap());
     }
 }
 

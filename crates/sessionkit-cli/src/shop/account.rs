@@ -10,7 +10,6 @@ use sessionkit::engine::EngineError;
 use sessionkit::engine::{Data, UserSession};
 
 use super::activity::{LAST_SEEN_KEY, USER_AGENT_KEY};
-use super::csrf;
 use super::format::{escape, timestamp};
 use super::users::User;
 use super::visit::Visit;
@@ -83,7 +82,7 @@ async fn sessions(visit: &Visit, user: &User) -> Result<String, SessionError> {
         n => format!(
             "<form method=\"post\" action=\"/account/end-other-sessions\">{token}\
 <button id=\"end-others\">Log out my other sessions ({n})</button></form>",
-            token = csrf::field(&visit.csrf_token()),
+            token = visit.csrf_field(),
         ),
     };
     Ok(format!(
@@ -126,6 +125,6 @@ expires. To see and end every session, run the store on a server engine, e.g. \
 /// An activity note in `data`, escaped, or a dash.
 fn noted(data: &Data, key: &str) -> String {
     data.get(key)
-        .and_then(|value| value.as_str())
-        .map_or_else(|| "—".to_owned(), escape)
+        .and_then(|value| value.parse::<String>().ok())
+        .map_or_else(|| "—".to_owned(), |note| escape(&note))
 }

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use sessionkit::SessionError;
 use sessionkit::engine::USER_ID_KEY;
 
-use super::csrf;
 use super::format::escape;
 use super::users::{self, User};
 use super::visit::Visit;
@@ -117,7 +116,7 @@ fn login_form(
 <p>Demo users (username / password):</p>
 <ul>{demo}</ul>
 <p>Their passwords are stored only as PBKDF2-SHA256 hashes, in Django's format.</p>",
-        token = csrf::field(&visit.csrf_token()),
+        token = visit.csrf_field(),
         username = escape(username),
     );
     visit.render(status, "Log in", &main)

@@ -7,7 +7,6 @@ use sessionkit::SessionError;
 use sessionkit::django::messages::{self, Level};
 
 use super::cart_contents::{load, store};
-use super::csrf;
 use super::format::{escape, money};
 use super::products::{self, PRODUCTS, Product};
 use super::visit::Visit;
@@ -16,21 +15,20 @@ use super::visit::Visit;
 const MAX_QUANTITY: u32 = 99;
 
 /// The "Add to cart" button for `product`.
-pub fn add_form(product: &Product, csrf_token: &str) -> String {
-    item_form("/cart/add", product, csrf_token, "", "Add to cart")
+pub fn add_form(product: &Product, csrf_field: &str) -> String {
+    item_form("/cart/add", product, csrf_field, "", "Add to cart")
 }
 
 fn item_form(
     action: &str,
     product: &Product,
-    csrf_token: &str,
+    csrf_field: &str,
     class: &str,
     label: &str,
 ) -> String {
     format!(
-        "<form method=\"post\" action=\"{action}\">{token}\
+        "<form method=\"post\" action=\"{action}\">{csrf_field}\
 <input type=\"hidden\" name=\"slug\" value=\"{slug}\"><button class=\"{class}\">{label}</button></form>",
-        token = csrf::field(csrf_token),
         slug = escape(product.slug),
     )
 }
@@ -85,7 +83,7 @@ pub async fn show(visit: Visit) -> Result<Response, SessionError> {
             "<p id=\"empty-cart\">Your cart is empty. <a href=\"/\">Browse the products</a>.</p>",
         );
     }
-    let token = visit.csrf_token();
+    let csrf_field = visit.csrf_field();
     let lines: Vec<(&Product, u32)> = PRODUCTS
         .iter()
         .filter_map(|product| cart.get(product.slug).map(|&n| (product, n)))
@@ -102,7 +100,7 @@ pub async fn show(visit: Visit) -> Result<Response, SessionError> {
                 name = escape(product.name),
                 price = money(product.price_cents),
                 subtotal = money(product.price_cents * quantity),
-                remove = item_form("/cart/remove", product, &token, "quiet", "Remove"),
+                remove = item_form("/cart/remove", product, &csrf_field, "quiet", "Remove"),
             )
         })
         .collect();

@@ -11,7 +11,7 @@ use super::{cart, cart_contents};
 
 /// `/`: every product, each with an "Add to cart" button.
 pub async fn index(visit: Visit) -> Result<Response, SessionError> {
-    let token = visit.csrf_token();
+    let csrf_field = visit.csrf_field();
     let cards: String = PRODUCTS
         .iter()
         .map(|product| {
@@ -29,7 +29,7 @@ pub async fn index(visit: Visit) -> Result<Response, SessionError> {
                 name = escape(product.name),
                 blurb = escape(product.blurb),
                 price = money(product.price_cents),
-                add = cart::add_form(product, &token),
+                add = cart::add_form(product, &csrf_field),
             )
         })
         .collect();
@@ -41,7 +41,7 @@ pub async fn product(visit: Visit, Path(slug): Path<String>) -> Result<Response,
     let Some(product) = find(&slug) else {
         return visit.not_found();
     };
-    let token = visit.csrf_token();
+    let csrf_field = visit.csrf_field();
     let in_cart = cart_contents::quantity(&visit.session, product)?;
     let in_cart = match in_cart {
         0 => String::new(),
@@ -63,7 +63,7 @@ pub async fn product(visit: Visit, Path(slug): Path<String>) -> Result<Response,
         tile = product.tile("big"),
         blurb = escape(product.blurb),
         price = money(product.price_cents),
-        add = cart::add_form(product, &token),
+        add = cart::add_form(product, &csrf_field),
     );
     visit.page(product.name, &main)
 }

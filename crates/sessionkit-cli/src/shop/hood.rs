@@ -9,8 +9,8 @@
 
 use std::time::SystemTime;
 
-use serde_json::Value;
 use sessionkit::django::signing::SignatureError;
+use sessionkit::engine::{Data, JsonText};
 use sessionkit::settings::MAX_COOKIE_BYTES;
 use sessionkit::{EngineKind, Session, Settings};
 use time::OffsetDateTime;
@@ -103,9 +103,7 @@ over {limit} bytes, far more than a browser would keep, so it is not shown here.
             );
         }
     };
-    let json = serde_json::to_string_pretty(&Value::Object(unsigned.data))
-        .unwrap_or_else(|error| error.to_string());
-    let json = shortened(&json, SHOWN_JSON_BYTES);
+    let json = shortened(&one_key_per_line(&unsigned.data), SHOWN_JSON_BYTES);
     let signed_at = i64::try_from(unsigned.timestamp)
         .ok()
         .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
@@ -160,6 +158,18 @@ cookie stops working.</p>
 <p>Kept on the server under this key: {kept}.</p>",
         shown = escape(&shown),
     )
+}
+
+/// The session's JSON with each key on a line of its own, in the session's order.
+fn one_key_per_line(data: &Data) -> String {
+    let lines: Vec<String> = data
+        .iter()
+        .map(|(key, value)| format!("  {}: {value}", JsonText::from(key)))
+        .collect();
+    match lines.is_empty() {
+        true => "{}".to_owned(),
+        false => format!("{{\n{}\n}}", lines.join(",\n")),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use sessionkit::django::messages::Message;
 
-use super::csrf;
 use super::format::escape;
 use super::users::User;
 
@@ -15,8 +14,8 @@ pub struct Frame<'a> {
     pub user: Option<&'a User>,
     /// Items in the cart.
     pub cart_items: u32,
-    /// The session's CSRF token, for the logout form (needed only when someone is logged in).
-    pub csrf_token: Option<&'a str>,
+    /// The hidden CSRF field for the logout form (needed only when someone is logged in).
+    pub csrf_field: Option<&'a str>,
     /// Flash messages to show once, above the content (Django's messages framework).
     pub messages: &'a [Message],
     /// The page's content (HTML).
@@ -80,19 +79,18 @@ pub fn render(frame: &Frame<'_>) -> String {
         title,
         user,
         cart_items,
-        csrf_token,
+        csrf_field,
         messages,
         main,
         hood,
     } = frame;
     let title = escape(title);
     let messages = flash(messages);
-    let account = match (user, csrf_token) {
-        (Some(user), Some(csrf_token)) => format!(
+    let account = match (user, csrf_field) {
+        (Some(user), Some(csrf_field)) => format!(
             "<a href=\"/account\">Signed in as <strong id=\"who\">{name}</strong></a>
-    <form id=\"logout\" method=\"post\" action=\"/logout\">{token}<button>Log out</button></form>",
+    <form id=\"logout\" method=\"post\" action=\"/logout\">{csrf_field}<button>Log out</button></form>",
             name = escape(user.name),
-            token = csrf::field(csrf_token),
         ),
         _ => "<a id=\"login-link\" href=\"/login\">Log in</a>".to_owned(),
     };
@@ -157,7 +155,7 @@ mod tests {
             title: "<b>Cart</b>",
             user: Some(&USERS[0]),
             cart_items: 2,
-            csrf_token: Some("t0k3n"),
+            csrf_field: Some("<input name=\"csrfmiddlewaretoken\" value=\"t0k3n\">"),
             messages: &[Message::new(Level::SUCCESS, "Added <tea>.")],
             main: "<p>main</p>",
             hood: "<aside>hood</aside>",
@@ -165,7 +163,9 @@ mod tests {
         let html = render(&frame);
         assert!(html.contains("<h1>&lt;b&gt;Cart&lt;/b&gt;</h1>"), "{html}");
         assert!(html.contains("<strong id=\"who\">Alice</strong>"));
-        assert!(html.contains("name=\"csrf_token\" value=\"t0k3n\""));
+        assert!(
+            html.contains("<input name=\"csrfmiddlewaretoken\" value=\"t0k3n\"><button>Log out")
+        );
         assert!(html.contains("<span class=\"badge\" id=\"cart-count\">2</span>"));
         assert!(html.contains("<p>main</p>") && html.contains("<aside>hood</aside>"));
         assert!(
@@ -175,7 +175,7 @@ mod tests {
 
         let anonymous = render(&Frame {
             user: None,
-            csrf_token: None,
+            csrf_field: None,
             ..frame
         });
         assert!(anonymous.contains("id=\"login-link\""));

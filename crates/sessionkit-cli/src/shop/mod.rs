@@ -6,15 +6,14 @@
 //! downwards (a module uses those below it, never one above):
 //! - this module: the router, on top of everything;
 //! - pages: [`catalog`] (the products), [`cart`], [`auth`] (login and logout), [`account`]
-//!   (the user's sessions), and [`csrf_guard`], the middleware guarding every form, whose
-//!   refusal is a page too;
+//!   (the user's sessions), and [`csrf_guard`], sessionkit's CSRF layer guarding every
+//!   form, whose refusal is a page too;
 //! - [`visit`]: the per-request context every page is rendered through;
 //! - the frame around each page: [`layout`], with the [`hood`] panel;
 //! - what pages and frame are made of: [`products`], [`cart_contents`] (the cart in the
 //!   session), [`users`] and [`password`] (the demo users, their hashes, who is logged in),
-//!   [`csrf`] (the secret and its tokens), [`activity`] (middleware noting the user's
-//!   activity), [`state`] (the [`Shop`] every handler shares), [`format`](mod@format)
-//!   (escaping, money, timestamps);
+//!   [`activity`] (middleware noting the user's activity), [`state`] (the [`Shop`] every
+//!   handler shares), [`format`](mod@format) (escaping, money, timestamps);
 //! - apart: [`headers`], Django's default security headers on every response, and
 //!   [`bench`](mod@bench), the benchmark routes under `/bench/`, outside all of the above.
 
@@ -25,7 +24,6 @@ mod bench;
 mod cart;
 mod cart_contents;
 mod catalog;
-mod csrf;
 mod csrf_guard;
 mod format;
 mod headers;
@@ -38,7 +36,7 @@ mod users;
 mod visit;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use sessionkit::Sessions;
 
@@ -64,7 +62,7 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
             post(account::end_other_sessions),
         )
         .route_layer(from_fn(activity::note))
-        .route_layer(from_fn_with_state(shop.clone(), csrf_guard::protect))
+        .route_layer(csrf_guard::layer(&shop))
         .with_state(shop);
     let routes = if bench_routes {
         store.nest("/bench", bench::router())

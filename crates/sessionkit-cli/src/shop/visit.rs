@@ -1,15 +1,15 @@
 //! [`Visit`]: what a page handler needs besides its own input — the session, who is logged
-//! in, the cookie the request carried and the CSRF secret for its forms — and the one way
+//! in, the cookie the request carried and the CSRF handle for its forms — and the one way
 //! pages are rendered.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use sessionkit::csrf::Csrf;
 use sessionkit::django::messages;
 use sessionkit::{Session, SessionError};
 
-use super::csrf::Csrf;
 use super::state::Shop;
 use super::users::{self, User};
 use super::{cart_contents, hood, layout};
@@ -27,10 +27,7 @@ impl FromRequestParts<Shop> for Visit {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, shop: &Shop) -> Result<Self, Response> {
-        let Some(csrf) = parts.extensions.get::<Csrf>().cloned() else {
-            let missing = "This page has no CSRF protection in front of it.\n";
-            return Err((StatusCode::INTERNAL_SERVER_ERROR, missing).into_response());
-        };
+        let csrf = Csrf::from_request_parts(parts, shop).await?;
         let session = Session::from_request_parts(parts, shop)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -63,9 +60,10 @@ impl Visit {
         users::current_user(&self.session)
     }
 
-    /// A CSRF token for a form on the page (a new one each time, all of one secret).
-    pub fn csrf_token(&self) -> String {
-        self.csrf.token()
+    /// The hidden CSRF field for a form on the page (a new token each time, all of one
+    /// secret).
+    pub fn csrf_field(&self) -> String {
+        self.csrf.hidden_input()
     }
 
     /// Replaces the CSRF secret (on login).
@@ -87,12 +85,12 @@ impl Visit {
     ) -> Result<Response, SessionError> {
         let user = self.user()?;
         // Only the logout button needs a token; pages with forms of their own ask for it.
-        let csrf_token = user.map(|_| self.csrf_token());
+        let csrf_field = user.map(|_| self.csrf_field());
         let html = layout::render(&layout::Frame {
             title,
             user,
             cart_items: cart_contents::item_count(&self.session)?,
-            csrf_token: csrf_token.as_deref(),
+            csrf_field: csrf_field.as_deref(),
             messages: &messages::take(&self.session)?,
             main,
             hood: &hood::panel(&self.shop, &self.session, self.cookie()),

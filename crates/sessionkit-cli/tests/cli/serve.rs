@@ -18,7 +18,7 @@ fn assert_redirects(response: &Response, to: &str) {
 /// Submits `form` to `path` with the token of the forms on `/`.
 fn submit(browser: &mut Browser, server: &Server, path: &str, form: &str) -> Response {
     let token = csrf_token(&browser.get(server, "/").body);
-    browser.post(server, path, &format!("{form}&csrf_token={token}"))
+    browser.post(server, path, &format!("{form}&csrfmiddlewaretoken={token}"))
 }
 
 /// How many live sessions the SQLite store in `dir` holds, counted by copying them all into an
@@ -168,7 +168,7 @@ fn login_keeps_the_cart_under_a_new_key_and_logout_ends_it_for_every_copy() {
         browser.csrf_cookie, anonymous.csrf_cookie,
         "login replaces the CSRF secret"
     );
-    let stale_form = format!("slug=padlock&csrf_token={token_before_login}");
+    let stale_form = format!("slug=padlock&csrfmiddlewaretoken={token_before_login}");
     assert_eq!(browser.post(&server, "/cart/add", &stale_form).status, 403);
     let home = browser.get(&server, "/");
     assert!(is_logged_in_as(&home, "Alice"), "{}", home.body);
@@ -249,10 +249,10 @@ fn a_post_needs_a_token_of_the_browsers_csrf_secret() {
     let wrong = format!("{}{last}", &token[..token.len() - 1]);
     for form in [
         "slug=padlock".to_owned(),
-        "slug=padlock&csrf_token=".to_owned(),
-        format!("slug=padlock&csrf_token={wrong}"),
-        format!("slug=padlock&csrf_token={other_browsers}"),
-        format!("slug=padlock&csrf_token={token}x"),
+        "slug=padlock&csrfmiddlewaretoken=".to_owned(),
+        format!("slug=padlock&csrfmiddlewaretoken={wrong}"),
+        format!("slug=padlock&csrfmiddlewaretoken={other_browsers}"),
+        format!("slug=padlock&csrfmiddlewaretoken={token}x"),
     ] {
         let refused = browser.post(&server, "/cart/add", &form);
         assert_eq!(refused.status, 403, "{form}");
@@ -262,8 +262,21 @@ fn a_post_needs_a_token_of_the_browsers_csrf_secret() {
     for path in ["/login", "/logout", "/cart/remove"] {
         assert_eq!(browser.post(&server, path, "").status, 403, "{path}");
     }
+    let cross_site = format!("slug=padlock&csrfmiddlewaretoken={token}");
+    let refused = browser.post_from(&server, "https://evil.example", "/cart/add", &cross_site);
+    assert_eq!(
+        refused.status, 403,
+        "another site's form, even with the token"
+    );
+    assert!(
+        refused.body.contains(
+            "Origin checking failed - https://evil.example does not match any trusted origins."
+        ),
+        "{}",
+        refused.body
+    );
     let mut without_cookie = Browser::default();
-    let right_token = format!("slug=padlock&csrf_token={token}");
+    let right_token = format!("slug=padlock&csrfmiddlewaretoken={token}");
     assert_eq!(
         without_cookie
             .post(&server, "/cart/add", &right_token)
@@ -282,11 +295,17 @@ fn a_post_needs_a_token_of_the_browsers_csrf_secret() {
         let accepted = browser.post(
             &server,
             "/cart/add",
-            &format!("slug=padlock&csrf_token={token}"),
+            &format!("slug=padlock&csrfmiddlewaretoken={token}"),
         );
         assert_redirects(&accepted, "/cart");
     }
-    assert_eq!(cart_count(&browser.get(&server, "/")), "2");
+    let own_page = format!(
+        "slug=padlock&csrfmiddlewaretoken={}",
+        csrf_token(&browser.get(&server, "/").body)
+    );
+    let accepted = browser.post_from(&server, "http://localhost", "/cart/add", &own_page);
+    assert_redirects(&accepted, "/cart");
+    assert_eq!(cart_count(&browser.get(&server, "/")), "3");
 }
 
 #[test]
@@ -541,7 +560,7 @@ fn the_account_page_lists_the_users_sessions_and_ends_the_others() {
     let ended = laptop.post(
         &server,
         "/account/end-other-sessions",
-        &format!("csrf_token={}", csrf_token(&account.body)),
+        &format!("csrfmiddlewaretoken={}", csrf_token(&account.body)),
     );
     assert_redirects(&ended, "/account?ended=1");
     let account = laptop.get(&server, "/account?ended=1");
@@ -582,7 +601,7 @@ fn on_signed_cookies_the_account_page_explains_why_there_is_no_session_list() {
     let refused = browser.post(
         &server,
         "/account/end-other-sessions",
-        &format!("csrf_token={}", csrf_token(&account.body)),
+        &format!("csrfmiddlewaretoken={}", csrf_token(&account.body)),
     );
     assert_redirects(&refused, "/account");
     assert!(is_logged_in_as(&browser.get(&server, "/"), "Carol"));

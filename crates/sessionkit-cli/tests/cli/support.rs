@@ -224,15 +224,27 @@ pub struct Browser {
 
 impl Browser {
     pub fn get(&mut self, server: &Server, path: &str) -> Response {
-        self.send(server, "GET", path, "")
+        self.send(server, "GET", path, "", None)
     }
 
     /// POSTs `form` (already URL-encoded) as `application/x-www-form-urlencoded`.
     pub fn post(&mut self, server: &Server, path: &str, form: &str) -> Response {
-        self.send(server, "POST", path, form)
+        self.send(server, "POST", path, form, None)
     }
 
-    fn send(&mut self, server: &Server, method: &str, path: &str, body: &str) -> Response {
+    /// Like [`Browser::post`], from a page of `origin` (the `Origin` header browsers send).
+    pub fn post_from(&mut self, server: &Server, origin: &str, path: &str, form: &str) -> Response {
+        self.send(server, "POST", path, form, Some(origin))
+    }
+
+    fn send(
+        &mut self,
+        server: &Server,
+        method: &str,
+        path: &str,
+        body: &str,
+        origin: Option<&str>,
+    ) -> Response {
         let mut stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
         stream
             .set_read_timeout(Some(PATIENCE))
@@ -248,6 +260,9 @@ impl Browser {
         .collect();
         if !cookies.is_empty() {
             request.push_str(&format!("Cookie: {}\r\n", cookies.join("; ")));
+        }
+        if let Some(origin) = origin {
+            request.push_str(&format!("Origin: {origin}\r\n"));
         }
         if method == "POST" {
             request.push_str(&format!(
@@ -286,7 +301,7 @@ impl Browser {
 
 /// The CSRF token of the first form in `html` (each form has its own, all of one secret).
 pub fn csrf_token(html: &str) -> String {
-    const FIELD: &str = "name=\"csrf_token\" value=\"";
+    const FIELD: &str = "name=\"csrfmiddlewaretoken\" value=\"";
     let start = html.find(FIELD).expect("a form with a CSRF token") + FIELD.len();
     let length = html[start..].find('"').expect("the end of the token");
     html[start..start + length].to_owned()
@@ -317,7 +332,7 @@ pub fn log_in(browser: &mut Browser, server: &Server, username: &str, password: 
     browser.post(
         server,
         "/login",
-        &format!("username={username}&password={password}&csrf_token={token}"),
+        &format!("username={username}&password={password}&csrfmiddlewaretoken={token}"),
     )
 }
 

@@ -35,7 +35,6 @@
 //! # Ok(()) }
 //! ```
 
-use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 pub mod json;
@@ -44,6 +43,7 @@ pub mod signing;
 
 use crate::Session;
 use crate::django::signing::salted_mac;
+use crate::engine::JsonText;
 
 /// The session key holding the logged-in user's primary key, as a string
 /// (`django.contrib.auth.SESSION_KEY`).
@@ -162,15 +162,8 @@ impl DjangoLogin {
     /// # Ok(()) }
     /// ```
     pub fn from_session(session: &Session) -> Option<DjangoLogin> {
-        let user_id = match session.get_value(SESSION_KEY)? {
-            Value::String(id) => id,
-            Value::Number(id) => id.to_string(),
-            _ => return None,
-        };
-        let backend = match session.get_value(BACKEND_SESSION_KEY)? {
-            Value::String(backend) => backend,
-            _ => return None,
-        };
+        let user_id = session.get_json(SESSION_KEY)?.id()?;
+        let backend = session.get::<String>(BACKEND_SESSION_KEY).ok()??;
         Some(DjangoLogin { user_id, backend })
     }
 
@@ -228,13 +221,9 @@ impl DjangoLogin {
         if DjangoLogin::from_session(session).as_ref() != Some(self) {
             return false;
         }
-        let stored = session.get_value(HASH_SESSION_KEY);
+        let stored = session.get::<String>(HASH_SESSION_KEY).ok().flatten();
         // Django refuses an empty hash outright, whatever the keys.
-        let Some(stored) = stored
-            .as_ref()
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(stored) = stored.filter(|s| !s.is_empty()) else {
             session.flush();
             return false;
         };
@@ -248,7 +237,7 @@ impl DjangoLogin {
             .any(|fallback| matches(&session_auth_hash(password_hash, fallback)))
         {
             session.cycle_key();
-            session.update([(HASH_SESSION_KEY.to_owned(), Value::String(current))]);
+            session.insert_json(HASH_SESSION_KEY, JsonText::from(current.as_str()));
             return true;
         }
         session.flush();
@@ -260,6 +249,7 @@ impl DjangoLogin {
 mod tests {
     use super::*;
     use crate::sessions::signed_cookie_sessions;
+    use serde_json::Value;
 
     const BACKEND: &str = "django.contrib.auth.backends.ModelBackend";
     /// `make_password("correct horse", salt="fixedsaltfixedsalt12")` in Django 5.2.19.

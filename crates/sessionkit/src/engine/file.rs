@@ -19,7 +19,6 @@ use time::OffsetDateTime;
 
 use super::store::{Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window};
 use super::{Data, EngineError, Loaded, user_of};
-use crate::django::json::to_python_json;
 use crate::key::SessionKey;
 
 const FILE_PREFIX: &str = "sessionkit_";
@@ -84,14 +83,14 @@ impl Record {
         Some(Record {
             version: version.parse().ok()?,
             expires: OffsetDateTime::from_unix_timestamp(expires.parse().ok()?).ok()?,
-            data: serde_json::from_str(json).ok()?,
+            data: Data::from_json(json).ok()?,
         })
     }
 
     /// The text of a session file: the `version expire_unix_seconds` line, then the JSON.
     pub(crate) fn render(&self) -> String {
         let header = format!("{} {}\n", self.version, self.expires.unix_timestamp());
-        header + &to_python_json(&self.data)
+        header + &self.data.to_json()
     }
 }
 

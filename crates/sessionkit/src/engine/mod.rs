@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
 
 pub mod cache;
 #[cfg(feature = "_sql")]
@@ -52,18 +51,7 @@ pub use user_sessions::{USER_ID_KEY, UserSession, user_of};
 pub use crate::expiry_task::EXPIRY_BATCH;
 pub use crate::key::SessionKey;
 
-/// Session data: a JSON object in insertion order.
-///
-/// ```
-/// use serde_json::json;
-/// use sessionkit::engine::Data;
-///
-/// let mut data = Data::new();
-/// data.insert("zebra".to_owned(), json!(1));
-/// data.insert("apple".to_owned(), json!(2));
-/// assert_eq!(data.keys().collect::<Vec<_>>(), ["zebra", "apple"]); // insertion order
-/// ```
-pub type Data = Map<String, Value>;
+pub use crate::django::json::{Data, JsonText};
 
 /// A record an engine found for a cookie value.
 ///
@@ -81,7 +69,7 @@ pub type Data = Map<String, Value>;
 /// session.insert("n", 1)?;
 /// let cookie = session.save().await?.unwrap();
 /// let loaded = sessions.engine().load(&cookie).await?.expect("a live record");
-/// assert_eq!(loaded.data["n"], 1);
+/// assert_eq!(loaded.data["n"].parse::<i32>()?, 1);
 /// assert_eq!(loaded.version, 1); // a new record
 /// assert_eq!(sessions.engine().load("abcdefgh12345678").await?, None); // unknown key
 /// # Ok(()) }

@@ -22,10 +22,9 @@ use crate::expiry::expiry_date;
 /// # })
 /// # .await?;
 /// use std::sync::Arc;
-/// use serde_json::json;
-/// use sessionkit::engine::{ChangeSet, Data, Previous, SaveRequest};
+/// use sessionkit::engine::{ChangeSet, Data, JsonText, Previous, SaveRequest};
 ///
-/// let data = Arc::new(Data::from_iter([("n".to_owned(), json!(1))]));
+/// let data = Arc::new(Data::from_iter([("n", JsonText::from(1))]));
 /// let changes = ChangeSet::default();
 /// let now = time::OffsetDateTime::now_utc();
 /// let request = SaveRequest {
@@ -56,18 +55,17 @@ pub struct Previous<'a> {
 /// ([`SaveRequest::data`]), which a request always saves together with its changes.
 ///
 /// ```
-/// use serde_json::json;
-/// use sessionkit::engine::ChangeSet;
+/// use sessionkit::engine::{ChangeSet, Data};
 ///
 /// let mut changes = ChangeSet::default();
 /// changes.set("cart");
 /// changes.remove("coupon");
 /// // This request's session: the cart it set, without the coupon.
-/// let ours = json!({"theme": "light", "cart": [1]}).as_object().unwrap().clone();
+/// let ours = Data::from_json(r#"{"theme": "light", "cart": [1]}"#).unwrap();
 /// // Meanwhile another request changed the theme.
-/// let mut stored = json!({"coupon": "X", "theme": "dark"}).as_object().unwrap().clone();
+/// let mut stored = Data::from_json(r#"{"coupon": "X", "theme": "dark"}"#).unwrap();
 /// changes.apply_to(&mut stored, &ours);
-/// assert_eq!(serde_json::Value::Object(stored), json!({"theme": "dark", "cart": [1]}));
+/// assert_eq!(stored.to_json(), r#"{"theme":"dark","cart":[1]}"#);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeSet {
@@ -83,7 +81,7 @@ impl ChangeSet {
     /// Records that `key` was set.
     ///
     /// ```
-    /// use sessionkit::engine::ChangeSet;
+    /// use sessionkit::engine::{ChangeSet, Data};
     ///
     /// let mut changes = ChangeSet::default();
     /// changes.remove("cart");
@@ -101,7 +99,7 @@ impl ChangeSet {
     /// Records the removal of `key`.
     ///
     /// ```
-    /// use sessionkit::engine::ChangeSet;
+    /// use sessionkit::engine::{ChangeSet, Data};
     ///
     /// let mut changes = ChangeSet::default();
     /// changes.set("coupon");
@@ -119,17 +117,16 @@ impl ChangeSet {
     /// Records that the session was emptied: earlier changes no longer matter.
     ///
     /// ```
-    /// use serde_json::json;
-    /// use sessionkit::engine::ChangeSet;
+    /// use sessionkit::engine::{ChangeSet, Data};
     ///
     /// let mut changes = ChangeSet::default();
     /// changes.set("a");
     /// changes.clear();
     /// changes.set("b");
-    /// let ours = json!({"b": 2}).as_object().unwrap().clone();
-    /// let mut stored = json!({"a": 0, "z": 9}).as_object().unwrap().clone();
+    /// let ours = Data::from_json(r#"{"b": 2}"#).unwrap();
+    /// let mut stored = Data::from_json(r#"{"a": 0, "z": 9}"#).unwrap();
     /// changes.apply_to(&mut stored, &ours);
-    /// assert_eq!(serde_json::Value::Object(stored), json!({"b": 2})); // other keys go too
+    /// assert_eq!(stored.to_json(), r#"{"b":2}"#); // other keys go too
     /// ```
     pub fn clear(&mut self) {
         *self = ChangeSet {
@@ -141,8 +138,7 @@ impl ChangeSet {
     /// Adds `later`, changes made after these ones.
     ///
     /// ```
-    /// use serde_json::json;
-    /// use sessionkit::engine::ChangeSet;
+    /// use sessionkit::engine::{ChangeSet, Data};
     ///
     /// let mut earlier = ChangeSet::default();
     /// earlier.set("a");
@@ -151,11 +147,11 @@ impl ChangeSet {
     /// later.remove("a");
     /// later.set("c");
     /// earlier.extend(later);
-    /// let ours = json!({"y": 2, "c": 3}).as_object().unwrap().clone();
-    /// let mut stored = json!({"a": 0, "z": 9}).as_object().unwrap().clone();
+    /// let ours = Data::from_json(r#"{"y": 2, "c": 3}"#).unwrap();
+    /// let mut stored = Data::from_json(r#"{"a": 0, "z": 9}"#).unwrap();
     /// earlier.apply_to(&mut stored, &ours);
     /// assert_eq!(stored.keys().collect::<Vec<_>>(), ["z", "y", "c"]); // new keys in our order
-    /// assert_eq!(serde_json::Value::Object(stored), json!({"z": 9, "y": 2, "c": 3}));
+    /// assert_eq!(stored.to_json(), r#"{"z":9,"y":2,"c":3}"#);
     /// ```
     pub fn extend(&mut self, later: ChangeSet) {
         if later.cleared {
@@ -174,7 +170,7 @@ impl ChangeSet {
     /// Whether the request changed nothing.
     ///
     /// ```
-    /// use sessionkit::engine::ChangeSet;
+    /// use sessionkit::engine::{ChangeSet, Data};
     ///
     /// let mut changes = ChangeSet::default();
     /// assert!(changes.is_empty());
@@ -190,27 +186,26 @@ impl ChangeSet {
     /// added in the order `values` has them.
     ///
     /// ```
-    /// use serde_json::json;
-    /// use sessionkit::engine::ChangeSet;
+    /// use sessionkit::engine::{ChangeSet, Data};
     ///
     /// // This request added to the cart; meanwhile another one stored a theme.
     /// let mut changes = ChangeSet::default();
     /// changes.set("cart");
-    /// let ours = json!({"cart": [7]}).as_object().unwrap().clone();
-    /// let mut freshest = json!({"cart": [], "theme": "dark"}).as_object().unwrap().clone();
+    /// let ours = Data::from_json(r#"{"cart": [7]}"#).unwrap();
+    /// let mut freshest = Data::from_json(r#"{"cart": [], "theme": "dark"}"#).unwrap();
     /// changes.apply_to(&mut freshest, &ours);
-    /// assert_eq!(serde_json::Value::Object(freshest), json!({"cart": [7], "theme": "dark"}));
+    /// assert_eq!(freshest.to_json(), r#"{"cart":[7],"theme":"dark"}"#);
     /// ```
     pub fn apply_to(&self, data: &mut Data, values: &Data) {
         if self.cleared {
             data.clear();
         }
         for key in &self.removed {
-            data.shift_remove(key);
+            data.remove(key);
         }
         for (key, value) in values {
             if self.set.contains(key) {
-                data.insert(key.clone(), value.clone());
+                data.insert(key, value.clone());
             }
         }
     }
@@ -230,7 +225,7 @@ impl ChangeSet {
 /// # .await?;
 /// use std::sync::Arc;
 /// use sessionkit::engine::SessionKey;
-/// use sessionkit::engine::{ChangeSet, Data, SaveRequest};
+/// use sessionkit::engine::{ChangeSet, Data, JsonText, SaveRequest};
 ///
 /// let (data, changes) = (Arc::new(Data::new()), ChangeSet::default());
 /// let now = time::OffsetDateTime::now_utc();
@@ -267,11 +262,10 @@ pub struct Saved {
 /// # })
 /// # .await?;
 /// use std::sync::Arc;
-/// use serde_json::json;
-/// use sessionkit::engine::{ChangeSet, Data, Previous, SaveRequest};
+/// use sessionkit::engine::{ChangeSet, Data, JsonText, Previous, SaveRequest};
 ///
 /// let engine = sessions.engine();
-/// let data = Arc::new(Data::from_iter([("a".to_owned(), json!(1))]));
+/// let data = Arc::new(Data::from_iter([("a", JsonText::from(1))]));
 /// let (none, now) = (ChangeSet::default(), time::OffsetDateTime::now_utc());
 /// let new = SaveRequest { previous: None, data: &data, changes: &none, now, cookie_age: 60 };
 /// let created = engine.save(new).await?;
@@ -280,10 +274,10 @@ pub struct Saved {
 /// // This request also loaded version 1 and set "b": its change is merged, not lost.
 /// let mut changes = ChangeSet::default();
 /// changes.set("b");
-/// let stale = Arc::new(Data::from_iter([("b".to_owned(), json!(2))]));
+/// let stale = Arc::new(Data::from_iter([("b", JsonText::from(2))]));
 /// engine.save(SaveRequest { previous, data: &stale, changes: &changes, ..new }).await?;
 /// let stored = engine.load(&created.cookie_value).await?.unwrap();
-/// assert_eq!(serde_json::Value::Object((*stored.data).clone()), json!({"a": 1, "b": 2}));
+/// assert_eq!(stored.data.to_json(), r#"{"a":1,"b":2}"#);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -306,8 +300,7 @@ impl SaveRequest<'_> {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use serde_json::json;
-    /// use sessionkit::engine::{ChangeSet, Data, SaveRequest};
+    /// use sessionkit::engine::{ChangeSet, Data, JsonText, SaveRequest};
     /// use sessionkit::expiry::EXPIRY_KEY;
     /// use time::macros::datetime;
     ///
@@ -321,7 +314,7 @@ impl SaveRequest<'_> {
     ///     cookie_age: 3600,
     /// };
     /// assert_eq!(request.expiry_date(&data), datetime!(2030-01-01 1:00 UTC)); // cookie_age
-    /// let custom = Data::from_iter([(EXPIRY_KEY.to_owned(), json!(60))]);
+    /// let custom = Data::from_iter([(EXPIRY_KEY, JsonText::from(60))]);
     /// assert_eq!(request.expiry_date(&custom), datetime!(2030-01-01 0:01 UTC));
     /// ```
     pub fn expiry_date(&self, data: &Data) -> OffsetDateTime {

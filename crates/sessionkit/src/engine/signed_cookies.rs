@@ -51,11 +51,11 @@ pub struct SignedCookieConfig {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// use sessionkit::engine::{ChangeSet, Engine, SaveRequest, SignedCookieEngine};
+/// use sessionkit::engine::{ChangeSet, Data, Engine, SaveRequest, SignedCookieEngine};
 /// use sessionkit::Settings;
 ///
 /// let engine = SignedCookieEngine::new(&Settings::new("secret"));
-/// let data = std::sync::Arc::new(serde_json::json!({"cart": [7]}).as_object().unwrap().clone());
+/// let data = std::sync::Arc::new(Data::from_json(r#"{"cart": [7]}"#).unwrap());
 /// let saved = engine
 ///     .save(SaveRequest {
 ///         previous: None,
@@ -86,7 +86,7 @@ impl SignedCookieEngine {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use sessionkit::engine::SignedCookieEngine;
+    /// use sessionkit::engine::{Data, SignedCookieEngine};
     /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     /// use sessionkit::Settings;
     /// use sessionkit::engine::Engine;
@@ -97,7 +97,7 @@ impl SignedCookieEngine {
     ///     ..Settings::new("")
     /// };
     /// let engine = SignedCookieEngine::new(&settings);
-    /// let data = serde_json::json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
     /// let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
     /// let old_cookie = Signer::new(COOKIE_SALT, "old secret", &[]).sign_object(&data, now);
     /// assert!(engine.load(&old_cookie).await?.is_some()); // still valid after the rotation

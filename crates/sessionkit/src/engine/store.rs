@@ -352,13 +352,12 @@ pub struct ScanPage {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use serde_json::json;
 /// use sessionkit::engine::SessionKey;
-/// use sessionkit::engine::{Data, MemoryStore, RecordStore, RecordWrite, USER_ID_KEY};
+/// use sessionkit::engine::{Data, JsonText, MemoryStore, RecordStore, RecordWrite, USER_ID_KEY};
 ///
 /// let store = MemoryStore::new(10);
 /// let id = SessionKey::generate().hashed();
-/// let data = Arc::new(Data::from_iter([(USER_ID_KEY.to_owned(), json!(42))]));
+/// let data = Arc::new(Data::from_iter([(USER_ID_KEY, JsonText::from(42))]));
 /// let now = time::OffsetDateTime::now_utc();
 /// let expires = now + time::Duration::hours(1);
 /// store.insert(&id, RecordWrite::new(&data, expires, now)).await?;

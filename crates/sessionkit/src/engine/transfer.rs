@@ -12,8 +12,7 @@ use crate::key::SessionKey;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use serde_json::json;
-/// use sessionkit::engine::{Data, ExportedSession, ImportOutcome};
+/// use sessionkit::engine::{Data, ExportedSession, ImportOutcome, JsonText};
 /// use sessionkit::{EngineKind, Settings};
 /// use sessionkit::engine::SessionKey;
 ///
@@ -23,7 +22,7 @@ use crate::key::SessionKey;
 /// let session = ExportedSession {
 ///     address: key.hashed(),
 ///     key: None, // the hash is enough for sessionkit's own stores
-///     data: Data::from_iter([("user_id".to_owned(), json!(42))]),
+///     data: Data::from_iter([("user_id", JsonText::from(42))]),
 ///     expires: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
 /// };
 /// assert_eq!(engine.import(&session).await?, ImportOutcome::Copied);

@@ -1,7 +1,6 @@
 //! Sessions by user: the session key that names the logged-in user, and how one of a user's
 //! sessions is listed.
 
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::Data;
@@ -32,21 +31,17 @@ pub const USER_ID_KEY: &str = "_auth_user_id";
 /// The user a session belongs to: the value under [`USER_ID_KEY`], a string or a number.
 ///
 /// ```
-/// use serde_json::json;
-/// use sessionkit::engine::{Data, USER_ID_KEY, user_of};
+/// use sessionkit::engine::{Data, JsonText, USER_ID_KEY, user_of};
 ///
-/// let with = |id| Data::from_iter([(USER_ID_KEY.to_owned(), id)]);
-/// assert_eq!(user_of(&with(json!(42))).as_deref(), Some("42"));
-/// assert_eq!(user_of(&with(json!("b7e1"))).as_deref(), Some("b7e1"));
-/// assert_eq!(user_of(&with(json!(null))), None);
+/// let with = |id: &str| Data::from_iter([(USER_ID_KEY, JsonText::parse_json(id).unwrap())]);
+/// assert_eq!(user_of(&with("42")).as_deref(), Some("42"));
+/// assert_eq!(user_of(&with("123456789012345678901234567890")).as_deref(), Some("123456789012345678901234567890"));
+/// assert_eq!(user_of(&with(r#""b7e1""#)).as_deref(), Some("b7e1"));
+/// assert_eq!(user_of(&with("null")), None);
 /// assert_eq!(user_of(&Data::new()), None); // anonymous
 /// ```
 pub fn user_of(data: &Data) -> Option<String> {
-    match data.get(USER_ID_KEY)? {
-        Value::String(id) => Some(id.clone()),
-        Value::Number(id) => Some(id.to_string()),
-        _ => None,
-    }
+    data.get(USER_ID_KEY)?.id()
 }
 
 /// One of a user's live sessions, as [`Engine::user_sessions`](super::Engine::user_sessions) lists them.
@@ -73,7 +68,7 @@ pub fn user_of(data: &Data) -> Option<String> {
 /// let listed = sessions.engine().user_sessions("42", Some(&cookies[1])).await?;
 /// assert_eq!(listed.len(), 2);
 /// assert!(listed[0].current); // the caller's own session comes first
-/// assert_eq!(listed[0].data["device"], "laptop");
+/// assert_eq!(listed[0].data["device"], serde_json::json!("laptop"));
 /// assert!(listed.iter().all(|s| !cookies.contains(&s.id))); // ids are not keys
 /// # Ok(()) }
 /// ```

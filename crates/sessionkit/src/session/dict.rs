@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Session;
-use crate::engine::Data;
+use crate::engine::{Data, JsonText};
 use crate::error::SessionError;
 
 const TEST_COOKIE_NAME: &str = "testcookie";
@@ -38,7 +38,9 @@ impl Session {
         state.data.get(key).map(|v| typed(key, v)).transpose()
     }
 
-    /// The raw JSON value under `key`. Sets `accessed`.
+    /// The value under `key` as a [`serde_json::Value`]. Sets `accessed`. An integer beyond 64
+    /// bits comes back as the nearest float (serde_json's `Value` holds no more without its
+    /// `arbitrary_precision` feature); [`Session::get_json`] has its exact text.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -58,6 +60,26 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn get_value(&self, key: &str) -> Option<Value> {
+        self.get_json(key).map(|value| value.to_value())
+    }
+
+    /// The value under `key` as the JSON text it is stored as. Sets `accessed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// session.insert("big", u128::MAX)?;
+    /// assert_eq!(session.get_json("big").unwrap().as_str(), u128::MAX.to_string());
+    /// # Ok(()) }
+    /// ```
+    pub fn get_json(&self, key: &str) -> Option<JsonText> {
         let mut state = self.state();
         state.touch();
         state.data.get(key).cloned()
@@ -90,15 +112,32 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn insert(&self, key: &str, value: impl Serialize) -> Result<(), SessionError> {
-        let type_error = |source| SessionError::Type {
-            key: key.to_owned(),
-            source,
-        };
-        let value = serde_json::to_value(value).map_err(type_error)?;
-        crate::django::json::readable_back(&value)
-            .map_err(|why| type_error(serde::ser::Error::custom(why)))?;
+        let value = JsonText::new(&value).map_err(|source| type_error(key, source))?;
         self.state().set(key, value);
         Ok(())
+    }
+
+    /// Stores `value`, already JSON, under `key`: [`Session::insert`] without serializing.
+    /// Sets `accessed` and `modified`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// # let session = sessions.start(None).load().await?;
+    /// use sessionkit::engine::JsonText;
+    ///
+    /// session.insert_json("big", JsonText::parse_json("123456789012345678901234567890")?);
+    /// assert_eq!(session.get_json("big").unwrap().as_str(), "123456789012345678901234567890");
+    /// # Ok(()) }
+    /// ```
+    pub fn insert_json(&self, key: &str, value: JsonText) {
+        self.state().set(key, value);
     }
 
     /// Removes `key` and returns its value (Django's `del session[key]`, without the error
@@ -119,11 +158,11 @@ impl Session {
     /// let session = sessions.start(Some(&cookie)).load().await?; // holds {"cart": 3}
     /// assert_eq!(session.remove("coupon"), None);
     /// assert!(!session.modified());
-    /// assert_eq!(session.remove("cart"), Some(serde_json::json!(3)));
+    /// assert_eq!(session.remove("cart").unwrap().as_str(), "3");
     /// assert!(session.modified());
     /// # Ok(()) }
     /// ```
-    pub fn remove(&self, key: &str) -> Option<Value> {
+    pub fn remove(&self, key: &str) -> Option<JsonText> {
         self.state().remove(key)
     }
 
@@ -236,7 +275,7 @@ impl Session {
     pub fn keys(&self) -> Vec<String> {
         let mut state = self.state();
         state.touch();
-        state.data.keys().cloned().collect()
+        state.data.keys().map(str::to_owned).collect()
     }
 
     /// The values, in insertion order. Sets `accessed`.
@@ -251,14 +290,13 @@ impl Session {
     /// # })
     /// # .await?;
     /// # let session = sessions.start(None).load().await?;
-    /// use serde_json::json;
-    ///
     /// session.insert("n", 1)?;
     /// session.insert("name", "Ada")?;
-    /// assert_eq!(session.values(), [json!(1), json!("Ada")]);
+    /// let values = session.values();
+    /// assert_eq!(values.iter().map(|v| v.as_str()).collect::<Vec<_>>(), ["1", r#""Ada""#]);
     /// # Ok(()) }
     /// ```
-    pub fn values(&self) -> Vec<Value> {
+    pub fn values(&self) -> Vec<JsonText> {
         let mut state = self.state();
         state.touch();
         state.data.values().cloned().collect()
@@ -278,20 +316,21 @@ impl Session {
     /// # let session = sessions.start(None).load().await?;
     /// session.insert("user_id", 42)?;
     /// let items = session.items();
-    /// assert_eq!(items, [("user_id".to_owned(), serde_json::json!(42))]);
+    /// assert_eq!(items, [("user_id".to_owned(), sessionkit::engine::JsonText::new(&42)?)]);
     /// # Ok(()) }
     /// ```
-    pub fn items(&self) -> Vec<(String, Value)> {
+    pub fn items(&self) -> Vec<(String, JsonText)> {
         let mut state = self.state();
         state.touch();
         state
             .data
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.to_owned(), v.clone()))
             .collect()
     }
 
-    /// Stores every entry of `entries`. Sets `accessed` and `modified`.
+    /// Stores every entry of `entries` (Django's `update`), or none of them if one cannot be
+    /// stored (see [`Session::insert`]). Sets `accessed` and `modified`.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -305,18 +344,33 @@ impl Session {
     /// # let session = sessions.start(None).load().await?;
     /// use serde_json::json;
     ///
-    /// session.update([("a".to_owned(), json!(1)), ("b".to_owned(), json!([2, 3]))]);
+    /// session.update([("a", json!(1)), ("b", json!([2, 3]))])?;
     /// assert_eq!(session.get::<Vec<i32>>("b")?, Some(vec![2, 3]));
     /// assert!(session.modified());
+    ///
+    /// let deep = (0..200).fold(json!(1), |inner, _| json!([inner]));
+    /// assert!(session.update([("c", json!(4)), ("deep", deep)]).is_err());
+    /// assert!(!session.contains_key("c")); // all or nothing
     /// # Ok(()) }
     /// ```
-    pub fn update(&self, entries: impl IntoIterator<Item = (String, Value)>) {
+    pub fn update<K: AsRef<str>, V: Serialize>(
+        &self,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), SessionError> {
+        let entries = entries
+            .into_iter()
+            .map(|(key, value)| match JsonText::new(&value) {
+                Ok(value) => Ok((key, value)),
+                Err(source) => Err(type_error(key.as_ref(), source)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut state = self.state();
         state.touch();
         state.modified = true;
         for (key, value) in entries {
-            state.set(&key, value);
+            state.set(key.as_ref(), value);
         }
+        Ok(())
     }
 
     /// Removes every key but keeps the session (and its key). Sets `accessed` and `modified`.
@@ -389,8 +443,7 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn set_test_cookie(&self) {
-        self.state()
-            .set(TEST_COOKIE_NAME, Value::from(TEST_COOKIE_VALUE));
+        self.insert_json(TEST_COOKIE_NAME, JsonText::from(TEST_COOKIE_VALUE));
     }
 
     /// Whether the marker of [`Session::set_test_cookie`] came back.
@@ -409,9 +462,10 @@ impl Session {
     /// # Ok(()) }
     /// ```
     pub fn test_cookie_worked(&self) -> bool {
-        self.get_value(TEST_COOKIE_NAME)
-            .as_ref()
-            .and_then(Value::as_str)
+        self.get::<String>(TEST_COOKIE_NAME)
+            .ok()
+            .flatten()
+            .as_deref()
             == Some(TEST_COOKIE_VALUE)
     }
 
@@ -452,7 +506,7 @@ impl Session {
     /// session.insert("a", 1)?;
     /// let map = session.to_map();
     /// session.insert("a", 2)?;
-    /// assert_eq!(map["a"], 1); // a copy, not a view
+    /// assert_eq!(map["a"].parse::<i32>()?, 1); // a copy, not a view
     /// # Ok(()) }
     /// ```
     pub fn to_map(&self) -> Data {
@@ -462,10 +516,15 @@ impl Session {
     }
 }
 
-/// `value` as a `T`, read in place (no copy of the JSON).
-fn typed<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T, SessionError> {
-    T::deserialize(value).map_err(|source| SessionError::Type {
+/// `value` as a `T`.
+fn typed<T: DeserializeOwned>(key: &str, value: &JsonText) -> Result<T, SessionError> {
+    value.parse().map_err(|source| type_error(key, source))
+}
+
+/// The value under `key` could not be written as, or read as, the type asked for.
+fn type_error(key: &str, source: serde_json::Error) -> SessionError {
+    SessionError::Type {
         key: key.to_owned(),
         source,
-    })
+    }
 }

@@ -10,9 +10,10 @@ use crate::engine::{Engine, Loaded, Previous, SaveRequest, Saved};
 use crate::error::SessionError;
 use crate::expiry::{expire_at_browser_close, expiry_age};
 use crate::key::SessionKey;
-use crate::set_cookie::{CookieTemplate, MAX_COOKIE_BYTES};
+use crate::set_cookie::MAX_COOKIE_BYTES;
 use crate::settings::Settings;
 use crate::telemetry;
+use crate::transport::Transport;
 
 /// The longest pause between two tries for a session lock.
 const MAX_LOCK_POLL: Duration = Duration::from_millis(20);
@@ -38,8 +39,8 @@ pub(crate) struct Config {
     pub(crate) fallbacks: Vec<Arc<dyn Engine>>,
     /// Validated settings.
     pub(crate) settings: Settings,
-    /// The session cookie's `Set-Cookie` header, rendered from the settings.
-    pub(crate) cookie: CookieTemplate,
+    /// How the session key travels: the cookie, or `SESSION_HEADER_NAME`.
+    pub(crate) transport: Transport,
 }
 
 /// What one request's session shares between the middleware and the handler.

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use crate::engine::{ChangeSet, Data, Engine};
+use crate::engine::{ChangeSet, Data, Engine, JsonText};
 
 /// The record a session was loaded from.
 #[derive(Debug, Clone)]
@@ -66,28 +64,21 @@ impl State {
         self.accessed = true;
     }
 
-    pub(super) fn set(&mut self, key: &str, value: Value) {
+    pub(super) fn set(&mut self, key: &str, value: JsonText) {
         self.accessed = true;
         self.modified = true;
         self.changes.set(key);
-        let data = Arc::make_mut(&mut self.data);
-        // Overwriting keeps the key's place (as `insert` would) without copying its name.
-        match data.get_mut(key) {
-            Some(slot) => *slot = value,
-            None => {
-                data.insert(key.to_owned(), value);
-            }
-        }
+        Arc::make_mut(&mut self.data).insert(key, value);
     }
 
-    pub(super) fn remove(&mut self, key: &str) -> Option<Value> {
+    pub(super) fn remove(&mut self, key: &str) -> Option<JsonText> {
         self.accessed = true;
         if !self.data.contains_key(key) {
             return None;
         }
         self.modified = true;
         self.changes.remove(key);
-        Arc::make_mut(&mut self.data).shift_remove(key)
+        Arc::make_mut(&mut self.data).remove(key)
     }
 
     pub(super) fn clear(&mut self) {

@@ -184,6 +184,9 @@ impl Settings {
             "SESSION_COOKIE_SECURE" => self.cookie_secure = parse_bool(setting, value)?,
             "SESSION_COOKIE_HTTPONLY" => self.cookie_httponly = parse_bool(setting, value)?,
             "SESSION_COOKIE_SAMESITE" => self.cookie_samesite = parse_samesite(value)?,
+            "SESSION_HEADER_NAME" => {
+                self.header_name = (!value.is_empty()).then(|| value.to_owned())
+            }
             "SESSION_SAVE_EVERY_REQUEST" => self.save_every_request = parse_bool(setting, value)?,
             "SESSION_EXPIRE_AT_BROWSER_CLOSE" => {
                 self.expire_at_browser_close = parse_bool(setting, value)?

@@ -93,6 +93,11 @@ pub struct Settings {
     pub cookie_httponly: bool,
     /// `SESSION_COOKIE_SAMESITE`, default `Lax`; `None` here means the attribute is left out.
     pub cookie_samesite: Option<SameSite>,
+    /// `SESSION_HEADER_NAME`, default none: the request header that carries the session key
+    /// instead of the cookie (e.g. `X-Session-Token`, for mobile apps and scripts). The key
+    /// comes back in the same response header, empty when the session ended; no cookie is ever
+    /// set. Server engines only.
+    pub header_name: Option<String>,
     /// `SESSION_SAVE_EVERY_REQUEST`, default false.
     pub save_every_request: bool,
     /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`, default false.
@@ -128,6 +133,7 @@ impl fmt::Debug for Settings {
             .field("cookie_secure", &self.cookie_secure)
             .field("cookie_httponly", &self.cookie_httponly)
             .field("cookie_samesite", &self.cookie_samesite)
+            .field("header_name", &self.header_name)
             .field("save_every_request", &self.save_every_request)
             .field("expire_at_browser_close", &self.expire_at_browser_close)
             .field("secret_key", &"<redacted>")
@@ -187,7 +193,7 @@ pub const MAX_DB_POOL_SIZE: u32 = 1000;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 26] = [
+pub const SETTING_NAMES: [&str; 27] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
@@ -210,6 +216,7 @@ pub const SETTING_NAMES: [&str; 26] = [
     "SESSION_COOKIE_SECURE",
     "SESSION_COOKIE_HTTPONLY",
     "SESSION_COOKIE_SAMESITE",
+    "SESSION_HEADER_NAME",
     "SESSION_SAVE_EVERY_REQUEST",
     "SESSION_EXPIRE_AT_BROWSER_CLOSE",
     "SECRET_KEY",
@@ -252,6 +259,7 @@ impl Settings {
             cookie_secure: true,
             cookie_httponly: true,
             cookie_samesite: Some(SameSite::Lax),
+            header_name: None,
             save_every_request: false,
             expire_at_browser_close: false,
             secret_key: secret_key.into(),

@@ -295,6 +295,24 @@ fn bad_values_name_the_setting_and_the_choices() {
             "SESSION_DB_IDLE_TIMEOUT",
             "out of range",
         ),
+        (
+            &[
+                ("SESSION_ENGINE", "signed_cookies"),
+                ("SESSION_HEADER_NAME", "X-Session-Token"),
+            ],
+            "SESSION_HEADER_NAME",
+            "needs a server-side SESSION_ENGINE",
+        ),
+        (
+            &[("SESSION_HEADER_NAME", "X Session")],
+            "SESSION_HEADER_NAME",
+            "not a header of its own",
+        ),
+        (
+            &[("SESSION_HEADER_NAME", "Cookie")],
+            "SESSION_HEADER_NAME",
+            "not a header of its own",
+        ),
     ];
     for (env, setting, fragment) in cases {
         let mut env = env.to_vec();
@@ -308,6 +326,18 @@ fn bad_values_name_the_setting_and_the_choices() {
             "{err} lacks {fragment:?}"
         );
     }
+}
+
+#[test]
+fn a_session_header_is_read_from_the_environment_and_empty_means_the_cookie() {
+    let env = [
+        ("SECRET_KEY", "k"),
+        ("SESSION_HEADER_NAME", "X-Session-Token"),
+    ];
+    let s = load(None, &env).unwrap();
+    assert_eq!(s.header_name.as_deref(), Some("X-Session-Token"));
+    let s = load(None, &[("SECRET_KEY", "k"), ("SESSION_HEADER_NAME", " ")]).unwrap();
+    assert_eq!(s.header_name, None);
 }
 
 #[test]

@@ -28,6 +28,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.check_cookie()?;
         self.check_cookie_prefixes()?;
+        self.check_header()?;
         self.check_durations()?;
         self.check_stores()?;
         self.check_fallbacks_and_locking()?;
@@ -113,6 +114,38 @@ impl Settings {
             return Err(ConfigError::new(
                 "SESSION_COOKIE_NAME",
                 "a __Secure- cookie name requires SESSION_COOKIE_SECURE=true",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `SESSION_HEADER_NAME`: a header name a request can carry, and an engine whose key fits
+    /// in it (a signed cookie is the session itself, kilobytes a header would carry around).
+    fn check_header(&self) -> Result<(), ConfigError> {
+        let Some(name) = &self.header_name else {
+            return Ok(());
+        };
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || RESERVED_HEADERS
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+        {
+            return Err(ConfigError::new(
+                "SESSION_HEADER_NAME",
+                format!(
+                    "{name:?} is not a header of its own: use a name of letters, digits and \
+                     '-' such as X-Session-Token, not one HTTP already uses"
+                ),
+            ));
+        }
+        if !self.engine.is_server_side() {
+            return Err(ConfigError::new(
+                "SESSION_HEADER_NAME",
+                format!(
+                    "needs a server-side SESSION_ENGINE: {} keeps the session in the cookie \
+                     itself; use db, cache, cached_db or file",
+                    self.engine
+                ),
             ));
         }
         Ok(())
@@ -228,6 +261,9 @@ impl Settings {
         Ok(())
     }
 }
+
+/// Headers with a meaning of their own, which the session key must not take over.
+const RESERVED_HEADERS: [&str; 5] = ["cookie", "set-cookie", "authorization", "host", "vary"];
 
 fn is_cookie_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)

@@ -6,90 +6,84 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::Harness;
-use crate::engine::Data;
 use crate::engine::SessionKey;
+use crate::engine::{Data, JsonText};
 
 /// Item 23: Round trip through save and the next request: ints (beyond 2^63 and 64 bits too),
 /// floats (beyond what a float holds too: Python would write those as `Infinity`), BMP and astral unicode, escapes, nested arrays and objects, a 3 KB compressible
 /// string, in insertion order.
 pub async fn every_kind_of_json_value_survives_a_round_trip(h: &Harness) {
-    let number = |text: &str| -> Value { serde_json::from_str(text).expect("a JSON number") };
+    let value = |value: Value| JsonText::new(&value).expect("JSON a session holds");
+    let text = |text: &str| JsonText::parse_json(text).expect("JSON a session holds");
     let entries = [
-        ("zero", json!(0)),
-        ("negative", json!(-17)),
-        ("i64_max", json!(i64::MAX)),
-        ("i64_min", json!(i64::MIN)),
-        ("two_to_the_63", json!(9_223_372_036_854_775_808_u64)),
-        ("beyond_2_63", number("12345678901234567890")),
-        ("u64_max", json!(u64::MAX)),
-        ("thirty_digits", number("123456789012345678901234567890")),
+        ("zero", value(json!(0))),
+        ("negative", value(json!(-17))),
+        ("i64_max", value(json!(i64::MAX))),
+        ("i64_min", value(json!(i64::MIN))),
+        ("two_to_the_63", value(json!(9_223_372_036_854_775_808_u64))),
+        ("beyond_2_63", text("12345678901234567890")),
+        ("u64_max", value(json!(u64::MAX))),
+        ("thirty_digits", text("123456789012345678901234567890")),
         (
             "minus_thirty_digits",
-            number("-123456789012345678901234567890"),
+            text("-123456789012345678901234567890"),
         ),
-        ("half", json!(0.5)),
-        ("third", json!(1.0 / 3.0)),
-        ("tiny", json!(1e-7)),
-        ("huge", json!(1.5e300)),
-        ("beyond_a_float", number("1e400")),
-        ("minus_beyond_a_float", number("-2.5e999")),
-        ("two", json!(2.0)),
-        ("negative_float", json!(-2.5)),
-        ("empty_string", json!("")),
-        ("bmp", json!("Zoë – 東京 ☃ \u{ffff}")),
-        ("emoji", json!("🍕😀 👨‍👩‍👧")),
-        ("escapes", json!("\" \\ / \n \t \u{0} \u{7f}")),
-        ("literals", json!([true, false, null])),
+        ("half", value(json!(0.5))),
+        ("third", value(json!(1.0 / 3.0))),
+        ("tiny", value(json!(1e-7))),
+        ("huge", value(json!(1.5e300))),
+        ("beyond_a_float", text("1e400")),
+        ("minus_beyond_a_float", text("-2.5e999")),
+        ("two", value(json!(2.0))),
+        ("negative_float", value(json!(-2.5))),
+        ("empty_string", value(json!(""))),
+        ("bmp", value(json!("Zoë – 東京 ☃ \u{ffff}"))),
+        ("emoji", value(json!("🍕😀 👨‍👩‍👧"))),
+        ("escapes", value(json!("\" \\ / \n \t \u{0} \u{7f}"))),
+        ("literals", value(json!([true, false, null]))),
         (
             "nested",
-            json!({
-                "list": [1, [2, [3, {"deep": "yes"}]], {}, []],
-                "map": {"z": 1, "a": {"b": [0.25]}},
-            }),
+            text(
+                r#"{"list": [1, [2, [3, {"deep": "yes"}]], {}, []], "map": {"z": 1, "a": {"b": [0.25]}}}"#,
+            ),
         ),
-        ("compressible", json!("session ".repeat(400))),
-        ("clé_🔑", json!("non-ASCII key")),
+        ("compressible", value(json!("session ".repeat(400)))),
+        ("clé_🔑", value(json!("non-ASCII key"))),
     ];
     let session = h.fresh().await;
     for (key, value) in &entries {
-        session.insert(key, value).unwrap();
+        session.insert_json(key, value.clone());
     }
+    // Typed values take the same path through `insert`.
+    session.insert("u128", u128::MAX).unwrap();
+    session.insert("i128", i128::MIN).unwrap();
     let cookie = h.save(&session).await;
     if !h.server_side() {
         assert!(cookie.starts_with('.'), "compressible data is compressed");
     }
 
     let next = h.reload(&cookie).await;
-    let keys: Vec<&str> = entries.iter().map(|(key, _)| *key).collect();
+    let mut keys: Vec<&str> = entries.iter().map(|(key, _)| *key).collect();
+    keys.extend(["u128", "i128"]);
     assert_eq!(next.keys(), keys, "insertion order");
     for (key, value) in &entries {
-        let back = next.get_value(key).expect(key);
-        assert!(same_json(&back, value), "{key}: {back} != {value}");
+        assert_eq!(next.get_json(key).as_ref(), Some(value), "{key}");
     }
-}
-
-/// JSON equality where integers compare by their exact digits and other numbers by value
-/// (Python writes `1e-07` where serde writes `1e-7`) or, past a float's range, by text.
-fn same_json(a: &Value, b: &Value) -> bool {
-    let integer =
-        |n: &serde_json::Number| n.as_str().bytes().all(|c| c == b'-' || c.is_ascii_digit());
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            if integer(x) && integer(y) {
-                x.as_str() == y.as_str()
-            } else {
-                // Beyond a float, only the text can be compared.
-                x.as_str() == y.as_str() || (x.as_f64().is_some() && x.as_f64() == y.as_f64())
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.keys().eq(y.keys()) && x.values().zip(y.values()).all(|(x, y)| same_json(x, y))
-        }
-        _ => a == b,
-    }
+    let as_python_writes = |key| next.get_json(key).expect(key).to_string();
+    assert_eq!(as_python_writes("tiny"), "1e-07");
+    assert_eq!(as_python_writes("two"), "2.0");
+    assert_eq!(
+        as_python_writes("thirty_digits"),
+        "123456789012345678901234567890"
+    );
+    assert_eq!(as_python_writes("beyond_a_float"), "1e400");
+    assert_eq!(
+        as_python_writes("nested"),
+        r#"{"list":[1,[2,[3,{"deep":"yes"}]],{},[]],"map":{"z":1,"a":{"b":[0.25]}}}"#,
+        "nested objects keep their order"
+    );
+    assert_eq!(next.get::<u128>("u128").unwrap(), Some(u128::MAX));
+    assert_eq!(next.get::<i128>("i128").unwrap(), Some(i128::MIN));
 }
 
 /// Item 23: An empty session survives the engine's round trip.

@@ -152,11 +152,17 @@ impl Harness {
             .expect("a non-empty session gives a cookie value")
     }
 
-    /// The cookie value of a new session holding `entries` (a JSON object).
+    /// The cookie value of a new session holding `entries` (a JSON object; `json!` orders its
+    /// keys unless serde_json's `preserve_order` is on: [`Harness::saved_data`] keeps an order).
     pub async fn saved(&self, entries: Value) -> String {
+        self.saved_data(object(entries)).await
+    }
+
+    /// The cookie value of a new session holding `data`, in its order.
+    pub async fn saved_data(&self, data: Data) -> String {
         let session = self.fresh().await;
-        for (key, value) in object(entries) {
-            session.insert(&key, value).expect("JSON values insert");
+        for (key, value) in data {
+            session.insert_json(&key, value);
         }
         self.save(&session).await
     }

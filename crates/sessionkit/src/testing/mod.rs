@@ -60,8 +60,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::engine::Data;
 use crate::{Session, Sessions};
 
 pub mod bad_input;
@@ -111,10 +112,10 @@ pub async fn load(sessions: &Sessions, cookie: Option<&str>) -> Session {
 }
 
 /// `value` as session data; panics if it is not a JSON object.
-pub fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not a JSON object: {other}"),
+pub fn object(value: Value) -> Data {
+    match Data::try_from(value) {
+        Ok(data) => data,
+        Err(error) => panic!("not session data: {error}"),
     }
 }
 

@@ -1,9 +1,9 @@
 //! The session data every test sends across, one set per kind of value that could differ
 //! between Python and Rust.
 //!
-//! Numbers are kept as the text they were written with (`serde_json/arbitrary_precision`),
-//! so comparing two `Data` compares number text exactly: `1e-07` is not `1e-7`, and a 30-digit
-//! integer must survive digit for digit.
+//! Values are kept as the text they were written with ([`sessionkit::engine::JsonText`]), so
+//! comparing two `Data` compares number text exactly: `1e-07` is not `1e-7`, and a 30-digit
+//! integer must survive digit for digit. They travel to Python as that text too.
 
 use serde_json::{Value, json};
 use sessionkit::engine::Data;
@@ -15,14 +15,14 @@ pub struct DataSet {
 
 impl DataSet {
     fn new(name: &'static str, json_text: &str) -> DataSet {
-        let data = serde_json::from_str(json_text)
+        let data = Data::from_json(json_text)
             .unwrap_or_else(|e| panic!("data set {name} is not a JSON object: {e}"));
         DataSet { name, data }
     }
 
-    /// `{"name", "data"}`, as the Python programs take it.
+    /// `{"name", "data"}`, as the Python programs take it: the data as its JSON text.
     pub fn request(&self) -> Value {
-        json!({"name": self.name, "data": self.data})
+        json!({"name": self.name, "data": self.data.to_json()})
     }
 }
 

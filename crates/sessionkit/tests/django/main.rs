@@ -9,6 +9,7 @@
 //!   what `_session_expiry` means to each;
 //! - [`auth`] — `django.contrib.auth.login` ↔ `sessionkit::django::DjangoLogin`;
 //! - [`messages`] — flash messages in `_messages`, as Django's `SessionStorage` keeps them;
+//! - [`csrf`] — CSRF tokens with `CSRF_USE_SESSIONS`, accepted by either side's middleware;
 //! - [`table`] — one `django_session` table (SQLite, PostgreSQL) written by either side and
 //!   read by the other.
 //!
@@ -16,6 +17,7 @@
 //! per area, run through [`python::Django`].
 
 mod auth;
+mod csrf;
 mod data_sets;
 mod messages;
 mod python;

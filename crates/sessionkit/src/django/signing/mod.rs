@@ -14,10 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64_simd::{AsOut, URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::django::json::{holds_python_constants, to_python_json};
+use crate::django::json::{Data, holds_python_constants};
 
 mod base62;
 mod zlib;
@@ -44,17 +43,17 @@ use zlib::{unzlib, zlib};
 /// let cookie = session.save().await?.unwrap(); // a `signed_cookies` session, SECRET_KEY "secret"
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
 /// let unsigned = signer.unsign_object(&cookie, None, std::time::SystemTime::now())?;
-/// assert_eq!(unsigned.data["user_id"], 42); // signed, not encrypted: anyone can read it
+/// assert_eq!(unsigned.data["user_id"].as_str(), "42"); // signed, not encrypted: anyone can read it
 /// # Ok(()) }
 /// ```
 pub const COOKIE_SALT: &str = "django.contrib.sessions.backends.signed_cookies";
 /// Salt of `session_data` in database rows and session files (Django's `SessionBase.key_salt`).
 ///
 /// ```
-/// use serde_json::json;
+/// use sessionkit::engine::Data;
 /// use sessionkit::django::signing::{COOKIE_SALT, STORE_SALT, SignatureError, Signer};
 ///
-/// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+/// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
 /// let cookie = Signer::new(COOKIE_SALT, "secret", &[]).sign_object(&data, 0);
 /// // Another salt, another key: a cookie cannot pass for stored session data.
 /// let store = Signer::new(STORE_SALT, "secret", &[]);
@@ -78,12 +77,13 @@ const SIGNATURE_BYTES: usize = 32;
 ///
 /// ```
 /// use serde_json::json;
+/// use sessionkit::engine::Data;
 /// use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]).compressing_from(SMALL_VALUE_BYTES);
-/// let small = json!({"note": "ab".repeat(100)}).as_object().unwrap().clone();
+/// let small = Data::try_from(json!({"note": "ab".repeat(100)})).unwrap();
 /// assert!(!signer.sign_object(&small, 0).starts_with('.')); // 211 bytes of JSON: as is
-/// let large = json!({"note": "ab".repeat(500)}).as_object().unwrap().clone();
+/// let large = Data::try_from(json!({"note": "ab".repeat(500)})).unwrap();
 /// assert!(signer.sign_object(&large, 0).starts_with('.')); // zlib
 /// ```
 pub const SMALL_VALUE_BYTES: usize = 512;
@@ -93,10 +93,11 @@ pub const SMALL_VALUE_BYTES: usize = 512;
 ///
 /// ```
 /// use serde_json::json;
+/// use sessionkit::engine::Data;
 /// use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
-/// let data = json!({"is_admin": false}).as_object().unwrap().clone();
+/// let data = Data::try_from(json!({"is_admin": false})).unwrap();
 /// let value = signer.sign_object(&data, 1_700_000_000);
 /// let forged = value.replacen('e', "f", 1); // the payload changed, the signature did not
 /// let now = std::time::SystemTime::now();
@@ -137,18 +138,18 @@ pub enum SignatureError {
 /// [`Signer::unsign_payload`]) and when it was signed.
 ///
 /// ```
-/// use serde_json::json;
+/// use sessionkit::engine::Data;
 /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
-/// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+/// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
 /// let value = signer.sign_object(&data, 1_700_000_000);
 /// let unsigned = signer.unsign_object(&value, None, std::time::SystemTime::now()).unwrap();
 /// assert_eq!(unsigned.data, data);
 /// assert_eq!(unsigned.timestamp, 1_700_000_000);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct Unsigned<T = Map<String, Value>> {
+pub struct Unsigned<T = Data> {
     /// The signed JSON object (or bytes).
     pub data: T,
     /// Unix seconds at signing time.
@@ -158,11 +159,11 @@ pub struct Unsigned<T = Map<String, Value>> {
 /// Signs and verifies objects for one salt, with the current secret and its fallbacks.
 ///
 /// ```
-/// use serde_json::json;
+/// use sessionkit::engine::Data;
 /// use sessionkit::django::signing::{Signer, COOKIE_SALT};
 ///
 /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
-/// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+/// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
 /// let value = signer.sign_object(&data, 1_700_000_000);
 /// assert_eq!(value, "eyJ1c2VyX2lkIjo0Mn0:1r31eq:rPUe9w6DHOZIobkSB3UKnXa1KMmduFJ2mH9-ZQr782w");
 /// let back = signer.unsign_object(&value, None, std::time::SystemTime::now()).unwrap();
@@ -193,10 +194,10 @@ impl Signer {
     /// `fallbacks` (Django's `SECRET_KEY_FALLBACKS`).
     ///
     /// ```
-    /// use serde_json::json;
+    /// use sessionkit::engine::Data;
     /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     ///
-    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
     /// let now = std::time::SystemTime::now();
     /// let old_value = Signer::new(COOKIE_SALT, "old secret", &[]).sign_object(&data, 0);
     /// // Rotating SECRET_KEY: the old one, as a fallback, still verifies what it signed.
@@ -224,9 +225,10 @@ impl Signer {
     ///
     /// ```
     /// use serde_json::json;
+    /// use sessionkit::engine::Data;
     /// use sessionkit::django::signing::{Signer, COOKIE_SALT};
     ///
-    /// let data = json!({"cart": "abc".repeat(50)}).as_object().unwrap().clone();
+    /// let data = Data::try_from(json!({"cart": "abc".repeat(50)})).unwrap();
     /// let django = Signer::new(COOKIE_SALT, "secret", &[]);
     /// assert!(django.sign_object(&data, 0).starts_with('.')); // compressed
     /// let fast = django.clone().compressing_from(512);
@@ -249,10 +251,11 @@ impl Signer {
     ///
     /// ```
     /// use serde_json::json;
+    /// use sessionkit::engine::Data;
     /// use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
-    /// let data = json!({"blob": " ".repeat(100_000)}).as_object().unwrap().clone();
+    /// let data = Data::try_from(json!({"blob": " ".repeat(100_000)})).unwrap();
     /// let value = signer.sign_object(&data, 0); // a few hundred bytes of zlib
     /// let now = std::time::SystemTime::now();
     /// let viewer = signer.clone().inflating_up_to(64 * 1024);
@@ -270,30 +273,30 @@ impl Signer {
     /// `signing.dumps(data, salt=…, compress=True)` at `timestamp` (Unix seconds).
     ///
     /// ```
-    /// use serde_json::json;
+    /// use sessionkit::engine::Data;
     /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
-    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
     /// let value = signer.sign_object(&data, 1_700_000_000);
     /// let parts: Vec<&str> = value.split(':').collect();
     /// assert_eq!(parts[0], "eyJ1c2VyX2lkIjo0Mn0"); // base64 of {"user_id":42}
     /// assert_eq!(parts[1], "1r31eq"); // the timestamp in base62
     /// assert_eq!(value, signer.sign_object(&data, 1_700_000_000)); // deterministic
     /// ```
-    pub fn sign_object(&self, data: &Map<String, Value>, timestamp: u64) -> String {
-        self.sign_payload(to_python_json(data).as_bytes(), timestamp)
+    pub fn sign_object(&self, data: &Data, timestamp: u64) -> String {
+        self.sign_payload(data.to_json().as_bytes(), timestamp)
     }
 
     /// [`Signer::sign_object`] for JSON the caller already wrote: the signing layer alone
     /// (zlib when worth it, base64, timestamp, HMAC), with no JSON work.
     ///
     /// ```
-    /// use serde_json::json;
+    /// use sessionkit::engine::Data;
     /// use sessionkit::django::signing::{COOKIE_SALT, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
-    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
     /// let by_object = signer.sign_object(&data, 1_700_000_000);
     /// assert_eq!(signer.sign_payload(br#"{"user_id":42}"#, 1_700_000_000), by_object);
     /// ```
@@ -322,11 +325,11 @@ impl Signer {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use serde_json::json;
+    /// use sessionkit::engine::Data;
     /// use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer};
     ///
     /// let signer = Signer::new(COOKIE_SALT, "secret", &[]);
-    /// let data = json!({"user_id": 42}).as_object().unwrap().clone();
+    /// let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
     /// let value = signer.sign_object(&data, 1_700_000_000);
     /// let signed_at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     /// let hour = Some(Duration::from_secs(3600));
@@ -342,9 +345,15 @@ impl Signer {
         max_age: Option<Duration>,
         now: SystemTime,
     ) -> Result<Unsigned, SignatureError> {
-        let Unsigned { data, timestamp } = self.unsign_payload(value, max_age, now)?;
-        let data = serde_json::from_slice::<Map<String, Value>>(&data).map_err(|_| {
-            SignatureError::BadPayload(if holds_python_constants(&data) {
+        let Unsigned {
+            data: payload,
+            timestamp,
+        } = self.unsign_payload(value, max_age, now)?;
+        let data = std::str::from_utf8(&payload)
+            .ok()
+            .and_then(|text| Data::from_json(text).ok());
+        let data = data.ok_or_else(|| {
+            SignatureError::BadPayload(if holds_python_constants(&payload) {
                 "holds NaN or Infinity, Python's JSON extension, which sessionkit does not read"
             } else {
                 "not a JSON object"
@@ -461,10 +470,10 @@ pub(crate) fn salted_mac(key_salt: &str, secret: &str) -> Hmac<Sha256> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    fn object(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
+    fn object(value: Value) -> Data {
+        Data::try_from(value).unwrap()
     }
 
     #[test]
@@ -520,7 +529,7 @@ mod tests {
     #[test]
     fn age_equal_to_max_age_passes_and_one_more_second_fails() {
         let signer = Signer::new(COOKIE_SALT, "s", &[]);
-        let value = signer.sign_object(&Map::new(), 1_000);
+        let value = signer.sign_object(&Data::new(), 1_000);
         let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
         let max_age = Some(Duration::from_secs(10));
         assert!(signer.unsign_object(&value, max_age, at(1_010)).is_ok());

@@ -422,10 +422,11 @@ fn outranks(has_data: bool, held: i64, version: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::JsonText;
     use time::Duration;
 
     fn data(n: i64) -> Arc<Data> {
-        Arc::new(serde_json::json!({ "n": n }).as_object().unwrap().clone())
+        Arc::new(Data::from_iter([("n", JsonText::from(n))]))
     }
 
     #[tokio::test]

@@ -57,16 +57,15 @@ pub struct CacheRead {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::{sync::Arc, time::Duration};
-/// use serde_json::json;
 /// use sessionkit::engine::SessionKey;
 /// use sessionkit::engine::cache::DELETED;
-/// use sessionkit::engine::{Cache, Data, Loaded, MemoryStore};
+/// use sessionkit::engine::{Cache, Data, JsonText, Loaded, MemoryStore};
 ///
 /// let cache = MemoryStore::new(100);
 /// let epoch = cache.new_epoch().await?; // what a cache user does first
 /// let id = SessionKey::generate().hashed();
 /// let v = |version| Loaded {
-///     data: Arc::new(Data::from_iter([("n".into(), json!(version))])),
+///     data: Arc::new(Data::from_iter([("n", JsonText::from(version))])),
 ///     version,
 /// };
 /// let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);

@@ -13,7 +13,6 @@ use time::OffsetDateTime;
 use super::CacheConfig;
 use super::{Cache, CacheRead};
 use crate::config::redact_password;
-use crate::django::json::to_python_json;
 use crate::engine::store::{
     Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
 };
@@ -349,7 +348,7 @@ impl RecordStore for RedisStore {
         let (Some(data), Some(version)) = (data, version) else {
             return Ok(None);
         };
-        match serde_json::from_str(&data) {
+        match Data::from_json(&data) {
             Ok(data) => Ok(Some(Loaded {
                 data: Arc::new(data),
                 version,
@@ -368,7 +367,7 @@ impl RecordStore for RedisStore {
             .key(self.redis_key(id))
             .key(self.user_key(data))
             .arg(id)
-            .arg(to_python_json(data))
+            .arg(data.to_json())
             .arg(expires.unix_timestamp())
             .invoke_async(&mut self.connection())
             .await
@@ -389,7 +388,7 @@ impl RecordStore for RedisStore {
             .key(self.user_key(data))
             .arg(id)
             .arg(version)
-            .arg(to_python_json(data))
+            .arg(data.to_json())
             .arg(expires.unix_timestamp())
             .invoke_async(&mut self.connection())
             .await
@@ -504,7 +503,7 @@ impl RecordStore for RedisStore {
             let expires = (expiry_ms >= 0)
                 .then(|| OffsetDateTime::from_unix_timestamp((expiry_ms + 500) / 1000).ok())
                 .flatten();
-            let data = data.and_then(|data| serde_json::from_str(&data).ok().map(Arc::new));
+            let data = data.and_then(|data| Data::from_json(&data).ok().map(Arc::new));
             match (data, version, expires) {
                 (Some(data), Some(version), Some(expires)) => page.records.push(StoredRecord {
                     id: id.to_owned(),
@@ -587,7 +586,7 @@ impl Cache for RedisStore {
         };
         let record = match entry {
             (Some(written), Some(version), Some(data)) if written == epoch => {
-                match serde_json::from_str(&data) {
+                match Data::from_json(&data) {
                     Ok(data) => Some(Loaded {
                         data: Arc::new(data),
                         version,
@@ -616,7 +615,7 @@ impl Cache for RedisStore {
             .key(self.epoch_key())
             .arg(epoch)
             .arg(record.version)
-            .arg(to_python_json(&record.data))
+            .arg(record.data.to_json())
             .arg(expires.unix_timestamp())
             .invoke_async(&mut self.connection())
             .await

@@ -15,6 +15,9 @@ from django.conf import settings
 def start():
     """Reads the request and sets Django up with its secrets; returns (mode, request)."""
     request = json.loads(sys.stdin.buffer.read())
+    # Session data travels as JSON text, so every digit and the order of keys arrive as written.
+    for data_set in request.get("data_sets", []):
+        data_set["data"] = json.loads(data_set["data"])
     settings.configure(
         SECRET_KEY=request["secret_key"],
         SECRET_KEY_FALLBACKS=request["secret_key_fallbacks"],

@@ -3,11 +3,14 @@
 //! Django signs `json.dumps(obj, separators=(",", ":"))`: no spaces, keys in insertion order,
 //! every character outside printable ASCII escaped as `\uXXXX` (lowercase hex, surrogate pairs
 //! above the BMP), `/` left alone, and floats in Python's `repr` form (`1e-07`, `1e+16`, `2.0`).
-//! `serde_json` differs on the last two points, so we write the bytes ourselves; parsing is
-//! left to `serde_json`, which accepts everything written here.
+//! `serde_json` differs on the last two points, so we write the bytes ourselves.
 //!
-//! Numbers keep their exact text (`serde_json/arbitrary_precision`), so integers beyond 64 bits
-//! written by Python survive a round trip unchanged. A number too large for a float (`1e400`)
+//! A session's values are kept as JSON text in that form ([`JsonText`], in a [`Data`] that
+//! keeps its keys' order), read by a strict reader of our own that writes back what it read as
+//! Python would. So integers beyond 64 bits written by Python survive a round trip unchanged
+//! without serde_json's `arbitrary_precision` and `preserve_order` features, which Cargo would
+//! turn on for the whole application. A handler's `get::<T>` parses the text with serde_json;
+//! everything written here is JSON it reads. A number too large for a float (`1e400`)
 //! keeps its text too: Python would write it back as `Infinity`, which no strict JSON reader
 //! (serde_json among them) accepts, so the session would come back empty.
 //!
@@ -16,55 +19,25 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Map, Number, Value};
+mod data;
+mod read;
 
-/// Serializes a session map the way Python's `json.dumps(obj, separators=(",", ":"))` does.
+pub use data::{Data, JsonText};
+pub use read::JsonError;
+
+/// Writes session data the way Python's `json.dumps(obj, separators=(",", ":"))` does: the
+/// text Django signs and stores ([`Data::to_json`]).
 ///
 /// ```
-/// use serde_json::json;
+/// use sessionkit::engine::Data;
 ///
-/// let value = json!({"name": "Zoë", "pi": 3.5, "tiny": 0.0000001, "path": "/"});
-/// let text = sessionkit::django::json::to_python_json(value.as_object().unwrap());
+/// let data = Data::from_json(r#"{"name": "Zoë", "pi": 3.5, "tiny": 0.0000001, "path": "\/"}"#)?;
+/// let text = sessionkit::django::json::to_python_json(&data);
 /// assert_eq!(text, r#"{"name":"Zo\u00eb","pi":3.5,"tiny":1e-07,"path":"/"}"#);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
 /// ```
-pub fn to_python_json(map: &Map<String, Value>) -> String {
-    let mut out = String::with_capacity(64);
-    write_object(map, &mut out);
-    out
-}
-
-fn write_value(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_python_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => write_object(map, out),
-    }
-}
-
-fn write_object(map: &Map<String, Value>, out: &mut String) {
-    out.push('{');
-    for (i, (key, value)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_python_string(key, out);
-        out.push(':');
-        write_value(value, out);
-    }
-    out.push('}');
+pub fn to_python_json(data: &Data) -> String {
+    data.to_json()
 }
 
 /// Writes `s` as Python's `json.dumps` does by default (`ensure_ascii`): a JSON string of
@@ -105,8 +78,9 @@ pub(crate) fn write_python_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn write_number(n: &Number, out: &mut String) {
-    let text = n.as_str();
+/// A JSON number's `text` as Python writes it: an integer keeps its digits, any other number
+/// becomes the float it reads as, unless that float is infinite (see the module doc).
+fn write_number(text: &str, out: &mut String) {
     if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
         out.push_str(text);
     } else {
@@ -176,46 +150,9 @@ fn write_python_float(f: f64, out: &mut String) {
 }
 
 /// How deeply a session value may nest: serde_json reads at most 128 levels, and the session
-/// object holding the value is one of them.
+/// object holding the value is one of them. Deeper values are refused when stored and when
+/// read, so reading never exhausts the stack.
 pub const MAX_VALUE_DEPTH: usize = 126;
-
-/// Whether `value`, stored in a session, can be read back: it nests at most
-/// [`MAX_VALUE_DEPTH`] levels deep, and no object in it has serde_json's private number key
-/// (which, with `arbitrary_precision`, reads back as a malformed number).
-///
-/// ```
-/// use serde_json::json;
-/// use sessionkit::django::json::readable_back;
-///
-/// assert!(readable_back(&json!({"cart": [1, 2, {"sku": "A1"}]})).is_ok());
-/// let deep = (0..200).fold(json!(1), |inner, _| json!([inner]));
-/// assert!(readable_back(&deep).is_err());
-/// assert!(readable_back(&json!({"$serde_json::private::Number": "1"})).is_err());
-/// ```
-pub fn readable_back(value: &Value) -> Result<(), &'static str> {
-    fn walk(value: &Value, depth: usize) -> Result<(), &'static str> {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => {
-                if map.contains_key(PRIVATE_NUMBER_KEY) {
-                    return Err("an object key reserved by serde_json cannot be stored");
-                }
-                Box::new(map.values())
-            }
-            _ => return Ok(()),
-        };
-        if depth > MAX_VALUE_DEPTH {
-            return Err("nested too deeply to be read back (serde_json reads 128 levels)");
-        }
-        children
-            .into_iter()
-            .try_for_each(|child| walk(child, depth + 1))
-    }
-    walk(value, 1)
-}
-
-/// The key serde_json's `arbitrary_precision` uses to carry a number's text through an object.
-const PRIVATE_NUMBER_KEY: &str = "$serde_json::private::Number";
 
 /// Whether `json` uses `NaN`, `Infinity` or `-Infinity` outside its strings: Python's
 /// `json.dumps` writes them for non-finite floats, serde_json rejects them.
@@ -250,10 +187,12 @@ pub fn holds_python_constants(json: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn py(value: Value) -> String {
-        to_python_json(value.as_object().expect("test values are objects"))
+        Data::try_from(value)
+            .expect("test values are objects")
+            .to_json()
     }
 
     fn float(f: f64) -> String {
@@ -316,41 +255,40 @@ mod tests {
         assert!(text.bytes().all(|b| matches!(b, b' '..=b'~')));
         let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["s"], all);
+        assert_eq!(Data::from_json(&text).unwrap().to_json(), text);
     }
 
     #[test]
     fn big_integers_keep_their_digits() {
-        let map: Map<String, Value> =
-            serde_json::from_str(r#"{"big":123456789012345678901234567890,"neg":-5}"#).unwrap();
-        assert_eq!(
-            to_python_json(&map),
-            r#"{"big":123456789012345678901234567890,"neg":-5}"#
-        );
+        let text = r#"{"big":123456789012345678901234567890,"neg":-5}"#;
+        let data = Data::from_json(text).unwrap();
+        assert_eq!(to_python_json(&data), text);
+        let big = JsonText::new(&u128::MAX).unwrap();
+        assert_eq!(big.as_str(), u128::MAX.to_string());
+        assert_eq!(big.parse::<u128>().unwrap(), u128::MAX);
     }
 
     #[test]
     fn parsed_floats_are_rewritten_in_python_form() {
-        let map: Map<String, Value> = serde_json::from_str(r#"{"a":1E+16,"b":1.50}"#).unwrap();
-        assert_eq!(to_python_json(&map), r#"{"a":1e+16,"b":1.5}"#);
+        let data = Data::from_json(r#"{"a":1E+16,"b":1.50}"#).unwrap();
+        assert_eq!(to_python_json(&data), r#"{"a":1e+16,"b":1.5}"#);
     }
 
     #[test]
     fn numbers_beyond_a_float_keep_their_text_and_read_back() {
         for text in ["1e400", "-1e400", "1e999999999999", "-2.5e999"] {
-            let map: Map<String, Value> =
-                serde_json::from_str(&format!(r#"{{"x":{text}}}"#)).expect("serde_json reads it");
-            let written = to_python_json(&map);
+            let data = Data::from_json(&format!(r#"{{"x":{text}}}"#)).expect("read");
+            let written = to_python_json(&data);
             assert!(!written.contains("Infinity"), "{written}");
-            let back: Map<String, Value> = serde_json::from_str(&written).expect("reads back");
-            assert_eq!(back, map, "{text}");
+            assert_eq!(written, format!(r#"{{"x":{text}}}"#));
+            assert_eq!(Data::from_json(&written).expect("reads back"), data);
         }
     }
 
     #[test]
     fn a_float_written_with_millions_of_digits_is_written_as_python_reads_it() {
         let huge_one = format!("1.{}", "0".repeat(3_000_000));
-        let one: Map<String, Value> =
-            serde_json::from_str(&format!(r#"{{"x":{huge_one}}}"#)).expect("serde_json reads it");
+        let one = Data::from_json(&format!(r#"{{"x":{huge_one}}}"#)).expect("read");
         let written = to_python_json(&one);
         assert!(written == r#"{"x":1.0}"#, "not 1.0: {written:.40}");
     }
@@ -359,16 +297,16 @@ mod tests {
     fn the_deepest_value_accepted_reads_back_and_one_deeper_is_refused() {
         let nested = |levels: usize| (0..levels).fold(json!(1), |inner, _| json!([inner]));
         let deepest = nested(MAX_VALUE_DEPTH);
-        assert!(readable_back(&deepest).is_ok());
-        let written = py(json!({ "v": deepest }));
-        let back: Map<String, Value> = serde_json::from_str(&written).expect("reads back");
-        assert_eq!(back["v"], deepest);
-        assert!(readable_back(&nested(MAX_VALUE_DEPTH + 1)).is_err());
-        let too_deep = py(json!({ "v": nested(MAX_VALUE_DEPTH + 2) }));
-        assert!(
-            serde_json::from_str::<Value>(&too_deep).is_err(),
-            "the limit is real"
+        let stored = JsonText::new(&deepest).expect("the deepest value is accepted");
+        assert_eq!(
+            stored.parse::<Value>().expect("serde_json reads it"),
+            deepest
         );
+        let written = py(json!({ "v": deepest }));
+        assert_eq!(Data::from_json(&written).unwrap()["v"], stored);
+        assert!(JsonText::new(&nested(MAX_VALUE_DEPTH + 1)).is_err());
+        let too_deep = format!(r#"{{"v":{}}}"#, nested(MAX_VALUE_DEPTH + 1));
+        assert!(Data::from_json(&too_deep).is_err(), "refused when read too");
     }
 
     #[test]
@@ -381,8 +319,15 @@ mod tests {
 
     #[test]
     fn nesting_and_order_are_kept() {
-        let text = py(json!({"z": [1, [2, {}], []], "a": {"y": null, "x": true}}));
-        assert_eq!(text, r#"{"z":[1,[2,{}],[]],"a":{"y":null,"x":true}}"#);
+        let text = r#"{"z":[1,[2,{}],[]],"a":{"y":null,"x":true}}"#;
+        assert_eq!(Data::from_json(text).unwrap().to_json(), text);
+        assert_eq!(
+            JsonText::new(&json!({"y": null, "x": true}))
+                .unwrap()
+                .as_str(),
+            r#"{"x":true,"y":null}"#,
+            "serde_json's own map sorts its keys: sessionkit leaves its features alone"
+        );
     }
 
     #[test]

@@ -1,0 +1,511 @@
+//! Cross-site request forgery protection with Django's rules (`CsrfViewMiddleware`): a tower
+//! layer, [`CsrfLayer`], and a handle for pages, [`Csrf`].
+//!
+//! Another site can make a browser send a POST to yours with your cookies, but it can read
+//! neither them nor your pages. So every form carries a token made from a secret the browser
+//! keeps, and an unsafe request (anything but GET, HEAD, OPTIONS, TRACE) is let through only
+//! if:
+//!
+//! 1. its `Origin` header, when present, is this site (`http(s)://` + `Host`) or one of the
+//!    trusted origins (Django's `CSRF_TRUSTED_ORIGINS`); without one, an HTTPS request needs a
+//!    `Referer` that is an HTTPS page of this host or of a trusted origin;
+//! 2. it carries a token of the secret: in the `X-CSRFToken` header (scripts), or in the
+//!    `csrfmiddlewaretoken` field of a URL-encoded form POST (HTML forms) — masked as Django
+//!    masks it (a fresh mask per token, so a page compressed over TLS does not leak the secret,
+//!    BREACH), or the bare secret, compared in constant time.
+//!
+//! Anything else is a 403 with Django's reason ("CSRF token missing.", "Origin checking
+//! failed - … does not match any trusted origins.", …), plain text, or the page of a
+//! [failure view](CsrfLayer::failure_view) (Django's `CSRF_FAILURE_VIEW`).
+//!
+//! **Where the secret lives.** By default in a cookie of its own, `csrftoken` (Django's
+//! default): a visitor who only browses has no session, so the store keeps nothing for them.
+//! With [`CsrfLayer::use_sessions`] (`CSRF_USE_SESSIONS`) it lives in the session under
+//! Django's key `_csrftoken`, so a Django site sharing the sessions accepts the same tokens;
+//! then the session layer must stand outside the CSRF layer. [`Csrf::rotate`] replaces the
+//! secret at login, as Django's `rotate_token`; logout keeps a cookie secret, and flushing the
+//! session drops a session secret.
+//!
+//! **Why the layer reads form bodies.** The token of an HTML form is in its body, which a
+//! layer would rather not touch. The check is still the layer's, not a helper each handler must
+//! remember to call: a check left to handlers is a check forgotten, and a forgotten check is a
+//! hole no test notices. So a URL-encoded POST without the header is read here, up to
+//! [`max_form_bytes`](CsrfLayer::max_form_bytes) (a larger one is a 413), and handed on as the
+//! same bytes, which the handler's `Form` extractor would have buffered anyway. Other bodies
+//! (JSON, multipart uploads) are not read: they must send the token in `X-CSRFToken`, as
+//! Django's JavaScript recipe does.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::{Router, body::Body, response::Html, routing::get};
+//! use http::{Request, StatusCode};
+//! use sessionkit::csrf::{Csrf, CsrfLayer};
+//! use sessionkit::{EngineKind, Sessions};
+//! use tower::ServiceExt;
+//!
+//! async fn form(csrf: Csrf) -> Html<String> {
+//!     Html(format!(
+//!         r#"<form method="post">{}<button>Add to cart</button></form>"#,
+//!         csrf.hidden_input()
+//!     ))
+//! }
+//! async fn add() -> &'static str {
+//!     "added"
+//! }
+//!
+//! let sessions = Sessions::builder("secret").engine(EngineKind::Cache).open().await?;
+//! let csrf = CsrfLayer::new().trusted_origins(["https://*.example.com"])?;
+//! let app = Router::new()
+//!     .route("/", get(form).post(add))
+//!     .layer(csrf) // inside the session layer, which it may use
+//!     .layer(sessions.layer());
+//!
+//! // A page gives the browser the secret's cookie and a token in the form.
+//! let page = app.clone().oneshot(Request::get("/").body(Body::empty())?).await?;
+//! let cookie = page.headers()["set-cookie"].to_str()?.split(';').next().unwrap().to_owned();
+//! let html = axum::body::to_bytes(page.into_body(), 4096).await?;
+//! let html = String::from_utf8(html.to_vec())?;
+//! let token = html.split(r#"value=""#).nth(1).unwrap().split('"').next().unwrap();
+//!
+//! let post = |form: String| {
+//!     Request::post("/")
+//!         .header("cookie", &cookie)
+//!         .header("content-type", "application/x-www-form-urlencoded")
+//!         .body(Body::from(form))
+//! };
+//! let forged = app.clone().oneshot(post("item=1".into())?).await?;
+//! assert_eq!(forged.status(), StatusCode::FORBIDDEN); // CSRF token missing.
+//! let genuine = app.oneshot(post(format!("item=1&csrfmiddlewaretoken={token}"))?).await?;
+//! assert_eq!(genuine.status(), StatusCode::OK);
+//! # Ok(()) }
+//! ```
+
+mod handle;
+mod origin;
+mod token;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use tower::{Layer, Service};
+
+pub use handle::Csrf;
+use handle::Unread;
+use origin::TrustedOrigins;
+
+use crate::error::SessionError;
+use crate::session::LazySession;
+use crate::settings::ConfigError;
+
+/// The cookie holding the secret (Django's `CSRF_COOKIE_NAME`).
+pub const COOKIE_NAME: &str = "csrftoken";
+/// The session key holding the secret with `CSRF_USE_SESSIONS` (Django's `CSRF_SESSION_KEY`).
+pub const SESSION_KEY: &str = "_csrftoken";
+/// The form field carrying the token (Django's `{% csrf_token %}`).
+pub const FIELD_NAME: &str = "csrfmiddlewaretoken";
+/// The header carrying the token (Django's `CSRF_HEADER_NAME`, `HTTP_X_CSRFTOKEN`).
+pub const HEADER_NAME: &str = "x-csrftoken";
+
+/// A URL-encoded form larger than this is refused unread: 64 KiB.
+const DEFAULT_MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// A page for refused requests, in place of the plain 403 (Django's `CSRF_FAILURE_VIEW`): it
+/// gets the request's parts (with its session, if the session layer is outside) and the
+/// refusal, and should answer 403.
+pub type FailureView = Arc<
+    dyn Fn(Parts, CsrfRejection) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync,
+>;
+
+/// The tower layer checking unsafe requests (see the [module](self) for the rules).
+///
+/// ```
+/// use sessionkit::csrf::CsrfLayer;
+///
+/// let csrf = CsrfLayer::new()
+///     .use_sessions(true) // CSRF_USE_SESSIONS = True
+///     .https(true) // served over HTTPS (behind a proxy that terminates TLS)
+///     .trusted_origins(["https://admin.example.com"])?; // CSRF_TRUSTED_ORIGINS
+/// # Ok::<(), sessionkit::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct CsrfLayer {
+    config: Arc<Config>,
+}
+
+/// What the layer's services share.
+#[derive(Clone)]
+struct Config {
+    use_sessions: bool,
+    cookie_secure: bool,
+    https: bool,
+    trusted: TrustedOrigins,
+    max_form_bytes: usize,
+    failure_view: Option<FailureView>,
+}
+
+impl Default for CsrfLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for CsrfLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config = &self.config;
+        f.debug_struct("CsrfLayer")
+            .field("use_sessions", &config.use_sessions)
+            .field("cookie_secure", &config.cookie_secure)
+            .field("https", &config.https)
+            .field("trusted", &config.trusted)
+            .field("max_form_bytes", &config.max_form_bytes)
+            .field("failure_view", &config.failure_view.is_some())
+            .finish()
+    }
+}
+
+impl CsrfLayer {
+    /// Django's defaults: the secret in the `csrftoken` cookie (marked `Secure`, as
+    /// sessionkit's session cookie is by default), no trusted origins besides the site's own,
+    /// requests taken as plain HTTP unless their URI says otherwise.
+    pub fn new() -> Self {
+        CsrfLayer {
+            config: Arc::new(Config {
+                use_sessions: false,
+                cookie_secure: true,
+                https: false,
+                trusted: TrustedOrigins::default(),
+                max_form_bytes: DEFAULT_MAX_FORM_BYTES,
+                failure_view: None,
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// `CSRF_USE_SESSIONS`: keep the secret in the session (key `_csrftoken`) rather than in
+    /// the `csrftoken` cookie. The session layer must then stand outside this one.
+    pub fn use_sessions(self, on: bool) -> Self {
+        self.with(|config| config.use_sessions = on)
+    }
+
+    /// `CSRF_COOKIE_SECURE`, default true: mark the `csrftoken` cookie `Secure`.
+    pub fn cookie_secure(self, on: bool) -> Self {
+        self.with(|config| config.cookie_secure = on)
+    }
+
+    /// Whether the site is served over HTTPS (Django's `request.is_secure()`), default false:
+    /// the own origin is then `https://` + `Host`, and a request without `Origin` needs an
+    /// HTTPS `Referer` of this host. A request whose URI has a scheme (HTTP/2) says it itself.
+    pub fn https(self, on: bool) -> Self {
+        self.with(|config| config.https = on)
+    }
+
+    /// `CSRF_TRUSTED_ORIGINS`: origins besides the site's own allowed to send unsafe
+    /// requests, each with its scheme; `https://*.example.com` allows every subdomain. An
+    /// entry without a scheme is a [`ConfigError`] naming the setting.
+    ///
+    /// ```
+    /// use sessionkit::csrf::CsrfLayer;
+    ///
+    /// let error = CsrfLayer::new().trusted_origins(["example.com"]).unwrap_err();
+    /// assert_eq!(error.setting, "CSRF_TRUSTED_ORIGINS");
+    /// ```
+    pub fn trusted_origins<I, S>(self, origins: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let trusted = TrustedOrigins::parse(origins)?;
+        Ok(self.with(|config| config.trusted = trusted))
+    }
+
+    /// The largest URL-encoded form the layer reads for its token, default 64 KiB; a larger
+    /// one is refused with a 413.
+    pub fn max_form_bytes(self, bytes: usize) -> Self {
+        self.with(|config| config.max_form_bytes = bytes)
+    }
+
+    /// Renders refusals with `view` instead of the plain 403 (Django's `CSRF_FAILURE_VIEW`).
+    ///
+    /// ```
+    /// use axum::response::{Html, IntoResponse};
+    /// use http::StatusCode;
+    /// use sessionkit::csrf::CsrfLayer;
+    ///
+    /// let csrf = CsrfLayer::new().failure_view(|_parts, rejection| {
+    ///     Box::pin(async move {
+    ///         let page = format!("<h1>Form refused</h1><p>{}</p>", rejection.reason());
+    ///         (StatusCode::FORBIDDEN, Html(page)).into_response()
+    ///     })
+    /// });
+    /// ```
+    pub fn failure_view<F>(self, view: F) -> Self
+    where
+        F: Fn(Parts, CsrfRejection) -> Pin<Box<dyn Future<Output = Response> + Send>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.with(|config| config.failure_view = Some(Arc::new(view)))
+    }
+}
+
+impl<S> Layer<S> for CsrfLayer {
+    type Service = CsrfService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CsrfService {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The tower [`Service`] made by [`CsrfLayer`].
+#[derive(Clone)]
+pub struct CsrfService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> std::fmt::Debug for CsrfService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsrfService").finish_non_exhaustive()
+    }
+}
+
+/// Why a request was refused, for a [`FailureView`]; with the request's [`Csrf`], so the page
+/// can carry forms of its own.
+#[derive(Debug, Clone)]
+pub struct CsrfRejection {
+    reason: String,
+    csrf: Csrf,
+}
+
+impl CsrfRejection {
+    /// Django's reason, such as `CSRF token missing.`: for the page or a log, never secret.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The request's CSRF handle, for tokens on the refusal page.
+    pub fn csrf(&self) -> &Csrf {
+        &self.csrf
+    }
+}
+
+/// What the check decided.
+enum Verdict {
+    /// Let through, with the body as it was (or as read for its token).
+    Pass(Request<Body>),
+    /// Refused: the request's parts and Django's reason.
+    Refuse(Parts, String),
+    /// An answer of its own: a body too large, or the session failing.
+    Answer(Response),
+}
+
+impl<S> Service<Request<Body>> for CsrfService<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        // The service polled ready is the one to call; a clone stays behind for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.config.clone();
+        Box::pin(async move {
+            let session = match config.use_sessions {
+                true => match request.extensions().get::<LazySession>() {
+                    Some(lazy) => Some(lazy.clone()),
+                    None => return Ok(SessionError::MissingLayer.into_response()),
+                },
+                false => None,
+            };
+            let csrf = Csrf::for_request(config.clone(), request.headers(), session);
+            request.extensions_mut().insert(Unread(csrf.clone()));
+            let verdict = match request.method().is_safe() {
+                true => Verdict::Pass(request),
+                false => verify(&config, &csrf, request).await,
+            };
+            let mut response = match verdict {
+                Verdict::Pass(request) => inner.call(request).await?,
+                Verdict::Refuse(parts, reason) => refuse(&config, parts, reason, &csrf).await,
+                Verdict::Answer(response) => return Ok(response),
+            };
+            if let Err(error) = csrf.finish(response.headers_mut()).await {
+                return Ok(error.into_response());
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// The checks of an unsafe request, in Django's order: origin, then secret, then token. The
+/// secret is read first, so that a failure view's tokens are of it, never a new one that would
+/// replace it.
+async fn verify(config: &Config, csrf: &Csrf, request: Request<Body>) -> Verdict {
+    if let Err(error) = csrf.read().await {
+        return Verdict::Answer(error.into_response());
+    }
+    let (parts, body) = request.into_parts();
+    if let Err(reason) = origin::check(&parts.headers, &parts.uri, config.https, &config.trusted) {
+        return Verdict::Refuse(parts, reason);
+    }
+    let Some(secret) = csrf.secret() else {
+        return Verdict::Refuse(parts, "CSRF cookie not set.".to_owned());
+    };
+    let (submitted, source, body) = match header_token(&parts) {
+        Some(token) => (token, "the 'X-CSRFToken' HTTP header", body),
+        None if parts.method == Method::POST && is_form(&parts) => {
+            match read_form(body, config.max_form_bytes).await {
+                Ok((token, body)) => (token, "POST", body),
+                Err(response) => return Verdict::Answer(response),
+            }
+        }
+        None => (String::new(), "POST", body),
+    };
+    if submitted.is_empty() {
+        return Verdict::Refuse(parts, "CSRF token missing.".to_owned());
+    }
+    match secret.check(&submitted) {
+        Ok(true) => Verdict::Pass(Request::from_parts(parts, body)),
+        Ok(false) => Verdict::Refuse(parts, format!("CSRF token from {source} incorrect.")),
+        Err(malformed) => Verdict::Refuse(
+            parts,
+            format!("CSRF token from {source} {}.", malformed.reason()),
+        ),
+    }
+}
+
+/// The token of the `X-CSRFToken` header, if it carries one.
+fn header_token(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(HEADER_NAME)?.to_str().ok()?;
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+/// Whether the body is a URL-encoded form (what a browser sends for a `<form>` without files).
+fn is_form(parts: &Parts) -> bool {
+    let Some(content_type) = parts.headers.get(CONTENT_TYPE) else {
+        return false;
+    };
+    let essence = content_type.to_str().unwrap_or_default().split(';').next();
+    essence.is_some_and(|e| {
+        e.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+/// The form's token field (empty if none) and the form again for the handler, or the response
+/// refusing it: 413 past `limit`, 400 if it broke off.
+async fn read_form(body: Body, limit: usize) -> Result<(String, Body), Response> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            let token = form_field(&bytes, FIELD_NAME).unwrap_or_default();
+            Ok((token, Body::from(bytes)))
+        }
+        Err(error) if error.is::<LengthLimitError>() => {
+            let message = "The form is too large.\n";
+            Err((StatusCode::PAYLOAD_TOO_LARGE, message).into_response())
+        }
+        Err(_) => {
+            let message = "The form could not be read.\n";
+            Err((StatusCode::BAD_REQUEST, message).into_response())
+        }
+    }
+}
+
+/// The first value of the field `name` in a URL-encoded form, decoded.
+fn form_field(form: &[u8], name: &str) -> Option<String> {
+    form.split(|&b| b == b'&')
+        .filter_map(|pair| {
+            let split = pair.iter().position(|&b| b == b'=');
+            let (key, value) = match split {
+                Some(at) => (pair.get(..at)?, pair.get(at + 1..)?),
+                None => (pair, &[][..]),
+            };
+            Some((percent_decode(key), value))
+        })
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| percent_decode(value))
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; bytes that are
+/// not UTF-8 become U+FFFD (they can never be part of a token).
+fn percent_decode(text: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.iter();
+    while let Some(&byte) = rest.next() {
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = rest
+                    .as_slice()
+                    .get(..2)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(decoded) => {
+                        bytes.push(decoded);
+                        rest.nth(1);
+                    }
+                    None => bytes.push(b'%'),
+                }
+            }
+            other => bytes.push(other),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The refusal: the failure view's page, or a plain 403 with Django's wording.
+async fn refuse(config: &Config, parts: Parts, reason: String, csrf: &Csrf) -> Response {
+    tracing::warn!(reason, path = parts.uri.path(), "forbidden (CSRF)");
+    if let Some(view) = &config.failure_view {
+        let rejection = CsrfRejection {
+            reason,
+            csrf: csrf.clone(),
+        };
+        return view(parts, rejection).await;
+    }
+    let body = format!(
+        "Forbidden (403)\nCSRF verification failed. Request aborted.\n\nReason: {reason}\n"
+    );
+    (StatusCode::FORBIDDEN, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_field_is_found_and_decoded_anywhere_in_the_form() {
+        let form = b"slug=pad+lock&csrfmiddlewaretoken=ab%43d&x";
+        assert_eq!(form_field(form, FIELD_NAME).as_deref(), Some("abCd"));
+        assert_eq!(form_field(form, "slug").as_deref(), Some("pad lock"));
+        assert_eq!(form_field(form, "x").as_deref(), Some(""));
+        assert_eq!(form_field(b"csrfmiddlewaretoken%3D=1", FIELD_NAME), None);
+        assert_eq!(form_field(b"%zz=%", "%zz").as_deref(), Some("%"));
+        assert_eq!(form_field(b"", FIELD_NAME), None);
+    }
+}
