@@ -4,6 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[cfg(feature = "_sql")]
+use crate::engine::DbEngine;
+#[cfg(feature = "_sql")]
+use crate::engine::db::TypedBackend;
 use crate::engine::{Engine, OpenError, RecordStore, ServerEngine};
 use crate::sessions::Sessions;
 use crate::settings::{EngineKind, Settings};
@@ -90,6 +94,13 @@ impl SessionsBuilder {
         self
     }
 
+    /// `SESSION_DB_TABLE`, for `db` and `cached_db` (and [`SessionsBuilder::db_pool`]);
+    /// `django_session` shares Django's table.
+    pub fn db_table(mut self, table: impl Into<String>) -> Self {
+        self.settings.db_table = table.into();
+        self
+    }
+
     /// `SESSION_CACHE_URL`, for `cache` and `cached_db`.
     pub fn cache_url(mut self, url: impl Into<String>) -> Self {
         self.settings.cache_url = url.into();
@@ -171,6 +182,37 @@ impl SessionsBuilder {
     pub fn store(mut self, store: impl RecordStore) -> Self {
         self.engine = Some(Box::new(move |settings: &Settings| {
             Arc::new(ServerEngine::new(store, settings.store_timeout)) as Arc<dyn Engine>
+        }));
+        self
+    }
+
+    /// Keeps sessions with the `db` engine on the application's own sqlx pool
+    /// (`Pool<Postgres>`, `Pool<MySql>` or `Pool<Sqlite>`), instead of a pool of its own from
+    /// `SESSION_DB_URL`: the app's queries and its sessions share the pool's connections.
+    /// The table, timeout and secrets are the settings' (`SESSION_DB_TABLE`, …) as set when
+    /// `open` runs; see [`SqlStore::with_pool`](crate::engine::SqlStore::with_pool).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::Sessions;
+    ///
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?; // the app's own
+    /// let sessions = Sessions::builder("secret")
+    ///     .db_table("app_sessions")
+    ///     .db_pool(pool.clone())
+    ///     .open()
+    ///     .await?;
+    /// sessions.engine().migrate().await?; // creates app_sessions through the app's pool
+    /// assert_eq!(sessions.engine().name(), "db");
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "_sql")]
+    pub fn db_pool<DB: TypedBackend>(mut self, pool: sqlx::Pool<DB>) -> Self {
+        // The table name goes into SQL: as `db`, `open` checks it like SESSION_DB_TABLE's.
+        self.settings.engine = EngineKind::Db;
+        self.engine = Some(Box::new(move |settings: &Settings| {
+            Arc::new(DbEngine::with_pool(pool, settings)) as Arc<dyn Engine>
         }));
         self
     }

@@ -36,11 +36,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::{Any, Database};
 use time::OffsetDateTime;
 
 use super::cache::{Cache, CacheRead, DELETED, NO_EPOCH};
 use super::cache_health::CacheHealth;
-use super::db::SqlStore;
+use super::db::{Backend, SqlStore};
 use super::store::{Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord};
 use super::{EngineError, Loaded};
 use crate::telemetry;
@@ -49,7 +50,8 @@ use crate::telemetry;
 /// another instance can serve an entry made stale by a cache failure it did not see.
 pub const MAX_ENTRY_AGE: time::Duration = time::Duration::minutes(5);
 
-/// A cache in front of a SQL table.
+/// A cache in front of a SQL table: on the pool sessionkit opens from `SESSION_DB_URL`, or on
+/// the application's own ([`SqlStore::with_pool`]).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -79,9 +81,9 @@ pub const MAX_ENTRY_AGE: time::Duration = time::Duration::minutes(5);
 /// assert!(engine.load(&cookie).await?.is_some()); // the database still has it
 /// # Ok(()) }
 /// ```
-pub struct CachedDbStore {
+pub struct CachedDbStore<DB: Database = Any> {
     cache: Arc<dyn Cache>,
-    db: SqlStore,
+    db: SqlStore<DB>,
     health: CacheHealth,
     /// How long one cache call may take before the database answers instead.
     cache_timeout: Duration,
@@ -91,7 +93,7 @@ pub struct CachedDbStore {
     fence_ttl: Duration,
 }
 
-impl std::fmt::Debug for CachedDbStore {
+impl<DB: Database> std::fmt::Debug for CachedDbStore<DB> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedDbStore")
             .field("db", &self.db)
@@ -111,7 +113,7 @@ pub struct CachedDbTimeouts {
     pub store: Duration,
 }
 
-impl CachedDbStore {
+impl<DB: Backend> CachedDbStore<DB> {
     /// Composes `cache` over `db`, with `SESSION_CACHE_TIMEOUT` for each cache call.
     ///
     /// ```
@@ -127,7 +129,11 @@ impl CachedDbStore {
     /// assert_eq!(store.name(), "cached_db");
     /// # Ok(()) }
     /// ```
-    pub fn new(cache: Arc<dyn Cache>, db: SqlStore, timeouts: impl Into<CachedDbTimeouts>) -> Self {
+    pub fn new(
+        cache: Arc<dyn Cache>,
+        db: SqlStore<DB>,
+        timeouts: impl Into<CachedDbTimeouts>,
+    ) -> Self {
         let timeouts = timeouts.into();
         CachedDbStore {
             cache,
@@ -156,7 +162,7 @@ impl CachedDbStore {
     /// assert!(store.db().fetch_with_expiry(&"0".repeat(64)).await?.is_none());
     /// # Ok(()) }
     /// ```
-    pub fn db(&self) -> &SqlStore {
+    pub fn db(&self) -> &SqlStore<DB> {
         &self.db
     }
 
@@ -246,7 +252,7 @@ impl CachedDbStore {
 }
 
 #[async_trait]
-impl RecordStore for CachedDbStore {
+impl<DB: Backend> RecordStore for CachedDbStore<DB> {
     fn name(&self) -> &'static str {
         "cached_db"
     }

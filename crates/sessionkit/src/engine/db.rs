@@ -1,5 +1,6 @@
-//! `db`: sessions in a SQL table, on SQLite, PostgreSQL or MySQL/MariaDB (sqlx), chosen by
-//! `SESSION_DB_URL`.
+//! `db`: sessions in a SQL table, on SQLite, PostgreSQL or MySQL/MariaDB (sqlx), in a pool
+//! opened from `SESSION_DB_URL` or in a pool the application already has
+//! ([`SqlStore::with_pool`]).
 //!
 //! The table (default `sessionkit_session`) holds, per session:
 //! - `session_key_hash`: SHA-256 of the key, so a leaked table holds no usable cookie;
@@ -8,7 +9,8 @@
 //! - `expire_date` (indexed, Unix seconds), `created_at` and `version` (for compare-and-swap).
 //!
 //! The engine logic is written once; everything that differs between databases (placeholders,
-//! column types, batched deletes) is in [`Dialect`].
+//! column types, batched deletes) is in [`Dialect`], and the store is generic over the sqlx
+//! database its pool is of ([`Backend`]: `Any` for the URL, or the app's typed pool).
 
 use std::path::PathBuf;
 #[cfg(feature = "sqlite")]
@@ -17,11 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
+use sqlx::{Any, Database, Pool};
 use time::OffsetDateTime;
 
 use super::server::ServerEngine;
@@ -33,15 +34,20 @@ use crate::config::{Secrets, redact_password};
 use crate::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 use crate::tls::{certificate_hint, url_with_ca_file};
 
+mod backend;
 mod connection;
 mod sql;
 
+use backend::Param;
+pub use backend::{Backend, TypedBackend};
 use connection::Unreachable;
 pub use sql::Dialect;
 use sql::TableFormat;
 use sql::{Queries, pool_options};
 
-/// The SQL engine: a [`ServerEngine`] over a [`SqlStore`].
+/// The SQL engine: a [`ServerEngine`] over a [`SqlStore`]. `DbEngine` (on sqlx's `Any`) is
+/// the one sessionkit opens from `SESSION_DB_URL`; `DbEngine<Postgres>` (or `MySql`,
+/// `Sqlite`) runs on a pool the application already has ([`DbEngine::with_pool`]).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -57,7 +63,7 @@ use sql::{Queries, pool_options};
 /// assert!(!engine.exists("abcdefgh12345678").await?);
 /// # Ok(()) }
 /// ```
-pub type DbEngine = ServerEngine<SqlStore>;
+pub type DbEngine<DB = Any> = ServerEngine<SqlStore<DB>>;
 
 impl DbEngine {
     /// Connects to `SESSION_DB_URL` (an SQLite file is created if missing). Does not create
@@ -87,7 +93,37 @@ impl DbEngine {
             config.timeout,
         ))
     }
+}
 
+impl<DB: TypedBackend> DbEngine<DB> {
+    /// The engine on the application's own pool; see [`SqlStore::with_pool`].
+    /// [`SessionsBuilder::db_pool`](crate::SessionsBuilder::db_pool) does this from the
+    /// settings being built.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::{DbEngine, Engine};
+    /// use sessionkit::Settings;
+    /// use sqlx::sqlite::SqlitePoolOptions;
+    ///
+    /// let pool = SqlitePoolOptions::new() // the app's own
+    ///     .max_connections(1)
+    ///     .connect("sqlite::memory:")
+    ///     .await?;
+    /// let engine = DbEngine::with_pool(pool.clone(), &Settings::new("secret"));
+    /// engine.migrate().await?;
+    /// assert_eq!(pool.size(), 1); // no pool of its own: the app's one connection served it
+    /// # Ok(()) }
+    /// ```
+    pub fn with_pool(pool: Pool<DB>, config: impl Into<DbTableConfig>) -> Self {
+        let config = config.into();
+        let timeout = config.timeout;
+        ServerEngine::new(SqlStore::with_pool(pool, config), timeout)
+    }
+}
+
+impl<DB: Backend> DbEngine<DB> {
     /// The connection pool, for callers that need to run their own queries (tests, tools).
     ///
     /// ```
@@ -110,7 +146,7 @@ impl DbEngine {
     /// assert_eq!(count, 1); // one session saved
     /// # Ok(()) }
     /// ```
-    pub fn pool(&self) -> &AnyPool {
+    pub fn pool(&self) -> &Pool<DB> {
         &self.store().pool
     }
 
@@ -132,8 +168,9 @@ impl DbEngine {
     }
 }
 
-/// Where and how the `db` engine keeps sessions. `From<&Settings>` fills it from
-/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the secrets.
+/// Where and how the `db` engine keeps sessions when it opens its own pool. `From<&Settings>`
+/// fills it from `SESSION_DB_URL`, `SESSION_DB_POOL_SIZE`, `SESSION_DB_IDLE_TIMEOUT`,
+/// `SESSION_DB_TABLE`, `SESSION_STORE_CA_FILE`, `SESSION_STORE_TIMEOUT` and the secrets.
 ///
 /// ```
 /// use std::time::Duration;
@@ -143,11 +180,18 @@ impl DbEngine {
 /// let config = DbConfig::from(&Settings::new("secret"));
 /// assert_eq!(config.table, "sessionkit_session");
 /// assert_eq!(config.timeout, Duration::from_secs(5));
+/// assert_eq!(config.pool_size, None); // 10 connections, 1 on SQLite
+/// assert_eq!(config.idle_timeout, Duration::from_secs(600));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbConfig {
     /// `SESSION_DB_URL`: `sqlite:`, `postgres:` or `mysql:`/`mariadb:`.
     pub url: String,
+    /// `SESSION_DB_POOL_SIZE`: the most connections the pool opens; `None` for the default,
+    /// [`DEFAULT_POOL_SIZE`] (one on SQLite, which runs one writer at a time).
+    pub pool_size: Option<u32>,
+    /// `SESSION_DB_IDLE_TIMEOUT`: a pooled connection unused this long is closed.
+    pub idle_timeout: Duration,
     /// `SESSION_DB_TABLE`; `django_session` selects Django's own schema.
     pub table: String,
     /// `SESSION_STORE_CA_FILE`: the PEM CAs PostgreSQL's or MySQL's certificate is checked
@@ -160,7 +204,36 @@ pub struct DbConfig {
     pub secrets: Secrets,
 }
 
-/// Session records in a SQL table.
+/// `SESSION_DB_POOL_SIZE`'s default on PostgreSQL and MySQL: the connections sessionkit's own
+/// pool opens at most.
+pub const DEFAULT_POOL_SIZE: u32 = 10;
+
+/// What the `db` engine needs on a pool the application brings ([`SqlStore::with_pool`]):
+/// the table and how to use it; the pool's size and timeouts are the application's.
+/// `From<&Settings>` fills it from `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the
+/// secrets.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::engine::db::DbTableConfig;
+///
+/// let settings = Settings { db_table: "django_session".into(), ..Settings::new("secret") };
+/// assert_eq!(DbTableConfig::from(&settings).table, "django_session");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTableConfig {
+    /// `SESSION_DB_TABLE`; `django_session` selects Django's own schema.
+    pub table: String,
+    /// `SESSION_STORE_TIMEOUT`: the longest a statement may take before the request gets a 503.
+    pub timeout: Duration,
+    /// For Django's table, whose `session_data` is signed.
+    pub secrets: Secrets,
+}
+
+/// Session records in a SQL table: on sqlx's `Any` when opened from `SESSION_DB_URL`
+/// ([`SqlStore::connect`]), or on the application's own `Pool<Postgres>`, `Pool<MySql>` or
+/// `Pool<Sqlite>` ([`SqlStore::with_pool`]). The statements are the same; the dialect is the
+/// URL's or the pool type's.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -176,15 +249,28 @@ pub struct DbConfig {
 /// assert_eq!(django.addressing(), Addressing::Plain); // Django looks rows up by the key
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct SqlStore {
-    pool: AnyPool,
+#[derive(Debug)]
+pub struct SqlStore<DB: Database = Any> {
+    pool: Pool<DB>,
     /// How long finding out why the pool had no connection may take.
     probe_timeout: Duration,
     dialect: Dialect,
     format: TableFormat,
     queries: Arc<Queries>,
     signer: Signer,
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        SqlStore {
+            pool: self.pool.clone(),
+            probe_timeout: self.probe_timeout,
+            dialect: self.dialect,
+            format: self.format,
+            queries: self.queries.clone(),
+            signer: self.signer.clone(),
+        }
+    }
 }
 
 impl SqlStore {
@@ -205,6 +291,8 @@ impl SqlStore {
     pub async fn connect(config: impl Into<DbConfig>) -> Result<Self, EngineError> {
         let DbConfig {
             url: db_url,
+            pool_size,
+            idle_timeout,
             table,
             ca_file,
             timeout,
@@ -226,18 +314,23 @@ impl SqlStore {
         // SQLite runs one writer at a time; several connections would only take turns through
         // its busy handler, which sleeps in steps of up to 100 ms. One connection queues them
         // in the pool instead, without sleeping.
-        let connections = match dialect {
+        let connections = pool_size.unwrap_or(match dialect {
             Dialect::Sqlite => 1,
-            Dialect::Postgres | Dialect::MySql => 10,
+            Dialect::Postgres | Dialect::MySql => DEFAULT_POOL_SIZE,
+        });
+        let config = DbTableConfig {
+            table,
+            timeout,
+            secrets,
         };
         // The pool gives up before the store timeout, so that finding out why (one direct
         // attempt to connect, up to a fifth of it) still ends within the timeout.
-        let probe_timeout = timeout / 5;
-        let pool = pool_options(connections, timeout * 3 / 4)
+        let pool = pool_options(connections, timeout * 3 / 4, idle_timeout)
             .connect_lazy(&url)
             .map_err(EngineError::unavailable)?;
+        let store = SqlStore::on_pool(pool, dialect, config);
         // Connect now, so that an unreachable database stops the start-up, saying why.
-        let mut first = connection::acquire(&pool, probe_timeout)
+        let mut first = connection::acquire(&store.pool, store.probe_timeout)
             .await
             .map_err(|cause| {
                 EngineError::unavailable(Unreachable {
@@ -254,21 +347,63 @@ impl SqlStore {
                 .map_err(EngineError::unavailable)?;
         }
         drop(first);
+        Ok(store)
+    }
+}
+
+impl<DB: TypedBackend> SqlStore<DB> {
+    /// Keeps sessions on the application's own pool: one pool for the app's queries and its
+    /// sessions, sized and configured by the app. Opens nothing; the table is created by
+    /// [`RecordStore::migrate`] as usual. On SQLite, the journal mode stays the app's choice
+    /// (sessionkit's own pool turns on WAL).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::{RecordStore, SqlStore};
+    /// use sessionkit::engine::db::{DbTableConfig, Dialect};
+    /// use sessionkit::Settings;
+    ///
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let settings = Settings { db_table: "app_sessions".into(), ..Settings::new("secret") };
+    /// let store = SqlStore::with_pool(pool.clone(), &settings);
+    /// store.migrate().await?;
+    /// let tables: i64 = sqlx::query_scalar(
+    ///     "SELECT COUNT(*) FROM sqlite_master WHERE name = 'app_sessions'",
+    /// )
+    /// .fetch_one(&pool)
+    /// .await?;
+    /// assert_eq!(tables, 1); // on the app's pool
+    /// # Ok(()) }
+    /// ```
+    pub fn with_pool(pool: Pool<DB>, config: impl Into<DbTableConfig>) -> Self {
+        SqlStore::on_pool(pool, DB::DIALECT, config.into())
+    }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// The store on `pool`, which speaks `dialect`.
+    fn on_pool(pool: Pool<DB>, dialect: Dialect, config: DbTableConfig) -> Self {
+        let DbTableConfig {
+            table,
+            timeout,
+            secrets,
+        } = config;
         let format = TableFormat::of_table(&table);
-        Ok(SqlStore {
+        SqlStore {
             pool,
-            probe_timeout,
+            probe_timeout: timeout / 5,
             dialect,
             format,
             queries: Arc::new(Queries::new(dialect, format, &table)),
             signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
-        })
+        }
     }
 
     /// A pooled connection for one statement; if there is none, the error says why.
-    async fn connection(&self) -> Result<PoolConnection<Any>, EngineError> {
-        connection::acquire(&self.pool, self.probe_timeout)
+    async fn connection(&self) -> Result<PoolConnection<DB>, EngineError> {
+        DB::acquire(&self.pool, self.probe_timeout)
             .await
             .map_err(EngineError::unavailable)
     }
@@ -283,10 +418,10 @@ impl SqlStore {
 
     /// Decodes `session_data`; data that fails verification is logged and treated as absent,
     /// as Django does with "Session data corrupted".
-    fn decode(&self, row: &AnyRow) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
-        let text: String = row.try_get(0).map_err(EngineError::unavailable)?;
-        let version: i64 = row.try_get(1).map_err(EngineError::unavailable)?;
-        let expires: i64 = row.try_get(2).map_err(EngineError::unavailable)?;
+    fn decode(&self, row: &DB::Row) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
+        let text = DB::text(row, 0).map_err(EngineError::unavailable)?;
+        let version = DB::integer(row, 1).map_err(EngineError::unavailable)?;
+        let expires = DB::integer(row, 2).map_err(EngineError::unavailable)?;
         let expires =
             OffsetDateTime::from_unix_timestamp(expires).map_err(EngineError::unavailable)?;
         match self.signer.unsign_object(&text, None, SystemTime::now()) {
@@ -303,9 +438,7 @@ impl SqlStore {
             }
         }
     }
-}
 
-impl SqlStore {
     /// The live record and when it expires (what `cached_db` needs to fill its cache).
     ///
     /// ```
@@ -332,10 +465,8 @@ impl SqlStore {
         &self,
         id: &str,
     ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
-        let row = sqlx::query(AssertSqlSafe(self.queries.load.clone()))
-            .bind(id)
-            .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_optional(&mut *self.connection().await?)
+        let params = [Param::Text(id), Param::Integer(now_seconds())];
+        let row = DB::fetch_optional(&mut *self.connection().await?, &self.queries.load, &params)
             .await
             .map_err(EngineError::unavailable)?;
         match row {
@@ -343,6 +474,11 @@ impl SqlStore {
             None => Ok(None),
         }
     }
+}
+
+/// The current time in Unix seconds, as the table keeps expiry dates.
+fn now_seconds() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// A deadlock or serialization failure (SQLSTATE class 40): the statement lost a race, the
@@ -388,7 +524,7 @@ fn sqlite_url_creating_the_file(url: &str) -> String {
 }
 
 #[async_trait]
-impl RecordStore for SqlStore {
+impl<DB: Backend> RecordStore for SqlStore<DB> {
     fn name(&self) -> &'static str {
         "db"
     }
@@ -409,14 +545,23 @@ impl RecordStore for SqlStore {
         let RecordWrite {
             data, expires, now, ..
         } = write;
-        let mut insert = sqlx::query(AssertSqlSafe(self.queries.insert.clone()))
-            .bind(id)
-            .bind(self.encode(data, now))
-            .bind(expires.unix_timestamp());
+        let session_data = self.encode(data, now);
+        let user = user_of(data);
+        let mut params = vec![
+            Param::Text(id),
+            Param::Text(&session_data),
+            Param::Integer(expires.unix_timestamp()),
+        ];
         if self.format == TableFormat::Sessionkit {
-            insert = insert.bind(now.unix_timestamp()).bind(user_of(data));
+            params.push(Param::Integer(now.unix_timestamp()));
+            params.push(Param::OptionalText(user.as_deref()));
         }
-        let inserted = insert.execute(&mut *self.connection().await?).await;
+        let inserted = DB::execute(
+            &mut *self.connection().await?,
+            &self.queries.insert,
+            &params,
+        )
+        .await;
         match inserted {
             Ok(_) => Ok(true),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
@@ -430,53 +575,71 @@ impl RecordStore for SqlStore {
         version: i64,
         write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
-        let RecordWrite { data, expires, .. } = write;
-        let update = sqlx::query(AssertSqlSafe(self.queries.update.clone()))
-            .bind(self.encode(data, write.now))
-            .bind(expires.unix_timestamp());
-        let update = match self.format {
-            TableFormat::Sessionkit => update.bind(user_of(data)).bind(id).bind(version),
-            TableFormat::Django => update.bind(id),
-        };
-        let done = update
-            .execute(&mut *self.connection().await?)
-            .await
-            .map_err(EngineError::unavailable)?;
+        let RecordWrite {
+            data, expires, now, ..
+        } = write;
+        let session_data = self.encode(data, now);
+        let user = user_of(data);
+        let mut params = vec![
+            Param::Text(&session_data),
+            Param::Integer(expires.unix_timestamp()),
+        ];
         match self.format {
-            TableFormat::Sessionkit => Ok(done.rows_affected() == 1),
+            TableFormat::Sessionkit => params.extend([
+                Param::OptionalText(user.as_deref()),
+                Param::Text(id),
+                Param::Integer(version),
+            ]),
+            TableFormat::Django => params.push(Param::Text(id)),
+        }
+        let changed = DB::execute(
+            &mut *self.connection().await?,
+            &self.queries.update,
+            &params,
+        )
+        .await
+        .map_err(EngineError::unavailable)?;
+        match self.format {
+            TableFormat::Sessionkit => Ok(changed == 1),
             // No version to compare: the write only has to find the row still there (MySQL
             // counts an update that changes nothing as no row, hence the second look).
-            TableFormat::Django => Ok(done.rows_affected() == 1 || self.contains(id).await?),
+            TableFormat::Django => Ok(changed == 1 || self.contains(id).await?),
         }
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
-        sqlx::query(AssertSqlSafe(self.queries.delete.clone()))
-            .bind(id)
-            .execute(&mut *self.connection().await?)
-            .await
-            .map_err(EngineError::unavailable)?;
+        let params = [Param::Text(id)];
+        DB::execute(
+            &mut *self.connection().await?,
+            &self.queries.delete,
+            &params,
+        )
+        .await
+        .map_err(EngineError::unavailable)?;
         Ok(())
     }
 
     async fn contains(&self, id: &str) -> Result<bool, EngineError> {
-        let row = sqlx::query(AssertSqlSafe(self.queries.exists.clone()))
-            .bind(id)
-            .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_optional(&mut *self.connection().await?)
-            .await
-            .map_err(EngineError::unavailable)?;
+        let params = [Param::Text(id), Param::Integer(now_seconds())];
+        let row = DB::fetch_optional(
+            &mut *self.connection().await?,
+            &self.queries.exists,
+            &params,
+        )
+        .await
+        .map_err(EngineError::unavailable)?;
         Ok(row.is_some())
     }
 
     async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
-        let done = sqlx::query(AssertSqlSafe(self.queries.delete_expired_batch.clone()))
-            .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .bind(i64::try_from(batch).unwrap_or(i64::MAX))
-            .execute(&mut *self.connection().await?)
+        let params = [
+            Param::Integer(now_seconds()),
+            Param::Integer(i64::try_from(batch).unwrap_or(i64::MAX)),
+        ];
+        let sql = &self.queries.delete_expired_batch;
+        DB::execute(&mut *self.connection().await?, sql, &params)
             .await
-            .map_err(EngineError::unavailable)?;
-        Ok(done.rows_affected())
+            .map_err(EngineError::unavailable)
     }
 
     /// A row in `{table}_lock` is the lock; the primary key makes taking it atomic, and a
@@ -484,28 +647,32 @@ impl RecordStore for SqlStore {
     async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
         let (now, until) = lease_window(lease);
         // Waiters poll: a read that finds the lock held keeps them from queueing writes.
-        let held = sqlx::query(AssertSqlSafe(self.queries.lock_held.clone()))
-            .bind(id)
-            .bind(now)
-            .fetch_optional(&mut *self.connection().await?)
-            .await
-            .map_err(EngineError::unavailable)?;
+        let params = [Param::Text(id), Param::Integer(now)];
+        let held = DB::fetch_optional(
+            &mut *self.connection().await?,
+            &self.queries.lock_held,
+            &params,
+        )
+        .await
+        .map_err(EngineError::unavailable)?;
         if held.is_some() {
             return Ok(false);
         }
-        let dropped = sqlx::query(AssertSqlSafe(self.queries.drop_lapsed_lock.clone()))
-            .bind(id)
-            .bind(now)
-            .execute(&mut *self.connection().await?)
-            .await;
+        let dropped = DB::execute(
+            &mut *self.connection().await?,
+            &self.queries.drop_lapsed_lock,
+            &params,
+        )
+        .await;
         let taken = match dropped {
             Ok(_) => {
-                sqlx::query(AssertSqlSafe(self.queries.take_lock.clone()))
-                    .bind(id)
-                    .bind(token)
-                    .bind(until)
-                    .execute(&mut *self.connection().await?)
-                    .await
+                let params = [Param::Text(id), Param::Text(token), Param::Integer(until)];
+                DB::execute(
+                    &mut *self.connection().await?,
+                    &self.queries.take_lock,
+                    &params,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
@@ -521,10 +688,9 @@ impl RecordStore for SqlStore {
     }
 
     async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
-        sqlx::query(AssertSqlSafe(self.queries.release_lock.clone()))
-            .bind(id)
-            .bind(token)
-            .execute(&mut *self.connection().await?)
+        let params = [Param::Text(id), Param::Text(token)];
+        let sql = &self.queries.release_lock;
+        DB::execute(&mut *self.connection().await?, sql, &params)
             .await
             .map_err(EngineError::unavailable)?;
         Ok(())
@@ -545,16 +711,18 @@ impl RecordStore for SqlStore {
                 "list a user's sessions in Django's table (it has no user column)",
             ));
         }
-        let rows = sqlx::query(AssertSqlSafe(self.queries.by_user.clone()))
-            .bind(user_id)
-            .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .fetch_all(&mut *self.connection().await?)
-            .await
-            .map_err(EngineError::unavailable)?;
+        let params = [Param::Text(user_id), Param::Integer(now_seconds())];
+        let rows = DB::fetch_all(
+            &mut *self.connection().await?,
+            &self.queries.by_user,
+            &params,
+        )
+        .await
+        .map_err(EngineError::unavailable)?;
         let mut found = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some((record, expires)) = self.decode(&row)? {
-                let id: String = row.try_get(3).map_err(EngineError::unavailable)?;
+                let id = DB::text(&row, 3).map_err(EngineError::unavailable)?;
                 found.push(StoredRecord {
                     id,
                     record,
@@ -568,17 +736,18 @@ impl RecordStore for SqlStore {
     /// `WHERE key > cursor ORDER BY key LIMIT n` on the primary key: each page is one short
     /// index range scan, however large the table.
     async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
-        let rows = sqlx::query(AssertSqlSafe(self.queries.scan.clone()))
-            .bind(cursor.unwrap_or_default())
-            .bind(OffsetDateTime::now_utc().unix_timestamp())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&mut *self.connection().await?)
+        let params = [
+            Param::Text(cursor.as_deref().unwrap_or_default()),
+            Param::Integer(now_seconds()),
+            Param::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
+        ];
+        let rows = DB::fetch_all(&mut *self.connection().await?, &self.queries.scan, &params)
             .await
             .map_err(EngineError::unavailable)?;
         let mut page = ScanPage::default();
         let mut last = None;
         for row in &rows {
-            let id: String = row.try_get(3).map_err(EngineError::unavailable)?;
+            let id = DB::text(row, 3).map_err(EngineError::unavailable)?;
             match self.decode(row)? {
                 Some((record, expires)) => page.records.push(StoredRecord {
                     id: id.clone(),
@@ -596,8 +765,7 @@ impl RecordStore for SqlStore {
 
     async fn migrate(&self) -> Result<(), EngineError> {
         for statement in &self.queries.schema {
-            sqlx::query(AssertSqlSafe(statement.clone()))
-                .execute(&mut *self.connection().await?)
+            DB::execute(&mut *self.connection().await?, statement, &[])
                 .await
                 .map_err(EngineError::unavailable)?;
         }

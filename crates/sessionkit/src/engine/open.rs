@@ -1,7 +1,7 @@
 //! Opening the engine that settings select: the one place that maps settings to engines.
 //!
 //! Each engine takes a small config of its own ([`SignedCookieConfig`], [`DbConfig`],
-//! [`CacheConfig`], [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
+//! [`DbTableConfig`], [`CacheConfig`], [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
 //! conversions below are the only code that reads settings for an engine. So config flows
 //! one way — settings, engine config, engine — and an engine can be built in code from its
 //! config alone.
@@ -14,7 +14,7 @@ use super::cache::{CacheConfig, open_cache};
 #[cfg(feature = "_sql")]
 use super::cached_db::CachedDbTimeouts;
 #[cfg(feature = "_sql")]
-use super::db::DbConfig;
+use super::db::{DbConfig, DbTableConfig};
 use super::signed_cookies::SignedCookieConfig;
 #[cfg(feature = "_sql")]
 use super::{CachedDbStore, DbEngine, SqlStore};
@@ -99,12 +99,11 @@ async fn open_revocations(settings: &Settings, url: &str) -> Result<RevocationLi
         }
         #[cfg(feature = "_sql")]
         Some(StoreScheme::Sqlite | StoreScheme::Postgres | StoreScheme::MySql) => {
+            // The database settings (pool size, timeouts, CA file) for another URL and table.
             let store = SqlStore::connect(DbConfig {
                 url: url.to_owned(),
                 table: "sessionkit_revoked".to_owned(),
-                ca_file: settings.store_ca_file.clone(),
-                timeout,
-                secrets: secrets(settings),
+                ..DbConfig::from(settings)
             })
             .await?;
             RevocationList::new(store, timeout)
@@ -133,15 +132,30 @@ impl From<&Settings> for SignedCookieConfig {
     }
 }
 
-/// `SESSION_DB_URL`, `SESSION_DB_TABLE`, `SESSION_STORE_CA_FILE`, `SESSION_STORE_TIMEOUT`
-/// and the secrets.
+/// `SESSION_DB_URL`, `SESSION_DB_POOL_SIZE`, `SESSION_DB_IDLE_TIMEOUT`, `SESSION_DB_TABLE`,
+/// `SESSION_STORE_CA_FILE`, `SESSION_STORE_TIMEOUT` and the secrets.
 #[cfg(feature = "_sql")]
 impl From<&Settings> for DbConfig {
     fn from(settings: &Settings) -> Self {
         DbConfig {
             url: settings.db_url.clone(),
+            pool_size: settings.db_pool_size,
+            idle_timeout: settings.db_idle_timeout,
             table: settings.db_table.clone(),
             ca_file: settings.store_ca_file.clone(),
+            timeout: settings.store_timeout,
+            secrets: secrets(settings),
+        }
+    }
+}
+
+/// `SESSION_DB_TABLE`, `SESSION_STORE_TIMEOUT` and the secrets: what a pool the application
+/// brings is used with.
+#[cfg(feature = "_sql")]
+impl From<&Settings> for DbTableConfig {
+    fn from(settings: &Settings) -> Self {
+        DbTableConfig {
+            table: settings.db_table.clone(),
             timeout: settings.store_timeout,
             secrets: secrets(settings),
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::rules::{check_duration, max_duration, missing_secret, out_of_range};
+use super::rules::{check_duration, check_pool_size, max_duration, missing_secret, out_of_range};
 use super::{ConfigError, SETTING_NAMES, SameSite, Settings};
 use crate::config::allowed;
 use crate::features::TOML;
@@ -157,6 +157,8 @@ impl Settings {
                     .collect::<Result<_, _>>()?
             }
             "SESSION_DB_URL" => self.db_url = value.to_owned(),
+            "SESSION_DB_POOL_SIZE" => self.db_pool_size = Some(parse_pool_size(value)?),
+            "SESSION_DB_IDLE_TIMEOUT" => self.db_idle_timeout = parse_seconds(setting, value)?,
             "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
             "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
             "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),
@@ -263,6 +265,18 @@ fn parse_optional_seconds(
         "" | "0" | "off" | "none" => Ok(None),
         _ => parse_seconds(setting, value).map(Some),
     }
+}
+
+/// A number of connections, from 1 to [`MAX_DB_POOL_SIZE`](super::MAX_DB_POOL_SIZE).
+fn parse_pool_size(value: &str) -> Result<u32, ConfigError> {
+    let size = value.parse().map_err(|_| {
+        ConfigError::new(
+            "SESSION_DB_POOL_SIZE",
+            format!("{value:?} is not a number of connections"),
+        )
+    })?;
+    check_pool_size(size)?;
+    Ok(size)
 }
 
 fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {

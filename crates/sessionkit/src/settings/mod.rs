@@ -41,6 +41,14 @@ pub struct Settings {
     pub engine_fallbacks: Vec<EngineKind>,
     /// `SESSION_DB_URL`, default `sqlite://sessionkit.sqlite3` (created if missing).
     pub db_url: String,
+    /// `SESSION_DB_POOL_SIZE`, default none: 10 connections at most in the pool the `db`
+    /// engine opens (1 on SQLite, which runs one writer at a time); from 1 to
+    /// [`MAX_DB_POOL_SIZE`]. A pool the application brings keeps its own size.
+    pub db_pool_size: Option<u32>,
+    /// `SESSION_DB_IDLE_TIMEOUT` in seconds, default 600: a connection of that pool unused
+    /// this long is closed (sqlx's default). Shorter for a database, proxy or firewall that
+    /// drops idle connections sooner.
+    pub db_idle_timeout: Duration,
     /// `SESSION_DB_TABLE`, default `sessionkit_session`.
     pub db_table: String,
     /// `SESSION_CACHE_URL`, default `memory://` (bounded, in this process); or `redis://…`.
@@ -121,6 +129,8 @@ impl fmt::Debug for Settings {
             .field("engine", &self.engine)
             .field("engine_fallbacks", &self.engine_fallbacks)
             .field("db_url", &redact_password(&self.db_url))
+            .field("db_pool_size", &self.db_pool_size)
+            .field("db_idle_timeout", &self.db_idle_timeout)
             .field("db_table", &self.db_table)
             .field("cache_url", &redact_password(&self.cache_url))
             .field("cache_key_prefix", &self.cache_key_prefix)
@@ -177,6 +187,22 @@ pub const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 /// ```
 pub const MAX_COOKIE_AGE: i64 = 400 * 24 * 60 * 60;
 
+/// The largest `SESSION_DB_POOL_SIZE`: more connections than a database server usually
+/// allows in total, so a larger value can only be a slip.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::MAX_DB_POOL_SIZE;
+///
+/// let mut settings = Settings::new("secret");
+/// settings.set("SESSION_DB_POOL_SIZE", "20")?;
+/// assert_eq!(settings.db_pool_size, Some(20));
+/// let huge = settings.set("SESSION_DB_POOL_SIZE", &(MAX_DB_POOL_SIZE + 1).to_string());
+/// assert_eq!(huge.unwrap_err().setting, "SESSION_DB_POOL_SIZE");
+/// # Ok::<(), sessionkit::ConfigError>(())
+/// ```
+pub const MAX_DB_POOL_SIZE: u32 = 1000;
+
 /// Names of every setting, as accepted in the environment and in `sessionkit.toml`.
 ///
 /// ```
@@ -189,10 +215,12 @@ pub const MAX_COOKIE_AGE: i64 = 400 * 24 * 60 * 60;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 29] = [
+pub const SETTING_NAMES: [&str; 31] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
+    "SESSION_DB_POOL_SIZE",
+    "SESSION_DB_IDLE_TIMEOUT",
     "SESSION_DB_TABLE",
     "SESSION_CACHE_URL",
     "SESSION_CACHE_KEY_PREFIX",
@@ -238,6 +266,8 @@ impl Settings {
             engine: EngineKind::Db,
             engine_fallbacks: Vec::new(),
             db_url: "sqlite://sessionkit.sqlite3".to_owned(),
+            db_pool_size: None,
+            db_idle_timeout: Duration::from_secs(600),
             db_table: "sessionkit_session".to_owned(),
             cache_url: "memory://".to_owned(),
             cache_key_prefix: "sessionkit:".to_owned(),

@@ -2,14 +2,15 @@
 
 use std::time::Duration;
 
-use super::ConfigError;
+use super::{ConfigError, MAX_DB_POOL_SIZE};
 
 /// The shortest duration setting: below a millisecond every store call would time out.
 const MIN_DURATION: Duration = Duration::from_millis(1);
 
 /// The longest value of each duration setting. Past these a value can only be a slip (a
 /// request held for hours), and huge ones overflow timers and clocks.
-const MAX_DURATIONS: [(&str, Duration); 6] = [
+const MAX_DURATIONS: [(&str, Duration); 7] = [
+    ("SESSION_DB_IDLE_TIMEOUT", Duration::from_secs(DAY)),
     ("SESSION_STORE_TIMEOUT", Duration::from_secs(600)),
     ("SESSION_LOCK_TIMEOUT", Duration::from_secs(600)),
     ("SESSION_LOCK_LEASE", Duration::from_secs(DAY)),
@@ -47,6 +48,18 @@ pub(super) fn out_of_range(setting: &'static str, value: &str) -> ConfigError {
             max_duration(setting).as_secs()
         ),
     )
+}
+
+/// A pool size given in code must be in the range the setting accepts.
+pub(super) fn check_pool_size(size: u32) -> Result<(), ConfigError> {
+    if (1..=MAX_DB_POOL_SIZE).contains(&size) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "SESSION_DB_POOL_SIZE",
+            format!("{size} is out of range: use from 1 to {MAX_DB_POOL_SIZE} connections"),
+        ))
+    }
 }
 
 pub(super) fn missing_secret() -> ConfigError {

@@ -34,6 +34,28 @@ fn environment_wins_over_the_file() {
 }
 
 #[test]
+fn the_pool_size_is_read_and_a_size_set_in_code_is_checked_too() {
+    let s = load(
+        None,
+        &[("SECRET_KEY", "k"), ("SESSION_DB_POOL_SIZE", " 25 ")],
+    )
+    .unwrap();
+    assert_eq!(s.db_pool_size, Some(25));
+    assert_eq!(
+        load(None, &[("SECRET_KEY", "k")]).unwrap().db_pool_size,
+        None
+    );
+    let in_code = Settings {
+        db_pool_size: Some(0),
+        ..Settings::new("k")
+    };
+    assert_eq!(
+        in_code.validate().unwrap_err().setting,
+        "SESSION_DB_POOL_SIZE"
+    );
+}
+
+#[test]
 fn django_engine_paths_are_accepted() {
     let s = load(
         None,
@@ -265,6 +287,36 @@ fn bad_values_name_the_setting_and_the_choices() {
             &[("SESSION_DB_TABLE", "x; drop")],
             "SESSION_DB_TABLE",
             "plain table name",
+        ),
+        (
+            &[("SESSION_DB_POOL_SIZE", "ten")],
+            "SESSION_DB_POOL_SIZE",
+            "not a number of connections",
+        ),
+        (
+            &[("SESSION_DB_POOL_SIZE", "-1")],
+            "SESSION_DB_POOL_SIZE",
+            "not a number of connections",
+        ),
+        (
+            &[("SESSION_DB_POOL_SIZE", "0")],
+            "SESSION_DB_POOL_SIZE",
+            "out of range: use from 1 to 1000",
+        ),
+        (
+            &[("SESSION_DB_POOL_SIZE", "1001")],
+            "SESSION_DB_POOL_SIZE",
+            "out of range",
+        ),
+        (
+            &[("SESSION_DB_IDLE_TIMEOUT", "never")],
+            "SESSION_DB_IDLE_TIMEOUT",
+            "not a positive number of seconds",
+        ),
+        (
+            &[("SESSION_DB_IDLE_TIMEOUT", "86401")],
+            "SESSION_DB_IDLE_TIMEOUT",
+            "out of range",
         ),
         (
             &[

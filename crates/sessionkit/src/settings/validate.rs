@@ -1,6 +1,6 @@
 //! Checking a combination of settings before anything is opened with them.
 
-use super::rules::{check_duration, missing_secret};
+use super::rules::{check_duration, check_pool_size, missing_secret};
 use super::{ConfigError, EngineKind, MAX_COOKIE_AGE, SameSite, Settings};
 use crate::cache_url::memory_capacity;
 use crate::config::{StoreScheme, redact_password};
@@ -156,6 +156,7 @@ impl Settings {
     fn check_durations(&self) -> Result<(), ConfigError> {
         check_duration("SESSION_STORE_TIMEOUT", self.store_timeout)?;
         check_duration("SESSION_CACHE_TIMEOUT", self.cache_timeout)?;
+        check_duration("SESSION_DB_IDLE_TIMEOUT", self.db_idle_timeout)?;
         check_duration("SESSION_LOCK_TIMEOUT", self.lock_timeout)?;
         check_duration("SESSION_LOCK_LEASE", self.lock_lease)?;
         check_duration("SESSION_ACTIVITY_REFRESH", self.activity_refresh)?;
@@ -257,6 +258,9 @@ impl Settings {
                         redact_password(&self.db_url)
                     ),
                 ));
+            }
+            if let Some(size) = self.db_pool_size {
+                check_pool_size(size)?;
             }
             let table_ok = !self.db_table.is_empty()
                 && self.db_table.len() <= 50

@@ -4,17 +4,21 @@
 //! Each test gets a fresh harness: signed cookies need nothing; SQLite gets a new file in a new
 //! temporary directory; PostgreSQL and MariaDB get a new table (`SESSION_DB_TABLE`) in the
 //! `test` database, so tests run in parallel without seeing each other. A server that is down
-//! fails the test: the suite never skips an engine.
+//! fails the test: the suite never skips an engine. The `*_own_pool` engines run the db engine
+//! on a typed sqlx pool the test opens and hands over as an application would
+//! (`SessionsBuilder::db_pool`), two connections at most.
 
 use std::ops::Deref;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use sessionkit::engine::DbEngine;
 use sessionkit::engine::SessionKey;
-use sessionkit::engine::db::Dialect;
+use sessionkit::engine::db::{Dialect, TypedBackend};
+use sessionkit::engine::{CachedDbStore, DbEngine, MemoryStore, SqlStore};
 use sessionkit::testing::{Harness, SECRET};
-use sessionkit::{EngineKind, Settings};
-use sqlx::{AssertSqlSafe, Row};
+use sessionkit::{EngineKind, Sessions, Settings};
+use sqlx::pool::PoolOptions;
+use sqlx::{AssertSqlSafe, MySql, Pool, Postgres, Row, Sqlite};
 
 pub use crate::common::{REDIS_URL, delete_redis_keys, redis_connection};
 
@@ -148,15 +152,18 @@ impl EngineHarness {
 
     /// Django's `django_session` table in a PostgreSQL database of its own.
     pub async fn django_postgres() -> EngineHarness {
-        EngineHarness::django_in_own_database(POSTGRES_URL).await
+        let (settings, leftovers) = EngineHarness::django_in_own_database(POSTGRES_URL).await;
+        EngineHarness::opened(settings, leftovers).await
     }
 
     /// Django's `django_session` table in a MariaDB database of its own.
     pub async fn django_mariadb() -> EngineHarness {
-        EngineHarness::django_in_own_database(MARIADB_URL).await
+        let (settings, leftovers) = EngineHarness::django_in_own_database(MARIADB_URL).await;
+        EngineHarness::opened(settings, leftovers).await
     }
 
-    async fn django_in_own_database(server: &'static str) -> EngineHarness {
+    /// The settings of Django's table in a new database on `server`, which cleanup drops.
+    async fn django_in_own_database(server: &'static str) -> (Settings, Leftovers) {
         let name = unique_table();
         admin(server, &format!("CREATE DATABASE {name}")).await;
         let url = format!(
@@ -168,7 +175,57 @@ impl EngineHarness {
             database: Some((server, name)),
             ..Leftovers::default()
         };
-        EngineHarness::opened(settings, leftovers).await
+        (settings, leftovers)
+    }
+
+    /// sessionkit's table on the test's own `Pool<Postgres>`.
+    pub async fn db_postgres_own_pool() -> EngineHarness {
+        let settings = EngineHarness::db_settings(POSTGRES_URL.to_owned(), unique_table());
+        EngineHarness::on_own_pool::<Postgres>(settings, Leftovers::default()).await
+    }
+
+    /// sessionkit's table on the test's own `Pool<MySql>`, on MariaDB.
+    pub async fn db_mariadb_own_pool() -> EngineHarness {
+        let settings = EngineHarness::db_settings(MARIADB_URL.to_owned(), unique_table());
+        EngineHarness::on_own_pool::<MySql>(settings, Leftovers::default()).await
+    }
+
+    /// sessionkit's table on the test's own `Pool<Sqlite>`, in a file of its own.
+    pub async fn db_sqlite_own_pool() -> EngineHarness {
+        let dir = temporary_dir();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("app.sqlite3").display());
+        let settings = EngineHarness::db_settings(url, unique_table());
+        let leftovers = Leftovers {
+            dir: Some(dir),
+            ..Leftovers::default()
+        };
+        EngineHarness::on_own_pool::<Sqlite>(settings, leftovers).await
+    }
+
+    /// Django's `django_session` table on the test's own `Pool<Postgres>`, in a database of
+    /// its own.
+    pub async fn django_postgres_own_pool() -> EngineHarness {
+        let (settings, leftovers) = EngineHarness::django_in_own_database(POSTGRES_URL).await;
+        EngineHarness::on_own_pool::<Postgres>(settings, leftovers).await
+    }
+
+    /// Django's `django_session` table on the test's own `Pool<MySql>`, in a MariaDB database
+    /// of its own.
+    pub async fn django_mariadb_own_pool() -> EngineHarness {
+        let (settings, leftovers) = EngineHarness::django_in_own_database(MARIADB_URL).await;
+        EngineHarness::on_own_pool::<MySql>(settings, leftovers).await
+    }
+
+    /// Django's `django_session` table on the test's own `Pool<Sqlite>`, in a file of its own.
+    pub async fn django_sqlite_own_pool() -> EngineHarness {
+        let dir = temporary_dir();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("django.sqlite3").display());
+        let settings = EngineHarness::db_settings(url, DJANGO_TABLE.to_owned());
+        let leftovers = Leftovers {
+            dir: Some(dir),
+            ..Leftovers::default()
+        };
+        EngineHarness::on_own_pool::<Sqlite>(settings, leftovers).await
     }
 
     fn db_settings(db_url: String, db_table: String) -> Settings {
@@ -265,15 +322,62 @@ impl EngineHarness {
         .await
     }
 
-    /// An engine opened from `settings` as an application would, migrated. For engines with a
-    /// table, a connection of its own to it is kept for the tests and to drop it in cleanup.
-    async fn opened(settings: Settings, mut leftovers: Leftovers) -> EngineHarness {
+    /// `cached_db` as memory over PostgreSQL, on the test's own `Pool<Postgres>`.
+    pub async fn cached_db_memory_postgres_own_pool() -> EngineHarness {
+        let settings = Settings {
+            engine: EngineKind::CachedDb,
+            cache_url: "memory://".to_owned(),
+            ..EngineHarness::db_settings(POSTGRES_URL.to_owned(), unique_table())
+        };
+        EngineHarness::on_own_pool::<Postgres>(settings, Leftovers::default()).await
+    }
+
+    /// The `db` engine (or `cached_db`, over a memory cache) on a pool of at most two
+    /// connections to `settings.db_url`, opened as an application opens its own and handed
+    /// over through the builder, migrated.
+    async fn on_own_pool<DB: TypedBackend>(
+        settings: Settings,
+        leftovers: Leftovers,
+    ) -> EngineHarness {
+        let pool: Pool<DB> = PoolOptions::new()
+            .max_connections(2)
+            .connect(&settings.db_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach {}: {e}", settings.db_url));
+        let builder = Sessions::builder(SECRET).configure(|own| *own = settings.clone());
+        let builder = match settings.engine {
+            EngineKind::CachedDb => builder.store(CachedDbStore::new(
+                Arc::new(MemoryStore::new(10_000)),
+                SqlStore::with_pool(pool, &settings),
+                &settings,
+            )),
+            _ => builder.db_pool(pool),
+        };
+        let sessions = builder.open().await.expect("the engine on the pool");
+        sessions.engine().migrate().await.expect("migrate");
+        let harness = Harness::for_engine(sessions.engine().clone(), settings.clone())
+            .expect("valid settings");
+        EngineHarness::with_leftovers(harness, settings, leftovers).await
+    }
+
+    /// An engine opened from `settings` as an application would, migrated.
+    async fn opened(settings: Settings, leftovers: Leftovers) -> EngineHarness {
         let harness = Harness::open(settings.clone()).await.unwrap_or_else(|e| {
             panic!(
                 "cannot open {}: {e} (the conformance suite needs its server running)",
                 settings.engine
             )
         });
+        EngineHarness::with_leftovers(harness, settings, leftovers).await
+    }
+
+    /// `harness`, cleaned up after. For engines with a table, a connection of its own to it
+    /// is kept for the tests and to drop it in cleanup.
+    async fn with_leftovers(
+        harness: Harness,
+        settings: Settings,
+        mut leftovers: Leftovers,
+    ) -> EngineHarness {
         let db = match settings.engine {
             EngineKind::Db | EngineKind::CachedDb => {
                 Some(DbEngine::connect(&settings).await.expect("the table"))

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection as _};
+use sqlx::{Connection as _, Database, Pool};
 
 /// Why the pool gave no connection.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +61,10 @@ pub struct Unreachable {
 }
 
 /// A connection from `pool`, or why there is none; finding out takes at most `probe`.
-pub async fn acquire(pool: &AnyPool, probe: Duration) -> Result<PoolConnection<Any>, NoConnection> {
+pub async fn acquire<DB: Database>(
+    pool: &Pool<DB>,
+    probe: Duration,
+) -> Result<PoolConnection<DB>, NoConnection> {
     match pool.acquire().await {
         Ok(connection) => Ok(connection),
         Err(sqlx::Error::PoolTimedOut) => Err(diagnose(pool, probe).await),
@@ -70,7 +73,7 @@ pub async fn acquire(pool: &AnyPool, probe: Duration) -> Result<PoolConnection<A
 }
 
 /// Why `pool` timed out: all its connections busy, or what a direct attempt to connect says.
-async fn diagnose(pool: &AnyPool, probe: Duration) -> NoConnection {
+async fn diagnose<DB: Database>(pool: &Pool<DB>, probe: Duration) -> NoConnection {
     let waited = pool.options().get_acquire_timeout();
     let connections = pool.options().get_max_connections();
     if pool.size() >= connections && pool.num_idle() == 0 {
@@ -80,7 +83,7 @@ async fn diagnose(pool: &AnyPool, probe: Duration) -> NoConnection {
         };
     }
     let options = pool.connect_options();
-    match tokio::time::timeout(probe, AnyConnection::connect_with(&options)).await {
+    match tokio::time::timeout(probe, DB::Connection::connect_with(&options)).await {
         Ok(Ok(connection)) => {
             let _ = connection.close().await;
             NoConnection::Recovered { waited }

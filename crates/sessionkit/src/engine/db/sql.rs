@@ -78,6 +78,16 @@ impl Dialect {
         }
     }
 
+    /// `0` as a 64-bit integer: the version of every row of Django's table, which has none.
+    /// A bare `0` is a 32-bit integer to PostgreSQL, which a typed pool will not read as the
+    /// version's `i64`.
+    fn bigint_zero(self) -> &'static str {
+        match self {
+            Dialect::Sqlite | Dialect::Postgres => "CAST(0 AS BIGINT)",
+            Dialect::MySql => "CAST(0 AS SIGNED)",
+        }
+    }
+
     /// Django's `expire_date` column as Unix seconds.
     fn timestamp_column(self) -> &'static str {
         match self {
@@ -141,7 +151,7 @@ impl Queries {
                 "session_key",
                 dialect.timestamp_param(),
                 dialect.timestamp_column(),
-                "0",
+                dialect.bigint_zero(),
             ),
         };
         let (insert, update) = match format {
@@ -225,11 +235,17 @@ impl Queries {
     }
 }
 
-/// A pool of up to `connections` that waits at most `acquire_timeout` for one.
-pub(super) fn pool_options(connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+/// A pool of up to `connections` that waits at most `acquire_timeout` for one and closes one
+/// unused for `idle_timeout`.
+pub(super) fn pool_options(
+    connections: u32,
+    acquire_timeout: Duration,
+    idle_timeout: Duration,
+) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(acquire_timeout)
+        .idle_timeout(idle_timeout)
         // sqlx pings every connection it hands out by default: one more round trip per
         // statement, a third of the server's CPU per request on PostgreSQL. A connection in
         // steady use is known to be alive; only one idle for a while is checked.
