@@ -175,6 +175,29 @@ fn write_python_float(f: f64, out: &mut String) {
     }
 }
 
+/// Reads session data written by [`to_python_json`] (or by Python): the inverse every engine
+/// that keeps whole sessions as JSON text shares. `Err` says why the bytes are no session,
+/// naming Python's `NaN`/`Infinity` rather than "not JSON" when those are the cause.
+///
+/// ```
+/// use serde_json::json;
+/// use sessionkit::django::json::{from_python_json, to_python_json};
+///
+/// let data = json!({"name": "Zoë", "tiny": 0.0000001}).as_object().unwrap().clone();
+/// assert_eq!(from_python_json(to_python_json(&data).as_bytes()), Ok(data));
+/// assert!(from_python_json(b"[1, 2]").is_err()); // a session is an object
+/// assert!(from_python_json(br#"{"x": NaN}"#).unwrap_err().contains("NaN"));
+/// ```
+pub fn from_python_json(json: &[u8]) -> Result<Map<String, Value>, &'static str> {
+    serde_json::from_slice(json).map_err(|_| {
+        if holds_python_constants(json) {
+            "holds NaN or Infinity, Python's JSON extension, which sessionkit does not read"
+        } else {
+            "not a JSON object"
+        }
+    })
+}
+
 /// How deeply a session value may nest: serde_json reads at most 128 levels, and the session
 /// object holding the value is one of them.
 pub const MAX_VALUE_DEPTH: usize = 126;

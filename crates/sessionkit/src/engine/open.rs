@@ -1,7 +1,7 @@
 //! Opening the engine that settings select: the one place that maps settings to engines.
 //!
-//! Each engine takes a small config of its own ([`SignedCookieConfig`], [`DbConfig`],
-//! [`CacheConfig`], [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
+//! Each engine takes a small config of its own ([`SignedCookieConfig`],
+//! [`EncryptedCookieConfig`], [`DbConfig`], [`CacheConfig`], [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
 //! conversions below are the only code that reads settings for an engine. So config flows
 //! one way — settings, engine config, engine — and an engine can be built in code from its
 //! config alone.
@@ -13,10 +13,13 @@ use super::cache::{CacheConfig, open_cache};
 use super::cached_db::CachedDbTimeouts;
 #[cfg(feature = "_sql")]
 use super::db::DbConfig;
+use super::encrypted_cookies::EncryptedCookieConfig;
 use super::signed_cookies::SignedCookieConfig;
 #[cfg(feature = "_sql")]
 use super::{CachedDbStore, DbEngine, SqlStore};
-use super::{Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine};
+use super::{
+    EncryptedCookieEngine, Engine, EngineError, FileStore, ServerEngine, SignedCookieEngine,
+};
 use crate::config::Secrets;
 use crate::settings::{ConfigError, EngineKind, Settings};
 
@@ -38,6 +41,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     let timeout = settings.store_timeout;
     Ok(match settings.engine {
         EngineKind::SignedCookies => Arc::new(SignedCookieEngine::new(settings)),
+        EngineKind::EncryptedCookies => Arc::new(EncryptedCookieEngine::new(settings)),
         #[cfg(feature = "_sql")]
         EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
         EngineKind::Cache => Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout)),
@@ -67,6 +71,17 @@ impl From<&Settings> for SignedCookieConfig {
     fn from(settings: &Settings) -> Self {
         SignedCookieConfig {
             secrets: secrets(settings),
+            cookie_age: settings.cookie_age,
+        }
+    }
+}
+
+/// `SECRET_KEY`, `SECRET_KEY_FALLBACKS`, `SESSION_COOKIE_NAME` and `SESSION_COOKIE_AGE`.
+impl From<&Settings> for EncryptedCookieConfig {
+    fn from(settings: &Settings) -> Self {
+        EncryptedCookieConfig {
+            secrets: secrets(settings),
+            cookie_name: settings.cookie_name.clone(),
             cookie_age: settings.cookie_age,
         }
     }

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::config::Secrets;
 use crate::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
-use crate::expiry::expiry_date;
+use crate::expiry::cookie_expiry;
 use crate::key::MIN_KEY_LENGTH;
 use crate::set_cookie::MAX_COOKIE_BYTES;
 
@@ -144,10 +144,7 @@ impl Engine for SignedCookieEngine {
             tracing::warn!("ignoring a session cookie with an impossible timestamp");
             return Ok(None);
         };
-        // As in Django, a cookie never outlives SESSION_COOKIE_AGE from its signing; a custom
-        // expiry inside the payload can only end it sooner.
-        let latest = signed_at.saturating_add(time::Duration::seconds(self.cookie_age));
-        let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age).min(latest);
+        let expires = cookie_expiry(&unsigned.data, signed_at, self.cookie_age);
         if OffsetDateTime::from(now) > expires {
             tracing::warn!(%expires, "ignoring expired session cookie");
             return Ok(None);

@@ -17,7 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::django::json::{holds_python_constants, to_python_json};
+use crate::django::json::{from_python_json, to_python_json};
 
 mod base62;
 mod zlib;
@@ -343,13 +343,7 @@ impl Signer {
         now: SystemTime,
     ) -> Result<Unsigned, SignatureError> {
         let Unsigned { data, timestamp } = self.unsign_payload(value, max_age, now)?;
-        let data = serde_json::from_slice::<Map<String, Value>>(&data).map_err(|_| {
-            SignatureError::BadPayload(if holds_python_constants(&data) {
-                "holds NaN or Infinity, Python's JSON extension, which sessionkit does not read"
-            } else {
-                "not a JSON object"
-            })
-        })?;
+        let data = from_python_json(&data).map_err(SignatureError::BadPayload)?;
         Ok(Unsigned { data, timestamp })
     }
 
