@@ -652,6 +652,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn signed_cookie_sessions_move_to_encrypted_ones_through_the_engine_fallbacks() {
+        let signed = sessions(Settings {
+            engine: EngineKind::SignedCookies,
+            ..Settings::new(NEW_SECRET)
+        })
+        .await;
+        let session = signed.start(None).load().await.unwrap();
+        session.insert("user_id", 42).unwrap();
+        let signed_cookie = session.save().await.unwrap().unwrap();
+
+        let moving = sessions(Settings {
+            engine_fallbacks: vec![EngineKind::SignedCookies],
+            ..settings(NEW_SECRET, &[])
+        })
+        .await;
+        let session = moving.start(Some(&signed_cookie)).load().await.unwrap();
+        assert_eq!(session.get::<i64>("user_id").unwrap(), Some(42));
+        assert!(session.modified(), "moved at the end of the request");
+        let moved = session.save().await.unwrap().unwrap();
+        let unsealed = engine(NEW_SECRET, &[]).unseal(&moved).unwrap();
+        assert_eq!(unsealed.data, data(json!({"user_id": 42})));
+    }
+
+    #[tokio::test]
     async fn an_expired_cookie_gives_no_session() {
         let engine = engine(NEW_SECRET, &[]);
         let age = settings(NEW_SECRET, &[]).cookie_age;
