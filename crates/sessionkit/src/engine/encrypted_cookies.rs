@@ -82,7 +82,7 @@ const TAG_BYTES: usize = 16;
 /// Everything but the JSON: what encryption adds to a session's size.
 const OVERHEAD_BYTES: usize = HEADER_BYTES + NONCE_BYTES + ISSUED_AT_BYTES + TAG_BYTES;
 /// The shortest value this engine writes: the overhead and `{}`, in base64.
-const MIN_VALUE_CHARS: usize = (OVERHEAD_BYTES + 2) * 4 / 3 + 1;
+const MIN_VALUE_CHARS: usize = ((OVERHEAD_BYTES + 2) * 4).div_ceil(3);
 /// Base64 characters that hold the header: 8 characters are 6 bytes.
 const HEADER_CHARS: usize = 8;
 
@@ -733,8 +733,7 @@ mod tests {
             let session = data(json!({"blob": "a".repeat(n)}));
             let json_len = to_python_json(&session).len();
             let cookie = engine.seal(&session, now()).unwrap();
-            let expected = (OVERHEAD_BYTES + json_len) * 4 / 3
-                + usize::from((OVERHEAD_BYTES + json_len) % 3 != 0);
+            let expected = ((OVERHEAD_BYTES + json_len) * 4).div_ceil(3);
             assert_eq!(
                 cookie.len(),
                 expected,
