@@ -326,30 +326,25 @@ impl EncryptedCookieEngine {
         }
         let nonce = XNonce::from(*nonce);
         let tag = (*tag).into();
-        let mut known = false;
         // Ids are 32 bits: two keys may share one, so each with the id is tried. The tag is
         // checked before anything is decrypted, so a failed try leaves the bytes as they were.
         let keys = std::iter::once(&self.current).chain(&self.fallbacks);
-        let opened_with = keys.enumerate().find(|(_, key)| {
-            known |= key.id == id;
-            key.id == id
-                && key
-                    .cipher
-                    .decrypt_inout_detached(
-                        &nonce,
-                        &key.associated_data,
-                        (&mut *ciphertext).into(),
-                        &tag,
-                    )
-                    .is_ok()
-        });
-        let Some((position, _)) = opened_with else {
-            return Err(if known {
-                UnsealError::Inauthentic
-            } else {
-                UnsealError::UnknownKey
-            });
-        };
+        let mut candidates = keys.enumerate().filter(|(_, key)| key.id == id).peekable();
+        if candidates.peek().is_none() {
+            return Err(UnsealError::UnknownKey);
+        }
+        let (position, _) = candidates
+            .find(|(_, key)| {
+                let ciphertext = (&mut *ciphertext).into();
+                let opened = key.cipher.decrypt_inout_detached(
+                    &nonce,
+                    &key.associated_data,
+                    ciphertext,
+                    &tag,
+                );
+                opened.is_ok()
+            })
+            .ok_or(UnsealError::Inauthentic)?;
         let (issued_at, json) = ciphertext
             .split_first_chunk::<ISSUED_AT_BYTES>()
             .ok_or(UnsealError::BadPayload("no issue time"))?;
