@@ -183,7 +183,7 @@ fn write_python_float(f: f64, out: &mut String) {
 /// use serde_json::json;
 /// use sessionkit::django::json::{from_python_json, to_python_json};
 ///
-/// let data = json!({"name": "Zoë", "tiny": 0.0000001}).as_object().unwrap().clone();
+/// let data = json!({"name": "Zoë", "cart": [7, 12]}).as_object().unwrap().clone();
 /// assert_eq!(from_python_json(to_python_json(&data).as_bytes()), Ok(data));
 /// assert!(from_python_json(b"[1, 2]").is_err()); // a session is an object
 /// assert!(from_python_json(br#"{"x": NaN}"#).unwrap_err().contains("NaN"));
