@@ -2,8 +2,8 @@
 //!
 //! `serve` runs the demo store on the configured engine; `migrate` and `clearsessions` are the
 //! operator's chores, as in Django; `copy-sessions` moves every session to another store;
-//! `decode` and `encode` read and write Django's signed format, to inspect a session cookie or
-//! to make one for a test.
+//! `decode` and `encode` read and write session cookies (Django's signed format, or the
+//! `encrypted_cookies` engine's), to inspect one or to make one for a test.
 //!
 //! Exit codes: 0 on success, 1 when the command failed, 2 for a bad setting or bad usage
 //! (clap uses 2 for usage errors too), so scripts can tell "fix the configuration" apart.
@@ -59,9 +59,11 @@ enum Command {
     Clearsessions(maintenance::ClearArgs),
     /// Copy every live session from one store into another (e.g. Django's table to Redis).
     CopySessions(copy::CopyArgs),
-    /// Verify a signed value (a signed_cookies cookie, or session_data) and print its JSON.
+    /// Verify a signed value (a signed_cookies cookie, or session_data) or decrypt an
+    /// encrypted_cookies cookie, and print its JSON.
     Decode(signed::DecodeArgs),
-    /// Sign a JSON object in Django's format, e.g. to make a session cookie for a test.
+    /// Sign a JSON object in Django's format (or seal it for encrypted_cookies), e.g. to make
+    /// a session cookie for a test.
     Encode(signed::EncodeArgs),
     /// Show what the store holds: live sessions, logged in or not, data sizes, top users.
     Stats(stats::StatsArgs),

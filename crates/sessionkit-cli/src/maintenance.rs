@@ -14,7 +14,7 @@ Examples:
   SESSION_DB_URL=postgres://app@db/app sessionkit migrate
 
 Creates the table named by SESSION_DB_TABLE (default sessionkit_session) and its index if they
-are missing; running it again changes nothing. The signed_cookies engine has nothing to create.";
+are missing; running it again changes nothing. The cookie engines have nothing to create.";
 
 const CLEAR_EXAMPLES: &str = "\
 Examples:
@@ -26,7 +26,7 @@ Examples:
 
 Server-side stores keep expired sessions until they are cleared; each batch is a short
 statement of its own, so the site keeps working during a long clean-up. On a terminal a
-running count is shown. signed_cookies and Redis expire sessions by themselves.";
+running count is shown. Cookie engines and Redis expire sessions by themselves.";
 
 /// Arguments of `sessionkit clearsessions`.
 #[derive(clap::Args)]

@@ -17,8 +17,8 @@ Examples:
   sessionkit stats --json | jq .   # the same, for scripts
 
 Sizes are those of the session data as JSON, as Django stores it before signing. Users are
-those of _auth_user_id; only their ids are shown. signed_cookies keeps sessions in browsers,
-so it has nothing to count.";
+those of _auth_user_id; only their ids are shown. signed_cookies and encrypted_cookies keep
+sessions in browsers, so they have nothing to count.";
 
 /// Arguments of `sessionkit stats`.
 #[derive(clap::Args)]

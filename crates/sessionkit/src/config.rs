@@ -15,6 +15,7 @@ use crate::cache_url::BadMemoryUrl;
 /// use sessionkit::EngineKind;
 ///
 /// assert_eq!("signed_cookies".parse(), Ok(EngineKind::SignedCookies));
+/// assert_eq!("encrypted_cookies".parse(), Ok(EngineKind::EncryptedCookies));
 /// // Django's dotted paths work too, so a Django settings value can be reused as is.
 /// assert_eq!("django.contrib.sessions.backends.cached_db".parse(), Ok(EngineKind::CachedDb));
 /// assert!("memcached".parse::<EngineKind>().is_err());
@@ -24,6 +25,8 @@ use crate::cache_url::BadMemoryUrl;
 pub enum EngineKind {
     /// All data in a signed cookie on the client; nothing stored on the server.
     SignedCookies,
+    /// All data in an encrypted cookie on the client: the user can no longer read it.
+    EncryptedCookies,
     /// A SQL database (SQLite, PostgreSQL or MySQL/MariaDB) chosen by `SESSION_DB_URL`.
     Db,
     /// A cache (Redis, or bounded in-process memory) chosen by `SESSION_CACHE_URL`.
@@ -44,8 +47,9 @@ impl EngineKind {
     ///     assert_eq!(kind.name().parse(), Ok(kind)); // every engine round-trips through its name
     /// }
     /// ```
-    pub const ALL: [EngineKind; 5] = [
+    pub const ALL: [EngineKind; 6] = [
         EngineKind::SignedCookies,
+        EngineKind::EncryptedCookies,
         EngineKind::Db,
         EngineKind::Cache,
         EngineKind::CachedDb,
@@ -63,6 +67,7 @@ impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::SignedCookies => "signed_cookies",
+            EngineKind::EncryptedCookies => "encrypted_cookies",
             EngineKind::Db => "db",
             EngineKind::Cache => "cache",
             EngineKind::CachedDb => "cached_db",
@@ -76,10 +81,14 @@ impl EngineKind {
     /// use sessionkit::EngineKind;
     ///
     /// assert!(!EngineKind::SignedCookies.is_server_side());
+    /// assert!(!EngineKind::EncryptedCookies.is_server_side());
     /// assert!(EngineKind::File.is_server_side());
     /// ```
     pub fn is_server_side(self) -> bool {
-        self != EngineKind::SignedCookies
+        !matches!(
+            self,
+            EngineKind::SignedCookies | EngineKind::EncryptedCookies
+        )
     }
 }
 

@@ -173,6 +173,18 @@ pub fn expiry_date(data: &Data, modification: OffsetDateTime, cookie_age: i64) -
     }
 }
 
+/// When a session kept whole in a cookie issued at `issued_at` expires: its own expiry
+/// (`set_expiry`) can only end it sooner, never later than `cookie_age` after issue (Django's
+/// `signed_cookies` rule), so shortening `SESSION_COOKIE_AGE` ends older cookies too.
+pub(crate) fn cookie_expiry(
+    data: &Data,
+    issued_at: OffsetDateTime,
+    cookie_age: i64,
+) -> OffsetDateTime {
+    let latest = issued_at.saturating_add(Duration::seconds(cookie_age));
+    expiry_date(data, issued_at, cookie_age).min(latest)
+}
+
 /// Django's `get_expire_at_browser_close`.
 ///
 /// ```

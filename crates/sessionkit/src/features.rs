@@ -149,8 +149,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn memory_signed_cookies_and_files_need_no_feature() {
-        for engine in [EngineKind::SignedCookies, EngineKind::File] {
+    fn memory_cookies_and_files_need_no_feature() {
+        for engine in [
+            EngineKind::SignedCookies,
+            EngineKind::EncryptedCookies,
+            EngineKind::File,
+        ] {
             check(engine, "mysql://db/app", "redis://cache").unwrap();
         }
         check(EngineKind::Cache, "mysql://db/app", "memory://").unwrap();

@@ -42,6 +42,7 @@
 //! | engine | data lives | pick it when | mind that |
 //! |---|---|---|---|
 //! | `signed_cookies` | in the cookie, signed | small, non-sensitive data; no server state wanted | the user can read it; ≤ 4 KB; cannot be revoked; concurrent requests cannot be merged |
+//! | `encrypted_cookies` | in the cookie, encrypted | data the user must not read; no server state wanted | ≤ 4 KB, never compressed; cannot be revoked; concurrent requests cannot be merged |
 //! | `db` | SQL table (SQLite, PostgreSQL, MySQL/MariaDB) | anything sensitive or large; "log out" must really end the session | one query per request that uses the session |
 //! | `cache` | Redis, or bounded memory in this process | speed; sessions may be lost with the cache (memory: with the process) | a full memory cache drops the sessions nearest their expiry |
 //! | `cached_db` | SQL table, read through a cache | `db`'s durability at nearly `cache`'s read speed | writes go to both; the cache is fenced so a failed write never serves stale data |
@@ -68,7 +69,7 @@
 //! (the extractors), `csrf` (Django's CSRF protection, `sessionkit::csrf`), `toml`
 //! (`sessionkit.toml`) and `testing` (the conformance suite, for a store's tests). Defaults:
 //! `axum`, `sqlite`, `toml`.
-//! `signed_cookies`, `file` and `memory://` need none. Settings that select a store left out
+//! `signed_cookies`, `encrypted_cookies`, `file` and `memory://` need none. Settings that select a store left out
 //! fail [`Sessions::open`] with a [`ConfigError`] naming the feature to enable.
 //!
 //! ## Layout

@@ -12,14 +12,22 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use sessionkit::django::signing::{COOKIE_SALT, Signer};
 use sessionkit::engine::SessionKey;
-use sessionkit::engine::{DbEngine, Engine, SignedCookieEngine};
+use sessionkit::engine::{DbEngine, EncryptedCookieEngine, Engine, SignedCookieEngine};
 use sessionkit::{EngineKind, Expiry, Session, Sessions, Settings};
 use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     SignedCookies,
+    EncryptedCookies,
     DbSqlite,
+}
+
+impl Kind {
+    /// Whether the session lives in the cookie, with no record on the server.
+    fn in_cookie(self) -> bool {
+        self != Kind::DbSqlite
+    }
 }
 
 /// An app on one engine, in its own temporary directory (removed on drop).
@@ -55,12 +63,14 @@ impl Env {
         let mut settings = Settings::new("middleware-test-secret");
         settings.engine = match kind {
             Kind::SignedCookies => EngineKind::SignedCookies,
+            Kind::EncryptedCookies => EngineKind::EncryptedCookies,
             Kind::DbSqlite => EngineKind::Db,
         };
         settings.db_url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
         configure(&mut settings);
         let (engine, db): (Arc<dyn Engine>, _) = match kind {
             Kind::SignedCookies => (Arc::new(SignedCookieEngine::new(&settings)), None),
+            Kind::EncryptedCookies => (Arc::new(EncryptedCookieEngine::new(&settings)), None),
             Kind::DbSqlite => {
                 let db = DbEngine::connect(&settings).await.unwrap();
                 (Arc::new(db.clone()), Some(db))
@@ -114,6 +124,12 @@ impl Env {
                 let data =
                     sessionkit::engine::Data::try_from(serde_json::json!({"k": "v"})).unwrap();
                 Signer::new(COOKIE_SALT, "another-secret", &[]).sign_object(&data, 1_700_000_000)
+            }
+            Kind::EncryptedCookies => {
+                let data = sessionkit::engine::Data::from_json(r#"{"k": "v"}"#).unwrap();
+                EncryptedCookieEngine::new(&Settings::new("another-secret"))
+                    .seal(&data, time::OffsetDateTime::now_utc())
+                    .unwrap()
             }
         }
     }
@@ -344,7 +360,7 @@ async fn flush_deletes_the_cookie_with_the_same_attributes(kind: Kind) {
         );
     }
     assert!(varies_on_cookie(&response));
-    if kind != Kind::SignedCookies {
+    if !kind.in_cookie() {
         assert!(!env.engine().exists(&set.value).await.unwrap());
     }
 
@@ -365,7 +381,7 @@ async fn cycle_key_sets_a_new_cookie_and_forgets_the_old_record(kind: Kind) {
         serde_json::json!("v"),
         "data survives the new key"
     );
-    if kind != Kind::SignedCookies {
+    if !kind.in_cookie() {
         assert_ne!(new, old);
         assert!(!env.engine().exists(&old).await.unwrap());
     }
@@ -478,7 +494,7 @@ async fn the_last_of_duplicate_session_cookies_wins(kind: Kind) {
 async fn an_oversized_cookie_is_an_error_not_a_dropped_cookie(kind: Kind) {
     let env = Env::new(kind).await;
     let response = env.get("/big", None).await;
-    if kind == Kind::SignedCookies {
+    if kind.in_cookie() {
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(session_cookie(&response).is_none());
     } else {
@@ -520,6 +536,7 @@ macro_rules! engine_suite {
 }
 
 engine_suite!(signed_cookies => super::Kind::SignedCookies);
+engine_suite!(encrypted_cookies => super::Kind::EncryptedCookies);
 engine_suite!(db_sqlite => super::Kind::DbSqlite);
 
 // 40 — only server engines have a store that can fail.
@@ -543,4 +560,37 @@ async fn a_session_deleted_meanwhile_is_not_written_back() {
     assert!(session_cookie(&response).is_none());
     assert!(!env.engine().exists(&cookie).await.unwrap());
     assert!(env.engine().load(&cookie).await.unwrap().is_none());
+}
+
+/// Key rotation on `encrypted_cookies`: a request that only reads a session sealed with a
+/// key now in SECRET_KEY_FALLBACKS gets the session back in a new cookie sealed with
+/// SECRET_KEY; the next read, with that cookie, gets none.
+#[tokio::test]
+async fn a_read_only_request_reseals_an_encrypted_cookie_of_a_fallback_key() {
+    let env = Env::with(Kind::EncryptedCookies, |settings| {
+        settings.secret_key = "the new secret".to_owned();
+        settings.secret_key_fallbacks = vec!["the old secret".to_owned()];
+    })
+    .await;
+    let old = EncryptedCookieEngine::new(&Settings::new("the old secret"));
+    let data = sessionkit::engine::Data::from_json(r#"{"k": "v"}"#).unwrap();
+    let cookie = old.seal(&data, time::OffsetDateTime::now_utc()).unwrap();
+
+    let response = env.get("/read", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let resealed = session_cookie(&response).expect("a re-sealed cookie").value;
+    assert_ne!(resealed, cookie);
+    assert!(
+        old.unseal(&resealed).is_err(),
+        "the old key alone cannot open it"
+    );
+    let current = EncryptedCookieEngine::new(&Settings::new("the new secret"));
+    assert_eq!(current.unseal(&resealed).unwrap().data, data);
+
+    let response = env.get("/read", Some(&resealed)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        session_cookie(&response).is_none(),
+        "nothing more to re-seal"
+    );
 }

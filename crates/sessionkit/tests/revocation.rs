@@ -1,4 +1,5 @@
-//! Revocable cookie sessions (`SESSION_REVOCATION_URL`) on every store the list can live in:
+//! Revocable cookie sessions (`SESSION_REVOCATION_URL`) on both cookie engines and every store
+//! the list can live in:
 //! a cookie copied before logout, or the old cookie of a session whose key was cycled at
 //! login, is no session; without the list both still load (the signed-cookie lesson).
 
@@ -7,9 +8,12 @@ use sessionkit::{EngineKind, Session, Sessions, Settings};
 
 mod common;
 
-async fn sessions(revocation_url: Option<&str>, prefix: &str) -> Sessions {
+/// Both cookie engines.
+const ENGINES: [EngineKind; 2] = [EngineKind::SignedCookies, EngineKind::EncryptedCookies];
+
+async fn sessions(engine: EngineKind, revocation_url: Option<&str>, prefix: &str) -> Sessions {
     Sessions::open(Settings {
-        engine: EngineKind::SignedCookies,
+        engine,
         revocation_url: revocation_url.map(str::to_owned),
         cache_key_prefix: prefix.to_owned(),
         ..Settings::new("revocation-test-secret")
@@ -50,7 +54,13 @@ async fn old_cookie_survives_cycle_key(sessions: &Sessions) -> (bool, bool) {
 }
 
 async fn check(url: &str, prefix: &str) {
-    let with = sessions(Some(url), prefix).await;
+    for engine in ENGINES {
+        check_on(engine, url, prefix).await;
+    }
+}
+
+async fn check_on(engine: EngineKind, url: &str, prefix: &str) {
+    let with = sessions(engine, Some(url), prefix).await;
     assert!(
         !copy_survives_logout(&with).await,
         "{url}: the copy is revoked"
@@ -82,9 +92,15 @@ async fn check(url: &str, prefix: &str) {
 
 #[tokio::test]
 async fn without_the_list_a_copied_signed_cookie_outlives_logout() {
-    let without = sessions(None, "unused").await;
-    assert!(copy_survives_logout(&without).await);
-    assert_eq!(old_cookie_survives_cycle_key(&without).await, (true, true));
+    for engine in ENGINES {
+        let without = sessions(engine, None, "unused").await;
+        assert!(copy_survives_logout(&without).await, "{engine}");
+        assert_eq!(
+            old_cookie_survives_cycle_key(&without).await,
+            (true, true),
+            "{engine}"
+        );
+    }
 }
 
 #[tokio::test]

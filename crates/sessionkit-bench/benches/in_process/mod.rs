@@ -5,8 +5,8 @@
 //! server's requests come from different clients, so that what a layer keeps from the request
 //! before (the last key it hashed, a cache line) helps no more than it would there.
 //!
-//! Stacks: no sessions (the router's own cost), sessionkit with the memory cache and with signed
-//! cookies, tower-sessions with its `MemoryStore`, with a plain and with a signed session-id
+//! Stacks: no sessions (the router's own cost), sessionkit with the memory cache, with signed
+//! and with encrypted cookies, tower-sessions with its `MemoryStore`, with a plain and with a signed session-id
 //! cookie, and the yardsticks of [`floor`]: the least a server-side and a signed-cookie session
 //! layer can do.
 
@@ -83,6 +83,10 @@ pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
         (
             "sessionkit_signed_cookies",
             runtime.block_on(sessionkit_router(EngineKind::SignedCookies)),
+        ),
+        (
+            "sessionkit_encrypted_cookies",
+            runtime.block_on(sessionkit_router(EngineKind::EncryptedCookies)),
         ),
         ("tower_sessions_memory", tower_sessions_router(false)),
         (

@@ -1,6 +1,7 @@
 //! The "under the hood" panel at the bottom of every page: which engine keeps the session, how
 //! big the session cookie is, and what it holds. On `signed_cookies` that is the whole session,
-//! readable by anyone holding the cookie; on server engines it is only an opaque key.
+//! readable by anyone holding the cookie; on `encrypted_cookies` the whole session too, but
+//! unreadable; on server engines it is only an opaque key.
 //!
 //! A cookie is client input: a validly signed one (from anyone who has the secret, or from an
 //! older deployment) may inflate to megabytes. The panel decompresses at most
@@ -62,6 +63,10 @@ fn where_data_lives(settings: &Settings) -> String {
             "the whole session travels in the cookie, signed; nothing is stored on the server"
                 .to_owned()
         }
+        EngineKind::EncryptedCookies => {
+            "the whole session travels in the cookie, encrypted; nothing is stored on the server"
+                .to_owned()
+        }
         EngineKind::Db => format!(
             "sessions are rows of the table <code>{}</code>; the cookie holds only a key",
             escape(&settings.db_table)
@@ -85,6 +90,15 @@ fn contents(shop: &Shop, settings: &Settings, session: &Session, value: &str) ->
         return opaque_key(session, value);
     }
     let size = settings.cookie_name.len() + value.len();
+    if settings.engine == EngineKind::EncryptedCookies {
+        return format!(
+            "<p>The cookie <em>is</em> the session, <strong>encrypted</strong>: your browser \
+holds only ciphertext, which it can neither read nor change. The server alone, with its \
+secret, opens it.</p>
+{}",
+            cookie_budget(size)
+        );
+    }
     let unsigned = match shop
         .cookie_signer
         .unsign_object(value, None, SystemTime::now())
@@ -108,18 +122,27 @@ over {limit} bytes, far more than a browser would keep, so it is not shown here.
         .ok()
         .and_then(|ts| OffsetDateTime::from_unix_timestamp(ts).ok())
         .map_or_else(|| unsigned.timestamp.to_string(), timestamp);
-    let percent = (size * 100 / MAX_COOKIE_BYTES).min(100);
     format!(
         "<p>The cookie <em>is</em> the session. It is signed, so it cannot be changed without the \
 server noticing, but it is <strong>not encrypted</strong>: anyone holding it can read it, \
 as decoded here (signed at {signed_at}):</p>
 <pre id=\"cookie-json\">{json}</pre>
-<p>Browsers keep at most {MAX_COOKIE_BYTES} bytes per cookie: this one uses \
+{budget}",
+        json = escape(&json),
+        budget = cookie_budget(size),
+    )
+}
+
+/// How much of a browser's cookie limit a cookie session of `size` bytes uses, and why logging
+/// out cannot end a copy of it.
+fn cookie_budget(size: usize) -> String {
+    let percent = (size * 100 / MAX_COOKIE_BYTES).min(100);
+    format!(
+        "<p>Browsers keep at most {MAX_COOKIE_BYTES} bytes per cookie: this one uses \
 <strong id=\"cookie-size\">{size} of {MAX_COOKIE_BYTES}</strong> bytes.</p>
 <div class=\"meter\"><span style=\"width: {percent}%\"></span></div>
 <p>Logging out makes this browser forget the cookie, but the server keeps no record to \
-delete: a copy of the cookie stays valid until it expires.</p>",
-        json = escape(&json),
+delete: a copy of the cookie stays valid until it expires.</p>"
     )
 }
 

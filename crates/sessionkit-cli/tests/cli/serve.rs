@@ -488,6 +488,40 @@ fn the_hood_panel_decodes_a_signed_cookie_and_login_notes_the_activity() {
     }
 }
 
+#[test]
+fn on_encrypted_cookies_the_store_works_and_the_hood_panel_shows_nothing_of_the_cookie() {
+    let dir = TempDir::new("hood-encrypted");
+    let server = Server::start(dir.path(), &[("SESSION_ENGINE", "encrypted_cookies")]);
+    let mut browser = Browser::default();
+    assert_redirects(&log_in(&mut browser, &server, "bob", "builder"), "/");
+    let cookie = browser.cookie.clone().expect("an encrypted cookie");
+    assert!(!cookie.contains(':'), "not a signed value: {cookie}");
+    let page = browser.get(&server, "/");
+    assert!(
+        page.body
+            .contains("<code id=\"engine\">encrypted_cookies</code>")
+    );
+    assert!(
+        page.body.contains("<strong>encrypted</strong>"),
+        "{}",
+        page.body
+    );
+    let size = format!("id=\"cookie-size\">{} of 4096</strong>", 9 + cookie.len());
+    assert!(page.body.contains(&size), "{}", page.body);
+    assert!(!page.body.contains("id=\"cookie-json\""), "{}", page.body);
+
+    let secret = std::fs::read_to_string(dir.path().join(SECRET_FILE)).expect("the secret file");
+    let decoded = sessionkit(dir.path())
+        .args(["decode", "--secret", secret.trim(), &cookie])
+        .run();
+    assert_eq!(decoded.code, Some(0), "{}", decoded.stderr);
+    assert!(
+        decoded.stdout.contains("\"_auth_user_name\":\"Bob\""),
+        "{}",
+        decoded.stdout
+    );
+}
+
 /// A `signed_cookies` session cookie holding `json`, signed with the secret the server in
 /// `dir` generated.
 fn signed_cookie(dir: &Path, json: &str) -> String {

@@ -1,6 +1,10 @@
-//! `encode` and `decode`: Django's signed format, its failures, and key rotation.
+//! `encode` and `decode`: Django's signed format, `encrypted_cookies` values, their failures,
+//! and key rotation.
 
+use sessionkit::Settings;
 use sessionkit::engine::Data;
+use sessionkit::engine::EncryptedCookieEngine;
+use time::OffsetDateTime;
 
 use crate::support::{Outcome, Run, TempDir, sessionkit};
 
@@ -175,4 +179,79 @@ fn encode_refuses_json_that_is_not_an_object() {
         );
         assert!(outcome.stderr.contains(reason), "{}", outcome.stderr);
     }
+}
+
+/// An `encrypted_cookies` cookie sealed by the library: `decode` opens it with the secret (or
+/// a fallback) and the cookie name, and names why it refuses one sealed with another secret,
+/// for another cookie name, or changed.
+#[test]
+fn decode_decrypts_an_encrypted_cookie_given_the_secret() {
+    let dir = TempDir::new("encrypted");
+    let data = Data::from_json(r#"{"user_id": 42, "name": "Zoë"}"#).unwrap();
+    let cookie = EncryptedCookieEngine::new(&Settings::new(SECRET))
+        .seal(&data, OffsetDateTime::now_utc())
+        .unwrap();
+    let decoded = decode(&dir, &["--secret", SECRET, &cookie]);
+    assert_eq!(decoded.code, Some(0), "{}", decoded.stderr);
+    assert_eq!(decoded.stdout, "{\"user_id\":42,\"name\":\"Zo\\u00eb\"}\n");
+    let piped = sessionkit(dir.path())
+        .args([
+            "decode",
+            "--secret",
+            SECRET,
+            "--cookie-name",
+            "sessionid",
+            "-",
+        ])
+        .run_with_input(&format!("{cookie}\n"));
+    assert_eq!(piped.stdout, decoded.stdout, "{}", piped.stderr);
+    let rotated = decode(
+        &dir,
+        &["--secret", "new secret", "--fallback", SECRET, &cookie],
+    );
+    assert_eq!(rotated.stdout, decoded.stdout, "{}", rotated.stderr);
+
+    assert_refused(
+        &decode(&dir, &["--secret", "another secret", &cookie]),
+        "SECRET_KEY",
+    );
+    let moved = decode(
+        &dir,
+        &["--secret", SECRET, "--cookie-name", "other", &cookie],
+    );
+    assert_refused(&moved, "another cookie name");
+    let mut tampered = cookie.into_bytes();
+    tampered[60] = if tampered[60] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_refused(
+        &decode(&dir, &["--secret", SECRET, &tampered]),
+        "does not decrypt",
+    );
+}
+
+/// `encode --encrypted` seals what `decode` opens; a value sealed long ago is refused as
+/// expired unless the age check is off.
+#[test]
+fn encode_encrypted_round_trips_and_old_values_expire() {
+    let dir = TempDir::new("encrypted-encode");
+    let value = encode(&dir, SECRET, r#"{"cart":[7]}"#, &["--encrypted"]);
+    assert!(!value.contains(':') && !value.contains("cart"), "{value}");
+    let decoded = decode(&dir, &["--secret", SECRET, &value]);
+    assert_eq!(
+        (decoded.code, decoded.stdout.as_str()),
+        (Some(0), "{\"cart\":[7]}\n")
+    );
+
+    let old = encode(
+        &dir,
+        SECRET,
+        r#"{"n":1}"#,
+        &["--encrypted", "--timestamp", "1700000000"],
+    );
+    assert_refused(&decode(&dir, &["--secret", SECRET, &old]), "expired");
+    let accepted = decode(&dir, &["--secret", SECRET, "--no-max-age", &old]);
+    assert_eq!(
+        (accepted.code, accepted.stdout.as_str()),
+        (Some(0), "{\"n\":1}\n")
+    );
 }

@@ -20,6 +20,7 @@ mod cache_health;
 pub mod cached_db;
 #[cfg(feature = "_sql")]
 pub mod db;
+pub mod encrypted_cookies;
 pub mod file;
 mod open;
 mod revocation;
@@ -37,6 +38,7 @@ pub use cache::{Cache, MemoryStore};
 pub use cached_db::CachedDbStore;
 #[cfg(feature = "_sql")]
 pub use db::{DbEngine, SqlStore};
+pub use encrypted_cookies::EncryptedCookieEngine;
 pub use file::FileStore;
 pub use open::{OpenError, open};
 pub use revocation::{RevocationList, SESSION_ID_KEY};
@@ -210,13 +212,35 @@ impl EngineError {
 /// ```
 #[async_trait]
 pub trait Engine: Send + Sync + 'static {
-    /// A short name for logs and errors: "signed_cookies", "db", "cache", "cached_db",
-    /// "file", or a custom store's own.
+    /// A short name for logs and errors: "signed_cookies", "encrypted_cookies", "db", "cache",
+    /// "cached_db", "file", or a custom store's own.
     fn name(&self) -> &'static str;
 
-    /// Whether the cookie carries the session data itself (`signed_cookies`) rather than a
+    /// Whether the cookie carries the session data itself (`signed_cookies`,
+    /// `encrypted_cookies`) rather than a
     /// key into a store: such a session has no key and cannot be listed, locked or revoked.
     fn keeps_data_in_cookie(&self) -> bool {
+        false
+    }
+
+    /// Whether a session just loaded from `cookie_value` should be saved again at the end of
+    /// the request even if it is unchanged, judged without I/O. `encrypted_cookies` says so
+    /// for a value sealed with a key now only in `SECRET_KEY_FALLBACKS`: sealing it again with
+    /// `SECRET_KEY` moves active users off the old key, which can then be dropped. `false` by
+    /// default.
+    ///
+    /// ```
+    /// use sessionkit::engine::{Engine, SessionKey};
+    /// use sessionkit::{EngineKind, Settings};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let settings = Settings { engine: EngineKind::Cache, ..Settings::new("secret") };
+    /// let engine = sessionkit::engine::open(&settings).await?;
+    /// assert!(!engine.needs_reissue(SessionKey::generate().as_str())); // a key stays a key
+    /// # Ok(()) }
+    /// ```
+    fn needs_reissue(&self, _cookie_value: &str) -> bool {
         false
     }
 

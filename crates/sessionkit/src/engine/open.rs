@@ -1,7 +1,8 @@
 //! Opening the engine that settings select: the one place that maps settings to engines.
 //!
-//! Each engine takes a small config of its own ([`SignedCookieConfig`], [`DbConfig`],
-//! [`DbTableConfig`], [`CacheConfig`], [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
+//! Each engine takes a small config of its own ([`SignedCookieConfig`],
+//! [`EncryptedCookieConfig`], [`DbConfig`], [`DbTableConfig`], [`CacheConfig`],
+//! [`CachedDbTimeouts`]) and never reads [`Settings`]; the `From<&Settings>`
 //! conversions below are the only code that reads settings for an engine. So config flows
 //! one way — settings, engine config, engine — and an engine can be built in code from its
 //! config alone.
@@ -15,11 +16,13 @@ use super::cache::{CacheConfig, open_cache};
 use super::cached_db::CachedDbTimeouts;
 #[cfg(feature = "_sql")]
 use super::db::{DbConfig, DbTableConfig};
+use super::encrypted_cookies::EncryptedCookieConfig;
 use super::signed_cookies::SignedCookieConfig;
 #[cfg(feature = "_sql")]
 use super::{CachedDbStore, DbEngine, SqlStore};
 use super::{
-    Engine, EngineError, FileStore, MemoryStore, RevocationList, ServerEngine, SignedCookieEngine,
+    EncryptedCookieEngine, Engine, EngineError, FileStore, MemoryStore, RevocationList,
+    ServerEngine, SignedCookieEngine,
 };
 use crate::cache_url::memory_capacity;
 use crate::config::{Secrets, StoreScheme, redact_password};
@@ -44,6 +47,15 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     Ok(match settings.engine {
         EngineKind::SignedCookies => {
             let engine = SignedCookieEngine::new(settings);
+            match &settings.revocation_url {
+                Some(url) => {
+                    Arc::new(engine.with_revocations(open_revocations(settings, url).await?))
+                }
+                None => Arc::new(engine),
+            }
+        }
+        EngineKind::EncryptedCookies => {
+            let engine = EncryptedCookieEngine::new(settings);
             match &settings.revocation_url {
                 Some(url) => {
                     Arc::new(engine.with_revocations(open_revocations(settings, url).await?))
@@ -127,6 +139,17 @@ impl From<&Settings> for SignedCookieConfig {
     fn from(settings: &Settings) -> Self {
         SignedCookieConfig {
             secrets: secrets(settings),
+            cookie_age: settings.cookie_age,
+        }
+    }
+}
+
+/// `SECRET_KEY`, `SECRET_KEY_FALLBACKS`, `SESSION_COOKIE_NAME` and `SESSION_COOKIE_AGE`.
+impl From<&Settings> for EncryptedCookieConfig {
+    fn from(settings: &Settings) -> Self {
+        EncryptedCookieConfig {
+            secrets: secrets(settings),
+            cookie_name: settings.cookie_name.clone(),
             cookie_age: settings.cookie_age,
         }
     }

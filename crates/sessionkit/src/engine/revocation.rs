@@ -17,7 +17,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::store::{Addressing, RecordStore, RecordWrite};
-use super::{Data, EngineError, JsonText};
+use super::{Data, EngineError, JsonText, SaveRequest};
 use crate::key::SessionKey;
 
 /// The session data key holding a cookie session's id, which the revocation list records.
@@ -133,6 +133,52 @@ impl RevocationList {
                     self.timeout
                 ),
             ))),
+        }
+    }
+}
+
+/// What a cookie engine does with its revocation list, if it has one: refuse a listed
+/// session when loading, give each session an id when saving, list it when it ends. Both cookie
+/// engines hold one, so the three steps are written once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CookieRevocations(Option<RevocationList>);
+
+impl CookieRevocations {
+    pub(crate) fn on(list: RevocationList) -> Self {
+        CookieRevocations(Some(list))
+    }
+
+    /// Whether the session holding `data`, read from a valid cookie, was logged out.
+    pub(crate) async fn refuses(&self, data: &Data) -> Result<bool, EngineError> {
+        let Some(list) = &self.0 else {
+            return Ok(false);
+        };
+        let revoked = list.is_revoked(data).await?;
+        if revoked {
+            tracing::info!("ignoring the cookie of a session that was logged out");
+        }
+        Ok(revoked)
+    }
+
+    /// The data to put in the cookie of `request`: with the session's id when the list is on.
+    /// A new session, or a new key after `cycle_key` (whose old cookie is revoked), gets a new
+    /// id; the same session saved again keeps its own.
+    pub(crate) fn to_save<'d>(&self, request: &SaveRequest<'d>) -> Cow<'d, Data> {
+        match &self.0 {
+            Some(_) => RevocationList::with_id(request.data, request.previous.is_some()),
+            None => Cow::Borrowed(&**request.data),
+        }
+    }
+
+    /// Lists the session of a deleted cookie (`verified`: its data and expiry, if the cookie
+    /// was a valid one) until it expires.
+    pub(crate) async fn end(
+        &self,
+        verified: impl FnOnce() -> Option<(Data, OffsetDateTime)>,
+    ) -> Result<(), EngineError> {
+        match (&self.0, verified()) {
+            (Some(list), Some((data, expires))) => list.revoke(&data, expires).await,
+            _ => Ok(()),
         }
     }
 }

@@ -6,18 +6,17 @@
 //! cannot be revoked before it expires (logout only stops *this* browser from sending it).
 //! Concurrent requests cannot be merged either: the browser keeps whichever cookie came last.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::revocation::RevocationList;
+use super::revocation::{CookieRevocations, RevocationList};
 use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::config::Secrets;
 use crate::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
-use crate::expiry::expiry_date;
+use crate::expiry::cookie_expiry;
 use crate::key::MIN_KEY_LENGTH;
 use crate::set_cookie::MAX_COOKIE_BYTES;
 
@@ -79,7 +78,7 @@ pub struct SignedCookieEngine {
     signer: Signer,
     cookie_age: i64,
     /// The logged-out sessions (`SESSION_REVOCATION_URL`), if the list is on.
-    revocations: Option<RevocationList>,
+    revocations: CookieRevocations,
 }
 
 impl SignedCookieEngine {
@@ -113,7 +112,7 @@ impl SignedCookieEngine {
             signer: Signer::new(COOKIE_SALT, &config.secrets.key, &config.secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
             cookie_age: config.cookie_age,
-            revocations: None,
+            revocations: CookieRevocations::default(),
         }
     }
 
@@ -121,7 +120,7 @@ impl SignedCookieEngine {
     /// carries an id, and `flush` or `cycle_key` lists it in `revocations` (see
     /// [`RevocationList`]).
     pub fn with_revocations(mut self, revocations: RevocationList) -> Self {
-        self.revocations = Some(revocations);
+        self.revocations = CookieRevocations::on(revocations);
         self
     }
 
@@ -142,10 +141,7 @@ impl SignedCookieEngine {
             tracing::warn!("ignoring a session cookie with an impossible timestamp");
             return None;
         };
-        // As in Django, a cookie never outlives SESSION_COOKIE_AGE from its signing; a custom
-        // expiry inside the payload can only end it sooner.
-        let latest = signed_at.saturating_add(time::Duration::seconds(self.cookie_age));
-        let expires = expiry_date(&unsigned.data, signed_at, self.cookie_age).min(latest);
+        let expires = cookie_expiry(&unsigned.data, signed_at, self.cookie_age);
         if OffsetDateTime::from(now) > expires {
             tracing::warn!(%expires, "ignoring expired session cookie");
             return None;
@@ -173,10 +169,7 @@ impl Engine for SignedCookieEngine {
         let Some((data, _)) = self.verified(cookie_value) else {
             return Ok(None);
         };
-        if let Some(revocations) = &self.revocations
-            && revocations.is_revoked(&data).await?
-        {
-            tracing::info!("ignoring the cookie of a session that was logged out");
+        if self.revocations.refuses(&data).await? {
             return Ok(None);
         }
         Ok(Some(Loaded {
@@ -187,12 +180,7 @@ impl Engine for SignedCookieEngine {
 
     async fn save(&self, request: SaveRequest<'_>) -> Result<Saved, EngineError> {
         let timestamp = u64::try_from(request.now.unix_timestamp()).unwrap_or_default();
-        let data = match &self.revocations {
-            // A new session, or a new key after `cycle_key` (whose old cookie is revoked): a
-            // new id; the same session saved again keeps its own.
-            Some(_) => RevocationList::with_id(request.data, request.previous.is_some()),
-            None => Cow::Borrowed(&**request.data),
-        };
+        let data = self.revocations.to_save(&request);
         Ok(Saved {
             cookie_value: self.signer.sign_object(&data, timestamp),
             version: 0,
@@ -203,13 +191,7 @@ impl Engine for SignedCookieEngine {
     /// browser out, and a copied cookie stays valid until it expires, unless the revocation
     /// list is on: then the session's id is listed until then.
     async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
-        let Some(revocations) = &self.revocations else {
-            return Ok(());
-        };
-        match self.verified(cookie_value) {
-            Some((data, expires)) => revocations.revoke(&data, expires).await,
-            None => Ok(()),
-        }
+        self.revocations.end(|| self.verified(cookie_value)).await
     }
 
     /// Whether `cookie_value` is a validly signed, unexpired session.

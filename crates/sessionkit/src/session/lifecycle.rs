@@ -186,11 +186,16 @@ impl Shared {
             !self.timed_out(&mut state, engine, &value, &loaded.data, now)
         });
         if let Some(loaded) = primary {
+            let reissue = self.engine().needs_reissue(&value);
             state.origin = Some(Origin {
                 cookie_value: value,
                 version: loaded.version,
             });
             state.data = loaded.data;
+            if reissue {
+                // Saved at the end of this request like a changed session (a new cookie).
+                state.rewrite_everything();
+            }
         } else if let Some((engine, loaded)) = fallback {
             // Served now, written to the primary engine at the end of this request.
             state.data = loaded.data;

@@ -100,7 +100,7 @@ pub struct Settings {
     pub header_name: Option<String>,
     /// `SESSION_SAVE_EVERY_REQUEST`, default false.
     pub save_every_request: bool,
-    /// `SESSION_REVOCATION_URL`, default none: where `signed_cookies` keeps the list of
+    /// `SESSION_REVOCATION_URL`, default none: where the cookie engines keep the list of
     /// logged-out sessions, whose copied cookies it then refuses (`memory://`, `redis://…` or a
     /// database URL). Cookie engines only: server engines delete a logged-out session.
     pub revocation_url: Option<String>,

@@ -80,7 +80,7 @@ fn bad_values_name_the_setting_and_the_choices() {
         (
             &[("SESSION_ENGINE", "mongo")],
             "SESSION_ENGINE",
-            "signed_cookies, db, cache, cached_db, file",
+            "signed_cookies, encrypted_cookies, db, cache, cached_db, file",
         ),
         (
             &[
@@ -165,6 +165,14 @@ fn bad_values_name_the_setting_and_the_choices() {
             ],
             "SESSION_LOCKING",
             "server-side",
+        ),
+        (
+            &[
+                ("SESSION_ENGINE", "encrypted_cookies"),
+                ("SESSION_LOCKING", "true"),
+            ],
+            "SESSION_LOCKING",
+            "encrypted_cookies keeps sessions in browsers",
         ),
         (
             &[("SESSION_ENGINE_FALLBACKS", "signed_cookies, cookies")],

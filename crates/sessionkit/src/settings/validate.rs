@@ -303,8 +303,11 @@ impl Settings {
         if self.locking && !self.engine.is_server_side() {
             return Err(ConfigError::new(
                 "SESSION_LOCKING",
-                "needs a server-side SESSION_ENGINE: signed_cookies keeps sessions in browsers, \
-                 where nothing can lock them",
+                format!(
+                    "needs a server-side SESSION_ENGINE: {} keeps sessions in browsers, where \
+                     nothing can lock them",
+                    self.engine
+                ),
             ));
         }
         Ok(())

@@ -11,8 +11,16 @@ use crate::engine::{Data, JsonText};
 
 /// Item 23: Round trip through save and the next request: ints (beyond 2^63 and 64 bits too),
 /// floats (beyond what a float holds too: Python would write those as `Infinity`), BMP and astral unicode, escapes, nested arrays and objects, a 3 KB compressible
-/// string, in insertion order.
+/// string (800 bytes where the cookie holds the data uncompressed: `encrypted_cookies`, as
+/// compressing before encrypting leaks through length), in insertion order.
 pub async fn every_kind_of_json_value_survives_a_round_trip(h: &Harness) {
+    // signed_cookies compresses as Django does; the other cookie engines hold the JSON as is.
+    let compressed_cookie = h.engine().name() == "signed_cookies";
+    let repeats = if h.server_side() || compressed_cookie {
+        400
+    } else {
+        100
+    };
     let value = |value: Value| JsonText::new(&value).expect("JSON a session holds");
     let text = |text: &str| JsonText::parse_json(text).expect("JSON a session holds");
     let entries = [
@@ -47,7 +55,7 @@ pub async fn every_kind_of_json_value_survives_a_round_trip(h: &Harness) {
                 r#"{"list": [1, [2, [3, {"deep": "yes"}]], {}, []], "map": {"z": 1, "a": {"b": [0.25]}}}"#,
             ),
         ),
-        ("compressible", value(json!("session ".repeat(400)))),
+        ("compressible", value(json!("session ".repeat(repeats)))),
         ("clé_🔑", value(json!("non-ASCII key"))),
     ];
     let session = h.fresh().await;
@@ -58,7 +66,7 @@ pub async fn every_kind_of_json_value_survives_a_round_trip(h: &Harness) {
     session.insert("u128", u128::MAX).unwrap();
     session.insert("i128", i128::MIN).unwrap();
     let cookie = h.save(&session).await;
-    if !h.server_side() {
+    if compressed_cookie {
         assert!(cookie.starts_with('.'), "compressible data is compressed");
     }
 

@@ -1,7 +1,7 @@
 //! The built-in engines under test: the library's [`Harness`], each engine in a store of its
 //! own, plus what the engine-specific behaviours look at (the db engine's table).
 //!
-//! Each test gets a fresh harness: signed cookies need nothing; SQLite gets a new file in a new
+//! Each test gets a fresh harness: cookie engines need nothing; SQLite gets a new file in a new
 //! temporary directory; PostgreSQL and MariaDB get a new table (`SESSION_DB_TABLE`) in the
 //! `test` database, so tests run in parallel without seeing each other. A server that is down
 //! fails the test: the suite never skips an engine. The `*_own_pool` engines run the db engine
@@ -122,6 +122,17 @@ impl EngineHarness {
         EngineHarness::opened(
             Settings {
                 engine: EngineKind::SignedCookies,
+                ..Settings::new(SECRET)
+            },
+            Leftovers::default(),
+        )
+        .await
+    }
+
+    pub async fn encrypted_cookies() -> EngineHarness {
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::EncryptedCookies,
                 ..Settings::new(SECRET)
             },
             Leftovers::default(),

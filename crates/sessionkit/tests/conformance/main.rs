@@ -9,7 +9,9 @@
 //!
 //! - [`expiry`] — signed cookies judged by today's cookie age, Redis TTLs (21, 43);
 //! - [`bad_input`] — tampered and foreign signed values, key rotation, corrupted rows (24–26);
-//! - [`engine_specifics`] — F, db schema (42) and signed cookies without a store (46).
+//! - [`encrypted`] — the same for `encrypted_cookies`: sealed values tampered with, moved to
+//!   another cookie name or sealed with another secret, key rotation re-sealing (24–26);
+//! - [`engine_specifics`] — F, db schema (42) and cookie engines without a store (46).
 //!
 //! Item 27 (constant-time HMAC comparison) is not a runtime behaviour a test can measure: the
 //! signer compares with `subtle::ConstantTimeEq` (`src/signing.rs`).
@@ -18,8 +20,9 @@
 //! engine's table); the lists below say which engines run it: the library's `every_engine`,
 //! `server_engines` (the data lives in a store), `versioned_engines` (records have versions
 //! and a user index) and `sweeping_engines` (expired records wait for `clear_expired`), and
-//! this suite's `cookie_engines` (the data lives in the cookie), `signing_engines`,
-//! `redis_engines`, `db_engines` and `django_tables`. Engines: `signed_cookies`; `db` on
+//! this suite's `cookie_engines` (the data lives in the cookie), `signed_cookie_engines`,
+//! `encrypted_cookie_engines`, `signing_engines`, `redis_engines`, `db_engines` and
+//! `django_tables`. Engines: `signed_cookies`; `encrypted_cookies`; `db` on
 //! SQLite, PostgreSQL (`postgres://postgres@127.0.0.1:5432/test`) and MariaDB
 //! (`mysql://root@127.0.0.1:3306/test`); `cache` on memory and Redis
 //! (`redis://127.0.0.1:6379`); `file`; `cached_db` as Redis over PostgreSQL and memory over
@@ -31,6 +34,7 @@
 mod bad_input;
 #[path = "../common/mod.rs"]
 mod common;
+mod encrypted;
 mod engine_specifics;
 mod expiry;
 mod harness;
@@ -85,19 +89,11 @@ macro_rules! django_tables {
 }
 
 /// Engines whose data lives in the cookie: no store to list a user's sessions from (the
-/// library's check of that refusal), and a signed value to tamper with.
+/// library's check of that refusal), and the cookie's own issue time judged by today's age.
 macro_rules! cookie_engines {
     ($ctor:path) => {
         instantiate!($ctor;
             expiry::a_cookie_older_than_the_current_cookie_age_is_not_loaded,
-            bad_input::tampered_payload_timestamp_or_signature_gives_a_fresh_session,
-            bad_input::garbage_around_a_valid_cookie_gives_a_fresh_session,
-            bad_input::swapped_payloads_give_a_fresh_session,
-            bad_input::a_cookie_signed_with_another_secret_gives_a_fresh_session,
-            bad_input::a_value_signed_with_the_db_salt_is_not_a_session_cookie,
-            bad_input::validly_signed_payloads_that_are_not_a_json_object_give_a_fresh_session,
-            bad_input::validly_signed_absurd_timestamps_and_expiries_do_not_panic,
-            bad_input::a_cookie_signed_with_a_fallback_secret_is_resigned_with_the_current_one_only,
             engine_specifics::exists_delete_cycle_key_and_flush_work_without_a_store,
         );
         sessionkit::__sessionkit_behaviours!(@tests [sessionkit::testing] $ctor();
@@ -106,8 +102,39 @@ macro_rules! cookie_engines {
     };
 }
 
-/// Engines that sign what they store (the cookie, or Django-format `session_data`): only
-/// there does key rotation mean anything.
+/// `signed_cookies`: a signed value in Django's format to tamper with.
+macro_rules! signed_cookie_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            bad_input::tampered_payload_timestamp_or_signature_gives_a_fresh_session,
+            bad_input::garbage_around_a_valid_cookie_gives_a_fresh_session,
+            bad_input::swapped_payloads_give_a_fresh_session,
+            bad_input::a_cookie_signed_with_another_secret_gives_a_fresh_session,
+            bad_input::a_value_signed_with_the_db_salt_is_not_a_session_cookie,
+            bad_input::validly_signed_payloads_that_are_not_a_json_object_give_a_fresh_session,
+            bad_input::validly_signed_absurd_timestamps_and_expiries_do_not_panic,
+            bad_input::a_cookie_signed_with_a_fallback_secret_is_resigned_with_the_current_one_only,
+        );
+    };
+}
+
+/// `encrypted_cookies`: a sealed value to tamper with, move and rotate.
+macro_rules! encrypted_cookie_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            encrypted::the_cookie_shows_nothing_of_the_session,
+            encrypted::any_byte_changed_cut_or_added_gives_a_fresh_session,
+            encrypted::garbage_around_a_valid_cookie_gives_a_fresh_session,
+            encrypted::a_cookie_moved_to_another_cookie_name_gives_a_fresh_session,
+            encrypted::a_cookie_of_another_secret_or_version_gives_a_fresh_session,
+            encrypted::a_signed_cookie_is_not_an_encrypted_one,
+            encrypted::a_cookie_sealed_with_a_fallback_secret_is_resealed_when_read,
+        );
+    };
+}
+
+/// Engines that sign or encrypt what they store with `SECRET_KEY` (the cookie, or
+/// Django-format `session_data`): only there does key rotation mean anything.
 macro_rules! signing_engines {
     ($ctor:path) => {
         instantiate!($ctor;
@@ -138,7 +165,9 @@ macro_rules! conformance {
 
 conformance! {
     signed_cookies = crate::harness::EngineHarness::signed_cookies
-        => [every_engine, cookie_engines, signing_engines];
+        => [every_engine, cookie_engines, signed_cookie_engines, signing_engines];
+    encrypted_cookies = crate::harness::EngineHarness::encrypted_cookies
+        => [every_engine, cookie_engines, encrypted_cookie_engines, signing_engines];
     db_sqlite = crate::harness::EngineHarness::db_sqlite
         => [
             every_engine, server_engines, versioned_engines, sweeping_engines,

@@ -149,6 +149,31 @@ fn write_python_float(f: f64, out: &mut String) {
     }
 }
 
+/// Reads session data written by [`to_python_json`] (or by Python): the inverse every engine
+/// that keeps whole sessions as JSON text shares. `Err` says why the bytes are no session,
+/// naming Python's `NaN`/`Infinity` rather than "not JSON" when those are the cause.
+///
+/// ```
+/// use sessionkit::django::json::{from_python_json, to_python_json};
+/// use sessionkit::engine::Data;
+///
+/// let data = Data::from_json(r#"{"name": "Zoë", "cart": [7, 12]}"#)?;
+/// assert_eq!(from_python_json(to_python_json(&data).as_bytes()), Ok(data));
+/// assert!(from_python_json(b"[1, 2]").is_err()); // a session is an object
+/// assert!(from_python_json(br#"{"x": NaN}"#).unwrap_err().contains("NaN"));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+pub fn from_python_json(json: &[u8]) -> Result<Data, &'static str> {
+    let text = std::str::from_utf8(json).map_err(|_| "not UTF-8 text")?;
+    Data::from_json(text).map_err(|_| {
+        if holds_python_constants(json) {
+            "holds NaN or Infinity, Python's JSON extension, which sessionkit does not read"
+        } else {
+            "not a JSON object"
+        }
+    })
+}
+
 /// How deeply a session value may nest: serde_json reads at most 128 levels, and the session
 /// object holding the value is one of them. Deeper values are refused when stored and when
 /// read, so reading never exhausts the stack.

@@ -16,7 +16,7 @@ use base64_simd::{AsOut, URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::django::json::{Data, holds_python_constants};
+use crate::django::json::{Data, from_python_json};
 
 mod base62;
 mod zlib;
@@ -345,20 +345,8 @@ impl Signer {
         max_age: Option<Duration>,
         now: SystemTime,
     ) -> Result<Unsigned, SignatureError> {
-        let Unsigned {
-            data: payload,
-            timestamp,
-        } = self.unsign_payload(value, max_age, now)?;
-        let data = std::str::from_utf8(&payload)
-            .ok()
-            .and_then(|text| Data::from_json(text).ok());
-        let data = data.ok_or_else(|| {
-            SignatureError::BadPayload(if holds_python_constants(&payload) {
-                "holds NaN or Infinity, Python's JSON extension, which sessionkit does not read"
-            } else {
-                "not a JSON object"
-            })
-        })?;
+        let Unsigned { data, timestamp } = self.unsign_payload(value, max_age, now)?;
+        let data = from_python_json(&data).map_err(SignatureError::BadPayload)?;
         Ok(Unsigned { data, timestamp })
     }
 
