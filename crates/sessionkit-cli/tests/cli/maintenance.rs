@@ -22,7 +22,7 @@ fn a_bad_setting_is_one_line_naming_it_and_exit_code_2() {
             lines[0]
         );
         assert!(
-            lines[0].contains("signed_cookies, db"),
+            lines[0].contains("signed_cookies, encrypted_cookies, db"),
             "the allowed values are listed: {}",
             lines[0]
         );
