@@ -18,6 +18,8 @@
 //!   (`Signer` without `compressing_from`) and the bare format written out here (JSON,
 //!   base64, base62 time, HMAC; verify in constant time, decode, parse).
 //! - `key`: `SessionKey::generate`.
+//! - `revocation`: loading a signed cookie without and with the revocation list (in process,
+//!   10,000 sessions listed): the lookup's cost.
 //! - `middleware`: one request through each stack of `in_process` (an axum router with a
 //!   session layer, called with `tower::ServiceExt::oneshot`, no sockets), on the handlers
 //!   `read` and `read_write`. `benches/allocations.rs` counts the same requests' allocations.
@@ -27,6 +29,7 @@
 mod in_process;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64_simd::URL_SAFE_NO_PAD;
@@ -35,7 +38,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use in_process::SECRET;
 use serde_json::json;
 use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
-use sessionkit::engine::{Data, JsonText, SessionKey};
+use sessionkit::engine::{
+    ChangeSet, Data, Engine, JsonText, MemoryStore, RevocationList, SaveRequest, SessionKey,
+    SignedCookieEngine,
+};
 use sha2::{Digest, Sha256};
 
 /// A fixed signing time, so every run signs the same bytes.
@@ -276,9 +282,52 @@ fn middleware(c: &mut Criterion) {
     group.finish();
 }
 
+/// What the revocation list (`SESSION_REVOCATION_URL`) adds to loading a signed cookie: the
+/// lookup in an in-process list already holding 10,000 logged-out sessions.
+fn revocation(c: &mut Criterion) {
+    let runtime = in_process::runtime();
+    let settings = sessionkit::Settings::new(SECRET);
+    let plain = SignedCookieEngine::new(&settings);
+    let list = RevocationList::new(MemoryStore::new(100_000), Duration::from_secs(5));
+    let listed = SignedCookieEngine::new(&settings).with_revocations(list);
+    let data = Arc::new(session_of(200));
+    let changes = ChangeSet::default();
+    let save = |engine: &SignedCookieEngine| {
+        let request = SaveRequest {
+            previous: None,
+            data: &data,
+            changes: &changes,
+            now: time::OffsetDateTime::now_utc(),
+            cookie_age: 3600,
+        };
+        runtime.block_on(engine.save(request)).unwrap().cookie_value
+    };
+    for _ in 0..10_000 {
+        let cookie = save(&listed);
+        runtime.block_on(listed.delete(&cookie)).unwrap();
+    }
+    let (plain_cookie, listed_cookie) = (save(&plain), save(&listed));
+    let mut group = c.benchmark_group("revocation");
+    group.bench_function("load_200B/no_list", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(plain.load(black_box(&plain_cookie)))
+                .unwrap()
+        })
+    });
+    group.bench_function("load_200B/memory_list_of_10000", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(listed.load(black_box(&listed_cookie)))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = micro;
     config = Criterion::default().warm_up_time(Duration::from_secs(1));
-    targets = signing, json_codec, zlib, floor, key_generation, middleware
+    targets = signing, json_codec, zlib, floor, key_generation, middleware, revocation
 }
 criterion_main!(micro);
