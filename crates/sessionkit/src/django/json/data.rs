@@ -188,7 +188,7 @@ impl Data {
     pub fn from_json(text: &str) -> Result<Self, JsonError> {
         let mut data = Data::new();
         read::members(text, |key, value| {
-            data.0.insert(key, JsonText(value.into()));
+            data.0.insert(key, JsonText(value.into())).is_none()
         })?;
         Ok(data)
     }

@@ -7,6 +7,7 @@
 //! how its own numbers, untagged enums and flattened structs deserialize). This reader lets
 //! sessionkit keep a session's values as JSON text instead and leave serde_json's features alone.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::{MAX_VALUE_DEPTH, write_number, write_python_string};
@@ -39,32 +40,36 @@ pub(super) fn normalize(text: &str) -> Result<String, JsonError> {
 }
 
 /// Reads `text` as a JSON object and hands each member to `member` as its key and its value
-/// written in Python's form, in order. A key that appears twice is an error: readers disagree
-/// on which of the two counts (Python keeps the last, others the first), and a session must
-/// mean the same to every reader.
-pub(super) fn members(text: &str, mut member: impl FnMut(String, String)) -> Result<(), JsonError> {
+/// written in Python's form, in order; `member` answers whether the key is new. A key that
+/// appears twice is an error: readers disagree on which of the two counts (Python keeps the
+/// last, others the first), and a session must mean the same to every reader.
+pub(super) fn members(
+    text: &str,
+    mut member: impl FnMut(String, &str) -> bool,
+) -> Result<(), JsonError> {
     let mut reader = Reader::new(text);
     reader.skip_whitespace();
     reader.expect(b'{', "not a JSON object")?;
-    let mut keys = Vec::new();
     reader.skip_whitespace();
     if !reader.eat(b'}') {
         loop {
-            let key = reader.key()?;
+            let key = reader.key()?.into_owned();
             reader.value(0)?;
-            keys.push(key.clone());
-            member(key, std::mem::take(&mut reader.out));
+            if !member(key, &reader.out) {
+                return Err(reader.error("an object repeats a key"));
+            }
+            // One buffer for every value: each is copied out at its exact size.
+            reader.out.clear();
             if !reader.next_member(b'}')? {
                 break;
             }
         }
     }
-    reader.end()?;
-    refuse_repeated(&mut keys, &reader)
+    reader.end()
 }
 
 /// An error if two of `keys` are the same.
-fn refuse_repeated(keys: &mut [String], reader: &Reader<'_>) -> Result<(), JsonError> {
+fn refuse_repeated(keys: &mut [Cow<'_, str>], reader: &Reader<'_>) -> Result<(), JsonError> {
     keys.sort_unstable();
     match keys.windows(2).any(|pair| pair.first() == pair.last()) {
         true => Err(reader.error("an object repeats a key")),
@@ -140,7 +145,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An object key and its colon; the value follows.
-    fn key(&mut self) -> Result<String, JsonError> {
+    fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
         if self.peek() != Some(b'"') {
             return Err(self.error("an object key must be a string"));
         }
@@ -157,8 +162,15 @@ impl<'a> Reader<'a> {
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
             Some(b'"') => {
-                let text = self.string()?;
-                write_python_string(&text, &mut self.out);
+                match self.string()? {
+                    // Printable ASCII without escapes is written as it was read.
+                    Cow::Borrowed(plain) if plain.bytes().all(|b| matches!(b, b' '..=b'~')) => {
+                        self.out.push('"');
+                        self.out.push_str(plain);
+                        self.out.push('"');
+                    }
+                    text => write_python_string(&text, &mut self.out),
+                }
                 Ok(())
             }
             Some(b't') => self.literal("true"),
@@ -273,10 +285,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A string (at its opening quote), with its escapes decoded.
-    fn string(&mut self) -> Result<String, JsonError> {
+    /// A string (at its opening quote), with its escapes decoded; borrowed from the text when
+    /// it has none.
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.at += 1;
-        let mut decoded = String::new();
+        let start = self.at;
+        // Filled only from the first escape on.
+        let mut decoded: Option<String> = None;
         loop {
             let rest = self.text.get(self.at..).unwrap_or_default();
             // Everything up to a quote, a backslash or a control character is copied as it is.
@@ -287,14 +302,23 @@ impl<'a> Reader<'a> {
                     at: self.text.len(),
                     what: "a string is not closed",
                 })?;
-            decoded.push_str(rest.get(..plain).unwrap_or_default());
+            if let Some(decoded) = &mut decoded {
+                decoded.push_str(rest.get(..plain).unwrap_or_default());
+            }
             self.at += plain;
             match self.peek() {
                 Some(b'"') => {
+                    let end = self.at;
                     self.at += 1;
-                    return Ok(decoded);
+                    return Ok(match decoded {
+                        Some(decoded) => Cow::Owned(decoded),
+                        None => Cow::Borrowed(self.text.get(start..end).unwrap_or_default()),
+                    });
                 }
                 Some(b'\\') => {
+                    let decoded = decoded.get_or_insert_with(|| {
+                        self.text.get(start..self.at).unwrap_or_default().to_owned()
+                    });
                     self.at += 1;
                     decoded.push(self.escape()?);
                 }
@@ -361,8 +385,12 @@ mod tests {
     use super::*;
 
     fn members_of(text: &str) -> Result<Vec<(String, String)>, JsonError> {
-        let mut found = Vec::new();
-        members(text, |key, value| found.push((key, value)))?;
+        let mut found: Vec<(String, String)> = Vec::new();
+        members(text, |key, value| {
+            let new = found.iter().all(|(seen, _)| *seen != key);
+            found.push((key, value.to_owned()));
+            new
+        })?;
         Ok(found)
     }
 
@@ -434,6 +462,11 @@ mod tests {
             .collect();
         assert_eq!(found, expected);
         assert_eq!(members_of("{}").unwrap(), []);
+        let escaped = members_of(r#"{"a\"b": "x\ty", "plain": "v", "caf\u00e9": "Zo\u00eb"}"#);
+        let escaped: Vec<(String, String)> = escaped.unwrap();
+        assert_eq!(escaped[0], (r#"a"b"#.to_owned(), r#""x\ty""#.to_owned()));
+        assert_eq!(escaped[1], ("plain".to_owned(), r#""v""#.to_owned()));
+        assert_eq!(escaped[2], ("café".to_owned(), r#""Zo\u00eb""#.to_owned()));
         let repeated = members_of(r#"{"a":1,"b":2,"a":3}"#).unwrap_err();
         assert_eq!(repeated.what, "an object repeats a key");
         for not_an_object in ["[]", "1", r#""{}""#, "{} {}", "{"] {
