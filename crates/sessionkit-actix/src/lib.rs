@@ -143,34 +143,38 @@ where
         request.extensions_mut().insert(lazy.clone());
         let handled = self.service.call(request);
         let span = sessions.request_span();
-        let request = async move {
-            let mut response = match handled.await {
-                Ok(response) => response,
-                Err(error) => {
-                    // An error rather than a response: treated as a 500, so nothing is
-                    // saved, and the session's lock is released.
-                    let _ = lazy
-                        .finish(
-                            http::StatusCode::INTERNAL_SERVER_ERROR,
-                            &mut Default::default(),
-                        )
-                        .await;
-                    return Err(error);
-                }
-            };
-            let vary = [http::header::VARY];
-            let mut headers = copy_to_http(response.headers(), &vary);
-            let status = http::StatusCode::from_u16(response.status().as_u16())
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-            match lazy.finish(status, &mut headers).await {
-                Ok(()) => {
-                    copy_from_http(&headers, response.headers_mut());
-                    Ok(response.map_into_left_body())
-                }
-                Err(error) => {
-                    let (request, _) = response.into_parts();
-                    let response = error_response(&error);
-                    Ok(ServiceResponse::new(request, response).map_into_right_body())
+        let request = {
+            let span = span.clone();
+            async move {
+                let mut response = match handled.await {
+                    Ok(response) => response,
+                    Err(error) => {
+                        // An error rather than a response: treated as a 500, so nothing is
+                        // saved, and the session's lock is released.
+                        let _ = lazy
+                            .finish(
+                                http::StatusCode::INTERNAL_SERVER_ERROR,
+                                &mut Default::default(),
+                                &span,
+                            )
+                            .await;
+                        return Err(error);
+                    }
+                };
+                let vary = [http::header::VARY];
+                let mut headers = copy_to_http(response.headers(), &vary);
+                let status = http::StatusCode::from_u16(response.status().as_u16())
+                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+                match lazy.finish(status, &mut headers, &span).await {
+                    Ok(()) => {
+                        copy_from_http(&headers, response.headers_mut());
+                        Ok(response.map_into_left_body())
+                    }
+                    Err(error) => {
+                        let (request, _) = response.into_parts();
+                        let response = error_response(&error);
+                        Ok(ServiceResponse::new(request, response).map_into_right_body())
+                    }
                 }
             }
         };

@@ -88,8 +88,9 @@ impl Sessions {
         self.config().transport.incoming(headers)
     }
 
-    /// The span an adapter runs each request in, so that [`LazySession::finish`] records what
-    /// happened to the session in it (never the key), with the store calls' spans inside.
+    /// The span an adapter runs each request in and hands to [`LazySession::finish`], which
+    /// records in it what happened to the session (never the key); the store calls' spans
+    /// nest inside it.
     pub fn request_span(&self) -> tracing::Span {
         tracing::debug_span!(
             "session",
@@ -197,9 +198,10 @@ impl LazySession {
     /// Once the handler is done, applies the decision table (see the module's documentation)
     /// to a response of `status` with `headers`: saves the session if it must, adds to
     /// `headers` the cookie (or header) to set or delete and `Vary`, and releases the session's
-    /// lock. Both the tower layer and sessionkit-actix end every request with it. An error is
-    /// the response to send instead ([`SessionError::status`]); `headers` may then be partly
-    /// written.
+    /// lock; records the outcome in `span` ([`Sessions::request_span`], or
+    /// [`tracing::Span::none`]). Both the tower layer and sessionkit-actix end every request
+    /// with it. An error is the response to send instead ([`SessionError::status`]); `headers`
+    /// may then be partly written.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -215,7 +217,7 @@ impl LazySession {
     /// let lazy = sessions.start(None);
     /// lazy.load().await?.insert("user_id", 42)?;
     /// let mut headers = HeaderMap::new();
-    /// lazy.finish(StatusCode::OK, &mut headers).await?;
+    /// lazy.finish(StatusCode::OK, &mut headers, &tracing::Span::none()).await?;
     /// assert!(headers["set-cookie"].to_str()?.starts_with("sessionid="));
     /// assert_eq!(headers["vary"], "Cookie");
     /// # Ok(()) }
@@ -224,6 +226,7 @@ impl LazySession {
         &self,
         status: http::StatusCode,
         headers: &mut HeaderMap,
+        span: &tracing::Span,
     ) -> Result<(), SessionError> {
         let finished = finish(&self.0, status, headers).await;
         self.0.release_lock().await;
@@ -232,8 +235,6 @@ impl LazySession {
             Ok(done) => *done,
             Err(_) => ("failed", None),
         };
-        // The adapter's `request_span`, if it is on (`record` ignores fields a span lacks).
-        let span = tracing::Span::current();
         span.record("outcome", outcome);
         if let Some(bytes) = cookie_bytes {
             span.record("cookie_bytes", bytes);
@@ -345,11 +346,15 @@ where
         // One span per request (never the key): what happened to the session, and the
         // `session_store` spans of its store calls inside it.
         let span = self.sessions.request_span();
-        let request = async move {
-            let mut response = handled.await?;
-            match lazy.finish(response.status(), response.headers_mut()).await {
-                Ok(()) => Ok(response),
-                Err(error) => Ok(error.to_response()),
+        let request = {
+            let span = span.clone();
+            async move {
+                let mut response = handled.await?;
+                let finished = lazy.finish(response.status(), response.headers_mut(), &span);
+                match finished.await {
+                    Ok(()) => Ok(response),
+                    Err(error) => Ok(error.to_response()),
+                }
             }
         };
         if span.is_disabled() {
