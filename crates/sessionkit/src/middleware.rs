@@ -24,7 +24,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::error::SessionError;
-use crate::session::{Outcome, Shared};
+use crate::session::{LazySession, Outcome, Shared};
 use crate::sessions::Sessions;
 use crate::telemetry;
 
@@ -64,10 +64,40 @@ impl Sessions {
         }
     }
 
-    /// The session key a request carried in `headers`: the cookie's value, or with
-    /// `SESSION_HEADER_NAME` the header's (see `transport`).
-    fn carried_key<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+    /// The session key a request carried in `headers`: the session cookie's value, or with
+    /// `SESSION_HEADER_NAME` the header's. With [`Sessions::start`] and
+    /// [`LazySession::finish`], what an adapter to another framework needs (sessionkit-actix).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// use http::{HeaderMap, header::COOKIE};
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(COOKIE, "sessionid=abc123".parse()?);
+    /// assert_eq!(sessions.carried_key(&headers), Some("abc123"));
+    /// # Ok(()) }
+    /// ```
+    pub fn carried_key<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         self.config().transport.incoming(headers)
+    }
+
+    /// The span an adapter runs each request in and hands to [`LazySession::finish`], which
+    /// records in it what happened to the session (never the key); the store calls' spans
+    /// nest inside it.
+    pub fn request_span(&self) -> tracing::Span {
+        tracing::debug_span!(
+            "session",
+            engine = self.engine().name(),
+            outcome = tracing::field::Empty,
+            cookie_bytes = tracing::field::Empty,
+        )
     }
 
     /// The session cookie's value in `headers`, if the request carried one; of several, the
@@ -162,6 +192,56 @@ async fn finish(
         return Ok(("loaded", None));
     }
     Ok(("untouched", None))
+}
+
+impl LazySession {
+    /// Once the handler is done, applies the decision table (see the module's documentation)
+    /// to a response of `status` with `headers`: saves the session if it must, adds to
+    /// `headers` the cookie (or header) to set or delete and `Vary`, and releases the session's
+    /// lock; records the outcome in `span` ([`Sessions::request_span`], or
+    /// [`tracing::Span::none`]). Both the tower layer and sessionkit-actix end every request
+    /// with it. An error is the response to send instead ([`SessionError::status`]); `headers`
+    /// may then be partly written.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use sessionkit::{EngineKind, Sessions, Settings};
+    /// # let sessions = Sessions::open(Settings {
+    /// #     engine: EngineKind::SignedCookies,
+    /// #     ..Settings::new("secret")
+    /// # })
+    /// # .await?;
+    /// use http::{HeaderMap, StatusCode};
+    ///
+    /// let lazy = sessions.start(None);
+    /// lazy.load().await?.insert("user_id", 42)?;
+    /// let mut headers = HeaderMap::new();
+    /// lazy.finish(StatusCode::OK, &mut headers, &tracing::Span::none()).await?;
+    /// assert!(headers["set-cookie"].to_str()?.starts_with("sessionid="));
+    /// assert_eq!(headers["vary"], "Cookie");
+    /// # Ok(()) }
+    /// ```
+    pub async fn finish(
+        &self,
+        status: http::StatusCode,
+        headers: &mut HeaderMap,
+        span: &tracing::Span,
+    ) -> Result<(), SessionError> {
+        let finished = finish(&self.0, status, headers).await;
+        self.0.release_lock().await;
+        let (outcome, cookie_bytes) = match &finished {
+            Ok(_) if self.0.load_failed() => ("failed", None),
+            Ok(done) => *done,
+            Err(_) => ("failed", None),
+        };
+        span.record("outcome", outcome);
+        if let Some(bytes) = cookie_bytes {
+            span.record("cookie_bytes", bytes);
+        }
+        telemetry::request(self.0.config().primary.name(), outcome, cookie_bytes);
+        finished.map(|_| ())
+    }
 }
 
 /// The tower [`Layer`] made by [`Sessions::layer`].
@@ -265,32 +345,14 @@ where
         let handled = self.inner.call(request);
         // One span per request (never the key): what happened to the session, and the
         // `session_store` spans of its store calls inside it.
-        let engine = self.sessions.engine().name();
-        let span = tracing::debug_span!(
-            "session",
-            engine,
-            outcome = tracing::field::Empty,
-            cookie_bytes = tracing::field::Empty,
-        );
+        let span = self.sessions.request_span();
         let request = {
             let span = span.clone();
             async move {
                 let mut response = handled.await?;
-                let status = response.status();
-                let finished = finish(&lazy.0, status, response.headers_mut()).await;
-                lazy.0.release_lock().await;
-                let (outcome, cookie_bytes) = match &finished {
-                    Ok(_) if lazy.0.load_failed() => ("failed", None),
-                    Ok(done) => *done,
-                    Err(_) => ("failed", None),
-                };
-                span.record("outcome", outcome);
-                if let Some(bytes) = cookie_bytes {
-                    span.record("cookie_bytes", bytes);
-                }
-                telemetry::request(engine, outcome, cookie_bytes);
-                match finished {
-                    Ok(_) => Ok(response),
+                let finished = lazy.finish(response.status(), response.headers_mut(), &span);
+                match finished.await {
+                    Ok(()) => Ok(response),
                     Err(error) => Ok(error.to_response()),
                 }
             }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The actix-web comparison of issue 19, in one run on this machine: `GET /bench/incr` (own
+# sessions) and the `shared` mode (one session, 64 clients: lost updates) against sessionkit-actix
+# (memory cache, signed_cookies) and actix-session 0.11 (cookie, Redis on 127.0.0.1:6379).
+# Prints a Markdown table. Single runs on a busy machine drift: alternate and repeat.
+#
+#   CARGO_TARGET_DIR [./target]  where the release binaries are built
+#   DURATION [8]                 seconds per measurement
+#   PORT [18571]                 where each server listens in turn
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-target}/release
+duration=${DURATION:-8}
+port=${PORT:-18571}
+cargo build --release -q -p sessionkit-bench \
+  --bin actix_sessionkit_server --bin actix_session_server --bin loadgen
+export SECRET_KEY=${SECRET_KEY:-bench-secret-0123456789abcdef0123456789abcdef}
+
+# measure LABEL COMMAND…: starts the server, runs both modes against it, stops it.
+measure() {
+  local label=$1
+  shift
+  "$@" --addr "127.0.0.1:$port" >/dev/null &
+  local pid=$!
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  for mode in incr shared; do
+    "$target/loadgen" --url "http://127.0.0.1:$port/bench" --mode "$mode" -c 64 \
+      --duration "$duration" --label "$label" --server-pid "$pid" --format markdown
+  done
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+"$target/loadgen" --markdown-header
+SESSION_ENGINE=cache SESSION_CACHE_URL=memory:// \
+  measure "sessionkit-actix cache, memory" "$target/actix_sessionkit_server"
+SESSION_ENGINE=signed_cookies \
+  measure "sessionkit-actix signed_cookies" "$target/actix_sessionkit_server"
+measure "actix-session 0.11 cookie" "$target/actix_session_server" --store cookie
+measure "actix-session 0.11 Redis" "$target/actix_session_server" --store redis
