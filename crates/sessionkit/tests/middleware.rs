@@ -527,7 +527,7 @@ engine_suite!(db_sqlite => super::Kind::DbSqlite);
 async fn a_store_failure_is_a_clear_503() {
     let env = Env::new(Kind::DbSqlite).await;
     let cookie = env.existing_cookie().await;
-    env.db.as_ref().expect("the db engine").pool().close().await;
+    env.db.as_ref().expect("the db engine").close().await;
     let response = env.get("/read", Some(&cookie)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(body(response).await.contains("unavailable"));
