@@ -137,6 +137,48 @@ pub enum SameSite {
     None,
 }
 
+/// How SQLite makes a commit durable (`PRAGMA synchronous`), for the pool the `db` engine
+/// opens on an SQLite file. Both run in WAL mode.
+///
+/// ```
+/// use sessionkit::Settings;
+/// use sessionkit::settings::SqliteSynchronous;
+///
+/// let mut settings = Settings::new("secret");
+/// assert_eq!(settings.db_sqlite_synchronous, SqliteSynchronous::Normal); // as Rails 8
+/// settings.set("SESSION_DB_SQLITE_SYNCHRONOUS", "full")?;
+/// assert_eq!(settings.db_sqlite_synchronous, SqliteSynchronous::Full);
+/// let bad = settings.set("SESSION_DB_SQLITE_SYNCHRONOUS", "off").unwrap_err();
+/// assert_eq!(bad.setting, "SESSION_DB_SQLITE_SYNCHRONOUS");
+/// # Ok::<(), sessionkit::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// Fsync at checkpoints only (the default): a commit survives the application crashing,
+    /// but the last commits may be lost if the machine loses power.
+    #[default]
+    Normal,
+    /// Fsync the log at every commit: a commit survives power loss too, at the cost of one
+    /// fsync per write.
+    Full,
+}
+
+impl SqliteSynchronous {
+    /// The `PRAGMA synchronous` value.
+    ///
+    /// ```
+    /// use sessionkit::settings::SqliteSynchronous;
+    ///
+    /// assert_eq!(SqliteSynchronous::Full.pragma(), "FULL");
+    /// ```
+    pub fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+        }
+    }
+}
+
 /// A bad setting: which one, what it was, and what it accepts.
 ///
 /// ```

@@ -30,7 +30,7 @@ use super::store::{
     Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window,
 };
 use super::{Data, EngineError, Loaded, user_of};
-use crate::config::{Secrets, redact_password};
+use crate::config::{Secrets, SqliteSynchronous, redact_password};
 use crate::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 use crate::tls::{certificate_hint, url_with_ca_file};
 
@@ -43,7 +43,7 @@ pub use backend::{Backend, TypedBackend};
 use connection::Unreachable;
 pub use sql::Dialect;
 use sql::TableFormat;
-use sql::{Queries, pool_options};
+use sql::{Queries, SqliteRole, on_sqlite, pool_options};
 
 /// The SQL engine: a [`ServerEngine`] over a [`SqlStore`]. `DbEngine` (on sqlx's `Any`) is
 /// the one sessionkit opens from `SESSION_DB_URL`; `DbEngine<Postgres>` (or `MySql`,
@@ -150,6 +150,49 @@ impl<DB: Backend> DbEngine<DB> {
         &self.store().pool
     }
 
+    /// The pool that serves reads: on an SQLite file sessionkit opened, the readers beside
+    /// the one writer ([`pool`](Self::pool)); otherwise the same pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::DbEngine;
+    /// use sessionkit::Settings;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("readers-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let db_url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
+    /// let engine = DbEngine::connect(&Settings { db_url, ..Settings::new("secret") }).await?;
+    /// assert_eq!(engine.pool().options().get_max_connections(), 1); // one writer
+    /// assert_eq!(engine.readers().options().get_max_connections(), 4); // and four readers
+    /// engine.close().await;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn readers(&self) -> &Pool<DB> {
+        &self.store().readers
+    }
+
+    /// Closes the engine's pools (the writer's and the readers'): later statements fail as
+    /// with a database that is down.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sessionkit::engine::{DbEngine, Engine};
+    /// use sessionkit::Settings;
+    ///
+    /// let settings = Settings { db_url: "sqlite::memory:".into(), ..Settings::new("secret") };
+    /// let engine = DbEngine::connect(&settings).await?;
+    /// engine.close().await;
+    /// assert!(engine.exists("abcdefgh12345678").await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn close(&self) {
+        self.store().pool.close().await;
+        self.store().readers.close().await;
+    }
+
     /// The dialect in use.
     ///
     /// ```
@@ -170,7 +213,8 @@ impl<DB: Backend> DbEngine<DB> {
 
 /// Where and how the `db` engine keeps sessions when it opens its own pool. `From<&Settings>`
 /// fills it from `SESSION_DB_URL`, `SESSION_DB_POOL_SIZE`, `SESSION_DB_IDLE_TIMEOUT`,
-/// `SESSION_DB_TABLE`, `SESSION_STORE_CA_FILE`, `SESSION_STORE_TIMEOUT` and the secrets.
+/// `SESSION_DB_SQLITE_SYNCHRONOUS`, `SESSION_DB_TABLE`, `SESSION_STORE_CA_FILE`,
+/// `SESSION_STORE_TIMEOUT` and the secrets.
 ///
 /// ```
 /// use std::time::Duration;
@@ -180,18 +224,23 @@ impl<DB: Backend> DbEngine<DB> {
 /// let config = DbConfig::from(&Settings::new("secret"));
 /// assert_eq!(config.table, "sessionkit_session");
 /// assert_eq!(config.timeout, Duration::from_secs(5));
-/// assert_eq!(config.pool_size, None); // 10 connections, 1 on SQLite
+/// assert_eq!(config.pool_size, None); // 10 connections; on an SQLite file 1 writer, 4 readers
 /// assert_eq!(config.idle_timeout, Duration::from_secs(600));
+/// assert_eq!(config.sqlite_synchronous.pragma(), "NORMAL");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbConfig {
     /// `SESSION_DB_URL`: `sqlite:`, `postgres:` or `mysql:`/`mariadb:`.
     pub url: String,
     /// `SESSION_DB_POOL_SIZE`: the most connections the pool opens; `None` for the default,
-    /// [`DEFAULT_POOL_SIZE`] (one on SQLite, which runs one writer at a time).
+    /// [`DEFAULT_POOL_SIZE`]. On an SQLite file, the readers beside the one writer (default
+    /// [`DEFAULT_SQLITE_READERS`]); on an in-memory SQLite database, its one pool (default 1).
     pub pool_size: Option<u32>,
     /// `SESSION_DB_IDLE_TIMEOUT`: a pooled connection unused this long is closed.
     pub idle_timeout: Duration,
+    /// `SESSION_DB_SQLITE_SYNCHRONOUS`: how an SQLite file makes commits durable; other
+    /// databases ignore it.
+    pub sqlite_synchronous: SqliteSynchronous,
     /// `SESSION_DB_TABLE`; `django_session` selects Django's own schema.
     pub table: String,
     /// `SESSION_STORE_CA_FILE`: the PEM CAs PostgreSQL's or MySQL's certificate is checked
@@ -207,6 +256,11 @@ pub struct DbConfig {
 /// `SESSION_DB_POOL_SIZE`'s default on PostgreSQL and MySQL: the connections sessionkit's own
 /// pool opens at most.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
+
+/// `SESSION_DB_POOL_SIZE`'s default on an SQLite file: the connections that read beside the
+/// one writer. In WAL mode they read while it writes, so a request that only reads never
+/// waits for a commit.
+pub const DEFAULT_SQLITE_READERS: u32 = 4;
 
 /// What the `db` engine needs on a pool the application brings ([`SqlStore::with_pool`]):
 /// the table and how to use it; the pool's size and timeouts are the application's.
@@ -251,7 +305,11 @@ pub struct DbTableConfig {
 /// ```
 #[derive(Debug)]
 pub struct SqlStore<DB: Database = Any> {
+    /// Writes, locks and the schema; everything, unless `readers` is a pool of its own.
     pool: Pool<DB>,
+    /// Reads that need no lock: on an SQLite file sessionkit opened, connections beside the
+    /// one writer; otherwise `pool` again.
+    readers: Pool<DB>,
     /// How long finding out why the pool had no connection may take.
     probe_timeout: Duration,
     dialect: Dialect,
@@ -264,6 +322,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
         SqlStore {
             pool: self.pool.clone(),
+            readers: self.readers.clone(),
             probe_timeout: self.probe_timeout,
             dialect: self.dialect,
             format: self.format,
@@ -293,6 +352,7 @@ impl SqlStore {
             url: db_url,
             pool_size,
             idle_timeout,
+            sqlite_synchronous,
             table,
             ca_file,
             timeout,
@@ -311,13 +371,6 @@ impl SqlStore {
                 None => db_url.clone(),
             },
         };
-        // SQLite runs one writer at a time; several connections would only take turns through
-        // its busy handler, which sleeps in steps of up to 100 ms. One connection queues them
-        // in the pool instead, without sleeping.
-        let connections = pool_size.unwrap_or(match dialect {
-            Dialect::Sqlite => 1,
-            Dialect::Postgres | Dialect::MySql => DEFAULT_POOL_SIZE,
-        });
         let config = DbTableConfig {
             table,
             timeout,
@@ -325,28 +378,54 @@ impl SqlStore {
         };
         // The pool gives up before the store timeout, so that finding out why (one direct
         // attempt to connect, up to a fifth of it) still ends within the timeout.
-        let pool = pool_options(connections, timeout * 3 / 4, idle_timeout)
-            .connect_lazy(&url)
-            .map_err(EngineError::unavailable)?;
-        let store = SqlStore::on_pool(pool, dialect, config);
+        let options = |connections| pool_options(connections, timeout * 3 / 4, idle_timeout);
+        let lazy = |options: sqlx::any::AnyPoolOptions| {
+            options.connect_lazy(&url).map_err(EngineError::unavailable)
+        };
+        let unreachable = |cause: connection::NoConnection| {
+            EngineError::unavailable(Unreachable {
+                url: redact_password(&db_url),
+                hint: certificate_hint(&cause.to_string(), ca_file.as_deref()),
+                cause,
+            })
+        };
+        let store = match dialect {
+            Dialect::Postgres | Dialect::MySql => {
+                let pool = lazy(options(pool_size.unwrap_or(DEFAULT_POOL_SIZE)))?;
+                SqlStore::on_pool(pool, dialect, config)
+            }
+            // An in-memory database lives in its pool's connections (sqlx shares it between
+            // them through SQLite's shared cache, which has no WAL): one pool does everything.
+            Dialect::Sqlite if sqlite_in_memory(&url) => {
+                let pool = lazy(options(pool_size.unwrap_or(1)))?;
+                SqlStore::on_pool(pool, dialect, config)
+            }
+            // SQLite runs one writer at a time; several writing connections would only take
+            // turns through its busy handler, which sleeps in steps of up to 100 ms. One writer
+            // queues writes in the pool instead, without sleeping, and readers beside it read
+            // the last commit while it writes.
+            Dialect::Sqlite => {
+                let writer = on_sqlite(options(1), sqlite_synchronous, SqliteRole::Writer);
+                let readers = pool_size.unwrap_or(DEFAULT_SQLITE_READERS);
+                let readers = on_sqlite(options(readers), sqlite_synchronous, SqliteRole::Reader);
+                SqlStore::on_pool(lazy(writer)?, dialect, config).with_readers(lazy(readers)?)
+            }
+        };
         // Connect now, so that an unreachable database stops the start-up, saying why.
         let mut first = connection::acquire(&store.pool, store.probe_timeout)
             .await
-            .map_err(|cause| {
-                EngineError::unavailable(Unreachable {
-                    url: redact_password(&db_url),
-                    hint: certificate_hint(&cause.to_string(), ca_file.as_deref()),
-                    cause,
-                })
-            })?;
+            .map_err(unreachable)?;
         if dialect == Dialect::Sqlite {
-            // WAL lets readers proceed while a writer commits; the mode sticks to the file.
+            // WAL lets readers proceed while the writer commits; the mode sticks to the file.
             sqlx::query("PRAGMA journal_mode=WAL")
                 .execute(&mut *first)
                 .await
                 .map_err(EngineError::unavailable)?;
         }
         drop(first);
+        connection::acquire(&store.readers, store.probe_timeout)
+            .await
+            .map_err(unreachable)?;
         Ok(store)
     }
 }
@@ -354,8 +433,9 @@ impl SqlStore {
 impl<DB: TypedBackend> SqlStore<DB> {
     /// Keeps sessions on the application's own pool: one pool for the app's queries and its
     /// sessions, sized and configured by the app. Opens nothing; the table is created by
-    /// [`RecordStore::migrate`] as usual. On SQLite, the journal mode stays the app's choice
-    /// (sessionkit's own pool turns on WAL).
+    /// [`RecordStore::migrate`] as usual. On SQLite, the journal mode, the `synchronous`
+    /// setting and the connections stay the app's choice (sessionkit's own pool turns on WAL
+    /// and reads beside its writer).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -391,6 +471,7 @@ impl<DB: Backend> SqlStore<DB> {
         } = config;
         let format = TableFormat::of_table(&table);
         SqlStore {
+            readers: pool.clone(),
             pool,
             probe_timeout: timeout / 5,
             dialect,
@@ -401,9 +482,24 @@ impl<DB: Backend> SqlStore<DB> {
         }
     }
 
-    /// A pooled connection for one statement; if there is none, the error says why.
+    /// The store reading through `readers` instead of its pool.
+    fn with_readers(self, readers: Pool<DB>) -> Self {
+        SqlStore { readers, ..self }
+    }
+
+    /// A connection for a statement that writes (or must see the writer's own state).
     async fn connection(&self) -> Result<PoolConnection<DB>, EngineError> {
-        DB::acquire(&self.pool, self.probe_timeout)
+        self.acquire(&self.pool).await
+    }
+
+    /// A connection for a statement that only reads: it does not wait for the writer.
+    async fn reader(&self) -> Result<PoolConnection<DB>, EngineError> {
+        self.acquire(&self.readers).await
+    }
+
+    /// A pooled connection from `pool`; if there is none, the error says why.
+    async fn acquire(&self, pool: &Pool<DB>) -> Result<PoolConnection<DB>, EngineError> {
+        DB::acquire(pool, self.probe_timeout)
             .await
             .map_err(EngineError::unavailable)
     }
@@ -466,7 +562,7 @@ impl<DB: Backend> SqlStore<DB> {
         id: &str,
     ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
         let params = [Param::Text(id), Param::Integer(now_seconds())];
-        let row = DB::fetch_optional(&mut *self.connection().await?, &self.queries.load, &params)
+        let row = DB::fetch_optional(&mut *self.reader().await?, &self.queries.load, &params)
             .await
             .map_err(EngineError::unavailable)?;
         match row {
@@ -504,12 +600,16 @@ fn is_lock_contention(error: &dyn sqlx::error::DatabaseError) -> bool {
 /// ```
 #[cfg(feature = "sqlite")]
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    if Dialect::of_url(url) != Some(Dialect::Sqlite) || in_memory {
+    if Dialect::of_url(url) != Some(Dialect::Sqlite) || sqlite_in_memory(url) {
         return None;
     }
     let options = SqliteConnectOptions::from_str(url).ok()?;
     Some(options.get_filename().to_owned())
+}
+
+/// Whether an SQLite URL names an in-memory database rather than a file.
+fn sqlite_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// sqlx opens SQLite files read-write but does not create them unless asked (`mode=rwc`).
@@ -621,13 +721,9 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
 
     async fn contains(&self, id: &str) -> Result<bool, EngineError> {
         let params = [Param::Text(id), Param::Integer(now_seconds())];
-        let row = DB::fetch_optional(
-            &mut *self.connection().await?,
-            &self.queries.exists,
-            &params,
-        )
-        .await
-        .map_err(EngineError::unavailable)?;
+        let row = DB::fetch_optional(&mut *self.reader().await?, &self.queries.exists, &params)
+            .await
+            .map_err(EngineError::unavailable)?;
         Ok(row.is_some())
     }
 
@@ -646,15 +742,13 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
     /// lapsed lease is deleted first so a crashed holder blocks no one for long.
     async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
         let (now, until) = lease_window(lease);
-        // Waiters poll: a read that finds the lock held keeps them from queueing writes.
+        // Waiters poll: a read that finds the lock held keeps them from queueing writes (and,
+        // on an SQLite file, from waiting for the writer at all). Only the insert below, on
+        // the writer, decides who holds the lock.
         let params = [Param::Text(id), Param::Integer(now)];
-        let held = DB::fetch_optional(
-            &mut *self.connection().await?,
-            &self.queries.lock_held,
-            &params,
-        )
-        .await
-        .map_err(EngineError::unavailable)?;
+        let held = DB::fetch_optional(&mut *self.reader().await?, &self.queries.lock_held, &params)
+            .await
+            .map_err(EngineError::unavailable)?;
         if held.is_some() {
             return Ok(false);
         }
@@ -712,13 +806,9 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
             ));
         }
         let params = [Param::Text(user_id), Param::Integer(now_seconds())];
-        let rows = DB::fetch_all(
-            &mut *self.connection().await?,
-            &self.queries.by_user,
-            &params,
-        )
-        .await
-        .map_err(EngineError::unavailable)?;
+        let rows = DB::fetch_all(&mut *self.reader().await?, &self.queries.by_user, &params)
+            .await
+            .map_err(EngineError::unavailable)?;
         let mut found = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some((record, expires)) = self.decode(&row)? {
@@ -741,7 +831,7 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
             Param::Integer(now_seconds()),
             Param::Integer(i64::try_from(limit).unwrap_or(i64::MAX)),
         ];
-        let rows = DB::fetch_all(&mut *self.connection().await?, &self.queries.scan, &params)
+        let rows = DB::fetch_all(&mut *self.reader().await?, &self.queries.scan, &params)
             .await
             .map_err(EngineError::unavailable)?;
         let mut page = ScanPage::default();

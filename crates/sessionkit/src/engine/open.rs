@@ -155,8 +155,9 @@ impl From<&Settings> for EncryptedCookieConfig {
     }
 }
 
-/// `SESSION_DB_URL`, `SESSION_DB_POOL_SIZE`, `SESSION_DB_IDLE_TIMEOUT`, `SESSION_DB_TABLE`,
-/// `SESSION_STORE_CA_FILE`, `SESSION_STORE_TIMEOUT` and the secrets.
+/// `SESSION_DB_URL`, `SESSION_DB_POOL_SIZE`, `SESSION_DB_IDLE_TIMEOUT`,
+/// `SESSION_DB_SQLITE_SYNCHRONOUS`, `SESSION_DB_TABLE`, `SESSION_STORE_CA_FILE`,
+/// `SESSION_STORE_TIMEOUT` and the secrets.
 #[cfg(feature = "_sql")]
 impl From<&Settings> for DbConfig {
     fn from(settings: &Settings) -> Self {
@@ -164,6 +165,7 @@ impl From<&Settings> for DbConfig {
             url: settings.db_url.clone(),
             pool_size: settings.db_pool_size,
             idle_timeout: settings.db_idle_timeout,
+            sqlite_synchronous: settings.db_sqlite_synchronous,
             table: settings.db_table.clone(),
             ca_file: settings.store_ca_file.clone(),
             timeout: settings.store_timeout,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::rules::{check_duration, check_pool_size, max_duration, missing_secret, out_of_range};
-use super::{ConfigError, SETTING_NAMES, SameSite, Settings};
+use super::{ConfigError, SETTING_NAMES, SameSite, Settings, SqliteSynchronous};
 use crate::config::allowed;
 use crate::features::TOML;
 
@@ -159,6 +159,9 @@ impl Settings {
             "SESSION_DB_URL" => self.db_url = value.to_owned(),
             "SESSION_DB_POOL_SIZE" => self.db_pool_size = Some(parse_pool_size(value)?),
             "SESSION_DB_IDLE_TIMEOUT" => self.db_idle_timeout = parse_seconds(setting, value)?,
+            "SESSION_DB_SQLITE_SYNCHRONOUS" => {
+                self.db_sqlite_synchronous = parse_sqlite_synchronous(value)?
+            }
             "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
             "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
             "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),
@@ -286,6 +289,17 @@ fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
         _ => Err(ConfigError::new(
             setting,
             format!("{value:?} is not a boolean; use true or false"),
+        )),
+    }
+}
+
+fn parse_sqlite_synchronous(value: &str) -> Result<SqliteSynchronous, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "normal" => Ok(SqliteSynchronous::Normal),
+        "full" => Ok(SqliteSynchronous::Full),
+        _ => Err(ConfigError::new(
+            "SESSION_DB_SQLITE_SYNCHRONOUS",
+            format!("{value:?} is not allowed; use normal or full"),
         )),
     }
 }

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::redact_password;
-pub use crate::config::{ConfigError, EngineKind, SameSite, Secrets, StoreScheme};
+pub use crate::config::{
+    ConfigError, EngineKind, SameSite, Secrets, SqliteSynchronous, StoreScheme,
+};
 pub use crate::set_cookie::MAX_COOKIE_BYTES;
 
 mod load;
@@ -42,13 +44,17 @@ pub struct Settings {
     /// `SESSION_DB_URL`, default `sqlite://sessionkit.sqlite3` (created if missing).
     pub db_url: String,
     /// `SESSION_DB_POOL_SIZE`, default none: 10 connections at most in the pool the `db`
-    /// engine opens (1 on SQLite, which runs one writer at a time); from 1 to
-    /// [`MAX_DB_POOL_SIZE`]. A pool the application brings keeps its own size.
+    /// engine opens; on an SQLite file, the readers beside its one writer (4 by default);
+    /// from 1 to [`MAX_DB_POOL_SIZE`]. A pool the application brings keeps its own size.
     pub db_pool_size: Option<u32>,
     /// `SESSION_DB_IDLE_TIMEOUT` in seconds, default 600: a connection of that pool unused
     /// this long is closed (sqlx's default). Shorter for a database, proxy or firewall that
     /// drops idle connections sooner.
     pub db_idle_timeout: Duration,
+    /// `SESSION_DB_SQLITE_SYNCHRONOUS`, `normal` (the default) or `full`: whether a commit to
+    /// an SQLite file also survives power loss (see [`SqliteSynchronous`]). Other databases
+    /// ignore it.
+    pub db_sqlite_synchronous: SqliteSynchronous,
     /// `SESSION_DB_TABLE`, default `sessionkit_session`.
     pub db_table: String,
     /// `SESSION_CACHE_URL`, default `memory://` (bounded, in this process); or `redis://…`.
@@ -131,6 +137,7 @@ impl fmt::Debug for Settings {
             .field("db_url", &redact_password(&self.db_url))
             .field("db_pool_size", &self.db_pool_size)
             .field("db_idle_timeout", &self.db_idle_timeout)
+            .field("db_sqlite_synchronous", &self.db_sqlite_synchronous)
             .field("db_table", &self.db_table)
             .field("cache_url", &redact_password(&self.cache_url))
             .field("cache_key_prefix", &self.cache_key_prefix)
@@ -215,12 +222,13 @@ pub const MAX_DB_POOL_SIZE: u32 = 1000;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 31] = [
+pub const SETTING_NAMES: [&str; 32] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
     "SESSION_DB_POOL_SIZE",
     "SESSION_DB_IDLE_TIMEOUT",
+    "SESSION_DB_SQLITE_SYNCHRONOUS",
     "SESSION_DB_TABLE",
     "SESSION_CACHE_URL",
     "SESSION_CACHE_KEY_PREFIX",
@@ -268,6 +276,7 @@ impl Settings {
             db_url: "sqlite://sessionkit.sqlite3".to_owned(),
             db_pool_size: None,
             db_idle_timeout: Duration::from_secs(600),
+            db_sqlite_synchronous: SqliteSynchronous::Normal,
             db_table: "sessionkit_session".to_owned(),
             cache_url: "memory://".to_owned(),
             cache_key_prefix: "sessionkit:".to_owned(),

@@ -56,6 +56,30 @@ fn the_pool_size_is_read_and_a_size_set_in_code_is_checked_too() {
 }
 
 #[test]
+fn sqlite_durability_is_normal_unless_full_is_asked_for() {
+    let default = load(None, &[("SECRET_KEY", "k")]).unwrap();
+    assert_eq!(default.db_sqlite_synchronous, SqliteSynchronous::Normal);
+    for (value, expected) in [
+        ("full", SqliteSynchronous::Full),
+        (" FULL ", SqliteSynchronous::Full),
+        ("Normal", SqliteSynchronous::Normal),
+    ] {
+        let env = [
+            ("SECRET_KEY", "k"),
+            ("SESSION_DB_SQLITE_SYNCHRONOUS", value),
+        ];
+        assert_eq!(load(None, &env).unwrap().db_sqlite_synchronous, expected);
+    }
+    // Other databases ignore it: no error with a PostgreSQL URL.
+    let env = [
+        ("SECRET_KEY", "k"),
+        ("SESSION_DB_URL", "postgres://app@db/app"),
+        ("SESSION_DB_SQLITE_SYNCHRONOUS", "full"),
+    ];
+    assert_eq!(load(None, &env).is_ok(), cfg!(feature = "postgres"));
+}
+
+#[test]
 fn django_engine_paths_are_accepted() {
     let s = load(
         None,
@@ -315,6 +339,16 @@ fn bad_values_name_the_setting_and_the_choices() {
             &[("SESSION_DB_POOL_SIZE", "1001")],
             "SESSION_DB_POOL_SIZE",
             "out of range",
+        ),
+        (
+            &[("SESSION_DB_SQLITE_SYNCHRONOUS", "off")],
+            "SESSION_DB_SQLITE_SYNCHRONOUS",
+            "use normal or full",
+        ),
+        (
+            &[("SESSION_DB_SQLITE_SYNCHRONOUS", "")],
+            "SESSION_DB_SQLITE_SYNCHRONOUS",
+            "use normal or full",
         ),
         (
             &[("SESSION_DB_IDLE_TIMEOUT", "never")],

@@ -482,7 +482,7 @@ pub async fn an_oversized_cookie_is_an_error_not_a_dropped_cookie(kind: Kind) {
 pub async fn a_store_failure_is_a_clear_503() {
     let env = Env::new(Kind::DbSqlite).await;
     let cookie = env.existing_cookie().await;
-    env.db.as_ref().expect("the db engine").pool().close().await;
+    env.db.as_ref().expect("the db engine").close().await;
     let response = env.get("/read", Some(&cookie)).await;
     assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.body.contains("unavailable"));

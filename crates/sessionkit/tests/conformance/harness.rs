@@ -97,7 +97,7 @@ impl Leftovers {
                     .await
                     .expect("drop the test table");
             }
-            db.pool().close().await;
+            db.close().await;
         }
         if let Some(dir) = &self.dir {
             std::fs::remove_dir_all(dir).expect("remove the temporary directory");

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Connection as _;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AssertSqlSafe, Connection as _};
 
-use crate::config::StoreScheme;
+use crate::config::{SqliteSynchronous, StoreScheme};
 
 /// A pooled connection idle this long is pinged before use: the database may have restarted
 /// or a firewall dropped it meanwhile. Connections in steady use are not pinged.
@@ -233,6 +233,43 @@ impl Queries {
             )),
         }
     }
+}
+
+/// `options` whose every new SQLite connection commits with `synchronous` and, for a
+/// reader, refuses to write (`query_only`): a statement routed to the wrong pool fails loudly
+/// instead of writing past the one writer.
+pub(super) fn on_sqlite(
+    options: AnyPoolOptions,
+    synchronous: SqliteSynchronous,
+    role: SqliteRole,
+) -> AnyPoolOptions {
+    let pragmas = format!(
+        "PRAGMA synchronous = {}; PRAGMA query_only = {}",
+        synchronous.pragma(),
+        match role {
+            SqliteRole::Writer => "OFF",
+            SqliteRole::Reader => "ON",
+        }
+    );
+    let pragmas: Arc<str> = pragmas.into();
+    options.after_connect(move |connection, _| {
+        let pragmas = pragmas.clone();
+        Box::pin(async move {
+            sqlx::raw_sql(AssertSqlSafe(pragmas))
+                .execute(connection)
+                .await?;
+            Ok(())
+        })
+    })
+}
+
+/// Which of sessionkit's two SQLite pools a connection is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SqliteRole {
+    /// The one connection that writes.
+    Writer,
+    /// One of the connections that read beside it (WAL lets them read during a write).
+    Reader,
 }
 
 /// A pool of up to `connections` that waits at most `acquire_timeout` for one and closes one
