@@ -17,7 +17,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::COOKIE;
 use http::{HeaderMap, Request, Response};
 use time::OffsetDateTime;
 use tower::{Layer, Service};
@@ -27,6 +26,7 @@ use crate::error::SessionError;
 use crate::session::{LazySession, Outcome, Shared};
 use crate::sessions::Sessions;
 use crate::telemetry;
+use crate::transport::request_cookie;
 
 /// The request-facing part of [`Sessions`]: the layer, and reading the cookie a request carried.
 impl Sessions {
@@ -123,32 +123,6 @@ impl Sessions {
     pub fn cookie_value<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
         request_cookie(headers, &self.settings().cookie_name)
     }
-}
-
-/// The value of the cookie `name` in a request's `Cookie` headers. Of several cookies of that
-/// name the **last** wins, as in Django (whose `parse_cookie` fills a dict), so a request seen
-/// by both a Django app and this one means the same session to each.
-///
-/// ```
-/// use http::{HeaderMap, header::COOKIE};
-/// use sessionkit::request_cookie;
-///
-/// let mut headers = HeaderMap::new();
-/// headers.insert(COOKIE, "sessionid=first; theme=dark; sessionid=second".parse()?);
-/// assert_eq!(request_cookie(&headers, "sessionid"), Some("second"));
-/// assert_eq!(request_cookie(&headers, "theme"), Some("dark"));
-/// assert_eq!(request_cookie(&headers, "lang"), None);
-/// # Ok::<(), http::header::InvalidHeaderValue>(())
-/// ```
-pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|header| header.to_str().ok())
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .rfind(|(key, _)| key.trim() == name)
-        .map(|(_, value)| value.trim())
 }
 
 /// Applies the decision table to `response` once the handler is done; returns what happened

@@ -9,10 +9,10 @@
 //! changes: the same engines decide whether the value names a session, so an unknown, expired
 //! or malformed value is no session, and a session saved under it gets a fresh key.
 
+use http::header::COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
 
-use crate::middleware::request_cookie;
 use crate::set_cookie::CookieTemplate;
 use crate::settings::Settings;
 
@@ -118,6 +118,32 @@ pub(crate) fn patch_vary(headers: &mut HeaderMap, name: &str) {
     if !present && let Ok(value) = HeaderValue::from_str(name) {
         headers.append(http::header::VARY, value);
     }
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers. Of several cookies of that
+/// name the **last** wins, as in Django (whose `parse_cookie` fills a dict), so a request seen
+/// by both a Django app and this one means the same session to each.
+///
+/// ```
+/// use http::{HeaderMap, header::COOKIE};
+/// use sessionkit::request_cookie;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(COOKIE, "sessionid=first; theme=dark; sessionid=second".parse()?);
+/// assert_eq!(request_cookie(&headers, "sessionid"), Some("second"));
+/// assert_eq!(request_cookie(&headers, "theme"), Some("dark"));
+/// assert_eq!(request_cookie(&headers, "lang"), None);
+/// # Ok::<(), http::header::InvalidHeaderValue>(())
+/// ```
+pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .rfind(|(key, _)| key.trim() == name)
+        .map(|(_, value)| value.trim())
 }
 
 #[cfg(test)]
