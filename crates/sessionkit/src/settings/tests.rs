@@ -56,6 +56,7 @@ fn the_pool_size_is_read_and_a_size_set_in_code_is_checked_too() {
 }
 
 #[test]
+#[cfg(feature = "sqlite")] // without it, a database URL is refused: the setting is only read
 fn sqlite_durability_is_normal_unless_full_is_asked_for() {
     let default = load(None, &[("SECRET_KEY", "k")]).unwrap();
     assert_eq!(default.db_sqlite_synchronous, SqliteSynchronous::Normal);
