@@ -47,21 +47,17 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     Ok(match settings.engine {
         EngineKind::SignedCookies => {
             let engine = SignedCookieEngine::new(settings);
-            match &settings.revocation_url {
-                Some(url) => {
-                    Arc::new(engine.with_revocations(open_revocations(settings, url).await?))
-                }
-                None => Arc::new(engine),
-            }
+            Arc::new(match revocations(settings).await? {
+                Some(list) => engine.with_revocations(list),
+                None => engine,
+            })
         }
         EngineKind::EncryptedCookies => {
             let engine = EncryptedCookieEngine::new(settings);
-            match &settings.revocation_url {
-                Some(url) => {
-                    Arc::new(engine.with_revocations(open_revocations(settings, url).await?))
-                }
-                None => Arc::new(engine),
-            }
+            Arc::new(match revocations(settings).await? {
+                Some(list) => engine.with_revocations(list),
+                None => engine,
+            })
         }
         #[cfg(feature = "_sql")]
         EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
@@ -85,6 +81,14 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             timeout,
         )),
     })
+}
+
+/// The revocation list of a cookie engine, if `SESSION_REVOCATION_URL` asks for one.
+async fn revocations(settings: &Settings) -> Result<Option<RevocationList>, OpenError> {
+    match &settings.revocation_url {
+        Some(url) => open_revocations(settings, url).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The revocation list `SESSION_REVOCATION_URL` names, its schema created: the memory store,
