@@ -48,10 +48,15 @@ encrypted_cookies site. --secret defaults to $SECRET_KEY.";
 #[command(after_help = DECODE_EXAMPLES)]
 pub struct DecodeArgs {
     /// The SECRET_KEY the value was signed with.
-    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SECRET_KEY",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     secret: String,
     /// An old secret that still verifies (as in SECRET_KEY_FALLBACKS); repeat for several.
-    #[arg(long = "fallback", value_name = "SECRET")]
+    #[arg(long = "fallback", value_name = "SECRET", allow_hyphen_values = true)]
     fallbacks: Vec<String>,
     /// The signing salt; django.contrib.sessions.SessionStore reads session_data of db rows.
     #[arg(long, default_value = COOKIE_SALT)]
@@ -74,7 +79,12 @@ pub struct DecodeArgs {
 #[command(after_help = ENCODE_EXAMPLES)]
 pub struct EncodeArgs {
     /// The SECRET_KEY to sign with.
-    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SECRET_KEY",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     secret: String,
     /// The signing salt; the default makes a signed_cookies session cookie.
     #[arg(long, default_value = COOKIE_SALT, conflicts_with = "encrypted")]

@@ -255,3 +255,22 @@ fn encode_encrypted_round_trips_and_old_values_expire() {
         (Some(0), "{\"n\":1}\n")
     );
 }
+
+/// Secrets `sessionkit serve` generates (and Django's `get_random_secret_key`) may begin with
+/// `-`; given to `--secret` or `--fallback` they are values, not options.
+#[test]
+fn secrets_beginning_with_a_dash_are_values() {
+    let dir = TempDir::new("dash-secret");
+    let old = "-old-secret-that-begins-with-a-dash";
+    let new = "--new-secret-that-begins-with-two";
+    let value = encode(&dir, old, r#"{"user_id":42}"#, &[]);
+    let decoded = decode(&dir, &["--secret", new, "--fallback", old, &value]);
+    assert_eq!(decoded.code, Some(0), "{}", decoded.stderr);
+    assert!(
+        decoded.stdout.contains("\"user_id\":42"),
+        "{}",
+        decoded.stdout
+    );
+    let refused = decode(&dir, &["--secret", new, &value]);
+    assert_refused(&refused, "signature");
+}
