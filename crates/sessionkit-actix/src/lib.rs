@@ -39,6 +39,9 @@
 //! sessionkit reads (the cookie, or `SESSION_HEADER_NAME`) and writes (`Set-Cookie`, `Vary`,
 //! the header) between the two.
 
+#[cfg(feature = "csrf")]
+pub mod csrf;
+
 use std::future::{Future, Ready, ready};
 use std::ops::Deref;
 use std::pin::Pin;

@@ -96,8 +96,9 @@ impl Csrf {
     }
 
     /// Reads the secret from the session, once (with `CSRF_USE_SESSIONS`; the cookie needs
-    /// nothing). A value there that is not a secret counts as none.
-    pub(super) async fn read(&self) -> Result<(), SessionError> {
+    /// nothing). A value there that is not a secret counts as none. Extractors call it before
+    /// handing the handle to a handler, so its tokens are of the stored secret.
+    pub async fn read(&self) -> Result<(), SessionError> {
         let Some(lazy) = &self.0.session else {
             return Ok(());
         };
@@ -213,9 +214,11 @@ impl Csrf {
         state.is_new = true;
     }
 
-    /// Stores a new secret once the handler is done: a `Set-Cookie`, or the session (which
-    /// the session layer, outside, then saves).
-    pub(super) async fn finish(&self, headers: &mut HeaderMap) -> Result<(), SessionError> {
+    /// Stores a new secret once the handler is done: a `Set-Cookie` (and `Vary: Cookie` when
+    /// a token was handed out) in the response's `headers`, or the session (which the session
+    /// layer, outside, then saves). The tower layer calls it; so must an adapter of another
+    /// framework, after the handler.
+    pub async fn finish(&self, headers: &mut HeaderMap) -> Result<(), SessionError> {
         let (new_secret, used) = {
             let state = self.state();
             (state.secret.filter(|_| state.is_new), state.used)

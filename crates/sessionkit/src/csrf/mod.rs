@@ -81,6 +81,7 @@
 //! # Ok(()) }
 //! ```
 
+mod check;
 mod handle;
 mod origin;
 mod token;
@@ -92,17 +93,16 @@ use std::task::{Context, Poll};
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
-use http::header::CONTENT_TYPE;
 use http::request::Parts;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http::{Request, StatusCode};
 use tower::{Layer, Service};
 
+pub use check::{CsrfRefusal, forbidden_text};
+use check::{Verdict, verify};
 pub use handle::Csrf;
 use handle::Unread;
 use origin::TrustedOrigins;
 
-use crate::error::SessionError;
 use crate::session::LazySession;
 use crate::settings::ConfigError;
 
@@ -268,7 +268,7 @@ impl<S> Layer<S> for CsrfLayer {
     fn layer(&self, inner: S) -> Self::Service {
         CsrfService {
             inner,
-            config: self.config.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -277,7 +277,7 @@ impl<S> Layer<S> for CsrfLayer {
 #[derive(Clone)]
 pub struct CsrfService<S> {
     inner: S,
-    config: Arc<Config>,
+    layer: CsrfLayer,
 }
 
 impl<S> std::fmt::Debug for CsrfService<S> {
@@ -306,16 +306,6 @@ impl CsrfRejection {
     }
 }
 
-/// What the check decided.
-enum Verdict {
-    /// Let through, with the body as it was (or as read for its token).
-    Pass(Request<Body>),
-    /// Refused: the request's parts and Django's reason.
-    Refuse(Parts, String),
-    /// An answer of its own: a body too large, or the session failing.
-    Answer(Response),
-}
-
 impl<S> Service<Request<Body>> for CsrfService<S>
 where
     S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
@@ -333,24 +323,21 @@ where
         // The service polled ready is the one to call; a clone stays behind for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let config = self.config.clone();
+        let layer = self.layer.clone();
         Box::pin(async move {
-            let session = match config.use_sessions {
-                true => match request.extensions().get::<LazySession>() {
-                    Some(lazy) => Some(lazy.clone()),
-                    None => return Ok(SessionError::MissingLayer.into_response()),
-                },
-                false => None,
+            let session = request.extensions().get::<LazySession>().cloned();
+            let csrf = match layer.start(request.headers(), session) {
+                Ok(csrf) => csrf,
+                Err(error) => return Ok(error.into_response()),
             };
-            let csrf = Csrf::for_request(config.clone(), request.headers(), session);
             request.extensions_mut().insert(Unread(csrf.clone()));
             let verdict = match request.method().is_safe() {
                 true => Verdict::Pass(request),
-                false => verify(&config, &csrf, request).await,
+                false => verify(&layer, &csrf, request).await,
             };
             let mut response = match verdict {
                 Verdict::Pass(request) => inner.call(request).await?,
-                Verdict::Refuse(parts, reason) => refuse(&config, parts, reason, &csrf).await,
+                Verdict::Refuse(parts, reason) => refuse(&layer.config, parts, reason, &csrf).await,
                 Verdict::Answer(response) => return Ok(response),
             };
             if let Err(error) = csrf.finish(response.headers_mut()).await {
@@ -359,123 +346,6 @@ where
             Ok(response)
         })
     }
-}
-
-/// The checks of an unsafe request, in Django's order: origin, then secret, then token. The
-/// secret is read first, so that a failure view's tokens are of it, never a new one that would
-/// replace it.
-async fn verify(config: &Config, csrf: &Csrf, request: Request<Body>) -> Verdict {
-    if let Err(error) = csrf.read().await {
-        return Verdict::Answer(error.into_response());
-    }
-    let (parts, body) = request.into_parts();
-    if let Err(reason) = origin::check(&parts.headers, &parts.uri, config.https, &config.trusted) {
-        return Verdict::Refuse(parts, reason);
-    }
-    let Some(secret) = csrf.secret() else {
-        return Verdict::Refuse(parts, "CSRF cookie not set.".to_owned());
-    };
-    let (submitted, source, body) = match header_token(&parts) {
-        Some(token) => (token, "the 'X-CSRFToken' HTTP header", body),
-        None if parts.method == Method::POST && is_form(&parts) => {
-            match read_form(body, config.max_form_bytes).await {
-                Ok((token, body)) => (token, "POST", body),
-                Err(response) => return Verdict::Answer(response),
-            }
-        }
-        None => (String::new(), "POST", body),
-    };
-    if submitted.is_empty() {
-        return Verdict::Refuse(parts, "CSRF token missing.".to_owned());
-    }
-    match secret.check(&submitted) {
-        Ok(true) => Verdict::Pass(Request::from_parts(parts, body)),
-        Ok(false) => Verdict::Refuse(parts, format!("CSRF token from {source} incorrect.")),
-        Err(malformed) => Verdict::Refuse(
-            parts,
-            format!("CSRF token from {source} {}.", malformed.reason()),
-        ),
-    }
-}
-
-/// The token of the `X-CSRFToken` header, if it carries one.
-fn header_token(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(HEADER_NAME)?.to_str().ok()?;
-    (!value.is_empty()).then(|| value.to_owned())
-}
-
-/// Whether the body is a URL-encoded form (what a browser sends for a `<form>` without files).
-fn is_form(parts: &Parts) -> bool {
-    let Some(content_type) = parts.headers.get(CONTENT_TYPE) else {
-        return false;
-    };
-    let essence = content_type.to_str().unwrap_or_default().split(';').next();
-    essence.is_some_and(|e| {
-        e.trim()
-            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    })
-}
-
-/// The form's token field (empty if none) and the form again for the handler, or the response
-/// refusing it: 413 past `limit`, 400 if it broke off.
-async fn read_form(body: Body, limit: usize) -> Result<(String, Body), Response> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => {
-            let bytes = collected.to_bytes();
-            let token = form_field(&bytes, FIELD_NAME).unwrap_or_default();
-            Ok((token, Body::from(bytes)))
-        }
-        Err(error) if error.is::<LengthLimitError>() => {
-            let message = "The form is too large.\n";
-            Err((StatusCode::PAYLOAD_TOO_LARGE, message).into_response())
-        }
-        Err(_) => {
-            let message = "The form could not be read.\n";
-            Err((StatusCode::BAD_REQUEST, message).into_response())
-        }
-    }
-}
-
-/// The first value of the field `name` in a URL-encoded form, decoded.
-fn form_field(form: &[u8], name: &str) -> Option<String> {
-    form.split(|&b| b == b'&')
-        .filter_map(|pair| {
-            let split = pair.iter().position(|&b| b == b'=');
-            let (key, value) = match split {
-                Some(at) => (pair.get(..at)?, pair.get(at + 1..)?),
-                None => (pair, &[][..]),
-            };
-            Some((percent_decode(key), value))
-        })
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| percent_decode(value))
-}
-
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; bytes that are
-/// not UTF-8 become U+FFFD (they can never be part of a token).
-fn percent_decode(text: &[u8]) -> String {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.iter();
-    while let Some(&byte) = rest.next() {
-        match byte {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = rest
-                    .as_slice()
-                    .get(..2)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(decoded) => {
-                        bytes.push(decoded);
-                        rest.nth(1);
-                    }
-                    None => bytes.push(b'%'),
-                }
-            }
-            other => bytes.push(other),
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The refusal: the failure view's page, or a plain 403 with Django's wording.
@@ -488,24 +358,5 @@ async fn refuse(config: &Config, parts: Parts, reason: String, csrf: &Csrf) -> R
         };
         return view(parts, rejection).await;
     }
-    let body = format!(
-        "Forbidden (403)\nCSRF verification failed. Request aborted.\n\nReason: {reason}\n"
-    );
-    (StatusCode::FORBIDDEN, body).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_token_field_is_found_and_decoded_anywhere_in_the_form() {
-        let form = b"slug=pad+lock&csrfmiddlewaretoken=ab%43d&x";
-        assert_eq!(form_field(form, FIELD_NAME).as_deref(), Some("abCd"));
-        assert_eq!(form_field(form, "slug").as_deref(), Some("pad lock"));
-        assert_eq!(form_field(form, "x").as_deref(), Some(""));
-        assert_eq!(form_field(b"csrfmiddlewaretoken%3D=1", FIELD_NAME), None);
-        assert_eq!(form_field(b"%zz=%", "%zz").as_deref(), Some("%"));
-        assert_eq!(form_field(b"", FIELD_NAME), None);
-    }
+    (StatusCode::FORBIDDEN, forbidden_text(&reason)).into_response()
 }
