@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sessionkit::SessionError;
+use sessionkit::django::messages::{self, Level};
 use sessionkit::engine::USER_ID_KEY;
 
 use super::format::escape;
@@ -66,10 +67,13 @@ pub async fn login(
 }
 
 /// `POST /logout`: ends the session. Server engines delete its record, so even a copy of the
-/// cookie is worthless afterwards; a signed cookie stays valid until it expires.
-pub async fn logout(visit: Visit) -> Redirect {
+/// cookie is worthless afterwards; a signed cookie stays valid until it expires (unless the
+/// revocation list is on). A new session carries only the "Logged out." message to the next
+/// page, which ends it once shown.
+pub async fn logout(visit: Visit) -> Result<Redirect, SessionError> {
     visit.session.flush();
-    Redirect::to("/")
+    messages::add(&visit.session, Level::INFO, "Logged out.")?;
+    Ok(Redirect::to("/"))
 }
 
 /// The login form, with `username` filled in and `error` above it.

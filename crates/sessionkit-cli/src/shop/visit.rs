@@ -84,6 +84,12 @@ impl Visit {
         main: &str,
     ) -> Result<Response, SessionError> {
         let user = self.user()?;
+        let messages = messages::take(&self.session)?;
+        if !messages.is_empty() && self.session.keys().is_empty() {
+            // A session that only carried a message (the "Logged out." of a logout) ends once
+            // it is shown, so an anonymous visitor keeps no session, as before logging in.
+            self.session.flush();
+        }
         // Only the logout button needs a token; pages with forms of their own ask for it.
         let csrf_field = user.map(|_| self.csrf_field());
         let html = layout::render(&layout::Frame {
@@ -91,7 +97,7 @@ impl Visit {
             user,
             cart_items: cart_contents::item_count(&self.session)?,
             csrf_field: csrf_field.as_deref(),
-            messages: &messages::take(&self.session)?,
+            messages: &messages,
             main,
             hood: &hood::panel(&self.shop, &self.session, self.cookie()),
         });

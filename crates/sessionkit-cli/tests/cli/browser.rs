@@ -240,6 +240,7 @@ async fn scenario(browser: Client, engine: String, server: Arc<Server>) -> Outco
         .click()
         .await?;
     wait_for(&browser, "#login-link").await?;
+    assert_eq!(text(&browser, "#messages").await?, "Logged out.");
     assert_eq!(text(&browser, "#cart-count").await?, "0");
     // The store page after logout stores nothing: its forms' CSRF secret is in its own cookie.
     assert!(

@@ -179,7 +179,15 @@ fn login_keeps_the_cart_under_a_new_key_and_logout_ends_it_for_every_copy() {
     let logged_in = browser.clone();
 
     assert_redirects(&submit(&mut browser, &server, "/logout", ""), "/");
-    assert_eq!(browser.cookie, None, "logout deletes the cookie");
+    assert_ne!(browser.cookie, logged_in.cookie, "the old cookie is gone");
+    let after = browser.get(&server, "/");
+    assert!(after.body.contains("Logged out."), "{}", after.body);
+    assert_eq!(
+        browser.cookie, None,
+        "the message shown, its session ended: no session while browsing on"
+    );
+    assert_eq!(stored_sessions(dir.path()), 0, "nothing left on the server");
+    assert!(!browser.get(&server, "/").body.contains("Logged out."));
     let replayed = logged_in.clone().get(&server, "/");
     assert!(
         replayed.body.contains("id=\"login-link\""),
