@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use crate::django::signing::Signer;
-use crate::engine::Data;
 use crate::engine::file::{Record, lock_path, session_path};
+use crate::engine::{Data, EncryptedCookieEngine, EngineError};
 
 /// The most bytes a compressed signed payload may inflate to.
 pub const MAX_DECOMPRESSED_BYTES: u64 = crate::django::signing::MAX_DECOMPRESSED_BYTES;
@@ -18,6 +18,17 @@ pub fn sign_exactly(signer: &Signer, text: &str) -> String {
     let mut value = text.to_owned();
     signer.append_signature(&mut value);
     value
+}
+
+/// An `encrypted_cookies` value holding `payload` (any bytes, not only JSON) issued at
+/// `issued_at` Unix seconds, sealed with `engine`'s `SECRET_KEY`: what only a holder of the
+/// key could make. Only the random source (for the nonce) can fail.
+pub fn seal_exactly(
+    engine: &EncryptedCookieEngine,
+    payload: &[u8],
+    issued_at: i64,
+) -> Result<String, EngineError> {
+    engine.seal_payload(payload, issued_at)
 }
 
 /// A session file's `(version, expiry, data)`, as the file engine reads it.

@@ -1,9 +1,14 @@
 //! Revocable cookie sessions (`SESSION_REVOCATION_URL`) on both cookie engines and every store
 //! the list can live in:
 //! a cookie copied before logout, or the old cookie of a session whose key was cycled at
-//! login, is no session; without the list both still load (the signed-cookie lesson).
+//! login, is no session; without the list both still load (the signed-cookie lesson). "Log
+//! out my other sessions" ends every other cookie of the user with the list, and is an error
+//! without it.
 
-use sessionkit::engine::{SESSION_ID_KEY, SessionKey};
+use std::sync::Arc;
+
+use serde_json::json;
+use sessionkit::engine::{ChangeSet, Data, EngineError, SESSION_ID_KEY, SaveRequest, SessionKey};
 use sessionkit::{EngineKind, Session, Sessions, Settings};
 
 mod common;
@@ -53,6 +58,63 @@ async fn old_cookie_survives_cycle_key(sessions: &Sessions) -> (bool, bool) {
     (!load(sessions, &old).await.is_empty(), !fresh.is_empty())
 }
 
+/// A new session of `user` (a JSON id: `"7"` or `7`), saved; its cookie.
+async fn logged_in(sessions: &Sessions, user: serde_json::Value) -> String {
+    let session = sessions.start(None).load().await.unwrap();
+    session.insert("_auth_user_id", user).unwrap();
+    session.save().await.unwrap().expect("a cookie")
+}
+
+/// "Log out my other sessions" from one of user 7's sessions: the others (copies included, and
+/// one whose id is a number) are no session; the one that asked goes on, as do another user's
+/// and an anonymous one; a login after the mark works.
+async fn other_sessions_end(sessions: &Sessions) {
+    let phone = logged_in(sessions, json!("7")).await;
+    let laptop = logged_in(sessions, json!("7")).await;
+    let old_app = logged_in(sessions, json!(7)).await;
+    let someone_else = logged_in(sessions, json!("8")).await;
+    let anonymous = sessions.start(None).load().await.unwrap();
+    anonymous.insert("cart", [1]).unwrap();
+    let anonymous = anonymous.save().await.unwrap().expect("a cookie");
+
+    let ended = sessions
+        .engine()
+        .delete_user_sessions("7", Some(&laptop))
+        .await;
+    assert_eq!(ended.unwrap(), 0, "cookies cannot be counted");
+    for gone in [&phone, &old_app] {
+        assert!(load(sessions, gone).await.is_empty());
+        assert!(!sessions.engine().exists(gone).await.unwrap());
+    }
+    for kept in [&laptop, &someone_else, &anonymous] {
+        assert!(!load(sessions, kept).await.is_empty());
+    }
+    // The session that asked is saved again (a new cookie, the same id) and still loads.
+    let next = load(sessions, &laptop).await;
+    next.insert("n", 1).unwrap();
+    let reissued = next.save().await.unwrap().expect("a cookie");
+    assert_eq!(
+        load(sessions, &reissued).await.get::<i64>("n").unwrap(),
+        Some(1)
+    );
+
+    // A login in a later second than the mark (issued 2 s from now, not slept for) works.
+    let data = Arc::new(Data::from_json(r#"{"_auth_user_id": "7"}"#).unwrap());
+    let later = sessions
+        .engine()
+        .save(SaveRequest {
+            previous: None,
+            data: &data,
+            changes: &ChangeSet::default(),
+            now: time::OffsetDateTime::now_utc() + time::Duration::seconds(2),
+            cookie_age: 3600,
+        })
+        .await
+        .unwrap()
+        .cookie_value;
+    assert!(!load(sessions, &later).await.is_empty(), "a later login");
+}
+
 async fn check(url: &str, prefix: &str) {
     for engine in ENGINES {
         check_on(engine, url, prefix).await;
@@ -88,6 +150,7 @@ async fn check_on(engine: EngineKind, url: &str, prefix: &str) {
         .unwrap()
         .unwrap();
     assert_eq!(id, same, "{url}: one session, one id");
+    other_sessions_end(&with).await;
 }
 
 #[tokio::test]
@@ -99,6 +162,15 @@ async fn without_the_list_a_copied_signed_cookie_outlives_logout() {
             old_cookie_survives_cycle_key(&without).await,
             (true, true),
             "{engine}"
+        );
+        let cookie = logged_in(&without, json!("7")).await;
+        let ended = without
+            .engine()
+            .delete_user_sessions("7", Some(&cookie))
+            .await;
+        assert!(
+            matches!(ended, Err(EngineError::Unsupported { .. })),
+            "{engine}: {ended:?}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The account page: who is logged in, this session's details and, on server engines, every
-//! session of the user, with "log out my other sessions". On `signed_cookies` it explains why
-//! there is no such list: each session lives only in its browser's cookie.
+//! session of the user, with "log out my other sessions". On the cookie engines it explains why
+//! there is no such list: each session lives only in its browser's cookie; with the revocation
+//! list on (`SESSION_REVOCATION_URL`) it still offers to log out the other sessions.
 
 use axum::extract::Query;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,21 +15,32 @@ use super::format::{escape, timestamp};
 use super::users::User;
 use super::visit::Visit;
 
-/// What the page reports after "log out my other sessions".
+/// What the page reports after "log out my other sessions": how many ended, or `others` on a
+/// cookie engine, which cannot count the browsers holding a cookie.
 #[derive(Deserialize)]
 pub struct Notice {
-    ended: Option<u64>,
+    ended: Option<String>,
 }
+
+/// The notice of a cookie engine's "log out my other sessions".
+const ENDED_UNCOUNTED: &str = "others";
 
 /// `GET /account`: for logged-in users; others go to the login page.
 pub async fn show(visit: Visit, Query(notice): Query<Notice>) -> Result<Response, SessionError> {
     let Some(user) = visit.user()? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let notice = notice.ended.map_or_else(String::new, |n| {
-        let plural = if n == 1 { "" } else { "s" };
-        format!("<p class=\"note\" id=\"ended\">Ended {n} other session{plural}.</p>")
-    });
+    let notice = match notice.ended.as_deref() {
+        None => String::new(),
+        Some(ENDED_UNCOUNTED) => {
+            "<p class=\"note\" id=\"ended\">Logged out your other sessions.</p>".to_owned()
+        }
+        Some(n) => {
+            let n: u64 = n.parse().unwrap_or_default();
+            let plural = if n == 1 { "" } else { "s" };
+            format!("<p class=\"note\" id=\"ended\">Ended {n} other session{plural}.</p>")
+        }
+    };
     let sessions = sessions(&visit, user).await?;
     let data = visit.session.to_map();
     let main = format!(
@@ -60,6 +72,9 @@ pub async fn end_other_sessions(visit: Visit) -> Result<Response, SessionError> 
     };
     let engine = visit.shop().sessions.engine();
     match engine.delete_user_sessions(user.id, visit.cookie()).await {
+        Ok(_) if engine.keeps_data_in_cookie() => {
+            Ok(Redirect::to(&format!("/account?ended={ENDED_UNCOUNTED}")).into_response())
+        }
         Ok(ended) => Ok(Redirect::to(&format!("/account?ended={ended}")).into_response()),
         // The page explains why this engine cannot; show it again.
         Err(EngineError::Unsupported { .. }) => Ok(Redirect::to("/account").into_response()),
@@ -72,18 +87,14 @@ async fn sessions(visit: &Visit, user: &User) -> Result<String, SessionError> {
     let engine = visit.shop().sessions.engine();
     let listed = match engine.user_sessions(user.id, visit.cookie()).await {
         Ok(listed) => listed,
-        Err(EngineError::Unsupported { .. }) => return Ok(no_list_on_cookies()),
+        Err(EngineError::Unsupported { .. }) => return Ok(no_list_on_cookies(visit)),
         Err(error) => return Err(error.into()),
     };
     let rows: String = listed.iter().map(session_row).collect();
     let others = listed.iter().filter(|session| !session.current).count();
     let button = match others {
         0 => "<p>This is your only session.</p>".to_owned(),
-        n => format!(
-            "<form method=\"post\" action=\"/account/end-other-sessions\">{token}\
-<button id=\"end-others\">Log out my other sessions ({n})</button></form>",
-            token = visit.csrf_field(),
-        ),
+        n => end_others_button(visit, &format!(" ({n})")),
     };
     Ok(format!(
         "<p>Every browser where you are logged in, as the server keeps them. Ending a session \
@@ -112,14 +123,42 @@ fn session_row(session: &UserSession) -> String {
     )
 }
 
-fn no_list_on_cookies() -> String {
-    "<p class=\"note\" id=\"no-session-list\">This store keeps sessions in <strong>signed \
-cookies</strong>, so it cannot list your sessions or log out your other ones. Each session \
-lives only in its browser's cookie; the server keeps nothing it could list or delete. Logging \
-out makes one browser forget its cookie, and a copy of that cookie stays valid until it \
-expires. To see and end every session, run the store on a server engine, e.g. \
-<code>SESSION_ENGINE=db</code>.</p>"
-        .to_owned()
+/// The form of "log out my other sessions", its button saying `count`.
+fn end_others_button(visit: &Visit, count: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/account/end-other-sessions\">{token}\
+<button id=\"end-others\">Log out my other sessions{count}</button></form>",
+        token = visit.csrf_field(),
+    )
+}
+
+/// Why a cookie engine has no list of sessions, and, with the revocation list, the button that
+/// ends the others anyway.
+fn no_list_on_cookies(visit: &Visit) -> String {
+    let sessions = &visit.shop().sessions;
+    let kind = match sessions.engine().name() {
+        "encrypted_cookies" => "encrypted cookies",
+        _ => "signed cookies",
+    };
+    let why = format!(
+        "<p class=\"note\" id=\"no-session-list\">This store keeps sessions in <strong>{kind}\
+</strong>, so it cannot list your sessions. Each session lives only in its browser's cookie; \
+the server keeps nothing it could list or delete."
+    );
+    if sessions.settings().revocation_url.is_none() {
+        return format!(
+            "{why} Logging out makes one browser forget its cookie, and a copy of that cookie \
+stays valid until it expires, so it cannot log out your other sessions either. To end them, \
+turn on the revocation list (<code>SESSION_REVOCATION_URL</code>), or run the store on a \
+server engine to see them too, e.g. <code>SESSION_ENGINE=db</code>.</p>"
+        );
+    }
+    format!(
+        "{why} With the revocation list on, it can still log out every other one: the server \
+notes the time, and any cookie of your account issued until then, except this session's, is \
+refused.</p>\n{button}",
+        button = end_others_button(visit, ""),
+    )
 }
 
 /// An activity note in `data`, escaped, or a dash.

@@ -649,6 +649,69 @@ fn on_signed_cookies_the_account_page_explains_why_there_is_no_session_list() {
     assert!(is_logged_in_as(&browser.get(&server, "/"), "Carol"));
 }
 
+/// On the cookie engines with the revocation list, the account page still lists nothing but
+/// offers "log out my other sessions", and it works: Alice's other browser is logged out, her
+/// own session and Bob's go on.
+#[test]
+fn with_the_revocation_list_cookie_engines_log_out_the_other_sessions() {
+    for engine in ["signed_cookies", "encrypted_cookies"] {
+        let dir = TempDir::new("account-revocation");
+        let env = [
+            ("SESSION_ENGINE", engine),
+            ("SESSION_REVOCATION_URL", "memory://"),
+        ];
+        let server = Server::start(dir.path(), &env);
+        let mut phone = Browser::default();
+        let mut laptop = Browser::default();
+        let mut bob = Browser::default();
+        log_in(&mut phone, &server, "alice", "wonderland");
+        log_in(&mut laptop, &server, "alice", "wonderland");
+        log_in(&mut bob, &server, "bob", "builder");
+        let copied_phone = phone.clone();
+
+        let account = laptop.get(&server, "/account");
+        assert_eq!(account.status, 200);
+        assert!(
+            account.body.contains("id=\"no-session-list\""),
+            "{engine}: {}",
+            account.body
+        );
+        assert!(
+            account.body.contains("id=\"end-others\""),
+            "{engine}: {}",
+            account.body
+        );
+        let ended = laptop.post(
+            &server,
+            "/account/end-other-sessions",
+            &format!("csrfmiddlewaretoken={}", csrf_token(&account.body)),
+        );
+        assert_redirects(&ended, "/account?ended=others");
+        let account = laptop.get(&server, "/account?ended=others");
+        assert!(
+            account.body.contains("Logged out your other sessions."),
+            "{engine}"
+        );
+
+        assert!(
+            !is_logged_in_as(&phone.get(&server, "/"), "Alice"),
+            "{engine}: the phone is logged out"
+        );
+        assert!(
+            !is_logged_in_as(&copied_phone.clone().get(&server, "/"), "Alice"),
+            "{engine}: and so is a copy of its cookie"
+        );
+        assert!(
+            is_logged_in_as(&laptop.get(&server, "/"), "Alice"),
+            "{engine}"
+        );
+        assert!(
+            is_logged_in_as(&bob.get(&server, "/"), "Bob"),
+            "{engine}: other users keep theirs"
+        );
+    }
+}
+
 /// The replay lesson of the "under the hood" panel, both ways: on `signed_cookies` a cookie
 /// copied before logout still logs in afterwards; with the revocation list
 /// (`SESSION_REVOCATION_URL`) the logout lists the session and the copy is refused.

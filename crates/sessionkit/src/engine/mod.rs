@@ -218,16 +218,17 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Whether the cookie carries the session data itself (`signed_cookies`,
     /// `encrypted_cookies`) rather than a
-    /// key into a store: such a session has no key and cannot be listed, locked or revoked.
+    /// key into a store: such a session has no key and cannot be listed or locked, and is
+    /// revoked only through the revocation list (`SESSION_REVOCATION_URL`).
     fn keeps_data_in_cookie(&self) -> bool {
         false
     }
 
     /// Whether a session just loaded from `cookie_value` should be saved again at the end of
-    /// the request even if it is unchanged, judged without I/O. `encrypted_cookies` says so
-    /// for a value sealed with a key now only in `SECRET_KEY_FALLBACKS`: sealing it again with
-    /// `SECRET_KEY` moves active users off the old key, which can then be dropped. `false` by
-    /// default.
+    /// the request even if it is unchanged, judged without I/O. The cookie engines say so for
+    /// a value signed or sealed with a key now only in `SECRET_KEY_FALLBACKS`: making it again
+    /// with `SECRET_KEY` moves active users off the old key, which can then be dropped. `false`
+    /// by default.
     ///
     /// ```
     /// use sessionkit::engine::{Engine, SessionKey};
@@ -330,7 +331,9 @@ pub trait Engine: Send + Sync + 'static {
     }
 
     /// Ends every session of `user_id` except the one of `keep_cookie` ("log out my other
-    /// sessions", or everywhere with `None`); returns how many ended.
+    /// sessions", or everywhere with `None`); returns how many ended. The cookie engines can
+    /// only with the revocation list: they mark the user there and return 0, as no one can
+    /// count the browsers holding a cookie ([`RevocationList`]).
     async fn delete_user_sessions(
         &self,
         _user_id: &str,

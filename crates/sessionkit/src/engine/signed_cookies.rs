@@ -3,7 +3,9 @@
 //!
 //! Nothing is stored on the server, which makes it fast and stateless, with three costs the
 //! user should know: the data is readable by the client, it must fit in ~4 KB, and a cookie
-//! cannot be revoked before it expires (logout only stops *this* browser from sending it).
+//! cannot be revoked before it expires (logout only stops *this* browser from sending it),
+//! unless the revocation list (`SESSION_REVOCATION_URL`) is on: then logout, `cycle_key` and
+//! "log out my other sessions" end copies too.
 //! Concurrent requests cannot be merged either: the browser keeps whichever cookie came last.
 
 use std::sync::Arc;
@@ -12,8 +14,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::revocation::{CookieRevocations, RevocationList};
-use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
+use super::revocation::{CookieRevocations, CookieSession, RevocationList};
+use super::{Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::config::Secrets;
 use crate::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 use crate::expiry::cookie_expiry;
@@ -104,6 +106,7 @@ impl SignedCookieEngine {
     /// let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
     /// let old_cookie = Signer::new(COOKIE_SALT, "old secret", &[]).sign_object(&data, now);
     /// assert!(engine.load(&old_cookie).await?.is_some()); // still valid after the rotation
+    /// assert!(engine.needs_reissue(&old_cookie)); // and signed anew when read
     /// # Ok(()) }
     /// ```
     pub fn new(config: impl Into<SignedCookieConfig>) -> Self {
@@ -124,8 +127,8 @@ impl SignedCookieEngine {
         self
     }
 
-    /// The data of a validly signed, unexpired cookie, and when it expires.
-    fn verified(&self, cookie_value: &str) -> Option<(Data, OffsetDateTime)> {
+    /// The session of a validly signed, unexpired cookie.
+    fn verified(&self, cookie_value: &str) -> Option<CookieSession> {
         let now = SystemTime::now();
         let unsigned = match self.signer.unsign_object(cookie_value, None, now) {
             Ok(unsigned) => unsigned,
@@ -146,7 +149,11 @@ impl SignedCookieEngine {
             tracing::warn!(%expires, "ignoring expired session cookie");
             return None;
         }
-        Some((unsigned.data, expires))
+        Some(CookieSession {
+            data: unsigned.data,
+            issued_at: signed_at,
+            expires,
+        })
     }
 }
 
@@ -160,20 +167,26 @@ impl Engine for SignedCookieEngine {
         true
     }
 
+    /// A cookie signed with a `SECRET_KEY_FALLBACKS` key is signed again with `SECRET_KEY`
+    /// by the request that reads it, so a rotation moves every active user off the old key.
+    fn needs_reissue(&self, cookie_value: &str) -> bool {
+        self.signer.signed_with_fallback(cookie_value)
+    }
+
     fn accepts(&self, cookie_value: &str) -> bool {
         (MIN_KEY_LENGTH..=MAX_COOKIE_VALUE_BYTES).contains(&cookie_value.len())
             && cookie_value.contains(':')
     }
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
-        let Some((data, _)) = self.verified(cookie_value) else {
+        let Some(session) = self.verified(cookie_value) else {
             return Ok(None);
         };
-        if self.revocations.refuses(&data).await? {
+        if self.revocations.refuses(&session).await? {
             return Ok(None);
         }
         Ok(Some(Loaded {
-            data: Arc::new(data),
+            data: Arc::new(session.data),
             version: 0,
         }))
     }
@@ -199,8 +212,94 @@ impl Engine for SignedCookieEngine {
         Ok(self.accepts(cookie_value) && self.load(cookie_value).await?.is_some())
     }
 
+    /// "Log out my other sessions": with the revocation list, a mark ending every cookie of
+    /// `user_id` issued until now but those of `keep_cookie`'s session (see [`RevocationList`]);
+    /// returns 0, as no one can count the browsers holding a cookie. Without the list,
+    /// [`EngineError::Unsupported`]: a cookie cannot be ended before it expires.
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep_cookie: Option<&str>,
+    ) -> Result<u64, EngineError> {
+        let keep = keep_cookie.and_then(|cookie| self.verified(cookie));
+        self.revocations
+            .end_user_sessions(self.name(), user_id, keep, self.cookie_age)
+            .await
+    }
+
     /// Cookies expire on their own; there is nothing to clear.
     async fn clear_expired(&self, _batch: usize) -> Result<u64, EngineError> {
         Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Data;
+    use crate::{EngineKind, Sessions, Settings};
+
+    const OLD_SECRET: &str = "the secret before the rotation";
+    const NEW_SECRET: &str = "the secret after the rotation";
+
+    fn settings(secret: &str, fallbacks: &[&str]) -> Settings {
+        Settings {
+            engine: EngineKind::SignedCookies,
+            secret_key_fallbacks: fallbacks.iter().map(|s| s.to_string()).collect(),
+            ..Settings::new(secret)
+        }
+    }
+
+    async fn loaded(settings: Settings, cookie: &str) -> Option<Arc<Data>> {
+        let engine = SignedCookieEngine::new(&settings);
+        engine.load(cookie).await.unwrap().map(|loaded| loaded.data)
+    }
+
+    #[tokio::test]
+    async fn a_fallback_key_still_verifies_and_the_cookie_is_reissued_under_the_current_key() {
+        let data = Data::from_json(r#"{"user_id": 42}"#).unwrap();
+        let now = OffsetDateTime::now_utc().unix_timestamp() as u64;
+        let cookie = Signer::new(COOKIE_SALT, OLD_SECRET, &[]).sign_object(&data, now);
+        assert_eq!(loaded(settings(NEW_SECRET, &[]), &cookie).await, None);
+
+        let rotated = Sessions::open(settings(NEW_SECRET, &[OLD_SECRET]))
+            .await
+            .unwrap();
+        assert!(rotated.engine().needs_reissue(&cookie));
+        let session = rotated.start(Some(&cookie)).load().await.unwrap();
+        assert_eq!(session.get::<i64>("user_id").unwrap(), Some(42));
+        assert!(
+            session.modified(),
+            "the middleware saves it: a new cookie goes out"
+        );
+        let reissued = session.save().await.unwrap().expect("a cookie");
+        assert!(!rotated.engine().needs_reissue(&reissued));
+        assert_eq!(
+            loaded(settings(NEW_SECRET, &[]), &reissued)
+                .await
+                .as_deref(),
+            Some(&data)
+        );
+        assert_eq!(
+            loaded(settings(OLD_SECRET, &[]), &reissued).await,
+            None,
+            "the old key alone cannot verify it"
+        );
+    }
+
+    #[test]
+    fn only_a_valid_fallback_signature_asks_for_a_reissue() {
+        let rotated = SignedCookieEngine::new(&settings(NEW_SECRET, &[OLD_SECRET]));
+        let data = Data::from_json(r#"{"n": 1}"#).unwrap();
+        let by = |secret| Signer::new(COOKIE_SALT, secret, &[]).sign_object(&data, 0);
+        assert!(rotated.needs_reissue(&by(OLD_SECRET)));
+        assert!(!rotated.needs_reissue(&by(NEW_SECRET)));
+        assert!(
+            !rotated.needs_reissue(&by("a third secret")),
+            "not ours at all"
+        );
+        assert!(!rotated.needs_reissue("no signature"));
+        let unrotated = SignedCookieEngine::new(&settings(OLD_SECRET, &[]));
+        assert!(!unrotated.needs_reissue(&by(OLD_SECRET)));
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Nothing is stored on the server. Two of `signed_cookies`' costs remain: the session must
 //! fit in ~4 KB, and a cookie cannot be revoked before it expires (logout only stops *this*
-//! browser from sending it); concurrent requests cannot be merged either.
+//! browser from sending it) unless the revocation list (`SESSION_REVOCATION_URL`) is on;
+//! concurrent requests cannot be merged either.
 //!
 //! # Format, version 1
 //!
@@ -58,7 +59,7 @@ use chacha20poly1305::XNonce;
 use chacha20poly1305::aead::AeadInOut;
 use time::OffsetDateTime;
 
-use super::revocation::{CookieRevocations, RevocationList};
+use super::revocation::{CookieRevocations, CookieSession, RevocationList};
 use super::signed_cookies::MAX_COOKIE_VALUE_BYTES;
 use super::{Data, Engine, EngineError, Loaded, SaveRequest, Saved};
 use crate::config::Secrets;
@@ -226,8 +227,8 @@ impl EncryptedCookieEngine {
         self
     }
 
-    /// The data of a sealed, unexpired cookie, and when it expires.
-    fn verified(&self, cookie_value: &str) -> Option<(Data, OffsetDateTime)> {
+    /// The session of a sealed, unexpired cookie.
+    fn verified(&self, cookie_value: &str) -> Option<CookieSession> {
         let unsealed = match self.unseal(cookie_value) {
             Ok(unsealed) => unsealed,
             Err(reason) => {
@@ -240,14 +241,24 @@ impl EncryptedCookieEngine {
             tracing::warn!(%expires, "ignoring expired session cookie");
             return None;
         }
-        Some((unsealed.data, expires))
+        Some(CookieSession {
+            data: unsealed.data,
+            issued_at: unsealed.issued_at,
+            expires,
+        })
     }
 
     /// The cookie value holding `data`, issued at `issued_at`, sealed with `SECRET_KEY`.
     /// Only the operating system's random source can fail (for the nonce).
     pub fn seal(&self, data: &Data, issued_at: OffsetDateTime) -> Result<String, EngineError> {
+        self.seal_payload(to_python_json(data).as_bytes(), issued_at.unix_timestamp())
+    }
+
+    /// The cookie value holding `json`, whatever its bytes, issued at `issued_at` Unix
+    /// seconds, sealed with `SECRET_KEY`: [`EncryptedCookieEngine::seal`] without the JSON
+    /// writer, so the fuzz target can seal what only a key holder (or a bug) could.
+    pub(crate) fn seal_payload(&self, json: &[u8], issued_at: i64) -> Result<String, EngineError> {
         let key = &self.current;
-        let json = to_python_json(data);
         let mut nonce = [0; NONCE_BYTES];
         getrandom::fill(&mut nonce).map_err(EngineError::unavailable)?;
         let mut sealed = Vec::with_capacity(OVERHEAD_BYTES + json.len());
@@ -255,8 +266,8 @@ impl EncryptedCookieEngine {
         sealed.extend_from_slice(&key.id);
         sealed.extend_from_slice(&nonce);
         let plaintext_at = sealed.len();
-        sealed.extend_from_slice(&issued_at.unix_timestamp().to_be_bytes());
-        sealed.extend_from_slice(json.as_bytes());
+        sealed.extend_from_slice(&issued_at.to_be_bytes());
+        sealed.extend_from_slice(json);
         let plaintext = sealed.get_mut(plaintext_at..).unwrap_or_default();
         let tag = key
             .cipher
@@ -358,14 +369,14 @@ impl Engine for EncryptedCookieEngine {
     }
 
     async fn load(&self, cookie_value: &str) -> Result<Option<Loaded>, EngineError> {
-        let Some((data, _)) = self.verified(cookie_value) else {
+        let Some(session) = self.verified(cookie_value) else {
             return Ok(None);
         };
-        if self.revocations.refuses(&data).await? {
+        if self.revocations.refuses(&session).await? {
             return Ok(None);
         }
         Ok(Some(Loaded {
-            data: Arc::new(data),
+            data: Arc::new(session.data),
             version: 0,
         }))
     }
@@ -388,6 +399,21 @@ impl Engine for EncryptedCookieEngine {
     /// Whether `cookie_value` is a sealed, unexpired session.
     async fn exists(&self, cookie_value: &str) -> Result<bool, EngineError> {
         Ok(self.accepts(cookie_value) && self.load(cookie_value).await?.is_some())
+    }
+
+    /// "Log out my other sessions": with the revocation list, a mark ending every cookie of
+    /// `user_id` issued until now but those of `keep_cookie`'s session (see [`RevocationList`]);
+    /// returns 0, as no one can count the browsers holding a cookie. Without the list,
+    /// [`EngineError::Unsupported`]: a cookie cannot be ended before it expires.
+    async fn delete_user_sessions(
+        &self,
+        user_id: &str,
+        keep_cookie: Option<&str>,
+    ) -> Result<u64, EngineError> {
+        let keep = keep_cookie.and_then(|cookie| self.verified(cookie));
+        self.revocations
+            .end_user_sessions(self.name(), user_id, keep, self.cookie_age)
+            .await
     }
 
     /// Cookies expire on their own; there is nothing to clear.
