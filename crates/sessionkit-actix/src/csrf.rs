@@ -30,10 +30,11 @@ use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_core::Stream;
-use sessionkit::csrf::{CsrfLayer, CsrfRefusal, HEADER_NAME, forbidden_text};
+use sessionkit::csrf::{CsrfLayer, CsrfRefusal, FormRefusal, HEADER_NAME, forbidden_text};
 
 use crate::{copy_from_http, copy_to_http, error, error_response};
 
@@ -119,7 +120,7 @@ where
                             request.set_payload(Payload::from(form.clone()));
                             Some(form)
                         }
-                        Err(refusal) => return Ok(answer(request, refusal)),
+                        Err(refusal) => return Ok(answer(request, form_refusal(refusal))),
                     },
                     false => None,
                 };
@@ -163,20 +164,27 @@ fn answer<B>(request: ServiceRequest, response: HttpResponse) -> ServiceResponse
     request.into_response(response).map_into_right_body()
 }
 
-/// The form body, up to `limit` bytes, or the answer refusing it as the tower layer does: 413
-/// past the limit, 400 if it broke off.
-async fn read_form(mut payload: Payload, limit: usize) -> Result<Bytes, HttpResponse> {
+/// The form body, up to `limit` bytes, or why it was not read (answered as the tower layer
+/// answers it).
+async fn read_form(mut payload: Payload, limit: usize) -> Result<Bytes, FormRefusal> {
     let mut form = Vec::new();
     while let Some(chunk) = poll_fn(|cx| Pin::new(&mut payload).poll_next(cx)).await {
         let Ok(chunk) = chunk else {
-            return Err(HttpResponse::BadRequest().body("The form could not be read.\n"));
+            return Err(FormRefusal::Unreadable);
         };
         if form.len() + chunk.len() > limit {
-            return Err(HttpResponse::PayloadTooLarge().body("The form is too large.\n"));
+            return Err(FormRefusal::TooLarge);
         }
         form.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(form))
+}
+
+/// A refused form's answer: the status and text of the tower layer's.
+fn form_refusal(refusal: FormRefusal) -> HttpResponse {
+    let status = StatusCode::from_u16(refusal.status().as_u16())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status).body(refusal.text())
 }
 
 /// The request's CSRF handle ([`sessionkit::csrf::Csrf`]: tokens for forms, rotation at

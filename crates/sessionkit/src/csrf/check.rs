@@ -24,6 +24,46 @@ pub enum CsrfRefusal {
     Session(SessionError),
 }
 
+/// Why the form carrying a request's token was not read: the adapters answer alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormRefusal {
+    /// Longer than [`CsrfLayer::form_limit`]: 413.
+    TooLarge,
+    /// The body broke off: 400.
+    Unreadable,
+}
+
+impl FormRefusal {
+    /// The answer's status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            FormRefusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            FormRefusal::Unreadable => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The answer's plain text.
+    ///
+    /// ```
+    /// use sessionkit::csrf::FormRefusal;
+    ///
+    /// assert_eq!(FormRefusal::TooLarge.status(), 413);
+    /// assert_eq!(FormRefusal::TooLarge.text(), "The form is too large.\n");
+    /// ```
+    pub fn text(self) -> &'static str {
+        match self {
+            FormRefusal::TooLarge => "The form is too large.\n",
+            FormRefusal::Unreadable => "The form could not be read.\n",
+        }
+    }
+}
+
+impl IntoResponse for FormRefusal {
+    fn into_response(self) -> Response {
+        (self.status(), self.text()).into_response()
+    }
+}
+
 /// Django's plain 403 text for a refusal.
 ///
 /// ```
@@ -129,7 +169,7 @@ pub(super) async fn verify(layer: &CsrfLayer, csrf: &Csrf, request: Request<Body
     let (form, body) = match layer.reads_form(&parts.method, &parts.headers) {
         true => match read_form(body, layer.form_limit()).await {
             Ok(bytes) => (Some(bytes.clone()), Body::from(bytes)),
-            Err(response) => return Verdict::Answer(response),
+            Err(refusal) => return Verdict::Answer(refusal.into_response()),
         },
         false => (None, body),
     };
@@ -167,18 +207,12 @@ fn is_form(headers: &HeaderMap) -> bool {
     })
 }
 
-/// The form, or the response refusing it: 413 past `limit`, 400 if it broke off.
-async fn read_form(body: Body, limit: usize) -> Result<Bytes, Response> {
+/// The form, up to `limit` bytes, or why it was not read.
+async fn read_form(body: Body, limit: usize) -> Result<Bytes, FormRefusal> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => {
-            let message = "The form is too large.\n";
-            Err((StatusCode::PAYLOAD_TOO_LARGE, message).into_response())
-        }
-        Err(_) => {
-            let message = "The form could not be read.\n";
-            Err((StatusCode::BAD_REQUEST, message).into_response())
-        }
+        Err(error) if error.is::<LengthLimitError>() => Err(FormRefusal::TooLarge),
+        Err(_) => Err(FormRefusal::Unreadable),
     }
 }
 

@@ -97,7 +97,7 @@ use http::request::Parts;
 use http::{Request, StatusCode};
 use tower::{Layer, Service};
 
-pub use check::{CsrfRefusal, forbidden_text};
+pub use check::{CsrfRefusal, FormRefusal, forbidden_text};
 use check::{Verdict, verify};
 pub use handle::Csrf;
 use handle::Unread;
