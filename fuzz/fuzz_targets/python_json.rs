@@ -52,8 +52,9 @@ fn check_written(data: &Data) {
         written.bytes().all(|b| matches!(b, b' '..=b'~')),
         "not printable ASCII: {written}"
     );
-    let read_back = Data::from_json(&written)
-        .unwrap_or_else(|error| panic!("the writer's output does not read back ({error}): {written}"));
+    let read_back = Data::from_json(&written).unwrap_or_else(|error| {
+        panic!("the writer's output does not read back ({error}): {written}")
+    });
     assert_eq!(read_back.to_json(), written, "writing is not idempotent");
 }
 

@@ -9,10 +9,10 @@ use std::time::SystemTime;
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use sessionkit::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 use sessionkit::engine::{Data, user_of};
 use sessionkit::expiry::{expire_at_browser_close, expiry_age, expiry_date};
 use sessionkit::fuzzing::{parse_session_file, render_session_file};
-use sessionkit::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 use sessionkit_fuzz::SECRET;
 use time::{Duration, OffsetDateTime};
 

@@ -7,8 +7,8 @@
 use std::path::{Component, Path};
 
 use libfuzzer_sys::fuzz_target;
-use sessionkit::engine::SessionKey;
 use sessionkit::engine::Addressing;
+use sessionkit::engine::SessionKey;
 use sessionkit::fuzzing::{is_key_hash, lock_file_path, session_file_path};
 use sha2::{Digest, Sha256};
 

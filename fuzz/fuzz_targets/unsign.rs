@@ -10,8 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arbitrary::{Arbitrary, Unstructured};
 use base64_simd::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
+use sessionkit::django::signing::{
+    COOKIE_SALT, SignatureError, Signer, Unsigned, b62_decode, b62_encode,
+};
 use sessionkit::fuzzing::{MAX_DECOMPRESSED_BYTES, sign_exactly};
-use sessionkit::django::signing::{COOKIE_SALT, SignatureError, Signer, Unsigned, b62_decode, b62_encode};
 use sessionkit_fuzz::{OLD_SECRET, SECRET};
 
 /// Deflate's best case is about 1032 output bytes per input byte.
