@@ -132,27 +132,29 @@ fn near_cached<S: RecordStore + ?Sized>(
 #[cfg(feature = "_sql")]
 /// The database's invalidation channel: PostgreSQL's notifications; other databases have none.
 fn db_channel(settings: &Settings) -> Channel {
-    match StoreScheme::of(&settings.db_url) {
-        #[cfg(feature = "postgres")]
-        Some(StoreScheme::Postgres) => {
-            Channel::Postgres(PostgresChannel::new(&settings.db_url, &settings.db_table))
-        }
-        _ => Channel::TtlOnly,
+    #[cfg(feature = "postgres")]
+    if StoreScheme::of(&settings.db_url) == Some(StoreScheme::Postgres) {
+        return Channel::Postgres(PostgresChannel::new(&settings.db_url, &settings.db_table));
     }
+    #[cfg(not(feature = "postgres"))]
+    let _ = settings;
+    Channel::TtlOnly
 }
 
 /// The cache's invalidation channel: Redis client-side caching; the memory cache needs none
 /// (it lives in this process, so no other instance changes it).
 fn cache_channel(settings: &Settings) -> Channel {
-    match StoreScheme::of(&settings.cache_url) {
-        #[cfg(feature = "redis")]
-        Some(StoreScheme::Redis) => Channel::Redis(RedisChannel {
+    #[cfg(feature = "redis")]
+    if StoreScheme::of(&settings.cache_url) == Some(StoreScheme::Redis) {
+        return Channel::Redis(RedisChannel {
             url: settings.cache_url.clone(),
             prefix: settings.cache_key_prefix.clone(),
             ca_file: settings.store_ca_file.clone(),
-        }),
-        _ => Channel::TtlOnly,
+        });
     }
+    #[cfg(not(feature = "redis"))]
+    let _ = settings;
+    Channel::TtlOnly
 }
 
 /// The revocation list of a cookie engine, if `SESSION_REVOCATION_URL` asks for one.

@@ -9,8 +9,9 @@
 //! fetched. While a channel is down the cache is emptied and bypassed, so a lost channel never
 //! serves data that may be stale beyond the TTL.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -64,6 +65,72 @@ impl Default for NearCacheConfig {
     }
 }
 
+/// How long to wait before connecting again after a channel was lost or could not connect.
+const RETRY: Duration = Duration::from_millis(250);
+
+/// What an invalidation channel does; [`keep_listening`] runs it for as long as its cache lives.
+pub(crate) trait Listener: Send + Sync + 'static {
+    /// What `connect` opens and `forward` reads.
+    type Connection: Send;
+    /// The store's name, for logs.
+    const STORE: &'static str;
+
+    /// Opens the channel; once this returns, every later change is reported.
+    fn connect(&self) -> impl Future<Output = Result<Self::Connection, String>> + Send;
+
+    /// Drops the entries the channel names until it ends; says why it ended.
+    fn forward(
+        &self,
+        connection: Self::Connection,
+        shared: &Weak<Shared>,
+    ) -> impl Future<Output = String> + Send;
+}
+
+/// Starts `listener` for `shared` in the background: the cache serves entries only while it
+/// is connected, and is emptied whenever it (re)connects. Ends when the cache is dropped.
+fn spawn_listener<L: Listener>(listener: L, shared: &Arc<Shared>) {
+    let shared = Arc::downgrade(shared);
+    tokio::spawn(async move { keep_listening(listener, shared).await });
+}
+
+async fn keep_listening<L: Listener>(listener: L, shared: Weak<Shared>) {
+    let mut failures: u32 = 0;
+    loop {
+        match listener.connect().await {
+            Ok(connection) => {
+                failures = 0;
+                let Some(strong) = shared.upgrade() else {
+                    return;
+                };
+                strong.channel_up();
+                drop(strong);
+                let why = listener.forward(connection, &shared).await;
+                match shared.upgrade() {
+                    Some(strong) => strong.channel_down(L::STORE, &why),
+                    None => return,
+                }
+            }
+            Err(error) => match shared.upgrade() {
+                Some(strong) => {
+                    failures = failures.saturating_add(1);
+                    // The first failure and then fewer and fewer: not one line per retry.
+                    if failures.is_power_of_two() {
+                        tracing::warn!(
+                            store = L::STORE,
+                            attempt = failures,
+                            error,
+                            "near cache: cannot open the invalidation channel; bypassing the cache"
+                        );
+                    }
+                    strong.channel_down(L::STORE, &error);
+                }
+                None => return,
+            },
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
 /// The cache state the store and its invalidation channel share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -112,9 +179,10 @@ impl Shared {
     }
 
     /// The channel is lost: changes elsewhere would go unseen, so bypass the cache.
-    pub(crate) fn channel_down(&self, why: &str) {
+    pub(crate) fn channel_down(&self, store: &str, why: &str) {
         if self.live.swap(false, Ordering::SeqCst) {
             tracing::warn!(
+                store,
                 cause = why,
                 "near cache: invalidation channel lost; bypassing the cache until it is back"
             );
@@ -131,12 +199,15 @@ impl Shared {
     }
 
     /// Keeps `record` unless an invalidation came after `epoch` (then the store may have
-    /// moved on since it was read) or the cache is bypassed.
+    /// moved on since it was read) or the cache is bypassed. Either way the entry held
+    /// before goes: `record` is newer than it, so it is stale.
     fn fill(&self, epoch: u64, id: &str, record: Loaded, expires: Option<OffsetDateTime>) {
         let mut entries = self.entries();
         // Under the lock: an invalidation takes the lock after moving the epoch on.
         if self.is_live() && self.epoch() == epoch {
             entries.put(id, record, expires);
+        } else {
+            entries.remove(id);
         }
     }
 }
@@ -184,9 +255,9 @@ impl<S: RecordStore + ?Sized> NearCacheStore<S> {
         match channel {
             Channel::TtlOnly => {}
             #[cfg(feature = "redis")]
-            Channel::Redis(redis) => redis.spawn(&store.shared),
+            Channel::Redis(redis) => spawn_listener(redis, &store.shared),
             #[cfg(feature = "postgres")]
-            Channel::Postgres(postgres) => postgres.spawn(&store.shared),
+            Channel::Postgres(postgres) => spawn_listener(postgres, &store.shared),
         }
         store
     }
@@ -313,5 +384,75 @@ fn written(write: RecordWrite<'_>, version: i64) -> Loaded {
     Loaded {
         data: write.data.clone(),
         version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Data, MemoryStore};
+
+    fn store() -> NearCacheStore<MemoryStore> {
+        NearCacheStore::ttl_only(Arc::new(MemoryStore::new(10)), NearCacheConfig::default())
+    }
+
+    fn record(version: i64) -> Loaded {
+        Loaded {
+            data: Arc::new(Data::new()),
+            version,
+        }
+    }
+
+    #[test]
+    fn a_fill_skipped_by_another_records_invalidation_still_drops_the_old_entry() {
+        // The lost update this prevents: a write's fill skipped (another session was
+        // invalidated meanwhile) left the copy from before the write to be served next.
+        let store = store();
+        let now = OffsetDateTime::now_utc();
+        store
+            .shared
+            .fill(store.shared.epoch(), "a", record(1), None);
+        let before_write = store.shared.epoch();
+        store.shared.invalidate("b");
+        store.shared.fill(before_write, "a", record(2), None);
+        assert!(store.shared.entries().get("a", now).is_none());
+    }
+
+    #[test]
+    fn nothing_is_served_or_kept_while_the_channel_is_down() {
+        let store = store();
+        let now = OffsetDateTime::now_utc();
+        store
+            .shared
+            .fill(store.shared.epoch(), "a", record(1), None);
+        store.shared.channel_down("test", "lost");
+        assert_eq!(store.cached(), 0);
+        assert!(!store.is_serving());
+        store
+            .shared
+            .fill(store.shared.epoch(), "a", record(1), None);
+        assert_eq!(store.cached(), 0);
+        store.shared.channel_up();
+        store
+            .shared
+            .fill(store.shared.epoch(), "a", record(1), None);
+        assert_eq!(
+            store.shared.entries().get("a", now).map(|r| r.version),
+            Some(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_drops_the_copy_and_the_next_fetch_asks_the_store() {
+        let store = store();
+        let data = Arc::new(Data::new());
+        let now = OffsetDateTime::now_utc();
+        let write = RecordWrite::new(&data, now + time::Duration::hours(1), now);
+        assert!(store.insert("a", write).await.unwrap());
+        // Another instance moves the record on behind this cache's back.
+        assert!(store.inner().replace("a", 1, write).await.unwrap());
+        assert!(!store.replace("a", 1, write).await.unwrap());
+        assert_eq!(store.cached(), 0);
+        assert_eq!(store.fetch("a").await.unwrap().unwrap().version, 2);
     }
 }

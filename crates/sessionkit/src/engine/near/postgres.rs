@@ -9,19 +9,15 @@
 //! seen by a read within `SESSION_NEAR_CACHE_TTL`, and a write never loses it: the versioned
 //! `replace` refuses a stale copy and the save reloads and merges.
 //!
-//! The trigger is created (or replaced, idempotently) each time the channel connects, under a
+//! The trigger is created if missing each time the channel connects (idempotent), under a
 //! transaction-scoped advisory lock so that instances starting together do not collide. In
 //! Django's table (`django_session`) the address is the `session_key` column.
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Weak;
 
 use sqlx::postgres::PgListener;
 
-use super::Shared;
-
-/// How long to wait before connecting again after the channel was lost.
-const RETRY: Duration = Duration::from_millis(250);
+use super::{Listener, Shared};
 
 /// Where to listen: the database URL and the session table.
 #[derive(Debug, Clone)]
@@ -52,7 +48,8 @@ impl PostgresChannel {
         format!("{}_near", self.table)
     }
 
-    /// The statement that creates the trigger, or replaces it by the same one.
+    /// The statement that creates the trigger if missing (and the function it calls, or
+    /// replaces that by the same one).
     pub(crate) fn trigger_sql(&self) -> String {
         let table = &self.table;
         let channel = self.channel();
@@ -66,38 +63,15 @@ impl PostgresChannel {
                    PERFORM pg_notify(TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[1]);
                    RETURN NULL;
                  END $fn$;
-               CREATE OR REPLACE TRIGGER {table}_near_delete AFTER DELETE ON {table}
-                 FOR EACH ROW EXECUTE FUNCTION sessionkit_near_notify('{channel}', '{column}');
+               -- Only if missing: replacing a trigger locks the table against writes.
+               IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                              WHERE tgname = lower('{table}_near_delete')
+                                AND tgrelid = '{table}'::regclass) THEN
+                 CREATE TRIGGER {table}_near_delete AFTER DELETE ON {table}
+                   FOR EACH ROW EXECUTE FUNCTION sessionkit_near_notify('{channel}', '{column}');
+               END IF;
              END $near$"
         )
-    }
-
-    /// Starts listening for `shared` in the background; the cache serves entries once the
-    /// first connection listens. The task ends when the cache is dropped.
-    pub(crate) fn spawn(self, shared: &Arc<Shared>) {
-        let shared = Arc::downgrade(shared);
-        tokio::spawn(async move { self.run(shared).await });
-    }
-
-    async fn run(self, shared: Weak<Shared>) {
-        loop {
-            let why = match self.listen().await {
-                Ok(mut listener) => {
-                    let Some(strong) = shared.upgrade() else {
-                        return;
-                    };
-                    strong.channel_up();
-                    drop(strong);
-                    self.forward(&shared, &mut listener).await
-                }
-                Err(error) => error.to_string(),
-            };
-            match shared.upgrade() {
-                Some(strong) => strong.channel_down(&why),
-                None => return,
-            }
-            tokio::time::sleep(RETRY).await;
-        }
     }
 
     /// A listening connection, the trigger in place.
@@ -110,9 +84,19 @@ impl PostgresChannel {
             .await?;
         Ok(listener)
     }
+}
+
+impl Listener for PostgresChannel {
+    type Connection = PgListener;
+    const STORE: &'static str = "postgres";
+
+    /// A listening connection, the trigger in place.
+    async fn connect(&self) -> Result<PgListener, String> {
+        self.listen().await.map_err(|error| error.to_string())
+    }
 
     /// Drops the entries notified until the connection is lost; says why it ended.
-    async fn forward(&self, shared: &Weak<Shared>, listener: &mut PgListener) -> String {
+    async fn forward(&self, mut listener: PgListener, shared: &Weak<Shared>) -> String {
         loop {
             // `try_recv`, not `recv`: `recv` reconnects silently, losing what was notified
             // meanwhile; `None` here says the connection was lost.

@@ -5,17 +5,14 @@
 //! connection tracks again.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-use super::Shared;
-
-/// How long to wait before connecting again after the channel was lost.
-const RETRY: Duration = Duration::from_millis(250);
+use super::{Listener, Shared};
 
 /// Where to listen: the cache's URL, key prefix and CA file.
 #[derive(Debug, Clone)]
@@ -25,40 +22,27 @@ pub(crate) struct RedisChannel {
     pub(crate) ca_file: Option<PathBuf>,
 }
 
-impl RedisChannel {
-    /// Starts listening for `shared` in the background; the cache serves entries once the
-    /// first connection tracks. The task ends when the cache is dropped.
-    pub(crate) fn spawn(self, shared: &Arc<Shared>) {
-        let shared = Arc::downgrade(shared);
-        tokio::spawn(async move { self.run(shared).await });
-    }
-
-    async fn run(self, shared: Weak<Shared>) {
-        loop {
-            match self.track().await {
-                Ok((connection, pushes)) => {
-                    let Some(strong) = shared.upgrade() else {
-                        return;
-                    };
-                    strong.channel_up();
-                    drop(strong);
-                    let why = self.forward(&shared, pushes).await;
-                    drop(connection);
-                    match shared.upgrade() {
-                        Some(strong) => strong.channel_down(why),
-                        None => return,
-                    }
-                }
-                Err(error) => match shared.upgrade() {
-                    Some(strong) => strong.channel_down(&error),
-                    None => return,
-                },
-            }
-            tokio::time::sleep(RETRY).await;
-        }
-    }
+impl Listener for RedisChannel {
+    type Connection = (MultiplexedConnection, UnboundedReceiver<PushInfo>);
+    const STORE: &'static str = "redis";
 
     /// A connection that tracks the prefix, and the pushes it receives.
+    async fn connect(&self) -> Result<Self::Connection, String> {
+        self.track().await
+    }
+
+    async fn forward(
+        &self,
+        (connection, pushes): Self::Connection,
+        shared: &Weak<Shared>,
+    ) -> String {
+        let why = self.forward_pushes(shared, pushes).await;
+        drop(connection);
+        why.to_owned()
+    }
+}
+
+impl RedisChannel {
     async fn track(&self) -> Result<(MultiplexedConnection, UnboundedReceiver<PushInfo>), String> {
         let client =
             crate::engine::cache::redis_client(&resp3(&self.url), self.ca_file.as_deref())?;
@@ -84,7 +68,7 @@ impl RedisChannel {
     }
 
     /// Drops the entries Redis names until the connection ends; says why it ended.
-    async fn forward(
+    async fn forward_pushes(
         &self,
         shared: &Weak<Shared>,
         mut pushes: UnboundedReceiver<PushInfo>,
