@@ -243,3 +243,38 @@ async fn a_lost_redis_channel_empties_and_bypasses_the_cache() {
     a.engine().delete(&cookie).await.unwrap();
     gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn increments_of_many_sessions_at_once_are_never_lost_on_a_near_cached_redis() {
+    // Invalidations of the other sessions skip the cache's fills: a skipped fill must not
+    // leave the copy from before the write to be served.
+    let prefix = format!("sk_near_{}:", unique());
+    let sessions = Sessions::open(Settings {
+        engine: EngineKind::Cache,
+        cache_url: REDIS_URL.to_owned(),
+        cache_key_prefix: prefix.clone(),
+        near_cache: true,
+        near_cache_ttl: LONG_TTL,
+        ..Settings::new(SECRET)
+    })
+    .await
+    .unwrap();
+    let clients = (0..8).map(|_| {
+        let sessions = sessions.clone();
+        tokio::spawn(async move {
+            let mut cookie = session_on(&sessions).await;
+            for _ in 0..200 {
+                let session = sessions.start(Some(&cookie)).load().await.unwrap();
+                let n: i64 = session.get("n").unwrap().unwrap_or(0);
+                session.insert("n", n + 1).unwrap();
+                cookie = session.save().await.unwrap().expect("a cookie");
+            }
+            let session = sessions.start(Some(&cookie)).load().await.unwrap();
+            session.get::<i64>("n").unwrap()
+        })
+    });
+    for client in clients.collect::<Vec<_>>() {
+        assert_eq!(client.await.unwrap(), Some(200));
+    }
+    delete_redis_keys(&prefix).await;
+}
