@@ -279,6 +279,12 @@ pub trait Engine: Send + Sync + 'static {
     /// themselves (cookies, Redis) return `Ok(0)`.
     async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError>;
 
+    /// How many expired records are still stored, waiting for [`clear_expired`]; `None` if
+    /// the engine cannot tell (cookies, stores that expire records by themselves).
+    async fn count_expired(&self) -> Result<Option<u64>, EngineError> {
+        Ok(None)
+    }
+
     /// Creates the engine's schema if it is missing (idempotent). Nothing to do by default.
     async fn migrate(&self) -> Result<(), EngineError> {
         Ok(())
