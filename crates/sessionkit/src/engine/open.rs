@@ -91,10 +91,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             ));
             if settings.near_cache {
                 // The database is the record of truth: its channel if it has one.
-                let channel = match db_channel(settings) {
-                    Channel::TtlOnly => cache_channel(settings),
-                    channel => channel,
-                };
+                let channel = db_channel(settings).or_else(|| cache_channel(settings));
                 near_cached(store, near, channel, timeout)
             } else {
                 Arc::new(ServerEngine::shared(store, timeout))

@@ -90,6 +90,7 @@ impl Entries {
         }
     }
 
+    #[cfg(any(feature = "postgres", feature = "redis"))]
     pub(super) fn clear(&mut self) {
         self.map.clear();
         self.order.clear();

@@ -9,9 +9,8 @@
 //! fetched. While a channel is down the cache is emptied and bypassed, so a lost channel never
 //! serves data that may be stale beyond the TTL.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,12 +20,18 @@ use super::store::{Addressing, Capabilities, RecordStore, RecordWrite, ScanPage,
 use super::{EngineError, Loaded};
 
 mod entries;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod listener;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 
 use entries::Entries;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+pub(crate) use listener::Listener;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+use listener::spawn_listener;
 #[cfg(feature = "postgres")]
 pub(crate) use postgres::PostgresChannel;
 #[cfg(feature = "redis")]
@@ -43,6 +48,18 @@ pub(crate) enum Channel {
     /// PostgreSQL notifications of deleted rows.
     #[cfg(feature = "postgres")]
     Postgres(PostgresChannel),
+}
+
+impl Channel {
+    /// This channel, or if it is none (TTL only), the one `other` gives.
+    #[cfg(feature = "_sql")]
+    pub(crate) fn or_else(self, other: impl FnOnce() -> Channel) -> Channel {
+        match self {
+            Channel::TtlOnly => other(),
+            #[allow(unreachable_patterns)] // the only variant without a push-channel feature
+            channel => channel,
+        }
+    }
 }
 
 /// How big the near cache is and how long an entry is trusted without a fetch.
@@ -62,72 +79,6 @@ impl Default for NearCacheConfig {
             max_entries: 10_000,
             ttl: Duration::from_secs(1),
         }
-    }
-}
-
-/// How long to wait before connecting again after a channel was lost or could not connect.
-const RETRY: Duration = Duration::from_millis(250);
-
-/// What an invalidation channel does; [`keep_listening`] runs it for as long as its cache lives.
-pub(crate) trait Listener: Send + Sync + 'static {
-    /// What `connect` opens and `forward` reads.
-    type Connection: Send;
-    /// The store's name, for logs.
-    const STORE: &'static str;
-
-    /// Opens the channel; once this returns, every later change is reported.
-    fn connect(&self) -> impl Future<Output = Result<Self::Connection, String>> + Send;
-
-    /// Drops the entries the channel names until it ends; says why it ended.
-    fn forward(
-        &self,
-        connection: Self::Connection,
-        shared: &Weak<Shared>,
-    ) -> impl Future<Output = String> + Send;
-}
-
-/// Starts `listener` for `shared` in the background: the cache serves entries only while it
-/// is connected, and is emptied whenever it (re)connects. Ends when the cache is dropped.
-fn spawn_listener<L: Listener>(listener: L, shared: &Arc<Shared>) {
-    let shared = Arc::downgrade(shared);
-    tokio::spawn(async move { keep_listening(listener, shared).await });
-}
-
-async fn keep_listening<L: Listener>(listener: L, shared: Weak<Shared>) {
-    let mut failures: u32 = 0;
-    loop {
-        match listener.connect().await {
-            Ok(connection) => {
-                failures = 0;
-                let Some(strong) = shared.upgrade() else {
-                    return;
-                };
-                strong.channel_up();
-                drop(strong);
-                let why = listener.forward(connection, &shared).await;
-                match shared.upgrade() {
-                    Some(strong) => strong.channel_down(L::STORE, &why),
-                    None => return,
-                }
-            }
-            Err(error) => match shared.upgrade() {
-                Some(strong) => {
-                    failures = failures.saturating_add(1);
-                    // The first failure and then fewer and fewer: not one line per retry.
-                    if failures.is_power_of_two() {
-                        tracing::warn!(
-                            store = L::STORE,
-                            attempt = failures,
-                            error,
-                            "near cache: cannot open the invalidation channel; bypassing the cache"
-                        );
-                    }
-                    strong.channel_down(L::STORE, &error);
-                }
-                None => return,
-            },
-        }
-        tokio::time::sleep(RETRY).await;
     }
 }
 
@@ -165,29 +116,10 @@ impl Shared {
     }
 
     /// Every entry may be stale (the store was flushed, or the channel restarted).
+    #[cfg(any(feature = "postgres", feature = "redis"))]
     pub(crate) fn invalidate_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.entries().clear();
-    }
-
-    /// The channel is listening (again): start from an empty cache.
-    pub(crate) fn channel_up(&self) {
-        self.invalidate_all();
-        if !self.live.swap(true, Ordering::SeqCst) {
-            tracing::info!("near cache: invalidation channel up; serving from the cache");
-        }
-    }
-
-    /// The channel is lost: changes elsewhere would go unseen, so bypass the cache.
-    pub(crate) fn channel_down(&self, store: &str, why: &str) {
-        if self.live.swap(false, Ordering::SeqCst) {
-            tracing::warn!(
-                store,
-                cause = why,
-                "near cache: invalidation channel lost; bypassing the cache until it is back"
-            );
-        }
-        self.invalidate_all();
     }
 
     fn is_live(&self) -> bool {
@@ -418,6 +350,7 @@ mod tests {
         assert!(store.shared.entries().get("a", now).is_none());
     }
 
+    #[cfg(any(feature = "postgres", feature = "redis"))]
     #[test]
     fn nothing_is_served_or_kept_while_the_channel_is_down() {
         let store = store();
