@@ -23,7 +23,7 @@ case "$DB" in
   postgres)
     URL=postgres://postgres@127.0.0.1:5432/test
     sql() { psql "$URL" -qtAc "$1"; }
-    key() { echo "lpad($1::text, 64, '0')"; }
+    key() { echo "lpad(($1)::text, 64, '0')"; }
     series="generate_series(1, %d) AS s(i)" ;;
   mysql)
     URL=mysql://root@127.0.0.1:3306/test
@@ -47,27 +47,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# fill: ROWS expired rows and LIVE live ones (keys 'e…' and 'l…', never a real session's).
-fill() {
-  # shellcheck disable=SC2059
-  sql "INSERT INTO $TABLE (session_key_hash, session_data, expire_date, created_at, version)
-    SELECT $(key "i"), 'e30:1r31eq:x', 1000000000, 1000000000, 1 FROM $(printf "$series" "$ROWS")"
-  # shellcheck disable=SC2059
-  sql "INSERT INTO $TABLE (session_key_hash, session_data, expire_date, created_at, version)
-    SELECT $(key "i + $ROWS"), 'e30:1r31eq:x', 4000000000, 1000000000, 1 FROM $(printf "$series" "$LIVE")"
+# fill_expired: ROWS expired rows; fill_live: LIVE live ones (keys of their own, never a real
+# session's). The plain DELETE leaves the live rows, so only the expired ones are put back.
+analyze() {
   case "$DB" in postgres) sql "VACUUM ANALYZE $TABLE" ;; mysql) sql "ANALYZE TABLE $TABLE" >/dev/null ;; sqlite) sql "ANALYZE" ;; esac
 }
+insert_rows() { # FIRST_OFFSET COUNT EXPIRE_DATE
+  # shellcheck disable=SC2059
+  sql "INSERT INTO $TABLE (session_key_hash, session_data, expire_date, created_at, version)
+    SELECT $(key "i + $1"), 'e30:1r31eq:x', $3, 1000000000, 1 FROM $(printf "$series" "$2")"
+}
+fill_expired() { insert_rows 0 "$ROWS" 1000000000; analyze; }
+fill_live() { insert_rows "$ROWS" "$LIVE" 4000000000; }
 now() { date +%s.%N; }
 
 [ -x "$BIN" ] || cargo build --release --bin sessionkit
 "$BIN" migrate >/dev/null
 
 echo "$DB: filling $TABLE with $ROWS expired and $LIVE live sessions…"
-fill
+fill_live
+fill_expired
 start=$(now)
 sql "DELETE FROM $TABLE WHERE expire_date < $(date +%s)" >/dev/null
 plain=$(python3 -c "print($(now) - $start)")
-fill
+fill_expired
 
 "$BIN" serve --bench-routes --addr "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
