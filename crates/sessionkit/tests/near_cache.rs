@@ -99,18 +99,7 @@ async fn a_delete_on_a_is_seen_by_b_through_postgres_notifications() {
         near_cache_ttl: LONG_TTL,
         ..Settings::new(SECRET)
     };
-    let (a, b) = instances(&settings).await;
-    for _ in 0..3 {
-        let cookie = session_on(&a).await;
-        cached_on_b(&*b, &cookie).await;
-        a.engine().delete(&cookie).await.unwrap();
-        gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
-    }
-    // "Log out other sessions" is a delete too.
-    let cookie = session_on(&a).await;
-    cached_on_b(&*b, &cookie).await;
-    assert_eq!(a.engine().delete_user_sessions("7", None).await.unwrap(), 1);
-    gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
+    deletes_on_a_are_seen_by_b(&settings).await;
     drop_table(&table).await;
 }
 
@@ -124,14 +113,25 @@ async fn a_delete_on_a_is_seen_by_b_through_redis_tracking() {
         near_cache_ttl: LONG_TTL,
         ..Settings::new(SECRET)
     };
-    let (a, b) = instances(&settings).await;
+    deletes_on_a_are_seen_by_b(&settings).await;
+    delete_redis_keys(&prefix).await;
+}
+
+/// Two instances on one store: a session B has cached is gone on B within the channel's
+/// bound after A deletes it (a logout), and after A logs out all of its user's sessions.
+async fn deletes_on_a_are_seen_by_b(settings: &Settings) {
+    let (a, b) = instances(settings).await;
     for _ in 0..3 {
         let cookie = session_on(&a).await;
         cached_on_b(&*b, &cookie).await;
         a.engine().delete(&cookie).await.unwrap();
         gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
     }
-    delete_redis_keys(&prefix).await;
+    // "Log out other sessions" is a delete too.
+    let cookie = session_on(&a).await;
+    cached_on_b(&*b, &cookie).await;
+    assert_eq!(a.engine().delete_user_sessions("7", None).await.unwrap(), 1);
+    gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
