@@ -11,6 +11,7 @@
 #   N1 [2000] N2 [6000]          requests of the two runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/bench-server.sh
 target=${CARGO_TARGET_DIR:-target}/release
 n1=${N1:-2000}
 n2=${N2:-6000}
@@ -25,17 +26,11 @@ export SECRET_KEY=${SECRET_KEY:-bench-secret-0123456789abcdef0123456789abcdef}
 instructions() {
   local n=$1
   shift
-  valgrind --tool=callgrind --callgrind-out-file="$work/out" "$@" --addr "127.0.0.1:$port" \
-    >"$work/log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.2
-  done
+  SERVER_LOG=$work/log start_server "$port" \
+    valgrind --tool=callgrind --callgrind-out-file="$work/out" "$@" --addr "127.0.0.1:$port"
   "$target/loadgen" --url "http://127.0.0.1:$port/bench" --mode incr -c 8 --duration 600 \
     --requests "$n" >/dev/null
-  kill -INT "$pid"
-  wait "$pid" 2>/dev/null || true
+  stop_server INT
   grep -o 'Collected : [0-9]*' "$work/log" | awk '{print $3}'
 }
 

@@ -12,6 +12,7 @@
 #   PORT [18571]                 where each server listens in turn
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/bench-server.sh
 target=${CARGO_TARGET_DIR:-target}/release
 duration=${DURATION:-8}
 rounds=${ROUNDS:-3}
@@ -25,18 +26,12 @@ export SECRET_KEY=${SECRET_KEY:-bench-secret-0123456789abcdef0123456789abcdef}
 measure() {
   local label=$1
   shift
-  "$@" --addr "127.0.0.1:$port" >/dev/null &
-  local pid=$!
-  for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.1
-  done
+  start_server "$port" "$@" --addr "127.0.0.1:$port"
   for mode in $modes; do
     "$target/loadgen" --url "http://127.0.0.1:$port/bench" --mode "$mode" -c 64 \
-      --duration "$duration" --label "$label" --server-pid "$pid" --format markdown
+      --duration "$duration" --label "$label" --server-pid "$SERVER_PID" --format markdown
   done
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
+  stop_server
 }
 
 "$target/loadgen" --markdown-header

@@ -10,6 +10,7 @@
 #   PORT [18611]                 where each server listens in turn
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/bench-server.sh
 target=${CARGO_TARGET_DIR:-target}/release
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
@@ -20,16 +21,10 @@ export SECRET_KEY=${SECRET_KEY:-bench-secret-0123456789abcdef0123456789abcdef}
 "$target/loadgen" --markdown-header
 for round in $(seq "$rounds"); do
   for engine in signed_cookies encrypted_cookies; do
-    SESSION_ENGINE=$engine "$target/sessionkit" serve --bench-routes --expire-every 0 \
-      --addr "127.0.0.1:$port" >/dev/null 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-      sleep 0.1
-    done
+    SESSION_ENGINE=$engine start_server "$port" \
+      "$target/sessionkit" serve --bench-routes --expire-every 0 --addr "127.0.0.1:$port"
     "$target/loadgen" --url "http://127.0.0.1:$port/bench" --mode incr -c 64 \
-      --duration "$duration" --label "r$round $engine" --server-pid "$pid" --format markdown
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+      --duration "$duration" --label "r$round $engine" --server-pid "$SERVER_PID" --format markdown
+    stop_server
   done
 done

@@ -16,7 +16,8 @@ Examples:
   sessionkit stats                 # a summary of the store the settings select
   sessionkit stats --json | jq .   # the same, for scripts
 
-Sizes are those of the session data as JSON, as Django stores it before signing. Users are
+Expired sessions still stored are counted apart; they go with `sessionkit clearsessions` or
+`serve --expire-every`. Sizes are those of the session data as JSON, as Django stores it before signing. Users are
 those of _auth_user_id; only their ids are shown. signed_cookies and encrypted_cookies keep
 sessions in browsers, so they have nothing to count.";
 
@@ -42,6 +43,9 @@ struct Stats {
     anonymous: u64,
     /// Live records that could not be read (bad signature, corrupted data).
     unreadable: u64,
+    /// Expired sessions still stored, waiting for `clearsessions` or the background expiry;
+    /// `null` where the store cannot tell (Redis and other stores that expire by themselves).
+    expired_present: Option<u64>,
     /// Percentiles of the data's JSON size in bytes: p50, p90, p99, max.
     size_bytes: Percentiles,
     /// The ten users with the most live sessions, most first.
@@ -82,7 +86,11 @@ pub async fn run(args: StatsArgs) -> Result<(), Failure> {
             break;
         }
     }
-    let stats = tally.finish(engine.name(), started.elapsed().as_secs_f64());
+    let expired_present = engine.count_expired().await.map_err(Failure::other)?;
+    let stats = Stats {
+        expired_present,
+        ..tally.finish(engine.name(), started.elapsed().as_secs_f64())
+    };
     if args.json {
         println!("{}", serde_json::to_string(&stats).map_err(Failure::other)?);
     } else {
@@ -140,6 +148,7 @@ impl Tally {
             logged_in,
             anonymous: self.anonymous,
             unreadable: self.unreadable,
+            expired_present: None,
             size_bytes: Percentiles {
                 p50: at(0.5),
                 p90: at(0.9),
@@ -159,6 +168,9 @@ fn print_table(stats: &Stats) {
     println!("  logged in     {}", stats.logged_in);
     println!("  anonymous     {}", stats.anonymous);
     println!("unreadable      {}", stats.unreadable);
+    if let Some(expired) = stats.expired_present {
+        println!("expired, stored {expired}");
+    }
     println!("data bytes      p50 {p50}  p90 {p90}  p99 {p99}  max {max}");
     if !stats.top_users.is_empty() {
         println!("most sessions   (user id: sessions)");

@@ -1,5 +1,8 @@
 //! `sessionkit stats` on a store whose contents the test made: sessions counted, logged in or
-//! anonymous, and the users with the most sessions.
+//! anonymous, expired ones still stored, and the users with the most sessions.
+
+use std::thread::sleep;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -8,6 +11,20 @@ use crate::support::{Browser, Run, Server, TempDir, log_in, sessionkit};
 #[test]
 fn stats_counts_live_sessions_by_user_and_sizes_them() {
     let dir = TempDir::new("stats");
+    // Two sessions that expire a second after they are saved, then five live ones.
+    let short_lived = Server::start_with(
+        dir.path(),
+        &[("SESSION_COOKIE_AGE", "1")],
+        &["--bench-routes"],
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            Browser::default().get(&short_lived, "/bench/incr").body,
+            "1"
+        );
+    }
+    drop(short_lived);
+    sleep(Duration::from_secs(2));
     let server = Server::start_with(dir.path(), &[], &["--bench-routes"]);
     for _ in 0..2 {
         assert_eq!(Browser::default().get(&server, "/bench/incr").body, "1");
@@ -35,9 +52,10 @@ fn stats_counts_live_sessions_by_user_and_sizes_them() {
             &stats["live"],
             &stats["logged_in"],
             &stats["anonymous"],
-            &stats["unreadable"]
+            &stats["unreadable"],
+            &stats["expired_present"]
         ),
-        (&json!(5), &json!(3), &json!(2), &json!(0))
+        (&json!(5), &json!(3), &json!(2), &json!(0), &json!(2))
     );
     assert_eq!(
         stats["top_users"],
@@ -57,4 +75,9 @@ fn stats_counts_live_sessions_by_user_and_sizes_them() {
         table.stdout
     );
     assert!(table.stdout.contains("  1: 2"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("expired, stored 2"),
+        "{}",
+        table.stdout
+    );
 }

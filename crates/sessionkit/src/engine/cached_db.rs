@@ -347,6 +347,10 @@ impl<DB: Backend> RecordStore for CachedDbStore<DB> {
         self.db.purge_expired(batch).await
     }
 
+    async fn count_expired(&self) -> Result<Option<u64>, EngineError> {
+        self.db.count_expired().await
+    }
+
     async fn migrate(&self) -> Result<(), EngineError> {
         self.db.migrate().await
     }

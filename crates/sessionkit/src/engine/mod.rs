@@ -22,6 +22,7 @@ pub mod cached_db;
 pub mod db;
 pub mod encrypted_cookies;
 pub mod file;
+pub mod near;
 mod open;
 mod revocation;
 mod save;
@@ -40,6 +41,7 @@ pub use cached_db::CachedDbStore;
 pub use db::{DbEngine, SqlStore};
 pub use encrypted_cookies::EncryptedCookieEngine;
 pub use file::FileStore;
+pub use near::{NearCacheConfig, NearCacheStore};
 pub use open::{OpenError, open};
 pub use revocation::{RevocationList, SESSION_ID_KEY};
 pub use save::{ChangeSet, Previous, SaveRequest, Saved};
@@ -276,6 +278,12 @@ pub trait Engine: Send + Sync + 'static {
     /// [`clear_expired`] repeats it until none are left. Engines whose records expire by
     /// themselves (cookies, Redis) return `Ok(0)`.
     async fn clear_expired(&self, batch: usize) -> Result<u64, EngineError>;
+
+    /// How many expired records are still stored, waiting for [`clear_expired`]; `None` if
+    /// the engine cannot tell (cookies, stores that expire records by themselves).
+    async fn count_expired(&self) -> Result<Option<u64>, EngineError> {
+        Ok(None)
+    }
 
     /// Creates the engine's schema if it is missing (idempotent). Nothing to do by default.
     async fn migrate(&self) -> Result<(), EngineError> {

@@ -17,7 +17,13 @@ use super::cached_db::CachedDbTimeouts;
 #[cfg(feature = "_sql")]
 use super::db::{DbConfig, DbTableConfig};
 use super::encrypted_cookies::EncryptedCookieConfig;
+#[cfg(feature = "postgres")]
+use super::near::PostgresChannel;
+#[cfg(feature = "redis")]
+use super::near::RedisChannel;
+use super::near::{Channel, NearCacheConfig, NearCacheStore};
 use super::signed_cookies::SignedCookieConfig;
+use super::store::RecordStore;
 #[cfg(feature = "_sql")]
 use super::{CachedDbStore, DbEngine, SqlStore};
 use super::{
@@ -44,6 +50,7 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     crate::features::check(settings.engine, &settings.db_url, &settings.cache_url)?;
     crate::features::check_ca_file(settings.store_ca_file.as_deref())?;
     let timeout = settings.store_timeout;
+    let near = NearCacheConfig::from(settings);
     Ok(match settings.engine {
         EngineKind::SignedCookies => {
             let engine = SignedCookieEngine::new(settings);
@@ -60,27 +67,91 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
             })
         }
         #[cfg(feature = "_sql")]
-        EngineKind::Db => Arc::new(DbEngine::connect(settings).await?),
-        EngineKind::Cache => Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout)),
+        EngineKind::Db if !settings.near_cache => Arc::new(DbEngine::connect(settings).await?),
+        #[cfg(feature = "_sql")]
+        EngineKind::Db => {
+            let store = Arc::new(SqlStore::connect(settings).await?);
+            near_cached(store, near, db_channel(settings), timeout)
+        }
+        EngineKind::Cache if !settings.near_cache => {
+            Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout))
+        }
+        EngineKind::Cache => near_cached(
+            open_cache(settings).await?,
+            near,
+            cache_channel(settings),
+            timeout,
+        ),
         #[cfg(feature = "_sql")]
         EngineKind::CachedDb => {
-            let store = CachedDbStore::new(
+            let store = Arc::new(CachedDbStore::new(
                 open_cache(settings).await?,
                 SqlStore::connect(settings).await?,
                 settings,
-            );
-            Arc::new(ServerEngine::new(store, timeout))
+            ));
+            if settings.near_cache {
+                // The database is the record of truth: its channel if it has one.
+                let channel = db_channel(settings).or_else(|| cache_channel(settings));
+                near_cached(store, near, channel, timeout)
+            } else {
+                Arc::new(ServerEngine::shared(store, timeout))
+            }
         }
         // `features::check` above refused these settings already; this repeats its error.
         #[cfg(not(feature = "_sql"))]
         EngineKind::Db | EngineKind::CachedDb => {
             return Err(crate::features::no_sql_database(settings.engine).into());
         }
-        EngineKind::File => Arc::new(ServerEngine::new(
-            FileStore::new(&settings.file_path),
-            timeout,
-        )),
+        EngineKind::File => {
+            let store = Arc::new(FileStore::new(&settings.file_path));
+            if settings.near_cache {
+                near_cached(store, near, Channel::TtlOnly, timeout)
+            } else {
+                Arc::new(ServerEngine::shared(store, timeout))
+            }
+        }
     })
+}
+
+/// A server engine over `store` behind a near cache told of changes by `channel`.
+fn near_cached<S: RecordStore + ?Sized>(
+    store: Arc<S>,
+    config: NearCacheConfig,
+    channel: Channel,
+    timeout: std::time::Duration,
+) -> Arc<dyn Engine> {
+    Arc::new(ServerEngine::new(
+        NearCacheStore::with_channel(store, config, channel),
+        timeout,
+    ))
+}
+
+#[cfg(feature = "_sql")]
+/// The database's invalidation channel: PostgreSQL's notifications; other databases have none.
+fn db_channel(settings: &Settings) -> Channel {
+    #[cfg(feature = "postgres")]
+    if StoreScheme::of(&settings.db_url) == Some(StoreScheme::Postgres) {
+        return Channel::Postgres(PostgresChannel::new(&settings.db_url, &settings.db_table));
+    }
+    #[cfg(not(feature = "postgres"))]
+    let _ = settings;
+    Channel::TtlOnly
+}
+
+/// The cache's invalidation channel: Redis client-side caching; the memory cache needs none
+/// (it lives in this process, so no other instance changes it).
+fn cache_channel(settings: &Settings) -> Channel {
+    #[cfg(feature = "redis")]
+    if StoreScheme::of(&settings.cache_url) == Some(StoreScheme::Redis) {
+        return Channel::Redis(RedisChannel {
+            url: settings.cache_url.clone(),
+            prefix: settings.cache_key_prefix.clone(),
+            ca_file: settings.store_ca_file.clone(),
+        });
+    }
+    #[cfg(not(feature = "redis"))]
+    let _ = settings;
+    Channel::TtlOnly
 }
 
 /// The revocation list of a cookie engine, if `SESSION_REVOCATION_URL` asks for one.
@@ -204,6 +275,16 @@ impl From<&Settings> for CacheConfig {
                 EngineKind::CachedDb => settings.cache_timeout,
                 _ => settings.store_timeout,
             },
+        }
+    }
+}
+
+/// `SESSION_NEAR_CACHE_MAX_ENTRIES` and `SESSION_NEAR_CACHE_TTL`.
+impl From<&Settings> for NearCacheConfig {
+    fn from(settings: &Settings) -> Self {
+        NearCacheConfig {
+            max_entries: settings.near_cache_max_entries,
+            ttl: settings.near_cache_ttl,
         }
     }
 }

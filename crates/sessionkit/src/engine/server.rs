@@ -310,6 +310,11 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
             .await
     }
 
+    async fn count_expired(&self) -> Result<Option<u64>, EngineError> {
+        self.bounded("count_expired", self.store.count_expired())
+            .await
+    }
+
     async fn migrate(&self) -> Result<(), EngineError> {
         self.store.migrate().await
     }

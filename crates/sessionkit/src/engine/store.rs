@@ -259,6 +259,14 @@ pub trait RecordStore: Send + Sync + 'static {
     /// store whose records expire by themselves returns `Ok(0)`.
     async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError>;
 
+    /// How many expired records are still stored (waiting for [`purge_expired`]), or `None`
+    /// if the store cannot tell cheaply or expires records by itself.
+    ///
+    /// [`purge_expired`]: RecordStore::purge_expired
+    async fn count_expired(&self) -> Result<Option<u64>, EngineError> {
+        Ok(None)
+    }
+
     /// Whether a live record exists. Defaults to a fetch; stores that can answer more
     /// cheaply override it.
     async fn contains(&self, id: &str) -> Result<bool, EngineError> {

@@ -199,6 +199,21 @@ impl Settings {
                 self.header_name = (!value.is_empty()).then(|| value.to_owned())
             }
             "SESSION_SAVE_EVERY_REQUEST" => self.save_every_request = parse_bool(setting, value)?,
+            "SESSION_NEAR_CACHE" => self.near_cache = parse_bool(setting, value)?,
+            "SESSION_NEAR_CACHE_MAX_ENTRIES" => {
+                self.near_cache_max_entries = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|entries| *entries > 0)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            setting,
+                            format!("{value:?} is not a positive number of entries"),
+                        )
+                    })?
+            }
+            "SESSION_NEAR_CACHE_TTL" => self.near_cache_ttl = parse_seconds(setting, value)?,
             "SESSION_EXPIRE_AT_BROWSER_CLOSE" => {
                 self.expire_at_browser_close = parse_bool(setting, value)?
             }

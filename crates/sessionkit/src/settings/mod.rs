@@ -106,6 +106,18 @@ pub struct Settings {
     pub header_name: Option<String>,
     /// `SESSION_SAVE_EVERY_REQUEST`, default false.
     pub save_every_request: bool,
+    /// `SESSION_NEAR_CACHE`, default false: server engines keep recently used records in
+    /// this process, so a request that only reads its session makes no store round trip.
+    /// Other instances' deletes (logouts) are seen through Redis client-side caching or
+    /// PostgreSQL `LISTEN/NOTIFY`; other changes, and every change on other stores, within
+    /// `SESSION_NEAR_CACHE_TTL`.
+    pub near_cache: bool,
+    /// `SESSION_NEAR_CACHE_MAX_ENTRIES`, default 10,000: records the near cache keeps, least
+    /// recently used out first.
+    pub near_cache_max_entries: usize,
+    /// `SESSION_NEAR_CACHE_TTL` in seconds, default 1: a near-cached record fetched longer
+    /// ago is fetched again; the staleness bound for changes no channel reports.
+    pub near_cache_ttl: Duration,
     /// `SESSION_REVOCATION_URL`, default none: where the cookie engines keep the list of
     /// logged-out sessions, whose copied cookies it then refuses (`memory://`, `redis://…` or a
     /// database URL). Cookie engines only: server engines delete a logged-out session.
@@ -157,6 +169,9 @@ impl fmt::Debug for Settings {
             .field("cookie_samesite", &self.cookie_samesite)
             .field("header_name", &self.header_name)
             .field("save_every_request", &self.save_every_request)
+            .field("near_cache", &self.near_cache)
+            .field("near_cache_max_entries", &self.near_cache_max_entries)
+            .field("near_cache_ttl", &self.near_cache_ttl)
             .field(
                 "revocation_url",
                 &self.revocation_url.as_deref().map(redact_password),
@@ -222,7 +237,7 @@ pub const MAX_DB_POOL_SIZE: u32 = 1000;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 32] = [
+pub const SETTING_NAMES: [&str; 35] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
@@ -248,6 +263,9 @@ pub const SETTING_NAMES: [&str; 32] = [
     "SESSION_COOKIE_SAMESITE",
     "SESSION_HEADER_NAME",
     "SESSION_SAVE_EVERY_REQUEST",
+    "SESSION_NEAR_CACHE",
+    "SESSION_NEAR_CACHE_MAX_ENTRIES",
+    "SESSION_NEAR_CACHE_TTL",
     "SESSION_REVOCATION_URL",
     "SESSION_IDLE_TIMEOUT",
     "SESSION_ABSOLUTE_TIMEOUT",
@@ -296,6 +314,9 @@ impl Settings {
             cookie_samesite: Some(SameSite::Lax),
             header_name: None,
             save_every_request: false,
+            near_cache: false,
+            near_cache_max_entries: 10_000,
+            near_cache_ttl: Duration::from_secs(1),
             revocation_url: None,
             idle_timeout: None,
             absolute_timeout: None,

@@ -9,7 +9,7 @@ const MIN_DURATION: Duration = Duration::from_millis(1);
 
 /// The longest value of each duration setting. Past these a value can only be a slip (a
 /// request held for hours), and huge ones overflow timers and clocks.
-const MAX_DURATIONS: [(&str, Duration); 7] = [
+const MAX_DURATIONS: [(&str, Duration); 8] = [
     ("SESSION_DB_IDLE_TIMEOUT", Duration::from_secs(DAY)),
     ("SESSION_STORE_TIMEOUT", Duration::from_secs(600)),
     ("SESSION_LOCK_TIMEOUT", Duration::from_secs(600)),
@@ -18,6 +18,8 @@ const MAX_DURATIONS: [(&str, Duration); 7] = [
     ("SESSION_IDLE_TIMEOUT", Duration::from_secs(400 * DAY)),
     ("SESSION_ABSOLUTE_TIMEOUT", Duration::from_secs(400 * DAY)),
     ("SESSION_ACTIVITY_REFRESH", Duration::from_secs(DAY)),
+    // A staleness bound: past a minute a logout on a store without a channel is too slow.
+    ("SESSION_NEAR_CACHE_TTL", Duration::from_secs(60)),
 ];
 
 const DAY: u64 = 24 * 60 * 60;

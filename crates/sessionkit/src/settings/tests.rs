@@ -497,3 +497,64 @@ fn timeouts_are_off_by_default_and_read_in_seconds() {
         assert_eq!(s.idle_timeout, None, "{off:?}");
     }
 }
+
+#[test]
+fn the_near_cache_is_off_by_default_and_its_settings_name_themselves() {
+    let s = load(None, &[("SECRET_KEY", "k")]).unwrap();
+    assert!(!s.near_cache);
+    assert_eq!(s.near_cache_max_entries, 10_000);
+    assert_eq!(s.near_cache_ttl, Duration::from_secs(1));
+    let s = load(
+        None,
+        &[
+            ("SECRET_KEY", "k"),
+            ("SESSION_ENGINE", "cache"),
+            ("SESSION_NEAR_CACHE", "true"),
+            ("SESSION_NEAR_CACHE_MAX_ENTRIES", "500"),
+            ("SESSION_NEAR_CACHE_TTL", "0.25"),
+        ],
+    )
+    .unwrap();
+    assert!(s.near_cache);
+    assert_eq!(s.near_cache_max_entries, 500);
+    assert_eq!(s.near_cache_ttl, Duration::from_millis(250));
+    for (setting, value) in [
+        ("SESSION_NEAR_CACHE", "maybe"),
+        ("SESSION_NEAR_CACHE_MAX_ENTRIES", "0"),
+        ("SESSION_NEAR_CACHE_MAX_ENTRIES", "many"),
+        ("SESSION_NEAR_CACHE_TTL", "0"),
+        ("SESSION_NEAR_CACHE_TTL", "3600"),
+    ] {
+        let error = load(None, &[("SECRET_KEY", "k"), (setting, value)]).unwrap_err();
+        assert_eq!(error.setting, setting, "{value}: {error}");
+    }
+}
+
+#[test]
+fn the_near_cache_needs_a_server_engine() {
+    let cookies = Settings {
+        engine: EngineKind::SignedCookies,
+        near_cache: true,
+        ..Settings::new("k")
+    };
+    let error = cookies.validate().unwrap_err();
+    assert_eq!(error.setting, "SESSION_NEAR_CACHE");
+    // A cookie engine as a fallback is fine: the near cache is the primary engine's.
+    let with_fallback = Settings {
+        engine: EngineKind::Cache,
+        engine_fallbacks: vec![EngineKind::SignedCookies],
+        near_cache: true,
+        ..Settings::new("k")
+    };
+    assert!(with_fallback.validate().is_ok());
+    let in_code = Settings {
+        engine: EngineKind::Cache,
+        near_cache: true,
+        near_cache_max_entries: 0,
+        ..Settings::new("k")
+    };
+    assert_eq!(
+        in_code.validate().unwrap_err().setting,
+        "SESSION_NEAR_CACHE_MAX_ENTRIES"
+    );
+}

@@ -160,6 +160,7 @@ impl Settings {
         check_duration("SESSION_LOCK_TIMEOUT", self.lock_timeout)?;
         check_duration("SESSION_LOCK_LEASE", self.lock_lease)?;
         check_duration("SESSION_ACTIVITY_REFRESH", self.activity_refresh)?;
+        check_duration("SESSION_NEAR_CACHE_TTL", self.near_cache_ttl)?;
         if let Some(idle) = self.idle_timeout {
             check_duration("SESSION_IDLE_TIMEOUT", idle)?;
             if self.activity_refresh >= idle {
@@ -296,9 +297,26 @@ impl Settings {
                 engine: *fallback,
                 engine_fallbacks: Vec::new(),
                 locking: false,
+                near_cache: false,
                 ..self.clone()
             };
             as_primary.validate()?;
+        }
+        if self.near_cache && !self.engine.is_server_side() {
+            return Err(ConfigError::new(
+                "SESSION_NEAR_CACHE",
+                format!(
+                    "needs a server-side SESSION_ENGINE: {} keeps sessions in browsers, with \
+                     no record to cache; use db, cache, cached_db or file",
+                    self.engine
+                ),
+            ));
+        }
+        if self.near_cache && self.near_cache_max_entries == 0 {
+            return Err(ConfigError::new(
+                "SESSION_NEAR_CACHE_MAX_ENTRIES",
+                "0 entries is no cache: use at least 1, or SESSION_NEAR_CACHE=false".to_owned(),
+            ));
         }
         if self.locking && !self.engine.is_server_side() {
             return Err(ConfigError::new(

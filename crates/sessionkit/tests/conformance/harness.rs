@@ -44,6 +44,14 @@ async fn admin(server: &str, statement: &str) {
     pool.close().await;
 }
 
+/// `settings` with the near cache on.
+fn near(settings: Settings) -> Settings {
+    Settings {
+        near_cache: true,
+        ..settings
+    }
+}
+
 fn temporary_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sessionkit-conformance-{}", unique()));
     std::fs::create_dir_all(&dir).expect("create a temporary directory");
@@ -237,6 +245,42 @@ impl EngineHarness {
             ..Leftovers::default()
         };
         EngineHarness::on_own_pool::<Sqlite>(settings, leftovers).await
+    }
+
+    /// The near cache (`SESSION_NEAR_CACHE`) over `db` on PostgreSQL: invalidated by
+    /// `LISTEN/NOTIFY`.
+    pub async fn near_db_postgres() -> EngineHarness {
+        let settings = EngineHarness::db_settings(POSTGRES_URL.to_owned(), unique_table());
+        EngineHarness::opened(near(settings), Leftovers::default()).await
+    }
+
+    /// The near cache over Django's table on PostgreSQL (plain keys in the notifications).
+    pub async fn near_django_postgres() -> EngineHarness {
+        let (settings, leftovers) = EngineHarness::django_in_own_database(POSTGRES_URL).await;
+        EngineHarness::opened(near(settings), leftovers).await
+    }
+
+    /// The near cache over `db` on an SQLite file: TTL only.
+    pub async fn near_db_sqlite() -> EngineHarness {
+        let dir = temporary_dir();
+        let url = format!("sqlite://{}", dir.join("sessions.sqlite3").display());
+        let settings = EngineHarness::db_settings(url, unique_table());
+        let leftovers = Leftovers {
+            dir: Some(dir),
+            ..Leftovers::default()
+        };
+        EngineHarness::opened(near(settings), leftovers).await
+    }
+
+    /// The near cache over `cache` on Redis: invalidated by client-side caching.
+    pub async fn near_cache_redis() -> EngineHarness {
+        let settings = Settings {
+            engine: EngineKind::Cache,
+            cache_url: REDIS_URL.to_owned(),
+            cache_key_prefix: format!("sk_test_{}:", unique()),
+            ..Settings::new(SECRET)
+        };
+        EngineHarness::opened(near(settings), Leftovers::default()).await
     }
 
     fn db_settings(db_url: String, db_table: String) -> Settings {

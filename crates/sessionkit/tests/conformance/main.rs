@@ -154,6 +154,19 @@ macro_rules! db_engines {
     };
 }
 
+/// `db_engines` behind a near cache, less the row corrupted behind the engine's back: that
+/// is an update no channel notifies, seen only after `SESSION_NEAR_CACHE_TTL` (tests/near_cache.rs
+/// checks that bound).
+macro_rules! near_db_engines {
+    ($ctor:path) => {
+        instantiate!($ctor;
+            engine_specifics::migrate_is_idempotent_and_keeps_the_data,
+            engine_specifics::expire_date_and_user_id_are_indexed,
+            engine_specifics::the_table_holds_a_hash_of_the_key_not_the_key,
+        );
+    };
+}
+
 /// A module per engine with every test that applies to it.
 macro_rules! conformance {
     ($($engine:ident = $ctor:path => [$($list:ident),+];)*) => {$(
@@ -217,6 +230,15 @@ conformance! {
     cached_db_memory_postgres_own_pool =
         crate::harness::EngineHarness::cached_db_memory_postgres_own_pool
         => [every_engine, server_engines, versioned_engines, sweeping_engines];
+    // The near cache (`SESSION_NEAR_CACHE`) over each kind of invalidation channel.
+    near_db_postgres = crate::harness::EngineHarness::near_db_postgres
+        => [every_engine, server_engines, versioned_engines, sweeping_engines, near_db_engines];
+    near_django_postgres = crate::harness::EngineHarness::near_django_postgres
+        => [every_engine, server_engines, sweeping_engines, django_tables];
+    near_db_sqlite = crate::harness::EngineHarness::near_db_sqlite
+        => [every_engine, server_engines, versioned_engines, sweeping_engines, near_db_engines];
+    near_cache_redis = crate::harness::EngineHarness::near_cache_redis
+        => [every_engine, server_engines, versioned_engines, redis_engines];
 }
 
 /// A store written as another crate would write one, on the public API alone, run as such a

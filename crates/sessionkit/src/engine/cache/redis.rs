@@ -297,7 +297,7 @@ fn start_up_hint(url: &str, cause: &str, ca_file: Option<&Path>) -> String {
 }
 
 /// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
-fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
+pub(crate) fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
     #[cfg(feature = "tls")]
     if crate::tls::cache_url_requires_tls(url) {
         install_crypto_provider();

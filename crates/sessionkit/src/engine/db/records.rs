@@ -129,6 +129,22 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
             .map_err(EngineError::unavailable)
     }
 
+    async fn count_expired(&self) -> Result<Option<u64>, EngineError> {
+        let params = [Param::Integer(now_seconds())];
+        let row = DB::fetch_optional(
+            &mut *self.reader().await?,
+            &self.queries.count_expired,
+            &params,
+        )
+        .await
+        .map_err(EngineError::unavailable)?;
+        let count = match row {
+            Some(row) => DB::integer(&row, 0).map_err(EngineError::unavailable)?,
+            None => 0,
+        };
+        Ok(Some(u64::try_from(count).unwrap_or_default()))
+    }
+
     /// A row in `{table}_lock` is the lock; the primary key makes taking it atomic, and a
     /// lapsed lease is deleted first so a crashed holder blocks no one for long.
     async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {

@@ -1,0 +1,280 @@
+//! The near cache (`SESSION_NEAR_CACHE`) across two app instances, each an engine opened
+//! from settings on one store: a delete on A is seen by B through the store's invalidation
+//! channel (PostgreSQL `LISTEN/NOTIFY`, Redis client-side caching) long before the TTL; on
+//! SQLite, which has no channel, within the TTL; and a lost channel never leaves B serving
+//! what it cached before.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sessionkit::engine::{Engine, USER_ID_KEY, open};
+use sessionkit::{EngineKind, Sessions, Settings};
+use sessionkit_testkit::{PrivateRedis, TcpProxy};
+use sqlx::AssertSqlSafe;
+
+use common::{REDIS_URL, delete_redis_keys};
+
+const SECRET: &str = "near-cache-test-secret";
+const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Longer than any test waits: what B sees in time was told by the channel, not the TTL.
+const LONG_TTL: Duration = Duration::from_secs(60);
+/// How long B may take to see A's delete through a channel. Generous for a loaded machine;
+/// the measured times are in `scripts/near-cache-logout.py`'s output.
+const CHANNEL_BOUND: Duration = Duration::from_secs(5);
+
+fn unique() -> String {
+    format!(
+        "{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// Two instances on `settings`: A (no near cache, it only writes) and B (near-cached).
+async fn instances(settings: &Settings) -> (Sessions, Arc<dyn Engine>) {
+    let a = Sessions::open(settings.clone()).await.expect("instance A");
+    a.engine().migrate().await.expect("migrate");
+    let b = open(&Settings {
+        near_cache: true,
+        ..settings.clone()
+    })
+    .await
+    .expect("instance B");
+    (a, b)
+}
+
+/// A session saved on A, with its cookie value.
+async fn session_on(a: &Sessions) -> String {
+    let session = a.start(None).load().await.unwrap();
+    session.insert("user", "ada").unwrap();
+    session.insert(USER_ID_KEY, "7").unwrap();
+    session.save().await.unwrap().expect("a cookie")
+}
+
+/// Loads on B until it says the session is gone; how long that took, or a panic after `bound`.
+async fn gone_on_b_within(b: &dyn Engine, cookie: &str, bound: Duration) -> Duration {
+    let start = Instant::now();
+    while b.load(cookie).await.unwrap().is_some() {
+        assert!(
+            start.elapsed() < bound,
+            "B still served the deleted session after {bound:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    start.elapsed()
+}
+
+/// Loads on B until it has the session (the channel is up once the cache serves).
+async fn cached_on_b(b: &dyn Engine, cookie: &str) {
+    for _ in 0..3 {
+        assert!(
+            b.load(cookie).await.unwrap().is_some(),
+            "B finds the session"
+        );
+    }
+}
+
+async fn drop_table(table: &str) {
+    let pool = sqlx::PgPool::connect(POSTGRES_URL).await.unwrap();
+    sqlx::query(AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_on_a_is_seen_by_b_through_postgres_notifications() {
+    let table = format!("sk_near_{}", unique());
+    let settings = Settings {
+        engine: EngineKind::Db,
+        db_url: POSTGRES_URL.to_owned(),
+        db_table: table.clone(),
+        near_cache_ttl: LONG_TTL,
+        ..Settings::new(SECRET)
+    };
+    let (a, b) = instances(&settings).await;
+    for _ in 0..3 {
+        let cookie = session_on(&a).await;
+        cached_on_b(&*b, &cookie).await;
+        a.engine().delete(&cookie).await.unwrap();
+        gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
+    }
+    // "Log out other sessions" is a delete too.
+    let cookie = session_on(&a).await;
+    cached_on_b(&*b, &cookie).await;
+    assert_eq!(a.engine().delete_user_sessions("7", None).await.unwrap(), 1);
+    gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
+    drop_table(&table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_on_a_is_seen_by_b_through_redis_tracking() {
+    let prefix = format!("sk_near_{}:", unique());
+    let settings = Settings {
+        engine: EngineKind::Cache,
+        cache_url: REDIS_URL.to_owned(),
+        cache_key_prefix: prefix.clone(),
+        near_cache_ttl: LONG_TTL,
+        ..Settings::new(SECRET)
+    };
+    let (a, b) = instances(&settings).await;
+    for _ in 0..3 {
+        let cookie = session_on(&a).await;
+        cached_on_b(&*b, &cookie).await;
+        a.engine().delete(&cookie).await.unwrap();
+        gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
+    }
+    delete_redis_keys(&prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_on_a_is_seen_by_b_on_postgres_within_the_ttl_and_never_lost_by_a_write() {
+    let table = format!("sk_near_{}", unique());
+    let ttl = Duration::from_millis(300);
+    let settings = Settings {
+        engine: EngineKind::Db,
+        db_url: POSTGRES_URL.to_owned(),
+        db_table: table.clone(),
+        near_cache_ttl: ttl,
+        ..Settings::new(SECRET)
+    };
+    let (a, _) = instances(&settings).await;
+    let b = Sessions::open(Settings {
+        near_cache: true,
+        ..settings.clone()
+    })
+    .await
+    .unwrap();
+    let cookie = session_on(&a).await;
+    let on_b = b.start(Some(&cookie)).load().await.unwrap();
+    assert_eq!(on_b.get::<String>("user").unwrap().as_deref(), Some("ada"));
+    // A changes one key; B, from its cached copy, another: the versioned write merges.
+    let on_a = a.start(Some(&cookie)).load().await.unwrap();
+    on_a.insert("theme", "dark").unwrap();
+    on_a.save().await.unwrap();
+    let on_b = b.start(Some(&cookie)).load().await.unwrap();
+    on_b.insert("cart", 3).unwrap();
+    on_b.save().await.unwrap();
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    let merged = b.start(Some(&cookie)).load().await.unwrap();
+    assert_eq!(
+        merged.get::<String>("theme").unwrap().as_deref(),
+        Some("dark")
+    );
+    assert_eq!(merged.get::<i64>("cart").unwrap(), Some(3));
+    drop_table(&table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_b_sees_a_delete_once_the_ttl_has_passed() {
+    let dir = std::env::temp_dir().join(format!("sk-near-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ttl = Duration::from_secs(2);
+    let settings = Settings {
+        engine: EngineKind::Db,
+        db_url: format!("sqlite://{}", dir.join("sessions.sqlite3").display()),
+        near_cache_ttl: ttl,
+        ..Settings::new(SECRET)
+    };
+    let (a, b) = instances(&settings).await;
+    let cookie = session_on(&a).await;
+    cached_on_b(&*b, &cookie).await;
+    a.engine().delete(&cookie).await.unwrap();
+    // No channel: B's copy stands until the TTL, then B asks the store again.
+    assert!(
+        b.load(&cookie).await.unwrap().is_some(),
+        "B serves its copy"
+    );
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    assert!(
+        b.load(&cookie).await.unwrap().is_none(),
+        "B sees the delete"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_redis_channel_empties_and_bypasses_the_cache() {
+    let redis = PrivateRedis::start().expect("start a private redis-server");
+    let proxy = TcpProxy::start(redis.port()).expect("start a proxy");
+    let settings = Settings {
+        engine: EngineKind::Cache,
+        cache_url: redis.url(),
+        near_cache_ttl: LONG_TTL,
+        ..Settings::new(SECRET)
+    };
+    let a = Sessions::open(settings.clone()).await.unwrap();
+    // B reaches Redis through the proxy: its store connection and its channel.
+    let b = open(&Settings {
+        near_cache: true,
+        cache_url: redis.url_via(&proxy),
+        ..settings.clone()
+    })
+    .await
+    .unwrap();
+    let cookie = session_on(&a).await;
+    cached_on_b(&*b, &cookie).await;
+    // The channel goes; meanwhile A deletes the session, and no push reaches B.
+    proxy.partition();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.engine().delete(&cookie).await.unwrap();
+    proxy.heal();
+    // B must not serve its copy: the loss emptied the cache, and B asks Redis (whose store
+    // connection the partition broke too: the first calls may fail while it reconnects).
+    let mut answer = b.load(&cookie).await;
+    for _ in 0..100 {
+        if answer.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = b.load(&cookie).await;
+    }
+    assert!(answer.expect("Redis answers B again").is_none());
+    // And once the channel is back, B caches and is told again.
+    let cookie = session_on(&a).await;
+    cached_on_b(&*b, &cookie).await;
+    a.engine().delete(&cookie).await.unwrap();
+    gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn increments_of_many_sessions_at_once_are_never_lost_on_a_near_cached_redis() {
+    // Invalidations of the other sessions skip the cache's fills: a skipped fill must not
+    // leave the copy from before the write to be served.
+    let prefix = format!("sk_near_{}:", unique());
+    let sessions = Sessions::open(Settings {
+        engine: EngineKind::Cache,
+        cache_url: REDIS_URL.to_owned(),
+        cache_key_prefix: prefix.clone(),
+        near_cache: true,
+        near_cache_ttl: LONG_TTL,
+        ..Settings::new(SECRET)
+    })
+    .await
+    .unwrap();
+    let clients = (0..8).map(|_| {
+        let sessions = sessions.clone();
+        tokio::spawn(async move {
+            let mut cookie = session_on(&sessions).await;
+            for _ in 0..200 {
+                let session = sessions.start(Some(&cookie)).load().await.unwrap();
+                let n: i64 = session.get("n").unwrap().unwrap_or(0);
+                session.insert("n", n + 1).unwrap();
+                cookie = session.save().await.unwrap().expect("a cookie");
+            }
+            let session = sessions.start(Some(&cookie)).load().await.unwrap();
+            session.get::<i64>("n").unwrap()
+        })
+    });
+    for client in clients.collect::<Vec<_>>() {
+        assert_eq!(client.await.unwrap(), Some(200));
+    }
+    delete_redis_keys(&prefix).await;
+}
