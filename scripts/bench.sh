@@ -24,6 +24,7 @@
 #   BENCH_SHORT_DURATION [5]    seconds of the read, login and shared runs
 #   BENCH_ROUNDS [5]            rounds of the goal comparison (see below)
 #   BENCH_GOALS_ONLY [0]        1: only the goal rounds (no micro-benchmarks, no per-target runs)
+#   BENCH_NEAR_CACHE [1]        0: no near-cache variants (a build without SESSION_NEAR_CACHE)
 #   BENCH_PORT [18080]          port the targets listen on (must be free)
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]
 #   BENCH_REDIS_URL [redis://127.0.0.1:6379]
@@ -37,7 +38,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-COMMAND="scripts/bench.sh $*"
+# The command as run, with the BENCH_* settings it was given.
+COMMAND="$(env | { grep '^BENCH_' || true; } | sort | tr '\n' ' ')scripts/bench.sh $*"
 MICRO=1
 for arg in "$@"; do
   case $arg in
@@ -52,6 +54,7 @@ DURATION=${BENCH_DURATION:-10}
 SHORT=${BENCH_SHORT_DURATION:-5}
 ROUNDS=${BENCH_ROUNDS:-5}
 GOALS_ONLY=${BENCH_GOALS_ONLY:-0}
+NEAR_CACHE=${BENCH_NEAR_CACHE:-1}
 [ "$GOALS_ONLY" = 1 ] && MICRO=0
 PORT=${BENCH_PORT:-18080}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -241,19 +244,25 @@ sessionkit_goal() { # LABEL, then SESSION_*=… settings; ", near cache" in LABE
 # The targets the goals compare, each engine next to its peers on the same store, the server
 # engines with and without the near cache (SESSION_NEAR_CACHE). A store that does not answer
 # drops its targets (and the document says so).
+# server_engine LABEL: adds a sessionkit server engine to GOALS, and its near-cache variant.
+server_engine() {
+  GOALS+=("$1")
+  if [ "$NEAR_CACHE" = 1 ]; then GOALS+=("$1, near cache"); fi
+}
 GOALS=("bare axum (no sessions)" "$COOKIE_FLOOR" "sessionkit signed_cookies"
-  "sessionkit cache memory" "tower-sessions MemoryStore" "tower-sessions MemoryStore, signed id"
-  "sessionkit db SQLite" "sessionkit db SQLite, near cache" "tower-sessions SQLite store")
+  "sessionkit cache memory" "tower-sessions MemoryStore" "tower-sessions MemoryStore, signed id")
+server_engine "sessionkit db SQLite"
+GOALS+=("tower-sessions SQLite store")
 if [ "$HAVE_PG" = 1 ]; then
-  GOALS+=("sessionkit db PostgreSQL" "sessionkit db PostgreSQL, near cache"
-    "tower-sessions PostgreSQL store")
+  server_engine "sessionkit db PostgreSQL"
+  GOALS+=("tower-sessions PostgreSQL store")
 fi
 if [ "$HAVE_REDIS" = 1 ]; then
-  GOALS+=("sessionkit cache Redis" "sessionkit cache Redis, near cache" "actix-session Redis"
-    "tower-sessions Redis store")
+  server_engine "sessionkit cache Redis"
+  GOALS+=("actix-session Redis" "tower-sessions Redis store")
 fi
 if [ "$HAVE_PG" = 1 ] && [ "$HAVE_REDIS" = 1 ]; then
-  GOALS+=("sessionkit cached_db" "sessionkit cached_db, near cache")
+  server_engine "sessionkit cached_db"
 fi
 goal_target() { # a label of GOALS
   case $1 in

@@ -434,8 +434,11 @@ def main():
     out += [
         f"| command | `{ENV['BENCH_COMMAND'].strip()}` (with `CARGO_TARGET_DIR` set to the "
         "shared target directory) |",
+        f"| goal rounds | {ENV['BENCH_ROUNDS']} rounds, each target `incr` for {ENV['BENCH_SHORT']} s "
+        f"with {ENV['BENCH_CLIENTS']} clients |",
         f"| HTTP runs | {ENV['BENCH_CLIENTS']} clients; incr {ENV['BENCH_DURATION']} s, "
-        f"read / login / shared {ENV['BENCH_SHORT']} s per target |",
+        f"read / login / shared {ENV['BENCH_SHORT']} s per target |"
+        if ENV.get("BENCH_GOALS_ONLY") != "1" else "| HTTP runs | not run (`BENCH_GOALS_ONLY=1`) |",
         "",
         "The load generator and the server share these cores: `loadgen` runs on one thread, the",
         "servers use their defaults (tokio: one worker per core; gunicorn: "
