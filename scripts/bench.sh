@@ -4,8 +4,15 @@
 #   scripts/bench.sh              # everything: criterion micro-benchmarks and allocation
 #                                 # counts, then HTTP load runs
 #   scripts/bench.sh --no-micro   # HTTP load runs only
+#   BENCH_GOALS_ONLY=1 BENCH_ROUNDS=3 scripts/bench.sh   # the peers comparison only (~5 min)
 #
-# HTTP targets, one after another on 127.0.0.1: `sessionkit serve` on every engine
+# First the goal rounds: `/bench/incr` on every sessionkit engine next to its peers on the same
+# store (tower-sessions 0.15 memory, unsigned and signed id; tower-sessions 0.14's SQLite,
+# PostgreSQL and Redis stores from the separate cargo project crates/sessionkit-bench/peers;
+# actix-session 0.11 on Redis), the server engines with and without the near cache
+# (SESSION_NEAR_CACHE=true; cached_db on PostgreSQL + Redis too), and the floors, alternating
+# (see "goal rounds" below). Then, unless BENCH_GOALS_ONLY=1, HTTP targets one after another on
+# 127.0.0.1: `sessionkit serve` on every engine
 # (signed_cookies; db on SQLite and PostgreSQL; cache in memory and on Redis), the same routes
 # on bare axum (no sessions: the HTTP stack's floor), on tower-sessions with its MemoryStore,
 # and on Django 5.2 under gunicorn (signed_cookies, and db on SQLite). Each target gets the
@@ -16,10 +23,13 @@
 #   BENCH_DURATION [10]         seconds of the incr run of each target
 #   BENCH_SHORT_DURATION [5]    seconds of the read, login and shared runs
 #   BENCH_ROUNDS [5]            rounds of the goal comparison (see below)
+#   BENCH_GOALS_ONLY [0]        1: only the goal rounds (no micro-benchmarks, no per-target runs)
+#   BENCH_NEAR_CACHE [1]        0: no near-cache variants (a build without SESSION_NEAR_CACHE)
 #   BENCH_PORT [18080]          port the targets listen on (must be free)
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]
 #   BENCH_REDIS_URL [redis://127.0.0.1:6379]
-#   CARGO_TARGET_DIR [./target] release binaries, the Python venv (bench-venv), run files
+#   CARGO_TARGET_DIR [./target] release binaries (the peers' in peers/), the Python venv
+#                               (bench-venv), run files
 # A PostgreSQL or Redis that does not answer is skipped, and the document says so.
 #
 # Needs python3 (with venv) for Django and the chart; pip installs the pinned versions of
@@ -28,7 +38,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-COMMAND="scripts/bench.sh $*"
+# The command as run, with the BENCH_* settings it was given.
+COMMAND="$(env | { grep '^BENCH_' || true; } | sort | tr '\n' ' ')scripts/bench.sh $*"
 MICRO=1
 for arg in "$@"; do
   case $arg in
@@ -42,16 +53,21 @@ CLIENTS=${BENCH_CLIENTS:-64}
 DURATION=${BENCH_DURATION:-10}
 SHORT=${BENCH_SHORT_DURATION:-5}
 ROUNDS=${BENCH_ROUNDS:-5}
+GOALS_ONLY=${BENCH_GOALS_ONLY:-0}
+NEAR_CACHE=${BENCH_NEAR_CACHE:-1}
+[ "$GOALS_ONLY" = 1 ] && MICRO=0
 PORT=${BENCH_PORT:-18080}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
+PEERS_BIN=$TARGET_DIR/peers/release
 VENV=$TARGET_DIR/bench-venv
 WORK=$TARGET_DIR/bench-run
 DJANGO_APP=$ROOT/crates/sessionkit-bench/django_app
 SECRET=benchmark-secret-key-that-is-long-enough-to-be-realistic-0123456789
 PG_TABLE=sessionkit_bench_session
+PG_SCHEMA=tower_sessions_bench_$$
 REDIS_PREFIX="sessionkit-bench-$$:"
 
 rm -rf "$WORK"
@@ -71,6 +87,9 @@ note() { echo "$*" >>"$NOTES"; echo "note: $*" >&2; }
 
 step "building release binaries"
 cargo build --release -p sessionkit-cli -p sessionkit-bench --bins
+# Its own lock file and target directory: its sqlx 0.8 cannot share the workspace's lock file.
+cargo build --release --locked --manifest-path crates/sessionkit-bench/peers/Cargo.toml \
+  --target-dir "$TARGET_DIR/peers"
 
 step "Python venv for Django, gunicorn and matplotlib ($VENV)"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -95,6 +114,10 @@ fi
 cd "$WORK"
 "$BIN/loadgen" --markdown-header >"$WORK/header.md"
 
+# gunicorn: one worker process per core (the GIL lets a worker use about one), gthread so
+# connections are kept alive as for the other targets.
+GUNICORN_WORKERS=$(nproc)
+
 SERVER_PID=
 stop_server() {
   if [ -n "$SERVER_PID" ]; then
@@ -107,6 +130,7 @@ cleanup_stores() {
   if command -v psql >/dev/null; then
     # The table and the lock table SESSION_LOCKING's migration adds beside it.
     psql "$PG_URL" -qc "DROP TABLE IF EXISTS $PG_TABLE, ${PG_TABLE}_lock" >/dev/null 2>&1 || true
+    psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true
   fi
   if command -v redis-cli >/dev/null; then
     redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null \
@@ -114,6 +138,29 @@ cleanup_stores() {
   fi
 }
 trap 'stop_server; cleanup_stores' EXIT
+
+HAVE_PG=0
+if pg_isready -q -d "$PG_URL" 2>/dev/null; then
+  HAVE_PG=1
+else
+  note "PostgreSQL at $PG_URL did not answer: its targets were skipped."
+fi
+HAVE_REDIS=0
+if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+  HAVE_REDIS=1
+else
+  note "Redis at $REDIS_URL did not answer: its targets were skipped."
+fi
+
+report() {
+  step "writing docs/BENCHMARKS.md and docs/benchmarks.png"
+  BENCH_COMMAND=$COMMAND BENCH_LOAD_BEFORE=$LOAD_BEFORE BENCH_CLIENTS=$CLIENTS \
+    BENCH_DURATION=$DURATION BENCH_SHORT=$SHORT BENCH_MICRO=$MICRO BENCH_WORK=$WORK \
+    BENCH_ROUNDS=$ROUNDS BENCH_GOALS_ONLY=$GOALS_ONLY \
+    BENCH_CRITERION=$TARGET_DIR/criterion BENCH_WORKERS=$GUNICORN_WORKERS \
+    "$VENV/bin/python" "$ROOT/scripts/bench_report.py" "$ROOT/docs"
+  echo "wrote docs/BENCHMARKS.md and docs/benchmarks.png" >&2
+}
 
 # start_server LABEL COMMAND…: starts the target in the background and waits for its port.
 start_server() {
@@ -167,11 +214,6 @@ sessionkit_target() { # LABEL, then SESSION_*=… settings
   stop_server
 }
 
-step "bare axum (no sessions)"
-start_server "bare axum" "$BIN/bare_axum" --addr "127.0.0.1:$PORT"
-measure "bare axum (no sessions)" "incr read" --no-verify
-stop_server
-
 # The HTTP goals compare neighbours' req/s, and on a shared machine req/s drifts by more than
 # the differences (±15% between runs minutes apart was seen). So the goal's targets also run
 # back to back, in ROUNDS rounds of incr, each round starting one target later than the last
@@ -191,43 +233,109 @@ goal_round() { # LABEL, then the server command
   stop_server
 }
 SESSIONKIT_ENV=(env SECRET_KEY="$SECRET" SESSION_COOKIE_SECURE=true RUST_LOG=warn)
-GOAL_TARGETS=5
-goal_target() { # 0-4: one of the targets the goals compare
+PEER_ADDR=(--addr "127.0.0.1:$PORT")
+sessionkit_goal() { # LABEL, then SESSION_*=… settings; ", near cache" in LABEL turns it on
+  local label=$1 near=()
+  shift
+  case $label in *", near cache") near=(SESSION_NEAR_CACHE=true) ;; esac
+  goal_round "$label" "${SESSIONKIT_ENV[@]}" "$@" "${near[@]}" \
+    "$BIN/sessionkit" serve --bench-routes "${PEER_ADDR[@]}"
+}
+# The targets the goals compare, each engine next to its peers on the same store, the server
+# engines with and without the near cache (SESSION_NEAR_CACHE). A store that does not answer
+# drops its targets (and the document says so).
+# server_engine LABEL: adds a sessionkit server engine to GOALS, and its near-cache variant.
+server_engine() {
+  GOALS+=("$1")
+  if [ "$NEAR_CACHE" = 1 ]; then GOALS+=("$1, near cache"); fi
+}
+GOALS=("bare axum (no sessions)" "$COOKIE_FLOOR" "sessionkit signed_cookies"
+  "sessionkit cache memory" "tower-sessions MemoryStore" "tower-sessions MemoryStore, signed id")
+server_engine "sessionkit db SQLite"
+GOALS+=("tower-sessions SQLite store")
+if [ "$HAVE_PG" = 1 ]; then
+  server_engine "sessionkit db PostgreSQL"
+  GOALS+=("tower-sessions PostgreSQL store")
+fi
+if [ "$HAVE_REDIS" = 1 ]; then
+  server_engine "sessionkit cache Redis"
+  GOALS+=("actix-session Redis" "tower-sessions Redis store")
+fi
+if [ "$HAVE_PG" = 1 ] && [ "$HAVE_REDIS" = 1 ]; then
+  server_engine "sessionkit cached_db"
+fi
+goal_target() { # a label of GOALS
   case $1 in
-    0) goal_round "bare axum (no sessions)" "$BIN/bare_axum" --addr "127.0.0.1:$PORT" ;;
-    4) goal_round "$COOKIE_FLOOR" "$BIN/bare_axum" --session-cookie --addr "127.0.0.1:$PORT" ;;
-    1) goal_round "sessionkit signed_cookies" "${SESSIONKIT_ENV[@]}" \
-         SESSION_ENGINE=signed_cookies "$BIN/sessionkit" serve --bench-routes --addr "127.0.0.1:$PORT" ;;
-    2) goal_round "sessionkit cache memory" "${SESSIONKIT_ENV[@]}" SESSION_ENGINE=cache \
-         SESSION_CACHE_URL=memory:// "$BIN/sessionkit" serve --bench-routes --addr "127.0.0.1:$PORT" ;;
-    3) goal_round "tower-sessions MemoryStore" "$BIN/tower_sessions_server" \
-         --addr "127.0.0.1:$PORT" ;;
+    "bare axum (no sessions)") goal_round "$1" "$BIN/bare_axum" "${PEER_ADDR[@]}" ;;
+    "$COOKIE_FLOOR") goal_round "$1" "$BIN/bare_axum" --session-cookie "${PEER_ADDR[@]}" ;;
+    "sessionkit signed_cookies") sessionkit_goal "$1" SESSION_ENGINE=signed_cookies ;;
+    "sessionkit cache memory") sessionkit_goal "$1" SESSION_ENGINE=cache SESSION_CACHE_URL=memory:// ;;
+    "tower-sessions MemoryStore") goal_round "$1" "$BIN/tower_sessions_server" "${PEER_ADDR[@]}" ;;
+    "tower-sessions MemoryStore, signed id")
+      goal_round "$1" "$BIN/tower_sessions_server" --signed "${PEER_ADDR[@]}" ;;
+    # The SQLite targets: a fresh file per round, WAL, synchronous=NORMAL.
+    "sessionkit db SQLite"*)
+      rm -f "$WORK"/goal-sessionkit.sqlite3*
+      sessionkit_goal "$1" SESSION_ENGINE=db SESSION_DB_SQLITE_SYNCHRONOUS=normal \
+        SESSION_DB_URL="sqlite://$WORK/goal-sessionkit.sqlite3" ;;
+    "tower-sessions SQLite store")
+      rm -f "$WORK"/goal-tower.sqlite3*
+      goal_round "$1" "$PEERS_BIN/tower_sessions_store_server" --store sqlite \
+        --url "sqlite://$WORK/goal-tower.sqlite3" "${PEER_ADDR[@]}" ;;
+    "sessionkit db PostgreSQL"*)
+      sessionkit_goal "$1" SESSION_ENGINE=db SESSION_DB_URL="$PG_URL" SESSION_DB_TABLE="$PG_TABLE"
+      cleanup_stores ;;
+    "tower-sessions PostgreSQL store") # its schema is dropped when the server stops
+      goal_round "$1" "$PEERS_BIN/tower_sessions_store_server" --store postgres --url "$PG_URL" \
+        --pg-schema "$PG_SCHEMA" "${PEER_ADDR[@]}" ;;
+    "sessionkit cache Redis"*)
+      sessionkit_goal "$1" SESSION_ENGINE=cache SESSION_CACHE_URL="$REDIS_URL" \
+        SESSION_CACHE_KEY_PREFIX="$REDIS_PREFIX"
+      cleanup_stores ;;
+    "actix-session Redis")
+      goal_round "$1" "$BIN/actix_session_server" --store redis --redis-url "$REDIS_URL" \
+        --redis-key-prefix "$REDIS_PREFIX" "${PEER_ADDR[@]}"
+      cleanup_stores ;;
+    "tower-sessions Redis store") # deletes the sessions it created when it stops
+      goal_round "$1" "$PEERS_BIN/tower_sessions_store_server" --store redis --url "$REDIS_URL" \
+        "${PEER_ADDR[@]}" ;;
+    "sessionkit cached_db"*)
+      sessionkit_goal "$1" SESSION_ENGINE=cached_db SESSION_DB_URL="$PG_URL" \
+        SESSION_DB_TABLE="$PG_TABLE" SESSION_CACHE_URL="$REDIS_URL" \
+        SESSION_CACHE_KEY_PREFIX="$REDIS_PREFIX"
+      cleanup_stores ;;
   esac
 }
 for round in $(seq 1 "$ROUNDS"); do
   step "goal round $round of $ROUNDS"
-  for i in $(seq 0 $((GOAL_TARGETS - 1))); do
-    goal_target $(((i + round - 1) % GOAL_TARGETS))
+  for i in $(seq 0 $((${#GOALS[@]} - 1))); do
+    goal_target "${GOALS[$(((i + round - 1) % ${#GOALS[@]}))]}"
   done
 done
+
+if [ "$GOALS_ONLY" = 1 ]; then
+  report
+  exit 0
+fi
+
+step "bare axum (no sessions)"
+start_server "bare axum" "$BIN/bare_axum" --addr "127.0.0.1:$PORT"
+measure "bare axum (no sessions)" "incr read" --no-verify
+stop_server
 
 sessionkit_target "sessionkit signed_cookies" SESSION_ENGINE=signed_cookies
 sessionkit_target "sessionkit db SQLite" SESSION_ENGINE=db \
   SESSION_DB_URL="sqlite://$WORK/sessionkit.sqlite3"
-if pg_isready -q -d "$PG_URL" 2>/dev/null; then
+if [ "$HAVE_PG" = 1 ]; then
   sessionkit_target "sessionkit db PostgreSQL" SESSION_ENGINE=db SESSION_DB_URL="$PG_URL" \
     SESSION_DB_TABLE="$PG_TABLE"
   cleanup_stores
-else
-  note "PostgreSQL at $PG_URL did not answer: sessionkit db PostgreSQL was skipped."
 fi
 sessionkit_target "sessionkit cache memory" SESSION_ENGINE=cache SESSION_CACHE_URL=memory://
-if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+if [ "$HAVE_REDIS" = 1 ]; then
   sessionkit_target "sessionkit cache Redis" SESSION_ENGINE=cache SESSION_CACHE_URL="$REDIS_URL" \
     SESSION_CACHE_KEY_PREFIX="$REDIS_PREFIX"
   cleanup_stores
-else
-  note "Redis at $REDIS_URL did not answer: sessionkit cache Redis was skipped."
 fi
 
 step "tower-sessions MemoryStore"
@@ -235,9 +343,6 @@ start_server "tower-sessions" "$BIN/tower_sessions_server" --addr "127.0.0.1:$PO
 measure "tower-sessions MemoryStore" "incr read login shared"
 stop_server
 
-# gunicorn: one worker process per core (the GIL lets a worker use about one), gthread so
-# connections are kept alive as for the other targets.
-GUNICORN_WORKERS=$(nproc)
 django_target() { # LABEL ENGINE
   step "$1"
   start_server "$1" env BENCH_SESSION_ENGINE="$2" BENCH_SQLITE_PATH="$WORK/django.sqlite3" \
@@ -254,10 +359,4 @@ BENCH_SQLITE_PATH="$WORK/django.sqlite3" BENCH_SESSION_ENGINE=db \
 django_target "Django 5.2 signed_cookies" signed_cookies
 django_target "Django 5.2 db SQLite" db
 
-step "writing docs/BENCHMARKS.md and docs/benchmarks.png"
-export BENCH_COMMAND=$COMMAND BENCH_LOAD_BEFORE=$LOAD_BEFORE BENCH_CLIENTS=$CLIENTS \
-  BENCH_DURATION=$DURATION BENCH_SHORT=$SHORT BENCH_MICRO=$MICRO BENCH_WORK=$WORK \
-  BENCH_ROUNDS=$ROUNDS \
-  BENCH_CRITERION=$TARGET_DIR/criterion BENCH_WORKERS=$GUNICORN_WORKERS
-"$VENV/bin/python" "$ROOT/scripts/bench_report.py" "$ROOT/docs"
-echo "wrote docs/BENCHMARKS.md and docs/benchmarks.png" >&2
+report

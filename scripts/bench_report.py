@@ -16,6 +16,7 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 DOCS = pathlib.Path(sys.argv[1])
@@ -39,6 +40,108 @@ def round_ratios(rounds, label, base):
     mine = [r["req_per_s"] for r in rounds if r["label"] == label]
     theirs = [r["req_per_s"] for r in rounds if r["label"] == base]
     return [a / b for a, b in zip(mine, theirs) if b]
+
+
+def median_round(rounds, label, key):
+    """The median over the goal rounds of one target's req_per_s or server_cpu_us_per_req."""
+    values = [r[key] for r in rounds if r["label"] == label and r.get(key)]
+    return statistics.median(values) if values else None
+
+
+def round_labels(rounds):
+    """The goal rounds' targets in the order of the first round (engines next to their peers)."""
+    labels = []
+    for r in rounds:
+        if r["label"] not in labels:
+            labels.append(r["label"])
+    return labels
+
+
+# Issue 17's HTTP goals: (ours, peer or floor, least ratio or None for reference).
+NEAR = ", near cache"
+PEER_GOALS = (
+    ("sessionkit db SQLite", "tower-sessions SQLite store", 1.5),
+    ("sessionkit db SQLite" + NEAR, "tower-sessions SQLite store", 1.5),
+    ("sessionkit db PostgreSQL", "tower-sessions PostgreSQL store", 2.0),
+    ("sessionkit db PostgreSQL" + NEAR, "tower-sessions PostgreSQL store", 2.0),
+    ("sessionkit cache Redis" + NEAR, "actix-session Redis", 1.5),
+    ("sessionkit cache Redis", "actix-session Redis", None),
+    ("sessionkit cache Redis", "tower-sessions Redis store", None),
+    ("sessionkit cache Redis" + NEAR, "tower-sessions Redis store", None),
+    ("sessionkit cached_db", "tower-sessions PostgreSQL store", None),
+    ("sessionkit cached_db" + NEAR, "tower-sessions PostgreSQL store", None),
+    ("sessionkit signed_cookies", COOKIE_FLOOR, 0.85),
+    ("sessionkit cache memory", COOKIE_FLOOR, 0.85),
+    ("sessionkit signed_cookies", "tower-sessions MemoryStore", 1.2),
+    ("sessionkit cache memory", "tower-sessions MemoryStore", 1.2),
+    ("sessionkit signed_cookies", "tower-sessions MemoryStore, signed id", None),
+    ("sessionkit cache memory", "tower-sessions MemoryStore, signed id", None),
+    ("tower-sessions MemoryStore", COOKIE_FLOOR, None),
+    ("tower-sessions MemoryStore, signed id", COOKIE_FLOOR, None),
+)
+
+
+def kind(label):
+    """The chart's colour group of a target: a floor, a peer, or sessionkit with or without the
+    near cache."""
+    if label.startswith("bare axum"):
+        return "floor (no session)"
+    if not label.startswith("sessionkit"):
+        return "peer"
+    return "sessionkit, near cache" if label.endswith(NEAR) else "sessionkit"
+
+
+KIND_COLOURS = {
+    "floor (no session)": "tab:gray",
+    "peer": "tab:orange",
+    "sessionkit": "tab:blue",
+    "sessionkit, near cache": "tab:cyan",
+}
+
+
+def peer_goals(rounds, micro):
+    """Rows of (goal, measured, verdict) for issue 17: engines against peers and floors."""
+    rows = []
+    clients = ENV["BENCH_CLIENTS"]
+    for ours, theirs, limit in PEER_GOALS:
+        ratios = round_ratios(rounds, ours, theirs)
+        goal = f"HTTP /bench/incr, {clients} clients: {ours} / {theirs}" + (
+            f" ≥ {limit}×" if limit else ""
+        )
+        if not ratios:
+            rows.append((goal, "not measured", "n/a"))
+            continue
+        median = statistics.median(ratios)
+        each = ", ".join(f"{r:.2f}" for r in ratios)
+        measured = f"median of {len(ratios)} rounds {median:.2f}× (rounds: {each})"
+        rows.append((goal, measured, verdict(median >= limit) if limit else "for reference"))
+    bare = micro.get("middleware/axum_no_session/read_write")
+    ours = micro.get("middleware/sessionkit_memory/read_write")
+    floor = micro.get("middleware/floor_minimal_layer/read_write")
+    goal = ("in process, reads and writes one key: sessionkit memory's layer time (over the bare "
+            "router) within 1.5× of `floor_minimal_layer`'s")
+    if bare and ours and floor:
+        ratio = (ours[0] - bare[0]) / (floor[0] - bare[0])
+        rows.append((
+            goal,
+            f"{duration(ours[0] - bare[0])} / {duration(floor[0] - bare[0])} = {ratio:.2f} "
+            f"(router alone {duration(bare[0])})",
+            verdict(ratio <= 1.5),
+        ))
+    else:
+        rows.append((goal, "not measured (micro-benchmarks not run)", "n/a"))
+    checked = [r for r in rounds if not r["label"].startswith("bare axum")]
+    bad = [
+        f"{r['label']}: {r['errors']} errors, {r['lost_updates']} lost"
+        for r in checked
+        if r["errors"] or r["lost_updates"]
+    ]
+    rows.append((
+        "goal rounds, every session target: zero errors, zero lost updates",
+        "; ".join(bad) if bad else f"0 and 0 in all {len(checked)} runs",
+        verdict(not bad and checked),
+    ))
+    return rows
 
 
 def criterion_estimates():
@@ -232,29 +335,47 @@ def goals(results, rounds, micro):
     rows.append((
         "sessionkit, per-client modes (incr, read, login): zero errors, zero lost updates",
         "; ".join(bad) if bad else f"0 and 0 in all {len(per_client)} runs",
-        verdict(not bad and per_client),
+        verdict(not bad) if per_client else "n/a (not run)",
     ))
     return rows
 
 
-def chart(results, path):
-    labels = []
-    for result in results:
-        if result["label"] not in labels:
-            labels.append(result["label"])
-    modes = ("incr", "read")
+def chart(results, rounds, path):
+    """req/s and server CPU per request per target: the goal rounds' medians of incr when there
+    are rounds (engines next to their peers, coloured by kind), else the per-target incr and read
+    runs."""
+    if rounds:
+        labels = round_labels(rounds)
+        series = [(
+            "incr",
+            [median_round(rounds, l, "req_per_s") or 0 for l in labels],
+            [median_round(rounds, l, "server_cpu_us_per_req") or 0 for l in labels],
+            [KIND_COLOURS[kind(l)] for l in labels],
+        )]
+    else:
+        labels = []
+        for result in results:
+            if result["label"] not in labels:
+                labels.append(result["label"])
+        series = [
+            (
+                mode,
+                [(find(results, l, mode) or {}).get("req_per_s", 0) for l in labels],
+                [(find(results, l, mode) or {}).get("server_cpu_us_per_req") or 0 for l in labels],
+                None,
+            )
+            for mode in ("incr", "read")
+        ]
     figure, (rate_axis, cpu_axis) = plt.subplots(
-        1, 2, figsize=(13, 0.55 * len(labels) + 1.8), sharey=True
+        1, 2, figsize=(13, 0.45 * len(labels) + 1.8), sharey=True
     )
-    height = 0.38
-    for i, mode in enumerate(modes):
-        rates = [(find(results, l, mode) or {}).get("req_per_s", 0) for l in labels]
-        cpus = [(find(results, l, mode) or {}).get("server_cpu_us_per_req") or 0 for l in labels]
+    height = 0.76 / len(series)
+    for i, (mode, rates, cpus, colours) in enumerate(series):
         # A log axis has no zero: leave missing values out.
         cpus = [cpu if cpu > 0 else float("nan") for cpu in cpus]
-        offsets = [y + (i - 0.5) * height for y in range(len(labels))]
-        rate_axis.barh(offsets, rates, height, label=f"/bench/{mode}")
-        cpu_axis.barh(offsets, cpus, height, label=f"/bench/{mode}")
+        offsets = [y + (i - (len(series) - 1) / 2) * height for y in range(len(labels))]
+        rate_axis.barh(offsets, rates, height, label=f"/bench/{mode}", color=colours)
+        cpu_axis.barh(offsets, cpus, height, label=f"/bench/{mode}", color=colours)
         for y, rate in zip(offsets, rates):
             if rate:
                 rate_axis.text(rate, y, f" {rate:,.0f}", va="center", fontsize=7)
@@ -266,12 +387,24 @@ def chart(results, path):
     rate_axis.set_xlabel(f"requests per second, {ENV['BENCH_CLIENTS']} clients (higher is better)")
     cpu_axis.set_xscale("log")
     cpu_axis.set_xlabel("server CPU time per request, µs, log scale (lower is better)")
-    rate_axis.legend(loc="lower right")
+    if rounds:
+        shown = {kind(l) for l in labels}
+        handles = [
+            matplotlib.patches.Patch(color=colour, label=name)
+            for name, colour in KIND_COLOURS.items()
+            if name in shown
+        ]
+        rate_axis.legend(handles=handles, loc="lower right")
+    else:
+        rate_axis.legend(loc="lower right")
     rate_axis.margins(x=0.15)
     cpu_axis.margins(x=0.15)
+    source = (
+        f"/bench/incr, medians of {ENV['BENCH_ROUNDS']} alternating rounds, " if rounds else ""
+    )
     figure.suptitle(
-        f"docs/DESIGN.md §10 over HTTP/1.1 keep-alive on 127.0.0.1, {os.cpu_count()} cores shared "
-        "by server and load generator"
+        f"docs/DESIGN.md §10 over HTTP/1.1 keep-alive on 127.0.0.1 ({source}{os.cpu_count()} "
+        "cores shared by server and load generator)"
     )
     figure.tight_layout()
     figure.savefig(path, dpi=130)
@@ -283,7 +416,7 @@ def main():
     micro = criterion_estimates() if ENV.get("BENCH_MICRO") == "1" else {}
     notes = [n for n in (WORK / "notes.txt").read_text().splitlines() if n.strip()]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    chart(results, DOCS / "benchmarks.png")
+    chart(results, rounds, DOCS / "benchmarks.png")
 
     out = [
         "# Benchmarks",
@@ -301,8 +434,11 @@ def main():
     out += [
         f"| command | `{ENV['BENCH_COMMAND'].strip()}` (with `CARGO_TARGET_DIR` set to the "
         "shared target directory) |",
+        f"| goal rounds | {ENV['BENCH_ROUNDS']} rounds, each target `incr` for {ENV['BENCH_SHORT']} s "
+        f"with {ENV['BENCH_CLIENTS']} clients |",
         f"| HTTP runs | {ENV['BENCH_CLIENTS']} clients; incr {ENV['BENCH_DURATION']} s, "
-        f"read / login / shared {ENV['BENCH_SHORT']} s per target |",
+        f"read / login / shared {ENV['BENCH_SHORT']} s per target |"
+        if ENV.get("BENCH_GOALS_ONLY") != "1" else "| HTTP runs | not run (`BENCH_GOALS_ONLY=1`) |",
         "",
         "The load generator and the server share these cores: `loadgen` runs on one thread, the",
         "servers use their defaults (tokio: one worker per core; gunicorn: "
@@ -319,7 +455,32 @@ def main():
         ]
     out += [
         "",
-        "## Goals of issue 6",
+        "## Goals of issue 17: sessionkit against its peers",
+        "",
+        "| goal | measured | |",
+        "|---|---|---|",
+    ]
+    out += [f"| {g} | {m} | {v} |" for g, m, v in peer_goals(rounds, micro)]
+    if rounds:
+        out += [
+            "",
+            "Medians over the goal rounds (below), per target:",
+            "",
+            "| target | req/s | server CPU µs/req | errors | lost updates |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for label in round_labels(rounds):
+            mine = [r for r in rounds if r["label"] == label]
+            cpu = median_round(rounds, label, "server_cpu_us_per_req")
+            lost = sum(r["lost_updates"] or 0 for r in mine)
+            out.append(
+                f"| {label} | {median_round(rounds, label, 'req_per_s'):,.0f} | "
+                f"{f'{cpu:.1f}' if cpu else 'n/a'} | {sum(r['errors'] for r in mine)} | "
+                f"{'n/a' if label.startswith('bare axum') else lost} |"
+            )
+    out += [
+        "",
+        "## Goals of issue 6 (retired by issue 17; for reference)",
         "",
         "| goal | measured | |",
         "|---|---|---|",
@@ -328,9 +489,9 @@ def main():
     if rounds:
         out += [
             "",
-            f"The HTTP goals come from {ENV['BENCH_ROUNDS']} rounds in which bare axum, sessionkit",
-            "signed_cookies, sessionkit memory, tower-sessions and the cookie floor ran `incr` back",
-            f"to back for {ENV['BENCH_SHORT']} s",
+            f"The HTTP goals come from {ENV['BENCH_ROUNDS']} rounds in which every target above",
+            "(sessionkit's engines, their peers on the same stores, bare axum and the cookie floor)",
+            f"ran `incr` back to back for {ENV['BENCH_SHORT']} s",
             "each, every round starting one target later; req/s on this shared machine drifts",
             "between runs by more than the differences, so each ratio is taken within a round.",
             "The cookie floor is `bare_axum --session-cookie`: the same server, adding to its responses",
@@ -401,6 +562,9 @@ def main():
         "Where the server's time goes per request on PostgreSQL, SQLite and Redis, with flame",
         "graphs: [PROFILES.md](PROFILES.md).",
         "",
+        "*Not run (`BENCH_GOALS_ONLY=1`): only the goal rounds above.*"
+        if ENV.get("BENCH_GOALS_ONLY") == "1" else "",
+        "",
         (WORK / "header.md").read_text().strip(),
         (WORK / "rows.md").read_text().strip(),
         "",
@@ -414,9 +578,15 @@ def main():
         "  without `SESSION_LOCKING` (the per-key merge keeps *different* keys, not the same key twice);",
         "  signed cookies lose nearly all of them (the browser keeps whichever cookie came last).",
         "- bare axum has no sessions: its counter is per process, so nothing is checked (n/a).",
-        "- tower-sessions runs with its `MemoryStore` only: its SQLite and Redis stores",
-        "  (`tower-sessions-sqlx-store` 0.15, `tower-sessions-redis-store` 0.16) require",
-        "  `tower-sessions-core` 0.14, which the current `tower-sessions` 0.15 cannot use.",
+        "- tower-sessions: 0.15 with its `MemoryStore` (`tower_sessions_server`, `--signed` for the",
+        "  signed id); 0.14 with `tower-sessions-sqlx-store` 0.15 (SQLite: WAL, `synchronous=NORMAL`,",
+        "  as sessionkit's default; PostgreSQL) and `tower-sessions-redis-store` 0.16 (fred), served",
+        "  by `crates/sessionkit-bench/peers` (its own cargo project: its sqlx 0.8 cannot share the",
+        "  workspace's lock file) with the same routes. actix-session 0.11: `RedisSessionStore`.",
+        "- *, near cache*: the same `sessionkit serve` with `SESSION_NEAR_CACHE=true` (its default",
+        "  size and TTL). Every `/bench/incr` reads and writes, so the near cache can save at most",
+        "  the load's round trip; read-only requests are the ones it serves from memory.",
+        "- sessionkit cached_db: PostgreSQL behind a Redis cache, both the shared services above.",
         "- Django: `django_app/` in `crates/sessionkit-bench`, SQLite in WAL mode with `IMMEDIATE`",
         "  transactions (as sessionkit's SQLite store uses WAL), `SESSION_COOKIE_SECURE=True`.",
     ]

@@ -17,8 +17,10 @@
 //! `scripts/bench.sh` at the repository root runs all of it and writes `docs/BENCHMARKS.md`.
 //!
 //! This library holds what the binaries share: the load generator's client ([`client`]) and
-//! report ([`report`]), and the comparison servers' start-up ([`serve`]).
+//! report ([`report`]), the comparison servers' start-up ([`serve`]) and tower-sessions' routes
+//! ([`tower_sessions_routes`], also compiled by the store-backed peers in `peers/`).
 
 pub mod client;
 pub mod report;
 pub mod serve;
+pub mod tower_sessions_routes;

@@ -28,6 +28,9 @@ struct Cli {
     /// The Redis of `--store redis`.
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
+    /// Prefix of `--store redis`'s keys, so a script can delete them from a shared Redis.
+    #[arg(long, default_value = "")]
+    redis_key_prefix: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,7 +106,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.store {
         Store::Cookie => serve(CookieSessionStore::default, &cli.serve.addr).await,
         Store::Redis => {
-            let store = RedisSessionStore::new(cli.redis_url).await?;
+            let prefix = cli.redis_key_prefix;
+            let store = RedisSessionStore::builder(cli.redis_url)
+                .cache_keygen(move |key| format!("{prefix}{key}"))
+                .build()
+                .await?;
             serve(move || store.clone(), &cli.serve.addr).await
         }
     }
