@@ -497,3 +497,52 @@ fn timeouts_are_off_by_default_and_read_in_seconds() {
         assert_eq!(s.idle_timeout, None, "{off:?}");
     }
 }
+
+#[test]
+fn redis_wait_replicas_is_off_by_default_and_needs_a_redis_store() {
+    let defaults = load(None, &[("SECRET_KEY", "k")]).unwrap();
+    assert_eq!(defaults.redis_wait_replicas, 0);
+    let cluster = [
+        ("SECRET_KEY", "k"),
+        ("SESSION_ENGINE", "cache"),
+        (
+            "SESSION_CACHE_URL",
+            "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+        ),
+        ("SESSION_REDIS_WAIT_REPLICAS", "1"),
+    ];
+    assert_eq!(load(None, &cluster).unwrap().redis_wait_replicas, 1);
+    let not_a_number = load(
+        None,
+        &[("SECRET_KEY", "k"), ("SESSION_REDIS_WAIT_REPLICAS", "one")],
+    )
+    .unwrap_err();
+    assert_eq!(not_a_number.setting, "SESSION_REDIS_WAIT_REPLICAS");
+    let memory = load(
+        None,
+        &[
+            ("SECRET_KEY", "k"),
+            ("SESSION_ENGINE", "cache"),
+            ("SESSION_REDIS_WAIT_REPLICAS", "1"),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(memory.setting, "SESSION_REDIS_WAIT_REPLICAS");
+    assert!(memory.message.contains("no Redis"), "{}", memory.message);
+}
+
+#[test]
+#[cfg(feature = "sqlite")] // without it the database URL is refused first
+fn cached_db_is_refused_on_a_redis_cluster() {
+    let error = load(
+        None,
+        &[
+            ("SECRET_KEY", "k"),
+            ("SESSION_ENGINE", "cached_db"),
+            ("SESSION_CACHE_URL", "redis+cluster://127.0.0.1:7000"),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(error.setting, "SESSION_CACHE_URL");
+    assert!(error.message.contains("Redis Cluster"), "{}", error.message);
+}

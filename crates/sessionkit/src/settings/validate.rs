@@ -31,6 +31,7 @@ impl Settings {
         self.check_header()?;
         self.check_durations()?;
         self.check_stores()?;
+        self.check_redis_topology()?;
         self.check_revocation()?;
         self.check_fallbacks_and_locking()?;
         if self.secret_key.trim().is_empty() {
@@ -208,6 +209,35 @@ impl Settings {
                 ),
             )),
         }
+    }
+
+    /// What a Redis Cluster cannot do, and `SESSION_REDIS_WAIT_REPLICAS` without a Redis.
+    fn check_redis_topology(&self) -> Result<(), ConfigError> {
+        let cluster =
+            |url: &str| url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://");
+        if self.engine == EngineKind::CachedDb && cluster(&self.cache_url) {
+            return Err(ConfigError::new(
+                "SESSION_CACHE_URL",
+                "cached_db's cache keeps one epoch key that every cache write checks, which a \
+                 Redis Cluster cannot keep in each session's hash slot; use the cache engine on \
+                 the cluster, or cached_db with one Redis or a Sentinel setup",
+            ));
+        }
+        let on_redis = |url: &str| StoreScheme::of(url) == Some(StoreScheme::Redis);
+        let redis_used = (matches!(self.engine, EngineKind::Cache | EngineKind::CachedDb)
+            && on_redis(&self.cache_url))
+            || self.revocation_url.as_deref().is_some_and(on_redis);
+        if self.redis_wait_replicas > 0 && !redis_used {
+            return Err(ConfigError::new(
+                "SESSION_REDIS_WAIT_REPLICAS",
+                format!(
+                    "waits for Redis replicas, but the {} engine writes to no Redis here; \
+                     leave it unset",
+                    self.engine
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The store the engine uses: a URL it can open, a table name, an existing directory, a

@@ -139,12 +139,10 @@ impl Connection {
                 if nodes.iter().any(|node| node.starts_with("rediss://")) {
                     super::install_crypto_provider();
                 }
-                let _ = ca_file; // checked to be readable at start-up; the cluster uses the roots
-                let client = ClusterClientBuilder::new(nodes.clone())
+                let builder = ClusterClientBuilder::new(nodes.clone())
                     .connection_timeout(timeout)
-                    .response_timeout(timeout)
-                    .build()
-                    .map_err(text)?;
+                    .response_timeout(timeout);
+                let client = with_ca_file(builder, ca_file)?.build().map_err(text)?;
                 let connection = client.get_async_connection().await.map_err(text)?;
                 Ok(Connection::Cluster(connection))
             }
@@ -217,6 +215,24 @@ impl Connection {
         };
         Ok((next, keys))
     }
+}
+
+/// `builder`, trusting only the CAs of `ca_file` when one is given (a `rediss+cluster://` URL).
+fn with_ca_file(
+    builder: ClusterClientBuilder,
+    ca_file: Option<&Path>,
+) -> Result<ClusterClientBuilder, String> {
+    #[cfg(feature = "tls")]
+    if let Some(ca_file) = ca_file {
+        let root_cert = crate::tls::read_ca_file(ca_file).map_err(|e| e.to_string())?;
+        return Ok(builder.certs(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        }));
+    }
+    // Without TLS nothing reads a CA file: `features::check_ca_file` refuses one at start-up.
+    let _ = ca_file;
+    Ok(builder)
 }
 
 /// The cluster's masters that are not failed, by address, sorted (`CLUSTER NODES`).
@@ -322,7 +338,7 @@ impl ConnectionLike for Connection {
         match self {
             Connection::Single(connection) => connection.get_db(),
             Connection::Cluster(connection) => connection.get_db(),
-            Connection::Sentinel(master) => master.current().get_db(),
+            Connection::Sentinel(master) => master.current().0.get_db(),
         }
     }
 }
@@ -335,7 +351,9 @@ impl ConnectionLike for Connection {
 #[derive(Clone)]
 pub(crate) struct SentinelMaster {
     sentinels: Arc<tokio::sync::Mutex<SentinelClient>>,
-    current: Arc<Mutex<ConnectionManager>>,
+    /// The manager on the master last named, and how many times it was replaced: a command
+    /// that failed on an older one need not ask the sentinels again.
+    current: Arc<Mutex<(ConnectionManager, u64)>>,
     config: ConnectionManagerConfig,
 }
 
@@ -348,21 +366,23 @@ impl SentinelMaster {
         let manager = ConnectionManager::new_with_config(client, config.clone()).await?;
         Ok(SentinelMaster {
             sentinels: Arc::new(tokio::sync::Mutex::new(sentinels)),
-            current: Arc::new(Mutex::new(manager)),
+            current: Arc::new(Mutex::new((manager, 0))),
             config,
         })
     }
 
-    fn current(&self) -> ConnectionManager {
+    /// The current manager and its generation.
+    fn current(&self) -> (ConnectionManager, u64) {
         self.current
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
 
-    /// After `error`, asks the sentinels for the master again if the error says it may have
-    /// moved. A failure to reach it leaves the current manager, to be tried again next time.
-    async fn follow(&self, error: &RedisError) {
+    /// After `error` on the manager of `generation`, asks the sentinels for the master again
+    /// if the error says it may have moved, unless another command did so meanwhile. A
+    /// failure to reach it leaves the current manager, to be tried again next time.
+    async fn follow(&self, error: &RedisError, generation: u64) {
         let moved = error.is_io_error()
             || error.is_connection_dropped()
             || error.is_connection_refusal()
@@ -372,19 +392,23 @@ impl SentinelMaster {
             return;
         }
         let mut sentinels = self.sentinels.lock().await;
+        if self.current().1 != generation {
+            return;
+        }
         let Ok(client) = sentinels.async_get_client().await else {
             return;
         };
         if let Ok(manager) = ConnectionManager::new_with_config(client, self.config.clone()).await {
-            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = manager;
+            *self.current.lock().unwrap_or_else(|p| p.into_inner()) = (manager, generation + 1);
         }
     }
 
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let result = self.current().req_packed_command(cmd).await;
+            let (mut manager, generation) = self.current();
+            let result = manager.req_packed_command(cmd).await;
             if let Err(error) = &result {
-                self.follow(error).await;
+                self.follow(error, generation).await;
             }
             result
         })
@@ -397,12 +421,10 @@ impl SentinelMaster {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let result = self
-                .current()
-                .req_packed_commands(pipeline, offset, count)
-                .await;
+            let (mut manager, generation) = self.current();
+            let result = manager.req_packed_commands(pipeline, offset, count).await;
             if let Err(error) = &result {
-                self.follow(error).await;
+                self.follow(error, generation).await;
             }
             result
         })

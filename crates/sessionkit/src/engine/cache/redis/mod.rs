@@ -7,6 +7,7 @@
 mod connection;
 mod keys;
 mod scripts;
+mod wait;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
+use redis::{ErrorKind, FromRedisValue, Pipeline, ServerErrorKind, Value};
 use time::OffsetDateTime;
 
 use super::CacheConfig;
@@ -24,6 +26,7 @@ use crate::engine::{Data, EngineError, Loaded, user_of};
 use connection::{Connection, ScanPosition, Topology};
 use keys::Keys;
 use scripts::Scripts;
+use wait::WaitReplicas;
 
 /// Sessions in Redis.
 ///
@@ -60,6 +63,8 @@ pub struct RedisStore {
     connection: Connection,
     keys: Keys,
     scripts: Scripts,
+    /// `SESSION_REDIS_WAIT_REPLICAS`, if set.
+    wait: Option<WaitReplicas>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -97,6 +102,7 @@ impl RedisStore {
             key_prefix,
             ca_file,
             timeout,
+            wait_replicas,
         } = config.into();
         let unreachable = |cause: String| {
             EngineError::unavailable(Unreachable {
@@ -113,6 +119,7 @@ impl RedisStore {
             connection,
             keys: Keys::new(key_prefix, topology.is_cluster()),
             scripts: Scripts::new(),
+            wait: WaitReplicas::new(wait_replicas, timeout),
         })
     }
 
@@ -139,6 +146,7 @@ impl RedisStore {
             connection: Connection::Single(connection),
             keys: Keys::new(key_prefix.into(), false),
             scripts: Scripts::new(),
+            wait: None,
         }
     }
 
@@ -168,14 +176,12 @@ impl RedisStore {
         let mut invocation = script.key(self.redis_key(id));
         if self.keys.is_tagged() {
             if !user_key.is_empty() {
-                self.scripts
-                    .index_only
-                    .key(&user_key)
-                    .arg(id)
-                    .arg(expires)
-                    .invoke_async::<i64>(&mut self.connection())
-                    .await
-                    .map_err(EngineError::unavailable)?;
+                let mut index = self.scripts.index_only.key(&user_key);
+                index.arg(id).arg(expires);
+                self.write::<i64>(Some(&self.scripts.index_only), |pipe| {
+                    pipe.invoke_script(&index);
+                })
+                .await?;
             }
         } else {
             invocation.key(user_key);
@@ -184,12 +190,49 @@ impl RedisStore {
         for arg in args {
             invocation.arg(arg);
         }
-        let written: i64 = invocation
-            .arg(expires)
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(EngineError::unavailable)?;
+        invocation.arg(expires);
+        let written: i64 = self
+            .write(Some(script), |pipe| {
+                pipe.invoke_script(&invocation);
+            })
+            .await?;
         Ok(written == 1)
+    }
+
+    /// Sends the one write `add` puts in a pipeline, followed by `WAIT` when
+    /// `SESSION_REDIS_WAIT_REPLICAS` asks for it ([`wait`]), and returns the write's answer.
+    /// A write that runs `script` is sent again after the script, if Redis does not know it
+    /// yet (a new or restarted node, or a failover to a replica that never ran it).
+    async fn write<T: FromRedisValue>(
+        &self,
+        script: Option<&redis::Script>,
+        add: impl Fn(&mut Pipeline),
+    ) -> Result<T, EngineError> {
+        let pipeline = |load: Option<&redis::Script>| {
+            let mut pipe = redis::pipe();
+            if let Some(script) = load {
+                pipe.load_script(script).ignore();
+            }
+            add(&mut pipe);
+            if let Some(wait) = &self.wait {
+                wait.append_to(&mut pipe);
+            }
+            pipe
+        };
+        let mut connection = self.connection();
+        let answer = match pipeline(None).query_async(&mut connection).await {
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                pipeline(script).query_async(&mut connection).await
+            }
+            answer => answer,
+        };
+        let mut answers: Vec<Value> = answer.map_err(EngineError::unavailable)?;
+        if let Some(wait) = &self.wait {
+            let reached = answers.pop().unwrap_or(Value::Nil);
+            wait.check(redis::from_redis_value(reached).map_err(EngineError::unavailable)?)?;
+        }
+        let written = answers.pop().unwrap_or(Value::Nil);
+        redis::from_redis_value(written).map_err(EngineError::unavailable)
     }
 
     /// Each session's raw fields and expiry (Unix ms by the server's clock, or its PTTL when
@@ -356,11 +399,10 @@ impl RecordStore for RedisStore {
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
-        redis::cmd("DEL")
-            .arg(self.redis_key(id))
-            .query_async::<()>(&mut self.connection())
-            .await
-            .map_err(EngineError::unavailable)
+        self.write::<()>(None, |pipe| {
+            pipe.cmd("DEL").arg(self.redis_key(id));
+        })
+        .await
     }
 
     async fn contains(&self, id: &str) -> Result<bool, EngineError> {
