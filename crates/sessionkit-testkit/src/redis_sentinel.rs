@@ -116,14 +116,23 @@ impl RedisSentinel {
         Err(last_error)
     }
 
-    /// SIGKILL to the data node on `port` (the master, for a failover).
+    /// SIGKILL to the data node on `port`: it dies at once, as in a crash.
     pub fn kill(&mut self, port: u16) -> io::Result<()> {
-        let server = self
-            .servers
+        self.daemon(port)?.kill()
+    }
+
+    /// Starts the data node on `port` again (killed first if it still runs), as a supervisor would
+    /// after a crash; with no data of its own, it rejoins as a replica of the master that
+    /// replaced it.
+    pub fn restart(&mut self, port: u16) -> io::Result<()> {
+        self.daemon(port)?.restart()
+    }
+
+    fn daemon(&mut self, port: u16) -> io::Result<&mut Daemon> {
+        self.servers
             .iter_mut()
             .find(|server| server.port() == port)
-            .ok_or_else(|| io::Error::other(format!("no data node on port {port}")))?;
-        server.kill()
+            .ok_or_else(|| io::Error::other(format!("no data node on port {port}")))
     }
 
     /// Waits until the replica's link to the master is up and each sentinel sees one

@@ -202,13 +202,14 @@ impl RedisStore {
     /// Sends the one write `add` puts in a pipeline, followed by `WAIT` when
     /// `SESSION_REDIS_WAIT_REPLICAS` asks for it ([`wait`]), and returns the write's answer.
     /// A write that runs `script` is sent again after the script, if Redis does not know it
-    /// yet (a new or restarted node, or a failover to a replica that never ran it).
+    /// yet (a new or restarted node, or a failover to a replica that never ran it) — unless
+    /// the first `WAIT` already came back short, which waiting again would only repeat.
     async fn write<T: FromRedisValue>(
         &self,
         script: Option<&redis::Script>,
         add: impl Fn(&mut Pipeline),
     ) -> Result<T, EngineError> {
-        let pipeline = |load: Option<&redis::Script>| {
+        let send = |load: Option<&redis::Script>| {
             let mut pipe = redis::pipe();
             if let Some(script) = load {
                 pipe.load_script(script).ignore();
@@ -217,22 +218,42 @@ impl RedisStore {
             if let Some(wait) = &self.wait {
                 wait.append_to(&mut pipe);
             }
-            pipe
-        };
-        let mut connection = self.connection();
-        let answer = match pipeline(None).query_async(&mut connection).await {
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                pipeline(script).query_async(&mut connection).await
+            let mut connection = self.connection();
+            async move {
+                pipe.ignore_errors()
+                    .query_async::<Vec<redis::RedisResult<Value>>>(&mut connection)
+                    .await
+                    .map_err(EngineError::unavailable)
             }
-            answer => answer,
         };
-        let mut answers: Vec<Value> = answer.map_err(EngineError::unavailable)?;
-        if let Some(wait) = &self.wait {
-            let reached = answers.pop().unwrap_or(Value::Nil);
-            wait.check(redis::from_redis_value(reached).map_err(EngineError::unavailable)?)?;
+        let mut answers = send(None).await?;
+        let unknown_script = |answers: &[redis::RedisResult<Value>]| {
+            matches!(answers.first(), Some(Err(error))
+                if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript))
+        };
+        if script.is_some() && unknown_script(&answers) {
+            self.check_wait(&mut answers)?;
+            answers = send(script).await?;
         }
-        let written = answers.pop().unwrap_or(Value::Nil);
+        self.check_wait(&mut answers)?;
+        let written = answers
+            .pop()
+            .unwrap_or(Ok(Value::Nil))
+            .map_err(EngineError::unavailable)?;
         redis::from_redis_value(written).map_err(EngineError::unavailable)
+    }
+
+    /// Takes the answer to `WAIT` off the end of `answers`, if one was asked for, and fails
+    /// if it is short.
+    fn check_wait(&self, answers: &mut Vec<redis::RedisResult<Value>>) -> Result<(), EngineError> {
+        let Some(wait) = &self.wait else {
+            return Ok(());
+        };
+        let reached = answers
+            .pop()
+            .unwrap_or(Ok(Value::Nil))
+            .map_err(EngineError::unavailable)?;
+        wait.check(redis::from_redis_value(reached).map_err(EngineError::unavailable)?)
     }
 
     /// Each session's raw fields and expiry (Unix ms by the server's clock, or its PTTL when
