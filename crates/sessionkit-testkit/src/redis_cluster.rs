@@ -31,7 +31,11 @@ impl RedisCluster {
         let mut nodes = Vec::with_capacity(2 * MASTERS);
         for _ in 0..2 * MASTERS {
             let port = spare_port()?;
+            // The bus port explicitly: PORT + 10000, its default, may be past 65535.
+            let bus_port = spare_port()?;
             let extra = [
+                "--cluster-port",
+                &bus_port.to_string(),
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
