@@ -2,7 +2,13 @@
 //! shared by every app instance. Each session is a hash (`d` = the data as JSON, `v` = its
 //! version) whose TTL is the session's expiry; conditional writes are Lua scripts
 //! ([`scripts`]), atomic on the server. [`connection`] hides which deployment it is; [`keys`]
-//! lays the keys out so that on a cluster each session operation touches one hash slot.
+//! lays the keys out so that on a cluster each session operation touches one hash slot;
+//! [`wait`] makes writes wait for replicas (`SESSION_REDIS_WAIT_REPLICAS`).
+//!
+//! On a cluster a session and its user's index are in different slots, so the index entry is
+//! written first and the session second; a crash between them leaves an index entry naming
+//! no session of that user, which listing and `delete_user_sessions` skip and remove (see
+//! [`RedisStore`]). Scans go over every master in turn.
 
 mod connection;
 mod keys;
