@@ -1,6 +1,8 @@
 //! What one load-generator run found, as JSON (for scripts and the chart) and as a row of the
 //! Markdown table in `docs/BENCHMARKS.md`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One run against one target in one mode.
@@ -42,6 +44,20 @@ pub struct Report {
     pub server_cpu_us_per_req: Option<f64>,
     /// The first error seen, to say what went wrong.
     pub first_error: Option<String>,
+    /// Answers by HTTP status (`"200"`, `"503"`, …), and `"none"` for requests that got no
+    /// answer (a transport error).
+    #[serde(default)]
+    pub statuses: BTreeMap<String, u64>,
+    /// Seconds from the start of the run to the first and to the last failed request (no
+    /// answer, or not a 2xx), if any failed: how long an outage lasted, seen from the clients.
+    #[serde(default)]
+    pub failures_s: Option<(f64, f64)>,
+    /// Per-client `incr`: increments a client saw acknowledged (a 2xx with its counter) that
+    /// the store lost — the client's counter going back during the run, or `/read` at the end
+    /// answering less than the last counter acknowledged. An increment that failed (a 503)
+    /// but was applied anyway shows as a counter jumping ahead, which is not a loss.
+    #[serde(default)]
+    pub acknowledged_lost: Option<u64>,
 }
 
 /// Latency percentiles, in milliseconds.
@@ -192,6 +208,9 @@ mod tests {
             server_cpu_s: None,
             server_cpu_us_per_req: None,
             first_error: None,
+            statuses: BTreeMap::new(),
+            failures_s: None,
+            acknowledged_lost: None,
         };
         assert_eq!(
             report.markdown_row(),

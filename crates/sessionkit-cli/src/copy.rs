@@ -26,6 +26,9 @@ Stores:
   sqlite://PATH  postgres://...  mysql://...   db engine; ?table=NAME (default sessionkit_session,
                                                django_session is Django's table)
   redis://HOST[:PORT][/DB]                     cache engine; ?prefix=PREFIX (default sessionkit:)
+  redis+cluster://H1:P1,H2:P2,...              cache engine on a Redis Cluster (from one Redis
+                                               into a cluster: nobody logged out); ?prefix= too
+  redis+sentinel://S1:P1,.../MASTERNAME        cache engine on a Sentinel setup; ?prefix= too
   file:///ABSOLUTE/PATH                        file engine; the directory must exist
 Query values are taken literally; other query parameters go to the database or Redis client.
 

@@ -58,6 +58,11 @@ impl Daemon {
         self.launch.port
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL to every process of the server, then waits until they are all gone.
     pub fn kill(&mut self) -> io::Result<()> {
         let Some(mut child) = self.child.take() else {

@@ -8,6 +8,10 @@
 //! stops it and removes its directory. [`TcpProxy`] sits between an app and a server so a test
 //! can cut the network (`partition()`) and restore it (`heal()`).
 //!
+//! [`RedisCluster`] (3 masters, 3 replicas) and [`RedisSentinel`] (a master, a replica, 3
+//! sentinels) are whole Redis setups on spare ports, whose nodes a test may kill one by one;
+//! `shared()` gives one of each to every test of a process, stopped when the process exits.
+//!
 //! [`PrivateServer::start_tls`] starts one speaking TLS with a certificate from a [`TestCa`]
 //! made for the test.
 //!
@@ -21,6 +25,9 @@ mod probe;
 mod process_tree;
 mod proxy;
 mod redis;
+mod redis_cluster;
+mod redis_node;
+mod redis_sentinel;
 mod server;
 mod temp_dir;
 mod tls;
@@ -29,6 +36,9 @@ pub use mariadb::{MariaDb, PrivateMariaDb};
 pub use postgres::{Postgres, PrivatePostgres};
 pub use proxy::TcpProxy;
 pub use redis::{PrivateRedis, Redis};
+pub use redis_cluster::RedisCluster;
+pub use redis_node::redis_cli;
+pub use redis_sentinel::RedisSentinel;
 pub use server::{Kind, PrivateServer};
 pub use temp_dir::TempDir;
 pub use tls::TestCa;

@@ -302,13 +302,15 @@ pub enum StoreScheme {
     MySql,
     /// `memory://`: the bounded in-process cache.
     Memory,
-    /// `redis://`, `rediss://` (TLS) or `redis+unix://`.
+    /// `redis://`, `rediss://` (TLS), `redis+unix://`, a Redis Cluster
+    /// (`redis+cluster://`, `rediss+cluster://`) or a Redis Sentinel setup
+    /// (`redis+sentinel://`).
     Redis,
 }
 
 impl StoreScheme {
     /// Every scheme, by the prefix that selects it.
-    const PREFIXES: [(&'static str, StoreScheme); 9] = [
+    const PREFIXES: [(&'static str, StoreScheme); 12] = [
         ("sqlite:", StoreScheme::Sqlite),
         ("postgres:", StoreScheme::Postgres),
         ("postgresql:", StoreScheme::Postgres),
@@ -318,6 +320,9 @@ impl StoreScheme {
         ("redis://", StoreScheme::Redis),
         ("rediss://", StoreScheme::Redis),
         ("redis+unix://", StoreScheme::Redis),
+        ("redis+cluster://", StoreScheme::Redis),
+        ("rediss+cluster://", StoreScheme::Redis),
+        ("redis+sentinel://", StoreScheme::Redis),
     ];
 
     /// The store `url` names; `None` for a scheme sessionkit has no store for.

@@ -39,7 +39,7 @@ pub(crate) fn db_url_requires_tls(url: &str) -> bool {
 
 /// Whether a `SESSION_CACHE_URL` is Redis over TLS.
 pub(crate) fn cache_url_requires_tls(url: &str) -> bool {
-    url.starts_with("rediss://")
+    url.starts_with("rediss://") || url.starts_with("rediss+cluster://")
 }
 
 /// The contents of a CA bundle, checked to hold PEM certificates and nothing malformed, so a

@@ -21,7 +21,10 @@ use sqlx::AssertSqlSafe;
 use time::{Duration, OffsetDateTime};
 
 mod common;
+#[path = "common/redis_setups.rs"]
+mod redis_setups;
 use common::{REDIS_URL, delete_redis_keys};
+use redis_setups::Setup;
 
 const SECRET: &str = "copy-test-secret-key";
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -116,6 +119,21 @@ impl Store {
         .await;
         store.redis_prefix = Some(prefix);
         store
+    }
+
+    /// The cache engine on the private cluster or Sentinel setup the testkit shares among
+    /// this process's tests (its keys go with it).
+    async fn redis_setup(setup: Setup) -> Store {
+        let url = tokio::task::spawn_blocking(move || setup.url())
+            .await
+            .expect("start the Redis setup");
+        Store::open(Settings {
+            engine: EngineKind::Cache,
+            cache_url: url,
+            cache_key_prefix: format!("sk_copy_{}:", unique()),
+            ..Settings::new(SECRET)
+        })
+        .await
     }
 
     async fn memory() -> Store {
@@ -307,6 +325,19 @@ async fn djangos_table_copied_into_redis_keeps_keys_data_and_expiry() {
     to.cleanup().await;
 }
 
+/// Moving from one Redis to a cluster without logging anyone out: `copy-sessions` from the
+/// single node's key names to the cluster's hash-tagged ones, every cookie still valid.
+#[tokio::test]
+async fn one_redis_copied_into_a_cluster_keeps_keys_data_and_expiry() {
+    let (from, to) = (
+        Store::redis().await,
+        Store::redis_setup(Setup::Cluster).await,
+    );
+    assert_copies_everything(&from, &to).await;
+    from.cleanup().await;
+    to.cleanup().await;
+}
+
 #[tokio::test]
 async fn sessionkit_table_on_postgres_copied_into_files_keeps_keys_data_and_expiry() {
     let (from, to) = (
@@ -426,11 +457,16 @@ async fn every_server_store_lists_each_live_session_once_page_by_page() {
         Store::sessionkit_table(POSTGRES_URL).await,
         Store::sessionkit_table(MARIADB_URL).await,
         Store::redis().await,
+        Store::redis_setup(Setup::Cluster).await,
+        Store::redis_setup(Setup::Sentinel).await,
         Store::memory().await,
         Store::file().await,
         Store::cached_db().await,
     ] {
-        let what = format!("{} {}", store.settings.engine, store.settings.db_table);
+        let what = format!(
+            "{} {} {}",
+            store.settings.engine, store.settings.db_table, store.settings.cache_url
+        );
         let cookies = five_sessions(&store).await;
         store.create_expired(json!({"gone": true})).await;
         // A lock and (for the logged-in session) a user index live beside the records.

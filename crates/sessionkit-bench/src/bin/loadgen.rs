@@ -15,6 +15,7 @@
 //! Only loopback targets are accepted, and every run is bounded in time (≤ 600 s).
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -153,6 +154,12 @@ struct Client {
     increments: u64,
     last_counter: Option<u64>,
     first_error: Option<String>,
+    /// Answers by status; `None` for a request that got no answer.
+    statuses: BTreeMap<Option<u16>, u64>,
+    /// When the first and the last failed request (no answer, or not a 2xx) ended.
+    failures: Option<(Instant, Instant)>,
+    /// Increments acknowledged and then lost (`incr`): the counter going back.
+    acknowledged_lost: u64,
 }
 
 impl Client {
@@ -167,12 +174,25 @@ impl Client {
             increments: 0,
             last_counter: None,
             first_error: None,
+            statuses: BTreeMap::new(),
+            failures: None,
+            acknowledged_lost: 0,
         }
     }
 
     fn error(&mut self, what: String) {
         self.errors += 1;
         self.first_error.get_or_insert(what);
+    }
+
+    /// Counts the answer's `status` (`None`: no answer) and, if it is a failure, when it came.
+    fn answered(&mut self, status: Option<u16>) {
+        *self.statuses.entry(status).or_default() += 1;
+        if !status.is_some_and(|status| (200..300).contains(&status)) {
+            let now = Instant::now();
+            let (first, _) = self.failures.unwrap_or((now, now));
+            self.failures = Some((first, now));
+        }
     }
 
     /// One request with the jar's cookies; the jar takes the response's cookies.
@@ -212,10 +232,12 @@ impl Client {
                 Ok(answered) => answered,
                 Err(error) => {
                     self.requests -= 1;
+                    self.answered(None);
                     self.error(error);
                     continue;
                 }
             };
+            self.answered(Some(response.status));
             self.latencies_us.push(micros);
             if !(200..300).contains(&response.status) {
                 self.error(format!("{path}: status {}", response.status));
@@ -228,6 +250,9 @@ impl Client {
             match mode {
                 Mode::Incr | Mode::Shared => match counter {
                     Some(n) => {
+                        if let Some(last) = self.last_counter.filter(|&last| n <= last) {
+                            self.acknowledged_lost += last + 1 - n;
+                        }
                         self.increments += 1;
                         self.last_counter = Some(n);
                     }
@@ -344,9 +369,11 @@ async fn measure(cli: &Cli, target: Target) -> Result<Report, String> {
         .collect();
 
     let (mut lost_updates, mut clients_with_lost_updates, mut shared_counter) = (None, None, None);
+    let mut acknowledged_lost = None;
     if verify {
         match cli.mode {
             Mode::Incr => {
+                acknowledged_lost = Some(lost_since_acknowledged(&mut clients).await?);
                 let shortfalls: Vec<u64> = clients
                     .iter()
                     .map(|c| c.increments.abs_diff(c.last_counter.unwrap_or(0)))
@@ -391,7 +418,56 @@ async fn measure(cli: &Cli, target: Target) -> Result<Report, String> {
             .map(|s| s * 1e6 / requests as f64),
         server_cpu_s,
         first_error,
+        statuses: statuses(&clients),
+        failures_s: failures_since(&clients, started),
+        acknowledged_lost,
     })
+}
+
+/// Each client's increments lost during the run, plus what `/read` now says it lost of its
+/// last acknowledged counter.
+async fn lost_since_acknowledged(clients: &mut [Client]) -> Result<u64, String> {
+    let mut lost = 0;
+    for client in clients {
+        lost += client.acknowledged_lost;
+        let Some(last) = client.last_counter else {
+            continue;
+        };
+        let (response, _) = client.send(Method::Get, "/read").await?;
+        if !(200..300).contains(&response.status) {
+            return Err(format!("/read at the end: status {}", response.status));
+        }
+        let stored =
+            parse_counter(&response.body).ok_or("/read at the end: body is not a counter")?;
+        lost += last.saturating_sub(stored);
+    }
+    Ok(lost)
+}
+
+/// Every client's answers by status, `"none"` for no answer.
+fn statuses(clients: &[Client]) -> BTreeMap<String, u64> {
+    let mut all = BTreeMap::new();
+    for (status, count) in clients.iter().flat_map(|c| &c.statuses) {
+        let status = status.map_or("none".to_owned(), |status| status.to_string());
+        *all.entry(status).or_default() += count;
+    }
+    all
+}
+
+/// Seconds from `started` to the first and the last failure of any client.
+fn failures_since(clients: &[Client], started: Instant) -> Option<(f64, f64)> {
+    let first = clients
+        .iter()
+        .filter_map(|c| c.failures)
+        .map(|f| f.0)
+        .min()?;
+    let last = clients
+        .iter()
+        .filter_map(|c| c.failures)
+        .map(|f| f.1)
+        .max()?;
+    let since = |at: Instant| at.duration_since(started).as_secs_f64();
+    Some((since(first), since(last)))
 }
 
 fn main() -> ExitCode {

@@ -180,6 +180,7 @@ async fn open_revocations(settings: &Settings, url: &str) -> Result<RevocationLi
                 key_prefix: format!("{}revoked:", settings.cache_key_prefix),
                 ca_file: settings.store_ca_file.clone(),
                 timeout,
+                wait_replicas: settings.redis_wait_replicas,
             })
             .await?;
             RevocationList::new(store, timeout)
@@ -262,7 +263,8 @@ impl From<&Settings> for DbTableConfig {
     }
 }
 
-/// `SESSION_CACHE_URL`, `SESSION_CACHE_KEY_PREFIX` and `SESSION_STORE_CA_FILE`; under
+/// `SESSION_CACHE_URL`, `SESSION_CACHE_KEY_PREFIX`, `SESSION_STORE_CA_FILE` and
+/// `SESSION_REDIS_WAIT_REPLICAS`; under
 /// `cached_db` a cache call waits `SESSION_CACHE_TIMEOUT` (then the database answers alone),
 /// else `SESSION_STORE_TIMEOUT`.
 impl From<&Settings> for CacheConfig {
@@ -275,6 +277,7 @@ impl From<&Settings> for CacheConfig {
                 EngineKind::CachedDb => settings.cache_timeout,
                 _ => settings.store_timeout,
             },
+            wait_replicas: settings.redis_wait_replicas,
         }
     }
 }

@@ -165,6 +165,11 @@ impl Settings {
             "SESSION_DB_TABLE" => self.db_table = value.to_owned(),
             "SESSION_CACHE_URL" => self.cache_url = value.to_owned(),
             "SESSION_CACHE_KEY_PREFIX" => self.cache_key_prefix = value.to_owned(),
+            "SESSION_REDIS_WAIT_REPLICAS" => {
+                self.redis_wait_replicas = value.parse().map_err(|_| {
+                    ConfigError::new(setting, format!("{value:?} is not a number of replicas"))
+                })?
+            }
             "SESSION_STORE_CA_FILE" => {
                 self.store_ca_file = (!value.is_empty()).then(|| PathBuf::from(value))
             }

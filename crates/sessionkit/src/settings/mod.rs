@@ -61,6 +61,11 @@ pub struct Settings {
     pub cache_url: String,
     /// `SESSION_CACHE_KEY_PREFIX`, default `sessionkit:`: namespaces the cache's keys.
     pub cache_key_prefix: String,
+    /// `SESSION_REDIS_WAIT_REPLICAS`, default 0 (off): on Redis, a session write (save,
+    /// delete, revocation) is answered only after this many replicas have it (`WAIT`), so a
+    /// failover right after it cannot lose it; too few within half of `SESSION_STORE_TIMEOUT`
+    /// is a store error (503). Costs a replica round trip per write.
+    pub redis_wait_replicas: u32,
     /// `SESSION_STORE_CA_FILE`, default none: a PEM bundle of the CAs that sign the
     /// database's and Redis's certificates, for a private CA (the built-in Mozilla roots cover
     /// public ones). TLS itself is asked for in the URLs: `sslmode=verify-full`,
@@ -237,7 +242,7 @@ pub const MAX_DB_POOL_SIZE: u32 = 1000;
 /// assert_eq!(typo.setting, "SESSION_COOKIE_AGES");
 /// assert!(typo.message.contains("SESSION_COOKIE_AGE,"));
 /// ```
-pub const SETTING_NAMES: [&str; 35] = [
+pub const SETTING_NAMES: [&str; 36] = [
     "SESSION_ENGINE",
     "SESSION_ENGINE_FALLBACKS",
     "SESSION_DB_URL",
@@ -247,6 +252,7 @@ pub const SETTING_NAMES: [&str; 35] = [
     "SESSION_DB_TABLE",
     "SESSION_CACHE_URL",
     "SESSION_CACHE_KEY_PREFIX",
+    "SESSION_REDIS_WAIT_REPLICAS",
     "SESSION_STORE_CA_FILE",
     "SESSION_FILE_PATH",
     "SESSION_STORE_TIMEOUT",
@@ -298,6 +304,7 @@ impl Settings {
             db_table: "sessionkit_session".to_owned(),
             cache_url: "memory://".to_owned(),
             cache_key_prefix: "sessionkit:".to_owned(),
+            redis_wait_replicas: 0,
             store_ca_file: None,
             file_path: std::env::temp_dir(),
             store_timeout: Duration::from_secs(5),

@@ -499,6 +499,55 @@ fn timeouts_are_off_by_default_and_read_in_seconds() {
 }
 
 #[test]
+fn redis_wait_replicas_is_off_by_default_and_needs_a_redis_store() {
+    let defaults = load(None, &[("SECRET_KEY", "k")]).unwrap();
+    assert_eq!(defaults.redis_wait_replicas, 0);
+    let cluster = [
+        ("SECRET_KEY", "k"),
+        ("SESSION_ENGINE", "cache"),
+        (
+            "SESSION_CACHE_URL",
+            "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+        ),
+        ("SESSION_REDIS_WAIT_REPLICAS", "1"),
+    ];
+    assert_eq!(load(None, &cluster).unwrap().redis_wait_replicas, 1);
+    let not_a_number = load(
+        None,
+        &[("SECRET_KEY", "k"), ("SESSION_REDIS_WAIT_REPLICAS", "one")],
+    )
+    .unwrap_err();
+    assert_eq!(not_a_number.setting, "SESSION_REDIS_WAIT_REPLICAS");
+    let memory = load(
+        None,
+        &[
+            ("SECRET_KEY", "k"),
+            ("SESSION_ENGINE", "cache"),
+            ("SESSION_REDIS_WAIT_REPLICAS", "1"),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(memory.setting, "SESSION_REDIS_WAIT_REPLICAS");
+    assert!(memory.message.contains("no Redis"), "{}", memory.message);
+}
+
+#[test]
+#[cfg(feature = "sqlite")] // without it the database URL is refused first
+fn cached_db_is_refused_on_a_redis_cluster() {
+    let error = load(
+        None,
+        &[
+            ("SECRET_KEY", "k"),
+            ("SESSION_ENGINE", "cached_db"),
+            ("SESSION_CACHE_URL", "redis+cluster://127.0.0.1:7000"),
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(error.setting, "SESSION_CACHE_URL");
+    assert!(error.message.contains("Redis Cluster"), "{}", error.message);
+}
+
+#[test]
 fn the_near_cache_is_off_by_default_and_its_settings_name_themselves() {
     let s = load(None, &[("SECRET_KEY", "k")]).unwrap();
     assert!(!s.near_cache);
@@ -557,4 +606,29 @@ fn the_near_cache_needs_a_server_engine() {
         in_code.validate().unwrap_err().setting,
         "SESSION_NEAR_CACHE_MAX_ENTRIES"
     );
+}
+
+#[test]
+fn the_near_cache_is_refused_on_a_redis_cluster_or_sentinel() {
+    for url in [
+        "redis+cluster://127.0.0.1:7000,127.0.0.1:7001",
+        "redis+sentinel://127.0.0.1:26379/mymaster",
+    ] {
+        let settings = Settings {
+            engine: EngineKind::Cache,
+            cache_url: url.to_owned(),
+            near_cache: true,
+            ..Settings::new("k")
+        };
+        let error = settings.validate().unwrap_err();
+        assert_eq!(error.setting, "SESSION_NEAR_CACHE", "{url}");
+        assert!(error.message.contains("Sentinel"), "{}", error.message);
+    }
+    let one_redis = Settings {
+        engine: EngineKind::Cache,
+        cache_url: "redis://127.0.0.1:6379".to_owned(),
+        near_cache: true,
+        ..Settings::new("k")
+    };
+    assert!(one_redis.validate().is_ok());
 }

@@ -31,6 +31,7 @@ impl Settings {
         self.check_header()?;
         self.check_durations()?;
         self.check_stores()?;
+        self.check_redis_topology()?;
         self.check_revocation()?;
         self.check_fallbacks_and_locking()?;
         if self.secret_key.trim().is_empty() {
@@ -211,6 +212,50 @@ impl Settings {
         }
     }
 
+    /// Whether the near cache would take its invalidations from `SESSION_CACHE_URL` (the
+    /// cache engine, or cached_db over a database without a channel of its own) and that URL
+    /// names a Redis Cluster or Sentinel setup.
+    fn near_cache_listens_to_a_redis_topology(&self) -> bool {
+        let topology = ["redis+cluster://", "rediss+cluster://", "redis+sentinel://"]
+            .iter()
+            .any(|scheme| self.cache_url.starts_with(scheme));
+        let listens_to_the_cache = match self.engine {
+            EngineKind::Cache => true,
+            EngineKind::CachedDb => StoreScheme::of(&self.db_url) != Some(StoreScheme::Postgres),
+            _ => false,
+        };
+        topology && listens_to_the_cache
+    }
+
+    /// What a Redis Cluster cannot do, and `SESSION_REDIS_WAIT_REPLICAS` without a Redis.
+    fn check_redis_topology(&self) -> Result<(), ConfigError> {
+        let cluster =
+            |url: &str| url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://");
+        if self.engine == EngineKind::CachedDb && cluster(&self.cache_url) {
+            return Err(ConfigError::new(
+                "SESSION_CACHE_URL",
+                "cached_db's cache keeps one epoch key that every cache write checks, which a \
+                 Redis Cluster cannot keep in each session's hash slot; use the cache engine on \
+                 the cluster, or cached_db with one Redis or a Sentinel setup",
+            ));
+        }
+        let on_redis = |url: &str| StoreScheme::of(url) == Some(StoreScheme::Redis);
+        let redis_used = (matches!(self.engine, EngineKind::Cache | EngineKind::CachedDb)
+            && on_redis(&self.cache_url))
+            || self.revocation_url.as_deref().is_some_and(on_redis);
+        if self.redis_wait_replicas > 0 && !redis_used {
+            return Err(ConfigError::new(
+                "SESSION_REDIS_WAIT_REPLICAS",
+                format!(
+                    "waits for Redis replicas, but the {} engine writes to no Redis here; \
+                     leave it unset",
+                    self.engine
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The store the engine uses: a URL it can open, a table name, an existing directory, a
     /// CA file of PEM certificates.
     fn check_stores(&self) -> Result<(), ConfigError> {
@@ -310,6 +355,15 @@ impl Settings {
                      no record to cache; use db, cache, cached_db or file",
                     self.engine
                 ),
+            ));
+        }
+        if self.near_cache && self.near_cache_listens_to_a_redis_topology() {
+            return Err(ConfigError::new(
+                "SESSION_NEAR_CACHE",
+                "its invalidation channel (Redis client-side caching) listens to one Redis \
+                 node, not to a Redis Cluster or a Sentinel setup, so deletes elsewhere would \
+                 go unseen; leave it off there, or use it with one Redis"
+                    .to_owned(),
             ));
         }
         if self.near_cache && self.near_cache_max_entries == 0 {

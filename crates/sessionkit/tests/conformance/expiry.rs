@@ -8,7 +8,8 @@ use sessionkit::engine::SessionKey;
 use sessionkit::testing::{load, object};
 use time::{Duration, OffsetDateTime};
 
-use crate::harness::{EngineHarness, redis_connection};
+use crate::harness::{EngineHarness, Setup, redis_connection};
+use crate::redis_setups::keys_with_ttl;
 
 /// Item 21 (signed cookies): the signed timestamp is judged against SESSION_COOKIE_AGE as
 /// configured when the cookie comes back, so shortening the setting ends older cookies.
@@ -30,19 +31,20 @@ pub async fn redis_keys_are_prefixed_hashed_and_expire_by_ttl(h: &EngineHarness)
     session.insert("n", 1).unwrap();
     session.set_expiry(Expiry::After(Duration::seconds(100)));
     let cookie = h.save(&session).await;
-    let mut redis = redis_connection().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", h.settings.cache_key_prefix))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let prefix = &h.settings.cache_key_prefix;
     let hashed = SessionKey::parse(&cookie).unwrap().hashed();
-    assert_eq!(keys, [format!("{}{hashed}", h.settings.cache_key_prefix)]);
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(&keys[0])
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    let keys_with_ttl = match Setup::of(&h.settings.cache_url) {
+        Some(setup) => setup.keys_with_ttl(&format!("{prefix}*")).await,
+        None => keys_with_ttl(&mut redis_connection().await, &format!("{prefix}*")).await,
+    };
+    // On a cluster the hash is the key's hash tag, so the session's keys share its slot.
+    let expected = match Setup::of(&h.settings.cache_url) {
+        Some(Setup::Cluster) => format!("{prefix}{{{hashed}}}"),
+        _ => format!("{prefix}{hashed}"),
+    };
+    let keys: Vec<&String> = keys_with_ttl.iter().map(|(key, _)| key).collect();
+    assert_eq!(keys, [&expected]);
+    let ttl = keys_with_ttl[0].1;
     assert!((95..=100).contains(&ttl), "TTL {ttl}");
 
     let gone = h.fresh().await;

@@ -21,6 +21,7 @@ use sqlx::pool::PoolOptions;
 use sqlx::{AssertSqlSafe, MySql, Pool, Postgres, Row, Sqlite};
 
 pub use crate::common::{REDIS_URL, delete_redis_keys, redis_connection};
+pub use crate::redis_setups::Setup;
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -321,6 +322,34 @@ impl EngineHarness {
             Settings {
                 engine: EngineKind::Cache,
                 cache_url: REDIS_URL.to_owned(),
+                cache_key_prefix: format!("sk_test_{}:", unique()),
+                ..Settings::new(SECRET)
+            },
+            Leftovers::default(),
+        )
+        .await
+    }
+
+    /// `cache` on the shared private Redis Cluster of this test process (keys left there go
+    /// with it when the process exits).
+    pub async fn cache_redis_cluster() -> EngineHarness {
+        EngineHarness::on_redis_setup(Setup::Cluster).await
+    }
+
+    /// `cache` on the shared private Sentinel setup of this test process.
+    pub async fn cache_redis_sentinel() -> EngineHarness {
+        EngineHarness::on_redis_setup(Setup::Sentinel).await
+    }
+
+    async fn on_redis_setup(setup: Setup) -> EngineHarness {
+        // Starting the setup blocks (it runs redis-cli and waits): not on the test's runtime.
+        let url = tokio::task::spawn_blocking(move || setup.url())
+            .await
+            .expect("start the Redis setup");
+        EngineHarness::opened(
+            Settings {
+                engine: EngineKind::Cache,
+                cache_url: url,
                 cache_key_prefix: format!("sk_test_{}:", unique()),
                 ..Settings::new(SECRET)
             },

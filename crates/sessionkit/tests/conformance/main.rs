@@ -25,7 +25,8 @@
 //! `django_tables`. Engines: `signed_cookies`; `encrypted_cookies`; `db` on
 //! SQLite, PostgreSQL (`postgres://postgres@127.0.0.1:5432/test`) and MariaDB
 //! (`mysql://root@127.0.0.1:3306/test`); `cache` on memory and Redis
-//! (`redis://127.0.0.1:6379`); `file`; `cached_db` as Redis over PostgreSQL and memory over
+//! (`redis://127.0.0.1:6379`, and a private Redis Cluster of 3 masters and 3 replicas and a
+//! private Sentinel setup, each started once for the process by the testkit); `file`; `cached_db` as Redis over PostgreSQL and memory over
 //! SQLite; `db` on a typed pool the application brings (its own table and Django's, on
 //! PostgreSQL, MariaDB and SQLite) and `cached_db` as memory over such a pool on PostgreSQL;
 //! and `custom_store`, the store of `crates/sessionkit-btree-store`, written on the
@@ -38,6 +39,8 @@ mod encrypted;
 mod engine_specifics;
 mod expiry;
 mod harness;
+#[path = "../common/redis_setups.rs"]
+mod redis_setups;
 
 /// One `#[test]` per behaviour of this suite's own lists, each on a new harness made by
 /// `$ctor`, cleaned up (table dropped, files removed) whether the behaviour passes or panics.
@@ -199,6 +202,10 @@ conformance! {
     cache_memory = crate::harness::EngineHarness::cache_memory
         => [every_engine, server_engines, versioned_engines, sweeping_engines];
     cache_redis = crate::harness::EngineHarness::cache_redis
+        => [every_engine, server_engines, versioned_engines, redis_engines];
+    cache_redis_cluster = crate::harness::EngineHarness::cache_redis_cluster
+        => [every_engine, server_engines, versioned_engines, redis_engines];
+    cache_redis_sentinel = crate::harness::EngineHarness::cache_redis_sentinel
         => [every_engine, server_engines, versioned_engines, redis_engines];
     file = crate::harness::EngineHarness::file
         => [every_engine, server_engines, versioned_engines, sweeping_engines];

@@ -128,8 +128,8 @@ pub trait Cache: RecordStore {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheConfig {
-    /// `SESSION_CACHE_URL`: `memory://[?max_entries=N]`, `redis://`, `rediss://` or
-    /// `redis+unix://`.
+    /// `SESSION_CACHE_URL`: `memory://[?max_entries=N]`, `redis://`, `rediss://`,
+    /// `redis+unix://`, `redis+cluster://` (`rediss+cluster://`) or `redis+sentinel://`.
     pub url: String,
     /// `SESSION_CACHE_KEY_PREFIX`: namespaces the keys in a shared Redis.
     pub key_prefix: String,
@@ -138,6 +138,9 @@ pub struct CacheConfig {
     pub ca_file: Option<PathBuf>,
     /// The longest a cache call may take.
     pub timeout: Duration,
+    /// `SESSION_REDIS_WAIT_REPLICAS`: on Redis, how many replicas a session write waits for
+    /// (`WAIT`) before it counts as done; 0, the default, waits for none.
+    pub wait_replicas: u32,
 }
 
 /// Opens the cache `SESSION_CACHE_URL` names.

@@ -1,126 +1,38 @@
-//! `redis://host[:port][/db]`: sessions in Redis, shared by every app instance. Each session
-//! is a hash (`d` = the data as JSON, `v` = its version) whose TTL is the session's expiry;
-//! conditional writes are the Lua scripts below, atomic on the server.
+//! `redis://host[:port][/db]`, `redis+cluster://…`, `redis+sentinel://…`: sessions in Redis,
+//! shared by every app instance. Each session is a hash (`d` = the data as JSON, `v` = its
+//! version) whose TTL is the session's expiry; conditional writes are Lua scripts
+//! ([`scripts`]), atomic on the server. [`connection`] hides which deployment it is; [`keys`]
+//! lays the keys out so that on a cluster each session operation touches one hash slot;
+//! [`wait`] makes writes wait for replicas (`SESSION_REDIS_WAIT_REPLICAS`).
+//!
+//! On a cluster a session and its user's index are in different slots, so the index entry is
+//! written first and the session second; a crash between them leaves an index entry naming
+//! no session of that user, which listing and `delete_user_sessions` skip and remove (see
+//! [`RedisStore`]). Scans go over every master in turn.
+
+mod connection;
+mod keys;
+mod scripts;
+mod wait;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
+use redis::{ErrorKind, FromRedisValue, Pipeline, ServerErrorKind, Value};
 use time::OffsetDateTime;
 
 use super::CacheConfig;
 use super::{Cache, CacheRead};
 use crate::config::redact_password;
-use crate::engine::store::{
-    Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, is_key_hash,
-};
+use crate::engine::store::{Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord};
 use crate::engine::{Data, EngineError, Loaded, user_of};
-
-/// Adds the session (ARGV[1], its id) to its user's index set KEYS[2], whose TTL is kept at
-/// least as long as the session's (ARGV[2]); no-op without a user (KEYS[2] == "").
-const INDEX_USER: &str = r"
-local function index_user(user_key, id, expires)
-  if user_key == '' then return end
-  redis.call('SADD', user_key, id)
-  local ttl = redis.call('TTL', user_key)
-  if ttl == -1 or ttl < tonumber(expires) - tonumber(redis.call('TIME')[1]) then
-    redis.call('EXPIREAT', user_key, expires)
-  end
-end
-";
-
-/// Creates the hash only if the key is free.
-/// KEYS: session, user index (or ""); ARGV: id, data, expiry (Unix seconds).
-const INSERT_SCRIPT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', 1)
-redis.call('EXPIREAT', KEYS[1], ARGV[3])
-index_user(KEYS[2], ARGV[1], ARGV[3])
-return 1";
-
-/// Overwrites the hash only at the expected version.
-/// KEYS: session, user index (or ""); ARGV: id, version, data, expiry.
-const REPLACE_SCRIPT: &str = r"
-if redis.call('HGET', KEYS[1], 'v') ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', tonumber(ARGV[2]) + 1)
-redis.call('EXPIREAT', KEYS[1], ARGV[4])
-index_user(KEYS[2], ARGV[1], ARGV[4])
-return 1";
-
-/// Deletes the lock KEYS[1] only if the token ARGV[1] still holds it.
-const UNLOCK_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0";
-
-/// The expiry of each key of KEYS in Unix milliseconds by the server's clock (so the client's
-/// clock does not matter), or its PTTL when it has none (-1) or is gone (-2).
-const EXPIRIES_SCRIPT: &str = r"
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local expiries = {}
-for i, key in ipairs(KEYS) do
-  local ttl = redis.call('PTTL', key)
-  if ttl >= 0 then expiries[i] = now + ttl else expiries[i] = ttl end
-end
-return expiries";
-
-/// The cache epoch stored at `key`, for the scripts that write; created if missing. A missing
-/// epoch (a fresh Redis, or the key evicted) starts at the server's clock in microseconds,
-/// never at a value an earlier epoch had — else entries of that epoch would be served again.
-const CURRENT_EPOCH: &str = r"
-local function current_epoch(key)
-  local epoch = redis.call('GET', key)
-  if epoch then return epoch end
-  local now = redis.call('TIME')
-  epoch = now[1] .. string.format('%06d', tonumber(now[2]))
-  redis.call('SET', key, epoch)
-  return epoch
-end
-";
-
-/// The memory store's rules (`admits` and `outranks` in `memory.rs`) for an entry's fields as HMGET returns them.
-const RANKS: &str = r"
-local function admits(entry, epoch, incoming)
-  if entry[1] ~= epoch or not entry[2] then return true end
-  local held = tonumber(entry[2])
-  if entry[3] then return incoming >= held end
-  return incoming > held
-end
-local function outranks(entry, epoch, version)
-  if entry[1] ~= epoch or not entry[2] then return false end
-  local held = tonumber(entry[2])
-  if entry[3] then return held > version end
-  return held >= version
-end
-";
-
-/// Writes the entry if ARGV's epoch is current and the entry admits the version; 1 if written.
-/// KEYS: entry, epoch; ARGV: epoch, version, data, expiry (Unix seconds).
-const WRITE_IF_NEWER_SCRIPT: &str = r"
-if current_epoch(KEYS[2]) ~= ARGV[1] then return 0 end
-local entry = redis.call('HMGET', KEYS[1], 'e', 'v', 'd')
-if not admits(entry, ARGV[1], tonumber(ARGV[2])) then return 0 end
-redis.call('HSET', KEYS[1], 'e', ARGV[1], 'v', ARGV[2], 'd', ARGV[3])
-redis.call('EXPIREAT', KEYS[1], ARGV[4])
-return 1";
-
-/// Replaces the entry by a fence at ARGV's version unless it outranks it; 1 if fenced.
-/// KEYS: entry, epoch; ARGV: version, lifetime (milliseconds).
-const FENCE_SCRIPT: &str = r"
-local epoch = current_epoch(KEYS[2])
-local entry = redis.call('HMGET', KEYS[1], 'e', 'v', 'd')
-if outranks(entry, epoch, tonumber(ARGV[1])) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'e', epoch, 'v', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1";
-
-/// Moves the epoch on. KEYS: epoch.
-const NEW_EPOCH_SCRIPT: &str = r"
-current_epoch(KEYS[1])
-return redis.call('INCR', KEYS[1])";
+use connection::{Connection, ScanPosition, Topology};
+use keys::Keys;
+use scripts::Scripts;
+use wait::WaitReplicas;
 
 /// Sessions in Redis.
 ///
@@ -140,23 +52,31 @@ return redis.call('INCR', KEYS[1])";
 /// assert_eq!(engine.clear_expired(1000).await?, 0); // Redis expires sessions by itself
 /// # Ok(()) }
 /// ```
+///
+/// # On a Redis Cluster: the user index
+///
+/// A session and its user's index (`user:{id}`, for listing a user's sessions and logging
+/// out the others) are in different hash slots, so no script writes both. The index entry is
+/// written first, then the session. A crash between the two writes leaves an index entry
+/// naming a session that does not exist (or belongs to no one or someone else): listing
+/// ([`RecordStore::by_user`], which `delete_user_sessions` uses) reads each entry's session
+/// and keeps it only if it is live and its user is the one listed, dropping the stale entry
+/// on the way. The reverse order could leave a session its user's list never shows — one
+/// that "log out my other sessions" would miss; this order can only leave entries that are
+/// ignored and cleaned.
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
-    prefix: String,
-    insert: redis::Script,
-    replace: redis::Script,
-    unlock: redis::Script,
-    expiries: redis::Script,
-    write_if_newer: redis::Script,
-    fence: redis::Script,
-    new_epoch: redis::Script,
+    connection: Connection,
+    keys: Keys,
+    scripts: Scripts,
+    /// `SESSION_REDIS_WAIT_REPLICAS`, if set.
+    wait: Option<WaitReplicas>,
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix())
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +108,7 @@ impl RedisStore {
             key_prefix,
             ca_file,
             timeout,
+            wait_replicas,
         } = config.into();
         let unreachable = |cause: String| {
             EngineError::unavailable(Unreachable {
@@ -196,17 +117,16 @@ impl RedisStore {
                 cause,
             })
         };
-        let client = client(&url, ca_file.as_deref()).map_err(unreachable)?;
-        let timeout = Some(timeout);
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout)
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client, config)
+        let topology = Topology::parse(&url).map_err(unreachable)?;
+        let connection = Connection::open(&topology, ca_file.as_deref(), timeout)
             .await
-            .map_err(|error| unreachable(error.to_string()))?;
-        Ok(RedisStore::with_connection(connection, key_prefix))
+            .map_err(unreachable)?;
+        Ok(RedisStore {
+            connection,
+            keys: Keys::new(key_prefix, topology.is_cluster()),
+            scripts: Scripts::new(),
+            wait: WaitReplicas::new(wait_replicas, timeout),
+        })
     }
 
     /// A store over a connection the application already has, so that it and its sessions
@@ -229,49 +149,163 @@ impl RedisStore {
     /// ```
     pub fn with_connection(connection: ConnectionManager, key_prefix: impl Into<String>) -> Self {
         RedisStore {
-            connection,
-            prefix: key_prefix.into(),
-            insert: redis::Script::new(&format!("{INDEX_USER}{INSERT_SCRIPT}")),
-            replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
-            unlock: redis::Script::new(UNLOCK_SCRIPT),
-            expiries: redis::Script::new(EXPIRIES_SCRIPT),
-            write_if_newer: redis::Script::new(&format!(
-                "{CURRENT_EPOCH}{RANKS}{WRITE_IF_NEWER_SCRIPT}"
-            )),
-            fence: redis::Script::new(&format!("{CURRENT_EPOCH}{RANKS}{FENCE_SCRIPT}")),
-            new_epoch: redis::Script::new(&format!("{CURRENT_EPOCH}{NEW_EPOCH_SCRIPT}")),
+            connection: Connection::Single(connection),
+            keys: Keys::new(key_prefix.into(), false),
+            scripts: Scripts::new(),
+            wait: None,
         }
     }
 
     fn redis_key(&self, id: &str) -> String {
-        format!("{}{id}", self.prefix)
+        self.keys.session(id)
     }
 
     /// The set of a user's session ids, or "" (no index) for a session without a user.
     fn user_key(&self, data: &Data) -> String {
         user_of(data)
-            .map(|user| self.user_key_of(&user))
+            .map(|user| self.keys.user(&user))
             .unwrap_or_default()
     }
 
-    /// The cache epoch's counter ([`Cache`]).
-    fn epoch_key(&self) -> String {
-        format!("{}epoch", self.prefix)
+    /// Runs `script` on the session key and, where one script may also touch the user index
+    /// (not on a cluster), on the index; on a cluster the index entry is written first, on
+    /// its own (see the type's docs for why this order).
+    async fn write_session(
+        &self,
+        script: &redis::Script,
+        id: &str,
+        data: &Data,
+        args: &[String],
+        expires: i64,
+    ) -> Result<bool, EngineError> {
+        let user_key = self.user_key(data);
+        let mut invocation = script.key(self.redis_key(id));
+        if self.keys.is_tagged() {
+            if !user_key.is_empty() {
+                let mut index = self.scripts.index_only.key(&user_key);
+                index.arg(id).arg(expires);
+                self.write::<i64>(Some(&self.scripts.index_only), |pipe| {
+                    pipe.invoke_script(&index);
+                })
+                .await?;
+            }
+        } else {
+            invocation.key(user_key);
+        }
+        invocation.arg(id);
+        for arg in args {
+            invocation.arg(arg);
+        }
+        invocation.arg(expires);
+        let written: i64 = self
+            .write(Some(script), |pipe| {
+                pipe.invoke_script(&invocation);
+            })
+            .await?;
+        Ok(written == 1)
     }
 
-    fn lock_key(&self, id: &str) -> String {
-        format!("{}lock:{id}", self.prefix)
+    /// Sends the one write `add` puts in a pipeline, followed by `WAIT` when
+    /// `SESSION_REDIS_WAIT_REPLICAS` asks for it ([`wait`]), and returns the write's answer.
+    /// A write that runs `script` is sent again after the script, if Redis does not know it
+    /// yet (a new or restarted node, or a failover to a replica that never ran it) — unless
+    /// the first `WAIT` already came back short, which waiting again would only repeat.
+    async fn write<T: FromRedisValue>(
+        &self,
+        script: Option<&redis::Script>,
+        add: impl Fn(&mut Pipeline),
+    ) -> Result<T, EngineError> {
+        let send = |load: Option<&redis::Script>| {
+            let mut pipe = redis::pipe();
+            if let Some(script) = load {
+                pipe.load_script(script).ignore();
+            }
+            add(&mut pipe);
+            if let Some(wait) = &self.wait {
+                wait.append_to(&mut pipe);
+            }
+            let mut connection = self.connection();
+            async move {
+                pipe.ignore_errors()
+                    .query_async::<Vec<redis::RedisResult<Value>>>(&mut connection)
+                    .await
+                    .map_err(EngineError::unavailable)
+            }
+        };
+        let mut answers = send(None).await?;
+        let unknown_script = |answers: &[redis::RedisResult<Value>]| {
+            matches!(answers.first(), Some(Err(error))
+                if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript))
+        };
+        if script.is_some() && unknown_script(&answers) {
+            self.check_wait(&mut answers)?;
+            answers = send(script).await?;
+        }
+        self.check_wait(&mut answers)?;
+        let written = answers
+            .pop()
+            .unwrap_or(Ok(Value::Nil))
+            .map_err(EngineError::unavailable)?;
+        redis::from_redis_value(written).map_err(EngineError::unavailable)
     }
 
-    fn user_key_of(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}", self.prefix)
+    /// Takes the answer to `WAIT` off the end of `answers`, if one was asked for, and fails
+    /// if it is short.
+    fn check_wait(&self, answers: &mut Vec<redis::RedisResult<Value>>) -> Result<(), EngineError> {
+        let Some(wait) = &self.wait else {
+            return Ok(());
+        };
+        let reached = answers
+            .pop()
+            .unwrap_or(Ok(Value::Nil))
+            .map_err(EngineError::unavailable)?;
+        wait.check(redis::from_redis_value(reached).map_err(EngineError::unavailable)?)
     }
 
-    fn connection(&self) -> ConnectionManager {
+    /// Each session's raw fields and expiry (Unix ms by the server's clock, or its PTTL when
+    /// it has none): in two round trips on one node; on a cluster, where the keys are in many
+    /// slots, in two per session.
+    async fn read_all<'i>(&self, ids: &[&'i str]) -> Result<Vec<RawRecord<'i>>, EngineError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.keys.is_tagged() && ids.len() > 1 {
+            let mut all = Vec::with_capacity(ids.len());
+            for id in ids {
+                all.extend(Box::pin(self.read_all(std::slice::from_ref(id))).await?);
+            }
+            return Ok(all);
+        }
+        let mut connection = self.connection();
+        let mut hashes = redis::pipe();
+        let mut expiries = self.scripts.expiries.prepare_invoke();
+        for id in ids {
+            hashes
+                .cmd("HMGET")
+                .arg(self.redis_key(id))
+                .arg("d")
+                .arg("v");
+            expiries.key(self.redis_key(id));
+        }
+        let hashes: Vec<(Option<String>, Option<i64>)> = hashes
+            .query_async(&mut connection)
+            .await
+            .map_err(EngineError::unavailable)?;
+        let expiries: Vec<i64> = expiries
+            .invoke_async(&mut connection)
+            .await
+            .map_err(EngineError::unavailable)?;
+        Ok(ids.iter().copied().zip(hashes).zip(expiries).collect())
+    }
+
+    fn connection(&self) -> Connection {
         // A cheap handle onto the one multiplexed connection.
         self.connection.clone()
     }
 }
+
+/// A session's id, its `d` and `v` fields and its expiry, as [`RedisStore::read_all`] reads them.
+type RawRecord<'i> = ((&'i str, (Option<String>, Option<i64>)), i64);
 
 /// The Redis of `SESSION_CACHE_URL` could not be reached when the engine was opened.
 #[derive(Debug, thiserror::Error)]
@@ -320,7 +354,7 @@ pub(crate) fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client,
 /// only when exactly one is compiled in; an app's other crates may compile in a second. So
 /// ring (what sessionkit's TLS uses) is installed, unless the app chose one already.
 #[cfg(feature = "tls")]
-fn install_crypto_provider() {
+pub(super) fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another installer is fine: a provider is then in place.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -362,17 +396,15 @@ impl RecordStore for RedisStore {
 
     async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
         let RecordWrite { data, expires, .. } = write;
-        let inserted: i64 = self
-            .insert
-            .key(self.redis_key(id))
-            .key(self.user_key(data))
-            .arg(id)
-            .arg(data.to_json())
-            .arg(expires.unix_timestamp())
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(EngineError::unavailable)?;
-        Ok(inserted == 1)
+        let args = [data.to_json()];
+        self.write_session(
+            &self.scripts.insert,
+            id,
+            data,
+            &args,
+            expires.unix_timestamp(),
+        )
+        .await
     }
 
     async fn replace(
@@ -382,26 +414,22 @@ impl RecordStore for RedisStore {
         write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
         let RecordWrite { data, expires, .. } = write;
-        let replaced: i64 = self
-            .replace
-            .key(self.redis_key(id))
-            .key(self.user_key(data))
-            .arg(id)
-            .arg(version)
-            .arg(data.to_json())
-            .arg(expires.unix_timestamp())
-            .invoke_async(&mut self.connection())
-            .await
-            .map_err(EngineError::unavailable)?;
-        Ok(replaced == 1)
+        let args = [version.to_string(), data.to_json()];
+        self.write_session(
+            &self.scripts.replace,
+            id,
+            data,
+            &args,
+            expires.unix_timestamp(),
+        )
+        .await
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
-        redis::cmd("DEL")
-            .arg(self.redis_key(id))
-            .query_async::<()>(&mut self.connection())
-            .await
-            .map_err(EngineError::unavailable)
+        self.write::<()>(None, |pipe| {
+            pipe.cmd("DEL").arg(self.redis_key(id));
+        })
+        .await
     }
 
     async fn contains(&self, id: &str) -> Result<bool, EngineError> {
@@ -419,7 +447,7 @@ impl RecordStore for RedisStore {
 
     async fn try_lock(&self, id: &str, token: &str, lease: Duration) -> Result<bool, EngineError> {
         let taken: Option<String> = redis::cmd("SET")
-            .arg(self.lock_key(id))
+            .arg(self.keys.lock(id))
             .arg(token)
             .arg("NX")
             .arg("PX")
@@ -431,8 +459,9 @@ impl RecordStore for RedisStore {
     }
 
     async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
-        self.unlock
-            .key(self.lock_key(id))
+        self.scripts
+            .unlock
+            .key(self.keys.lock(id))
             .arg(token)
             .invoke_async::<i64>(&mut self.connection())
             .await
@@ -440,62 +469,24 @@ impl RecordStore for RedisStore {
             .map_err(EngineError::unavailable)
     }
 
-    /// `SCAN` over the prefix's keys (the prefix's glob characters escaped). Only keys that
-    /// end in a key hash are sessions; the user indexes (`user:…`) and locks (`lock:…`) under
-    /// the same prefix are not. The expiry is read back from the TTL, which was set in whole
-    /// seconds (`EXPIREAT`), hence the rounding.
-    // Long, as one round trip is: SCAN, then one pipelined read of every key it found, then
-    // the decoding of each answer, kept together so the page is read in two round trips.
+    /// `SCAN` over the prefix's keys (the prefix's glob characters escaped), on every master
+    /// of a cluster in turn. Only keys that name a key hash are sessions; the user indexes
+    /// (`user:…`) and locks (`lock:…`) under the same prefix are not. The expiry is read back
+    /// from the TTL, which was set in whole seconds (`EXPIREAT`), hence the rounding.
     async fn scan(&self, cursor: Option<String>, limit: usize) -> Result<ScanPage, EngineError> {
-        let cursor: u64 = match cursor {
-            None => 0,
-            Some(cursor) => cursor.parse().map_err(|_| {
-                EngineError::unavailable(std::io::Error::other(format!(
-                    "{cursor:?} is not a Redis SCAN cursor"
-                )))
-            })?,
-        };
-        let mut connection = self.connection();
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{}*", glob_escape(&self.prefix)))
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut connection)
+        let position = ScanPosition::parse(cursor.as_deref()).map_err(EngineError::unavailable)?;
+        let pattern = format!("{}*", glob_escape(self.keys.prefix()));
+        let (next, keys) = self
+            .connection()
+            .scan(position, &pattern, limit)
             .await
             .map_err(EngineError::unavailable)?;
-        let ids: Vec<&str> = keys
-            .iter()
-            .filter_map(|key| key.strip_prefix(&self.prefix))
-            .filter(|id| is_key_hash(id))
-            .collect();
+        let ids: Vec<&str> = keys.iter().filter_map(|key| self.keys.id_of(key)).collect();
         let mut page = ScanPage {
-            next: (next != 0).then(|| next.to_string()),
+            next: next.map(|position| position.to_string()),
             ..ScanPage::default()
         };
-        if ids.is_empty() {
-            return Ok(page);
-        }
-        let mut hashes = redis::pipe();
-        let mut expiries = self.expiries.prepare_invoke();
-        for id in &ids {
-            hashes
-                .cmd("HMGET")
-                .arg(self.redis_key(id))
-                .arg("d")
-                .arg("v");
-            expiries.key(self.redis_key(id));
-        }
-        let hashes: Vec<(Option<String>, Option<i64>)> = hashes
-            .query_async(&mut connection)
-            .await
-            .map_err(EngineError::unavailable)?;
-        let expiries: Vec<i64> = expiries
-            .invoke_async(&mut connection)
-            .await
-            .map_err(EngineError::unavailable)?;
-        for ((id, (data, version)), expiry_ms) in ids.into_iter().zip(hashes).zip(expiries) {
+        for ((id, (data, version)), expiry_ms) in self.read_all(&ids).await? {
             // Gone since SCAN listed it (expired or deleted): nothing to copy.
             if (data.is_none() && version.is_none()) || expiry_ms == -2 {
                 continue;
@@ -522,7 +513,7 @@ impl RecordStore for RedisStore {
     /// Reads the user's index set; members whose session is gone or now belongs to someone
     /// else are dropped from it on the way.
     async fn by_user(&self, user_id: &str) -> Result<Vec<StoredRecord>, EngineError> {
-        let user_key = self.user_key_of(user_id);
+        let user_key = self.keys.user(user_id);
         let mut connection = self.connection();
         let ids: Vec<String> = redis::cmd("SMEMBERS")
             .arg(&user_key)
@@ -570,7 +561,7 @@ impl Cache for RedisStore {
         type Entry = (Option<i64>, Option<i64>, Option<String>);
         let (epoch, entry): (Option<i64>, Entry) = redis::pipe()
             .cmd("GET")
-            .arg(self.epoch_key())
+            .arg(self.keys.epoch())
             .cmd("HMGET")
             .arg(self.redis_key(id))
             .arg("e")
@@ -610,9 +601,10 @@ impl Cache for RedisStore {
         epoch: i64,
     ) -> Result<bool, EngineError> {
         let written: i64 = self
+            .scripts
             .write_if_newer
             .key(self.redis_key(id))
-            .key(self.epoch_key())
+            .key(self.keys.epoch())
             .arg(epoch)
             .arg(record.version)
             .arg(record.data.to_json())
@@ -624,9 +616,10 @@ impl Cache for RedisStore {
     }
 
     async fn fence(&self, id: &str, version: i64, ttl: Duration) -> Result<(), EngineError> {
-        self.fence
+        self.scripts
+            .fence
             .key(self.redis_key(id))
-            .key(self.epoch_key())
+            .key(self.keys.epoch())
             .arg(version)
             .arg(ttl.as_millis().max(1) as u64)
             .invoke_async::<i64>(&mut self.connection())
@@ -636,8 +629,9 @@ impl Cache for RedisStore {
     }
 
     async fn new_epoch(&self) -> Result<i64, EngineError> {
-        self.new_epoch
-            .key(self.epoch_key())
+        self.scripts
+            .new_epoch
+            .key(self.keys.epoch())
             .invoke_async(&mut self.connection())
             .await
             .map_err(EngineError::unavailable)
