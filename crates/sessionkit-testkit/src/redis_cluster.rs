@@ -104,21 +104,14 @@ impl RedisCluster {
 
     /// SIGKILL to the node on `port`: it dies at once, as in a crash.
     pub fn kill(&mut self, port: u16) -> io::Result<()> {
-        self.daemon(port)?.kill()
+        redis_node::by_port(&mut self.nodes, port)?.kill()
     }
 
     /// Starts the node on `port` again (killed first if it still runs), as a supervisor would
     /// after a crash; with no data of its own, it rejoins as a replica of the master that
     /// replaced it.
     pub fn restart(&mut self, port: u16) -> io::Result<()> {
-        self.daemon(port)?.restart()
-    }
-
-    fn daemon(&mut self, port: u16) -> io::Result<&mut Daemon> {
-        self.nodes
-            .iter_mut()
-            .find(|node| node.port() == port)
-            .ok_or_else(|| io::Error::other(format!("no node on port {port}")))
+        redis_node::by_port(&mut self.nodes, port)?.restart()
     }
 
     /// Waits until every running node says `cluster_state:ok` and sees `MASTERS` masters, each

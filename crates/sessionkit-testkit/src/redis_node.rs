@@ -94,3 +94,11 @@ pub(crate) fn stop_when_this_process_exits(pids: &[u32], dir: &Path) -> io::Resu
         .spawn()
         .map(drop)
 }
+
+/// The node of `nodes` listening on `port`, for a kill or a restart.
+pub(crate) fn by_port(nodes: &mut [Daemon], port: u16) -> io::Result<&mut Daemon> {
+    nodes
+        .iter_mut()
+        .find(|node| node.port() == port)
+        .ok_or_else(|| io::Error::other(format!("no Redis node on port {port}")))
+}

@@ -118,21 +118,14 @@ impl RedisSentinel {
 
     /// SIGKILL to the data node on `port`: it dies at once, as in a crash.
     pub fn kill(&mut self, port: u16) -> io::Result<()> {
-        self.daemon(port)?.kill()
+        redis_node::by_port(&mut self.servers, port)?.kill()
     }
 
     /// Starts the data node on `port` again (killed first if it still runs), as a supervisor would
     /// after a crash; with no data of its own, it rejoins as a replica of the master that
     /// replaced it.
     pub fn restart(&mut self, port: u16) -> io::Result<()> {
-        self.daemon(port)?.restart()
-    }
-
-    fn daemon(&mut self, port: u16) -> io::Result<&mut Daemon> {
-        self.servers
-            .iter_mut()
-            .find(|server| server.port() == port)
-            .ok_or_else(|| io::Error::other(format!("no data node on port {port}")))
+        redis_node::by_port(&mut self.servers, port)?.restart()
     }
 
     /// Waits until the replica's link to the master is up and each sentinel sees one
