@@ -15,7 +15,8 @@ pub type PrivateMariaDb = PrivateServer<MariaDb>;
 /// `mariadbd` with a fresh data directory from `mariadb-install-db`, user `root` with no
 /// password, listening on 127.0.0.1 with its socket in its own directory, and a `test` database
 /// (made by an init file at each start). `--no-defaults`, so the system's my.cnf (port 3306,
-/// the shared socket) is never read. InnoDB keeps its default durability (the log is flushed at
+/// the shared socket) is never read. Its temporary files stay in its own directory, at setup
+/// too: bootstraps sharing `/tmp` once lost a temporary table (`mysql.tmp_user_sys`). InnoDB keeps its default durability (the log is flushed at
 /// each commit).
 pub enum MariaDb {}
 
@@ -36,6 +37,7 @@ impl Sealed for MariaDb {
             Command::new("mariadb-install-db")
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--tmpdir={}", dir.display()))
                 .args(["--user=root", "--auth-root-authentication-method=normal"])
                 .args(["--skip-test-db", BUFFER_POOL]),
         )?;
