@@ -16,8 +16,8 @@ pub type PrivateMariaDb = PrivateServer<MariaDb>;
 /// password, listening on 127.0.0.1 with its socket in its own directory, and a `test` database
 /// (made by an init file at each start). `--no-defaults`, so the system's my.cnf (port 3306,
 /// the shared socket) is never read. Its temporary files stay in its own directory, at setup
-/// too: bootstraps sharing `/tmp` once lost a temporary table (`mysql.tmp_user_sys`). InnoDB keeps its default durability (the log is flushed at
-/// each commit).
+/// too: bootstraps sharing `/tmp` once lost a temporary table (`mysql.tmp_user_sys`). InnoDB
+/// keeps its default durability (the log is flushed at each commit).
 pub enum MariaDb {}
 
 impl Kind for MariaDb {}
@@ -31,15 +31,20 @@ impl Sealed for MariaDb {
     /// With TLS every client must use it (`--require-secure-transport`), so a test that
     /// reaches this server has spoken TLS.
     fn prepare(dir: &Path, port: u16, tls: Option<ServerFiles>) -> io::Result<Launch> {
-        let data = dir.join("data");
+        // What setup and server share: no system my.cnf (`--no-defaults` must come first), the
+        // data and the temporary files in this server's directory.
+        let shared = [
+            "--no-defaults".to_owned(),
+            format!("--datadir={}", dir.join("data").display()),
+            format!("--tmpdir={}", dir.display()),
+            "--user=root".to_owned(),
+            BUFFER_POOL.to_owned(),
+        ];
         run_setup(
             "mariadb-install-db",
             Command::new("mariadb-install-db")
-                .arg("--no-defaults")
-                .arg(format!("--datadir={}", data.display()))
-                .arg(format!("--tmpdir={}", dir.display()))
-                .args(["--user=root", "--auth-root-authentication-method=normal"])
-                .args(["--skip-test-db", BUFFER_POOL]),
+                .args(&shared)
+                .args(["--auth-root-authentication-method=normal", "--skip-test-db"]),
         )?;
         let init_file = dir.join("init.sql");
         std::fs::write(&init_file, "CREATE DATABASE IF NOT EXISTS test;\n")?;
@@ -51,15 +56,13 @@ impl Sealed for MariaDb {
             command: Box::new(move || {
                 let mut command = Command::new("mariadbd");
                 command
-                    .arg("--no-defaults")
-                    .arg(format!("--datadir={}", data.display()))
+                    .args(&shared)
                     .arg(format!("--port={port}"))
                     .arg(format!("--socket={}", dir.join("mariadbd.sock").display()))
                     .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
-                    .arg(format!("--tmpdir={}", dir.display()))
                     .arg(format!("--init-file={}", init_file.display()))
                     .args(["--bind-address=127.0.0.1", "--skip-networking=0"])
-                    .args(["--user=root", "--skip-name-resolve", BUFFER_POOL]);
+                    .arg("--skip-name-resolve");
                 if let Some(files) = &tls {
                     command
                         .arg(format!("--ssl-ca={}", files.ca.display()))
