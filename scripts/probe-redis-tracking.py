@@ -10,7 +10,8 @@ own that it deletes afterwards, and prints one line per case:
   the writer's own script write (with and without a read of the key inside the script).
 
 Seen on Redis 7.0.15: BCAST echoes script writes (NOLOOP only covers plain commands there);
-default mode echoes neither, and a script that reads the key after writing keeps it tracked.
+default mode echoes neither, and a script that reads the key after writing keeps it tracked
+(on 7.0 a read of any of the script's keys does: it tracks all the keys the script declares).
 """
 
 import os
@@ -73,6 +74,19 @@ def main():
     other.send("SET", key, "6")
     print(
         "default NOLOOP, another's SET after an own script that reads the key reported:",
+        pushed(default.send("PING")),
+    )
+    other.send("DEL", key)
+
+    # Redis 7.0: a read in a script tracks every key the script declares, not just the key
+    # it reads; so a read of another key after the write tracks the written key again.
+    key2 = key + ":other"
+    default.send("GET", key)
+    read_other_after = "redis.call('set', KEYS[1], ARGV[1]); return redis.call('ttl', KEYS[2])"
+    default.send("EVAL", read_other_after, "2", key, key2, "7")
+    other.send("SET", key, "8")
+    print(
+        "default NOLOOP, another's SET after an own script that reads another of its keys reported:",
         pushed(default.send("PING")),
     )
     other.send("DEL", key)

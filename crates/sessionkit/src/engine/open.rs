@@ -7,11 +7,13 @@
 //! one way — settings, engine config, engine — and an engine can be built in code from its
 //! config alone.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 #[cfg(feature = "redis")]
 use super::RedisStore;
-use super::cache::{CacheConfig, open_cache};
+use super::cache::{Cache, CacheConfig, open_cache};
 #[cfg(feature = "_sql")]
 use super::cached_db::CachedDbTimeouts;
 #[cfg(feature = "_sql")]
@@ -45,6 +47,13 @@ use crate::settings::{ConfigError, EngineKind, Settings};
 /// # Ok(()) }
 /// ```
 pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
+    // Boxed: the future of every engine's opening, nested in the caller's, is deep enough
+    // to overflow the compiler's query depth in an application's crate (proving it `Send`).
+    let opening: Pin<Box<dyn Future<Output = _> + Send + '_>> = Box::pin(open_engine(settings));
+    opening.await
+}
+
+async fn open_engine(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
     settings.validate()?;
     // Here rather than in `validate`: settings for an engine built by hand need no feature.
     crate::features::check(settings.engine, &settings.db_url, &settings.cache_url)?;
@@ -76,26 +85,29 @@ pub async fn open(settings: &Settings) -> Result<Arc<dyn Engine>, OpenError> {
         EngineKind::Cache if !settings.near_cache => {
             Arc::new(ServerEngine::shared(open_cache(settings).await?, timeout))
         }
-        EngineKind::Cache => near_cached(
-            open_cache(settings).await?,
-            near,
-            cache_channel(settings),
-            timeout,
-        ),
+        EngineKind::Cache => {
+            let (cache, channel) = open_reporting_cache(settings).await?;
+            near_cached(cache, near, channel, timeout)
+        }
         #[cfg(feature = "_sql")]
-        EngineKind::CachedDb => {
-            let store = Arc::new(CachedDbStore::new(
+        EngineKind::CachedDb if !settings.near_cache => {
+            let store = CachedDbStore::new(
                 open_cache(settings).await?,
                 SqlStore::connect(settings).await?,
                 settings,
-            ));
-            if settings.near_cache {
-                // The database is the record of truth: its channel if it has one.
-                let channel = db_channel(settings).or_else(|| cache_channel(settings));
-                near_cached(store, near, channel, timeout)
-            } else {
-                Arc::new(ServerEngine::shared(store, timeout))
-            }
+            );
+            Arc::new(ServerEngine::new(store, timeout))
+        }
+        #[cfg(feature = "_sql")]
+        EngineKind::CachedDb => {
+            // The database is the record of truth: its channel if it has one, else the cache's.
+            let (cache, channel) = match db_channel(settings) {
+                Channel::TtlOnly => open_reporting_cache(settings).await?,
+                #[allow(unreachable_patterns)] // the only variant without a channel's feature
+                channel => (open_cache(settings).await?, channel),
+            };
+            let store = CachedDbStore::new(cache, SqlStore::connect(settings).await?, settings);
+            near_cached(Arc::new(store), near, channel, timeout)
         }
         // `features::check` above refused these settings already; this repeats its error.
         #[cfg(not(feature = "_sql"))]
@@ -138,20 +150,19 @@ fn db_channel(settings: &Settings) -> Channel {
     Channel::TtlOnly
 }
 
-/// The cache's invalidation channel: Redis client-side caching; the memory cache needs none
-/// (it lives in this process, so no other instance changes it).
-fn cache_channel(settings: &Settings) -> Channel {
+/// The cache of `settings` and its invalidation channel: Redis client-side caching on the
+/// store's own connection; the memory cache needs none (it lives in this process, so no
+/// other instance changes it).
+async fn open_reporting_cache(settings: &Settings) -> Result<(Arc<dyn Cache>, Channel), OpenError> {
     #[cfg(feature = "redis")]
     if StoreScheme::of(&settings.cache_url) == Some(StoreScheme::Redis) {
-        return Channel::Redis(RedisChannel {
-            url: settings.cache_url.clone(),
-            prefix: settings.cache_key_prefix.clone(),
-            ca_file: settings.store_ca_file.clone(),
-        });
+        let (sender, pushes) = tokio::sync::mpsc::unbounded_channel();
+        let (store, connection) =
+            RedisStore::connect_reporting(CacheConfig::from(settings), sender).await?;
+        let channel = RedisChannel::new(connection, pushes, settings.cache_key_prefix.clone());
+        return Ok((Arc::new(store), Channel::Redis(channel)));
     }
-    #[cfg(not(feature = "redis"))]
-    let _ = settings;
-    Channel::TtlOnly
+    Ok((open_cache(settings).await?, Channel::TtlOnly))
 }
 
 /// The revocation list of a cookie engine, if `SESSION_REVOCATION_URL` asks for one.

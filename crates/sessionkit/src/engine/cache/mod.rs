@@ -31,8 +31,6 @@ pub use crate::cache_url::DEFAULT_MEMORY_ENTRIES;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
-#[cfg(feature = "redis")]
-pub(crate) use redis::client as redis_client;
 
 /// No epoch: what `cached_db` holds before it has seen one. No cache ever has it, so nothing
 /// is written under it.

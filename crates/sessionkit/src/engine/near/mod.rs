@@ -42,24 +42,12 @@ pub(crate) use redis::RedisChannel;
 pub(crate) enum Channel {
     /// None: entries are trusted for the TTL.
     TtlOnly,
-    /// Redis client-side caching of the cache's key prefix.
+    /// Redis client-side caching on the Redis store's own connection.
     #[cfg(feature = "redis")]
     Redis(RedisChannel),
     /// PostgreSQL notifications of deleted rows.
     #[cfg(feature = "postgres")]
     Postgres(PostgresChannel),
-}
-
-impl Channel {
-    /// This channel, or if it is none (TTL only), the one `other` gives.
-    #[cfg(feature = "_sql")]
-    pub(crate) fn or_else(self, other: impl FnOnce() -> Channel) -> Channel {
-        match self {
-            Channel::TtlOnly => other(),
-            #[allow(unreachable_patterns)] // the only variant without a push-channel feature
-            channel => channel,
-        }
-    }
 }
 
 /// How big the near cache is and how long an entry is trusted without a fetch.

@@ -1,91 +1,102 @@
-//! Invalidation from Redis: client-side caching in broadcast mode. A dedicated RESP3
-//! connection asks `CLIENT TRACKING on BCAST PREFIX <prefix>`, and Redis then pushes the name
-//! of every key under the prefix that any client changes, deletes or expires; the entry of
-//! that session is dropped. Losing the connection empties and bypasses the cache until a new
-//! connection tracks again.
+//! Invalidation from Redis: client-side caching (`CLIENT TRACKING`) on the store's own
+//! RESP3 connection. Redis remembers the keys this connection reads and pushes the name of
+//! each one another client then changes, deletes or expires; the entry of that session is
+//! dropped. `NOLOOP` leaves out the connection's own writes — the cache already holds what
+//! it wrote — and the store's write scripts read the key they wrote, so it stays tracked.
+//!
+//! Tracking is on the store's connection rather than a connection of its own because only
+//! there does Redis know which writes are this instance's: a broadcast (`BCAST`) channel
+//! would report every own write back and empty the entry the write had just refreshed.
+//! After a reconnect the new connection tracks nothing, so the cache is emptied and
+//! bypassed until tracking is asked for again.
 
-use std::path::PathBuf;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use redis::aio::ConnectionManager;
+use redis::{PushInfo, PushKind, Value};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{Listener, Shared};
 
-/// Where to listen: the cache's URL, key prefix and CA file.
-#[derive(Debug, Clone)]
+/// How often a channel with nothing pushed checks whether its cache is still there.
+const DROPPED_CHECK: Duration = Duration::from_secs(1);
+
+/// The Redis store's connection, what Redis pushes on it, and the store's key prefix.
+#[derive(Clone)]
 pub(crate) struct RedisChannel {
-    pub(crate) url: String,
-    pub(crate) prefix: String,
-    pub(crate) ca_file: Option<PathBuf>,
+    connection: ConnectionManager,
+    pushes: Arc<Mutex<UnboundedReceiver<PushInfo>>>,
+    prefix: String,
 }
 
-impl Listener for RedisChannel {
-    type Connection = (MultiplexedConnection, UnboundedReceiver<PushInfo>);
-    const STORE: &'static str = "redis";
-
-    /// A connection that tracks the prefix, and the pushes it receives.
-    async fn connect(&self) -> Result<Self::Connection, String> {
-        self.track().await
-    }
-
-    async fn forward(
-        &self,
-        (connection, pushes): Self::Connection,
-        shared: &Weak<Shared>,
-    ) -> String {
-        let why = self.forward_pushes(shared, pushes).await;
-        drop(connection);
-        why.to_owned()
+impl std::fmt::Debug for RedisChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisChannel")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
 impl RedisChannel {
-    async fn track(&self) -> Result<(MultiplexedConnection, UnboundedReceiver<PushInfo>), String> {
-        let client =
-            crate::engine::cache::redis_client(&resp3(&self.url), self.ca_file.as_deref())?;
-        let (sender, pushes) = unbounded_channel();
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_push_sender(sender);
-        let mut connection = client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|error| error.to_string())?;
+    /// The channel of a store whose keys start with `prefix`, connected by `connection`,
+    /// whose pushes arrive on `pushes`.
+    pub(crate) fn new(
+        connection: ConnectionManager,
+        pushes: UnboundedReceiver<PushInfo>,
+        prefix: String,
+    ) -> Self {
+        RedisChannel {
+            connection,
+            pushes: Arc::new(Mutex::new(pushes)),
+            prefix,
+        }
+    }
+}
+
+impl Listener for RedisChannel {
+    type Connection = OwnedMutexGuard<UnboundedReceiver<PushInfo>>;
+    const STORE: &'static str = "redis";
+
+    /// Asks for tracking on the connection as it is now (after a reconnect, a new one).
+    async fn connect(&self) -> Result<Self::Connection, String> {
+        let mut pushes = self.pushes.clone().lock_owned().await;
+        // What came before this call is about a connection that is gone or untracked.
+        while pushes.try_recv().is_ok() {}
         redis::cmd("CLIENT")
             .arg("TRACKING")
             .arg("ON")
-            .arg("BCAST")
-            .arg("PREFIX")
-            .arg(&self.prefix)
-            .exec_async(&mut connection)
+            .arg("NOLOOP")
+            .exec_async(&mut self.connection.clone())
             .await
             .map_err(|error| error.to_string())?;
-        Ok((connection, pushes))
+        Ok(pushes)
     }
 
-    /// Drops the entries Redis names until the connection ends; says why it ended.
-    async fn forward_pushes(
-        &self,
-        shared: &Weak<Shared>,
-        mut pushes: UnboundedReceiver<PushInfo>,
-    ) -> &'static str {
-        while let Some(push) = pushes.recv().await {
+    async fn forward(&self, mut pushes: Self::Connection, shared: &Weak<Shared>) -> String {
+        loop {
+            // The wait is bounded so that a dropped cache lets go of the store's connection
+            // (held here for `connect`) even when Redis pushes nothing.
+            let push = tokio::time::timeout(DROPPED_CHECK, pushes.recv()).await;
             let Some(shared) = shared.upgrade() else {
-                return "the cache was dropped";
+                return "the cache was dropped".to_owned();
+            };
+            let push = match push {
+                Ok(Some(push)) => push,
+                Ok(None) => return "the Redis connection was closed".to_owned(),
+                Err(_elapsed) => continue,
             };
             match push.kind {
                 PushKind::Invalidate => self.invalidate(&shared, &push.data),
-                PushKind::Disconnection => return "the Redis connection was lost",
+                PushKind::Disconnection => return "the Redis connection was lost".to_owned(),
                 _ => {}
             }
         }
-        "the Redis connection was closed"
     }
+}
 
+impl RedisChannel {
     /// One invalidation message: an array of key names, or null when Redis was flushed.
     fn invalidate(&self, shared: &Shared, data: &[Value]) {
         match data.first() {
@@ -101,22 +112,5 @@ impl RedisChannel {
             }
             _ => shared.invalidate_all(),
         }
-    }
-}
-
-/// `url` asking for RESP3, which carries the pushes on the connection itself.
-fn resp3(url: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}protocol=resp3")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resp3;
-
-    #[test]
-    fn the_url_asks_for_resp3() {
-        assert_eq!(resp3("redis://h:6379/0"), "redis://h:6379/0?protocol=resp3");
-        assert_eq!(resp3("rediss://h/0?x=1"), "rediss://h/0?x=1&protocol=resp3");
     }
 }

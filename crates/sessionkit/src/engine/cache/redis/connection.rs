@@ -14,7 +14,8 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{Cmd, ConnectionAddr, Pipeline, RedisError, RedisFuture, Value};
+use redis::{Cmd, ConnectionAddr, Pipeline, PushInfo, RedisError, RedisFuture, Value};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Where `SESSION_CACHE_URL` says Redis is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,17 +120,31 @@ pub(crate) enum Connection {
 }
 
 impl Connection {
-    /// Connects to `topology`, with `timeout` for connecting and for every answer.
+    /// Connects to `topology`, with `timeout` for connecting and for every answer. With
+    /// `pushes`, a single node's connection speaks RESP3 and hands what Redis pushes on it
+    /// (and the manager's `Disconnection` before each reconnect) to `pushes`: the near
+    /// cache's invalidation channel is then this very connection.
     pub(crate) async fn open(
         topology: &Topology,
         ca_file: Option<&Path>,
         timeout: Duration,
+        pushes: Option<UnboundedSender<PushInfo>>,
     ) -> Result<Connection, String> {
         let text = |error: RedisError| error.to_string();
+        if pushes.is_some() && !matches!(topology, Topology::Single(_)) {
+            // Settings validation refuses the near cache on these first.
+            return Err("client-side caching needs a single Redis node".to_owned());
+        }
         match topology {
             Topology::Single(url) => {
-                let client = super::client(url, ca_file)?;
-                let manager = ConnectionManager::new_with_config(client, manager_config(timeout))
+                let (client, config) = match pushes {
+                    Some(pushes) => (
+                        super::client(&resp3(url), ca_file)?,
+                        manager_config(timeout).set_push_sender(pushes),
+                    ),
+                    None => (super::client(url, ca_file)?, manager_config(timeout)),
+                };
+                let manager = ConnectionManager::new_with_config(client, config)
                     .await
                     .map_err(text)?;
                 Ok(Connection::Single(manager))
@@ -299,6 +314,12 @@ impl std::fmt::Display for ScanPosition {
     }
 }
 
+/// `url` asking for RESP3, which carries pushes on the connection itself.
+fn resp3(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}protocol=resp3")
+}
+
 /// Timeouts of `timeout`, one retry, and reconnects no further apart than half a second.
 fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
@@ -460,6 +481,12 @@ mod tests {
                 db: 2,
             })
         );
+    }
+
+    #[test]
+    fn the_url_asks_for_resp3() {
+        assert_eq!(resp3("redis://h:6379/0"), "redis://h:6379/0?protocol=resp3");
+        assert_eq!(resp3("rediss://h/0?x=1"), "rediss://h/0?x=1&protocol=resp3");
     }
 
     #[test]

@@ -21,8 +21,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
-use redis::{ErrorKind, FromRedisValue, Pipeline, ServerErrorKind, Value};
+use redis::{ErrorKind, FromRedisValue, Pipeline, PushInfo, ServerErrorKind, Value};
 use time::OffsetDateTime;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::CacheConfig;
 use super::{Cache, CacheRead};
@@ -103,13 +104,38 @@ impl RedisStore {
     /// # Ok(()) }
     /// ```
     pub async fn connect(config: impl Into<CacheConfig>) -> Result<Self, EngineError> {
+        Self::open(config.into(), None).await
+    }
+
+    /// Connects as [`RedisStore::connect`] does, on a single node, over RESP3 with what Redis
+    /// pushes handed to `pushes`; and the connection, on which the near cache asks for
+    /// client-side caching (`CLIENT TRACKING`). Its own writes then are not reported back to
+    /// it, and every change made through another connection is.
+    pub(crate) async fn connect_reporting(
+        config: CacheConfig,
+        pushes: UnboundedSender<PushInfo>,
+    ) -> Result<(Self, ConnectionManager), EngineError> {
+        let store = Self::open(config, Some(pushes)).await?;
+        // `Connection::open` refuses pushes on anything but a single node.
+        let Connection::Single(manager) = &store.connection else {
+            let why = "client-side caching needs a single Redis node";
+            return Err(EngineError::unavailable(std::io::Error::other(why)));
+        };
+        let manager = manager.clone();
+        Ok((store, manager))
+    }
+
+    async fn open(
+        config: CacheConfig,
+        pushes: Option<UnboundedSender<PushInfo>>,
+    ) -> Result<Self, EngineError> {
         let CacheConfig {
             url,
             key_prefix,
             ca_file,
             timeout,
             wait_replicas,
-        } = config.into();
+        } = config;
         let unreachable = |cause: String| {
             EngineError::unavailable(Unreachable {
                 hint: start_up_hint(&url, &cause, ca_file.as_deref()),
@@ -118,7 +144,7 @@ impl RedisStore {
             })
         };
         let topology = Topology::parse(&url).map_err(unreachable)?;
-        let connection = Connection::open(&topology, ca_file.as_deref(), timeout)
+        let connection = Connection::open(&topology, ca_file.as_deref(), timeout, pushes)
             .await
             .map_err(unreachable)?;
         Ok(RedisStore {
@@ -331,7 +357,7 @@ fn start_up_hint(url: &str, cause: &str, ca_file: Option<&Path>) -> String {
 }
 
 /// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
-pub(crate) fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
+fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
     #[cfg(feature = "tls")]
     if crate::tls::cache_url_requires_tls(url) {
         install_crypto_provider();

@@ -15,6 +15,17 @@ local function index_user(user_key, id, expires)
 end
 ";
 
+/// Reads the key the script just wrote. Under client-side caching (the near cache's channel)
+/// a connection's own write stops Redis tracking the key for it; this read tracks it again,
+/// so another client's next change to it is reported. (Redis 7.0 also tracks it after a
+/// read of any other key the script declares, such as the user index's; this does not rely
+/// on that.) Without tracking it is one cheap read.
+const TRACK_AGAIN: &str = r"
+local function track_again(key)
+  redis.call('HGET', key, 'v')
+end
+";
+
 /// Creates the hash only if the key is free.
 /// KEYS: session, user index (or "", or none on a cluster); ARGV: id, data, expiry (Unix seconds).
 const INSERT_SCRIPT: &str = r"
@@ -22,6 +33,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'd', ARGV[2], 'v', 1)
 redis.call('EXPIREAT', KEYS[1], ARGV[3])
 index_user(KEYS[2], ARGV[1], ARGV[3])
+track_again(KEYS[1])
 return 1";
 
 /// Overwrites the hash only at the expected version.
@@ -31,6 +43,7 @@ if redis.call('HGET', KEYS[1], 'v') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', tonumber(ARGV[2]) + 1)
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
 index_user(KEYS[2], ARGV[1], ARGV[4])
+track_again(KEYS[1])
 return 1";
 
 /// Deletes the lock KEYS[1] only if the token ARGV[1] still holds it.
@@ -88,6 +101,7 @@ local entry = redis.call('HMGET', KEYS[1], 'e', 'v', 'd')
 if not admits(entry, ARGV[1], tonumber(ARGV[2])) then return 0 end
 redis.call('HSET', KEYS[1], 'e', ARGV[1], 'v', ARGV[2], 'd', ARGV[3])
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
+track_again(KEYS[1])
 return 1";
 
 /// Replaces the entry by a fence at ARGV's version unless it outranks it; 1 if fenced.
@@ -99,6 +113,7 @@ if outranks(entry, epoch, tonumber(ARGV[1])) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'e', epoch, 'v', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+track_again(KEYS[1])
 return 1";
 
 /// Moves the epoch on. KEYS: epoch.
@@ -128,15 +143,17 @@ pub(super) struct Scripts {
 impl Scripts {
     pub(super) fn new() -> Scripts {
         Scripts {
-            insert: redis::Script::new(&format!("{INDEX_USER}{INSERT_SCRIPT}")),
-            replace: redis::Script::new(&format!("{INDEX_USER}{REPLACE_SCRIPT}")),
+            insert: redis::Script::new(&format!("{INDEX_USER}{TRACK_AGAIN}{INSERT_SCRIPT}")),
+            replace: redis::Script::new(&format!("{INDEX_USER}{TRACK_AGAIN}{REPLACE_SCRIPT}")),
             index_only: redis::Script::new(&format!("{INDEX_USER}{INDEX_ONLY_SCRIPT}")),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
             expiries: redis::Script::new(EXPIRIES_SCRIPT),
             write_if_newer: redis::Script::new(&format!(
-                "{CURRENT_EPOCH}{RANKS}{WRITE_IF_NEWER_SCRIPT}"
+                "{CURRENT_EPOCH}{RANKS}{TRACK_AGAIN}{WRITE_IF_NEWER_SCRIPT}"
             )),
-            fence: redis::Script::new(&format!("{CURRENT_EPOCH}{RANKS}{FENCE_SCRIPT}")),
+            fence: redis::Script::new(&format!(
+                "{CURRENT_EPOCH}{RANKS}{TRACK_AGAIN}{FENCE_SCRIPT}"
+            )),
             new_epoch: redis::Script::new(&format!("{CURRENT_EPOCH}{NEW_EPOCH_SCRIPT}")),
         }
     }
