@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionkit::engine::{DbEngine, Engine, SessionKey};
+use sessionkit::engine::{Data, DbEngine, Engine, RecordStore, RecordWrite, SessionKey};
 use sessionkit::settings::SqliteSynchronous;
 use sessionkit::{Sessions, Settings};
 use sqlx::{Any, Pool};
+use time::OffsetDateTime;
 
 /// A fresh directory for one test's database file.
 fn temporary_directory(test: &str) -> PathBuf {
@@ -137,5 +138,91 @@ async fn the_pool_size_sizes_the_sqlite_readers() {
     assert_eq!(memory.pool().options().get_max_connections(), 1);
     assert_eq!(memory.readers().options().get_max_connections(), 1);
     memory.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The frames in an SQLite file's write-ahead log: each commit appends the pages it changed.
+fn wal_frames(dir: &std::path::Path) -> u64 {
+    const HEADER: u64 = 32;
+    const FRAME_HEADER: u64 = 24;
+    let wal = std::fs::metadata(dir.join("sessions.sqlite3-wal")).map_or(0, |wal| wal.len());
+    wal.saturating_sub(HEADER) / (4096 + FRAME_HEADER)
+}
+
+/// Issue 17: writes that wait together are committed in one transaction (one WAL append for
+/// the group, not one per write), and each still gets its own answer: of two inserts of one
+/// key in a group exactly one wins (the other's unique violation undoes only itself), and of
+/// two replaces at one version exactly one.
+#[tokio::test]
+async fn concurrent_writes_commit_in_groups_and_each_gets_its_own_answer() {
+    let dir = temporary_directory("groups");
+    let engine = Arc::new(DbEngine::connect(&settings_in(&dir)).await.unwrap());
+    engine.migrate().await.unwrap();
+    let ids: Vec<String> = (0..32).map(|_| SessionKey::generate().hashed()).collect();
+    let now = OffsetDateTime::now_utc();
+    let data = Arc::new(Data::new());
+    let frames_before = wal_frames(&dir);
+
+    // The writer is busy (an open transaction of the test's), so every write queues.
+    let mut blocker = engine.pool().begin().await.unwrap();
+    sqlx::query("UPDATE sessionkit_session SET version = version")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let mut inserts = Vec::new();
+    for id in ids.iter().chain(&ids) {
+        let (engine, id, data) = (engine.clone(), id.clone(), data.clone());
+        inserts.push(tokio::spawn(async move {
+            let write = RecordWrite::new(&data, now + time::Duration::hours(1), now);
+            let inserted = engine.store().insert(&id, write).await;
+            inserted.map(|inserted| (id, inserted))
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    blocker.commit().await.unwrap();
+    let mut won = std::collections::HashMap::new();
+    for insert in inserts {
+        let (id, inserted) = insert.await.unwrap().expect("an insert is answered");
+        *won.entry(id).or_insert(0) += u32::from(inserted);
+    }
+    assert_eq!(won.len(), ids.len());
+    assert!(
+        won.values().all(|&wins| wins == 1),
+        "one insert per key: {won:?}"
+    );
+    let frames = wal_frames(&dir) - frames_before;
+    assert!(
+        frames < 32,
+        "64 inserts appended {frames} WAL frames: they were not committed in groups"
+    );
+
+    let mut replaces = Vec::new();
+    for (n, id) in ids.iter().chain(&ids).enumerate() {
+        let (engine, id) = (engine.clone(), id.clone());
+        let written = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
+        replaces.push(tokio::spawn(async move {
+            let write = RecordWrite::new(&written, now + time::Duration::hours(1), now);
+            let replaced = engine.store().replace(&id, 1, write).await.unwrap();
+            (id, n, replaced)
+        }));
+    }
+    let mut winners = std::collections::HashMap::new();
+    for replace in replaces {
+        let (id, n, replaced) = replace.await.unwrap();
+        if replaced {
+            assert!(
+                winners.insert(id, n).is_none(),
+                "two replaces won at version 1"
+            );
+        }
+    }
+    assert_eq!(winners.len(), ids.len());
+    for (id, n) in winners {
+        let stored = engine.store().fetch(&id).await.unwrap();
+        let stored = stored.expect("the session is there");
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.data.to_json(), format!(r#"{{"writer":{n}}}"#));
+    }
+    engine.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

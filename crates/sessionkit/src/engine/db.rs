@@ -32,12 +32,14 @@ use crate::tls::{certificate_hint, url_with_ca_file};
 
 mod backend;
 mod connection;
+mod group_commit;
 mod records;
 mod sql;
 
 use backend::Param;
 pub use backend::{Backend, TypedBackend};
 use connection::Unreachable;
+use group_commit::{GroupCommit, Outcome};
 pub use sql::Dialect;
 use sql::TableFormat;
 use sql::{Queries, SqliteRole, on_sqlite, pool_options};
@@ -313,6 +315,8 @@ pub struct SqlStore<DB: Database = Any> {
     format: TableFormat,
     queries: Arc<Queries>,
     signer: Signer,
+    /// On an SQLite file sessionkit opened, the writes are committed in groups.
+    group_commit: Option<GroupCommit>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -325,6 +329,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
             format: self.format,
             queries: self.queries.clone(),
             signer: self.signer.clone(),
+            group_commit: self.group_commit.clone(),
         }
     }
 }
@@ -405,7 +410,9 @@ impl SqlStore {
                 let writer = on_sqlite(options(1), sqlite_synchronous, SqliteRole::Writer);
                 let readers = pool_size.unwrap_or(DEFAULT_SQLITE_READERS);
                 let readers = on_sqlite(options(readers), sqlite_synchronous, SqliteRole::Reader);
-                SqlStore::on_pool(lazy(writer)?, dialect, config).with_readers(lazy(readers)?)
+                SqlStore::on_pool(lazy(writer)?, dialect, config)
+                    .with_readers(lazy(readers)?)
+                    .committing_in_groups()
             }
         };
         // Connect now, so that an unreachable database stops the start-up, saying why.
@@ -476,12 +483,32 @@ impl<DB: Backend> SqlStore<DB> {
             queries: Arc::new(Queries::new(dialect, format, &table)),
             signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
+            group_commit: None,
         }
     }
 
     /// The store reading through `readers` instead of its pool.
     fn with_readers(self, readers: Pool<DB>) -> Self {
         SqlStore { readers, ..self }
+    }
+
+    /// The store committing its writes in groups ([`group_commit`]), for a pool of one
+    /// writing connection.
+    fn committing_in_groups(self) -> Self {
+        let group_commit = GroupCommit::start(self.pool.clone(), self.probe_timeout);
+        SqlStore {
+            group_commit: Some(group_commit),
+            ..self
+        }
+    }
+
+    /// Runs `sql`, a statement that writes: in the next group where writes are committed in
+    /// groups, else on a connection of the pool.
+    async fn write(&self, sql: &Arc<str>, params: &[Param<'_>]) -> Outcome {
+        match &self.group_commit {
+            Some(group_commit) => group_commit.write(sql, params).await,
+            None => Ok(DB::execute(&mut *self.connection().await?, sql, params).await),
+        }
     }
 
     /// A connection for a statement that writes (or must see the writer's own state).

@@ -1,5 +1,6 @@
 //! The SQL table as a [`RecordStore`]: the five operations every store has, and locks, the
-//! user index and scans, each one statement of [`sql`](super::sql)'s on the writer or the
+//! user index and scans, each one statement of [`sql`](super::sql)'s on the writer (in groups,
+//! on an SQLite file sessionkit opened: [`group_commit`](super::group_commit)) or the
 //! readers.
 
 use std::time::Duration;
@@ -47,13 +48,7 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
             params.push(Param::Integer(now.unix_timestamp()));
             params.push(Param::OptionalText(user.as_deref()));
         }
-        let inserted = DB::execute(
-            &mut *self.connection().await?,
-            &self.queries.insert,
-            &params,
-        )
-        .await;
-        match inserted {
+        match self.write(&self.queries.insert, &params).await? {
             Ok(_) => Ok(true),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
             Err(e) => Err(EngineError::unavailable(e)),
@@ -83,13 +78,10 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
             ]),
             TableFormat::Django => params.push(Param::Text(id)),
         }
-        let changed = DB::execute(
-            &mut *self.connection().await?,
-            &self.queries.update,
-            &params,
-        )
-        .await
-        .map_err(EngineError::unavailable)?;
+        let changed = self
+            .write(&self.queries.update, &params)
+            .await?
+            .map_err(EngineError::unavailable)?;
         match self.format {
             TableFormat::Sessionkit => Ok(changed == 1),
             // No version to compare: the write only has to find the row still there (MySQL
@@ -100,13 +92,9 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         let params = [Param::Text(id)];
-        DB::execute(
-            &mut *self.connection().await?,
-            &self.queries.delete,
-            &params,
-        )
-        .await
-        .map_err(EngineError::unavailable)?;
+        self.write(&self.queries.delete, &params)
+            .await?
+            .map_err(EngineError::unavailable)?;
         Ok(())
     }
 
@@ -123,9 +111,8 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
             Param::Integer(now_seconds()),
             Param::Integer(i64::try_from(batch).unwrap_or(i64::MAX)),
         ];
-        let sql = &self.queries.delete_expired_batch;
-        DB::execute(&mut *self.connection().await?, sql, &params)
-            .await
+        self.write(&self.queries.delete_expired_batch, &params)
+            .await?
             .map_err(EngineError::unavailable)
     }
 
@@ -159,21 +146,10 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
         if held.is_some() {
             return Ok(false);
         }
-        let dropped = DB::execute(
-            &mut *self.connection().await?,
-            &self.queries.drop_lapsed_lock,
-            &params,
-        )
-        .await;
-        let taken = match dropped {
+        let taken = match self.write(&self.queries.drop_lapsed_lock, &params).await? {
             Ok(_) => {
                 let params = [Param::Text(id), Param::Text(token), Param::Integer(until)];
-                DB::execute(
-                    &mut *self.connection().await?,
-                    &self.queries.take_lock,
-                    &params,
-                )
-                .await
+                self.write(&self.queries.take_lock, &params).await?
             }
             Err(e) => Err(e),
         };
@@ -190,9 +166,8 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
 
     async fn unlock(&self, id: &str, token: &str) -> Result<(), EngineError> {
         let params = [Param::Text(id), Param::Text(token)];
-        let sql = &self.queries.release_lock;
-        DB::execute(&mut *self.connection().await?, sql, &params)
-            .await
+        self.write(&self.queries.release_lock, &params)
+            .await?
             .map_err(EngineError::unavailable)?;
         Ok(())
     }
