@@ -42,10 +42,10 @@ use sessionkit::Sessions;
 
 use state::Shop;
 
-/// The store's routes, with the session layer of `sessions` in front of them all and the
-/// security headers on every response. The store's own routes also get CSRF protection and
-/// activity notes; the benchmark routes (mounted only with `bench_routes`) get neither, so
-/// they measure the session layer alone.
+/// The store's routes, with the session layer of `sessions` in front of them all. The store's
+/// own routes also get the security headers, CSRF protection and activity notes; the
+/// benchmark routes (mounted only with `bench_routes`) get none of them, so they measure the
+/// session layer alone.
 pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
     let shop = Shop::new(sessions);
     let store = Router::new()
@@ -64,10 +64,13 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
         .route_layer(from_fn(activity::note))
         .route_layer(csrf_guard::layer(&shop))
         .with_state(shop);
+    // The benchmark routes answer a counter in plain text, like the floors and peers they
+    // are measured against, which send no security headers.
+    let store = store.layer(from_fn(headers::add));
     let routes = if bench_routes {
         store.nest("/bench", bench::router())
     } else {
         store
     };
-    routes.layer(sessions.layer()).layer(from_fn(headers::add))
+    routes.layer(sessions.layer())
 }
