@@ -14,7 +14,7 @@
 //!   session), [`users`] and [`password`] (the demo users, their hashes, who is logged in),
 //!   [`activity`] (middleware noting the user's activity), [`state`] (the [`Shop`] every
 //!   handler shares), [`format`](mod@format) (escaping, money, timestamps);
-//! - apart: [`headers`], Django's default security headers on every response, and
+//! - apart: [`headers`], Django's default security headers on every response of the store, and
 //!   [`bench`](mod@bench), the benchmark routes under `/bench/`, outside all of the above.
 
 mod account;
@@ -64,13 +64,13 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
         .route_layer(from_fn(activity::note))
         .route_layer(csrf_guard::layer(&shop))
         .with_state(shop);
+    // The headers go outside the session layer, so that its own answers (a 503 when the
+    // store fails) carry them too.
+    let store = store.layer(sessions.layer()).layer(from_fn(headers::add));
+    if !bench_routes {
+        return store;
+    }
     // The benchmark routes answer a counter in plain text, like the floors and peers they
     // are measured against, which send no security headers.
-    let store = store.layer(from_fn(headers::add));
-    let routes = if bench_routes {
-        store.nest("/bench", bench::router())
-    } else {
-        store
-    };
-    routes.layer(sessions.layer())
+    store.nest("/bench", bench::router().layer(sessions.layer()))
 }

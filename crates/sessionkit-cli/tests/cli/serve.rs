@@ -4,11 +4,21 @@
 
 use std::path::Path;
 
+use sessionkit_testkit::{PrivateServer, Redis};
+
 use crate::support::{
     Browser, Response, Run, Server, TempDir, csrf_token, is_logged_in_as, log_in, sessionkit,
 };
 
 const SECRET_FILE: &str = "sessionkit-secret.key";
+
+/// Django's default security headers, which every answer of the store carries.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("x-frame-options", "DENY"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
 
 fn assert_redirects(response: &Response, to: &str) {
     assert_eq!(response.status, 303, "{}", response.body);
@@ -363,14 +373,8 @@ fn every_store_response_carries_djangos_security_headers() {
         browser.get(&server, "/no/such/page"),
         browser.post(&server, "/cart/add", "slug=padlock"),
     ];
-    let headers = [
-        ("x-frame-options", "DENY"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "same-origin"),
-        ("cross-origin-opener-policy", "same-origin"),
-    ];
     for response in &responses {
-        for (name, value) in headers {
+        for (name, value) in SECURITY_HEADERS {
             assert_eq!(
                 response.header(name),
                 Some(value),
@@ -383,8 +387,34 @@ fn every_store_response_carries_djangos_security_headers() {
     assert_eq!(statuses, [200, 200, 404, 403]);
     let bench = browser.get(&server, "/bench/read");
     assert_eq!(bench.status, 200);
-    for (name, _) in headers {
+    for (name, _) in SECURITY_HEADERS {
         assert_eq!(bench.header(name), None, "{name} on a benchmark route");
+    }
+}
+
+/// The session layer's own answers carry the headers too. With `SESSION_SAVE_EVERY_REQUEST`
+/// the layer itself loads a carried session that the handler did not touch (here, on the
+/// 404); with the store gone, the 503 is the layer's.
+#[test]
+fn the_session_layers_own_503_carries_the_security_headers() {
+    let mut redis = PrivateServer::<Redis>::start().expect("a private Redis");
+    let dir = TempDir::new("security-headers-503");
+    let url = redis.url();
+    let env = [
+        ("SESSION_ENGINE", "cache"),
+        ("SESSION_CACHE_URL", url.as_str()),
+        ("SESSION_STORE_TIMEOUT", "1"),
+        ("SESSION_SAVE_EVERY_REQUEST", "true"),
+    ];
+    let server = Server::start(dir.path(), &env);
+    let mut browser = Browser::default();
+    assert_eq!(browser.get(&server, "/bench/incr").body, "1");
+
+    redis.kill().expect("kill the private Redis");
+    let response = browser.get(&server, "/no/such/page");
+    assert_eq!(response.status, 503, "{}", response.body);
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(response.header(name), Some(value), "{name} on the 503");
     }
 }
 
