@@ -163,12 +163,29 @@ const HEX_PAIRS: [[u8; 2]; 256] = {
     pairs
 };
 
+/// A key of up to [`MAX_KEY_LENGTH`] bytes as zero-padded machine words: compared in
+/// constant time a word at a time, not a byte at a time.
+type KeyWords = [u64; MAX_KEY_LENGTH / 8];
+const _: () = assert!(MAX_KEY_LENGTH % 8 == 0, "a key's words hold all its bytes");
+
+fn key_words(key: &[u8]) -> KeyWords {
+    let mut padded = [0; MAX_KEY_LENGTH];
+    if let Some(slot) = padded.get_mut(..key.len()) {
+        slot.copy_from_slice(key);
+    }
+    let mut words = [0; MAX_KEY_LENGTH / 8];
+    for (word, bytes) in words.iter_mut().zip(padded.chunks_exact(8)) {
+        *word = u64::from_ne_bytes(bytes.try_into().unwrap_or_default());
+    }
+    words
+}
+
 thread_local! {
-    /// The key this thread hashed last (its length and bytes) and the hash: a request that
+    /// The key this thread hashed last (its length and words) and the hash: a request that
     /// reads its session and then saves it needs the same hash twice, and in-process stores
     /// answer in the same poll, on the same thread. A length no key has means nothing yet.
-    static LAST_KEY_HASH: Cell<(usize, [u8; MAX_KEY_LENGTH], [u8; 64])> =
-        const { Cell::new((usize::MAX, [0; MAX_KEY_LENGTH], [0; 64])) };
+    static LAST_KEY_HASH: Cell<(usize, KeyWords, [u8; 64])> =
+        const { Cell::new((usize::MAX, [0; MAX_KEY_LENGTH / 8], [0; 64])) };
 }
 
 /// [`SessionKey::hashed`] on the stack, for the per-request path that only needs to look a
@@ -178,13 +195,10 @@ pub(crate) struct KeyHash([u8; 64]);
 impl KeyHash {
     /// The hash of `key` (which the caller has checked is well formed).
     pub(crate) fn of(key: &str) -> Self {
-        let (last_length, last_key, last_hash) = LAST_KEY_HASH.get();
+        let (last_length, last_words, last_hash) = LAST_KEY_HASH.get();
+        let words = key_words(key.as_bytes());
         // Constant time, so a cookie's timing tells nothing about the key hashed before it.
-        let same_key = last_length == key.len()
-            && last_key
-                .get(..last_length)
-                .is_some_and(|last| bool::from(last.ct_eq(key.as_bytes())));
-        if same_key {
+        if last_length == key.len() && bool::from(last_words.ct_eq(&words)) {
             return KeyHash(last_hash);
         }
         let mut hex = [0; 64];
@@ -192,10 +206,8 @@ impl KeyHash {
             // A byte indexes all 256 pairs.
             pair.copy_from_slice(HEX_PAIRS.get(usize::from(byte)).unwrap_or(&[b'0'; 2]));
         }
-        let mut kept = [0; MAX_KEY_LENGTH];
-        if let Some(slot) = kept.get_mut(..key.len()) {
-            slot.copy_from_slice(key.as_bytes());
-            LAST_KEY_HASH.set((key.len(), kept, hex));
+        if key.len() <= MAX_KEY_LENGTH {
+            LAST_KEY_HASH.set((key.len(), words, hex));
         }
         KeyHash(hex)
     }
@@ -301,15 +313,18 @@ mod tests {
                 .collect()
         };
         let longest = "z".repeat(MAX_KEY_LENGTH);
+        let longest_but_last = format!("{}y", "z".repeat(MAX_KEY_LENGTH - 1));
         let too_long = "y".repeat(MAX_KEY_LENGTH + 1);
         // The same key again, a longer key sharing its start, a shorter one, the longest kept,
-        // one too long to keep, and back.
+        // one of its length differing in the last byte only, one too long to keep, and back.
         for key in [
             "abcdefgh",
             "abcdefgh",
             "abcdefgh1",
             "abcdefgh",
             &longest,
+            &longest,
+            &longest_but_last,
             &longest,
             &too_long,
             &too_long,
