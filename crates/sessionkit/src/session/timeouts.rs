@@ -44,9 +44,10 @@ impl Timeouts {
     /// Which limit `data` is past at `now`, if any. A session without the stamps (stored
     /// before the timeouts were turned on) is timed from its first request with them.
     pub(crate) fn exceeded(&self, data: &Data, now: OffsetDateTime) -> Option<&'static str> {
+        // The limit first: without one, the session's data is not looked at.
         let past = |key, limit: Option<Duration>| {
-            let since = stamp(data, key)?;
             let limit = i64::try_from(limit?.as_secs()).unwrap_or(i64::MAX);
+            let since = stamp(data, key)?;
             (now.unix_timestamp().saturating_sub(since) > limit).then_some(())
         };
         if past(STARTED_KEY, self.absolute).is_some() {
