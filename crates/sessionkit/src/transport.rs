@@ -141,9 +141,10 @@ pub fn request_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str>
         .iter()
         .filter_map(|header| header.to_str().ok())
         .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .rfind(|(key, _)| key.trim() == name)
-        .map(|(_, value)| value.trim())
+        // `to_str` let through visible ASCII only: ASCII trimming is all the trimming there is.
+        .filter_map(|pair| pair.split_once('='))
+        .rfind(|(key, _)| key.trim_ascii() == name)
+        .map(|(_, value)| value.trim_ascii())
 }
 
 #[cfg(test)]
