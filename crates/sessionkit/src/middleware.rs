@@ -209,9 +209,12 @@ impl LazySession {
             Ok(done) => *done,
             Err(_) => ("failed", None),
         };
-        span.record("outcome", outcome);
-        if let Some(bytes) = cookie_bytes {
-            span.record("cookie_bytes", bytes);
+        // A span no subscriber wants records nothing; asking first skips the work of trying.
+        if !span.is_disabled() {
+            span.record("outcome", outcome);
+            if let Some(bytes) = cookie_bytes {
+                span.record("cookie_bytes", bytes);
+            }
         }
         telemetry::request(self.0.config().primary.name(), outcome, cookie_bytes);
         finished.map(|_| ())
