@@ -2,7 +2,8 @@
 //! callgrind: one stack of `in_process` (see `micro`'s `middleware` group), one handler, a
 //! number of requests. Only [`measured`] is counted (`--toggle-collect`), so start-up, the
 //! logins and the warm-up stay out of the count. Unlike time, the count does not drift with
-//! the machine's load: two runs of the same binary agree to the instruction.
+//! the machine's load: runs of the same binary agree to within about 0.5 % (hash seeds and
+//! session keys differ from run to run).
 //!
 //! Run (what the script does for every stack and handler):
 //! `valgrind --tool=callgrind --toggle-collect='instructions::measured' <bench binary>
