@@ -166,7 +166,10 @@ const HEX_PAIRS: [[u8; 2]; 256] = {
 /// A key of up to [`MAX_KEY_LENGTH`] bytes as zero-padded machine words: compared in
 /// constant time a word at a time, not a byte at a time.
 type KeyWords = [u64; MAX_KEY_LENGTH / 8];
-const _: () = assert!(MAX_KEY_LENGTH.is_multiple_of(8), "a key's words hold all its bytes");
+const _: () = assert!(
+    MAX_KEY_LENGTH.is_multiple_of(8),
+    "a key's words hold all its bytes"
+);
 
 fn key_words(key: &[u8]) -> KeyWords {
     let mut padded = [0; MAX_KEY_LENGTH];
