@@ -30,12 +30,12 @@ count() {
   echo $((total / requests))
 }
 
-stacks=(axum_no_session floor_minimal_layer floor_minimal_signed_layer sessionkit_memory
-  sessionkit_signed_cookies sessionkit_encrypted_cookies tower_sessions_memory
-  tower_sessions_signed_id_memory)
+# The stacks and handlers of `benches/in_process`, as the bench lists them.
+mapfile -t stacks < <("$binary" --stacks)
+mapfile -t paths < <("$binary" --paths)
 declare -A counted
 for stack in "${stacks[@]}"; do
-  for path in /read /read_write; do
+  for path in "${paths[@]}"; do
     counted[$stack$path]=$(count "$stack" "$path")
   done
 done
@@ -47,7 +47,7 @@ for stack in "${stacks[@]}"; do
     *signed* | *encrypted*) floor=floor_minimal_signed_layer ;;
     *) floor=floor_minimal_layer ;;
   esac
-  for path in /read /read_write; do
+  for path in "${paths[@]}"; do
     total=${counted[$stack$path]}
     layer=$((total - counted[axum_no_session$path]))
     floor_layer=$((counted[$floor$path] - counted[axum_no_session$path]))

@@ -5,8 +5,8 @@
 //! the machine's load: runs of the same binary agree to within about 0.5 % (hash seeds and
 //! session keys differ from run to run).
 //!
-//! Run (what the script does for every stack and handler):
-//! `valgrind --tool=callgrind --toggle-collect='instructions::measured' <bench binary>
+//! Run (what the script does for every stack and handler, which `--stacks` and `--paths`
+//! list): `valgrind --tool=callgrind --toggle-collect='instructions::measured' <bench binary>
 //! sessionkit_memory /read_write 2000`
 
 mod in_process;
@@ -18,15 +18,35 @@ use tokio::runtime::Runtime;
 const WARM_UP: usize = 1_000;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let (Some(stack), Some(path), Some(requests)) = (args.next(), args.next(), args.next()) else {
-        eprintln!(
-            "usage: instructions STACK PATH REQUESTS (e.g. sessionkit_memory /read_write 2000)"
-        );
-        std::process::exit(2);
-    };
-    let requests: usize = requests.parse().expect("REQUESTS is a number");
-    if !in_process::PATHS.contains(&path.as_str()) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.as_slice() {
+        [flag] if flag == "--stacks" => {
+            for stack in in_process::stacks(&in_process::runtime()) {
+                println!("{}", stack.name);
+            }
+        }
+        [flag] if flag == "--paths" => {
+            for path in in_process::PATHS {
+                println!("{path}");
+            }
+        }
+        [stack, path, requests] => {
+            let requests = requests.parse().expect("REQUESTS is a number");
+            count(stack, path, requests);
+        }
+        _ => {
+            eprintln!(
+                "usage: instructions STACK PATH REQUESTS (e.g. sessionkit_memory /read_write \
+                 2000), or instructions --stacks | --paths"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Warms `stack` up on `path`, then runs the `requests` callgrind counts.
+fn count(stack: &str, path: &str, requests: usize) {
+    if !in_process::PATHS.contains(&path) {
         eprintln!(
             "no handler {path}; the handlers: {}",
             in_process::PATHS.join(", ")
@@ -41,9 +61,9 @@ fn main() {
         std::process::exit(2);
     };
     for _ in 0..WARM_UP {
-        assert_eq!(stack.call(&runtime, &path), StatusCode::OK);
+        assert_eq!(stack.call(&runtime, path), StatusCode::OK);
     }
-    measured(stack, &runtime, &path, requests);
+    measured(stack, &runtime, path, requests);
 }
 
 /// The requests counted; never inlined, so callgrind can toggle on it by name.
