@@ -5,7 +5,7 @@ use std::io;
 use std::sync::OnceLock;
 
 use crate::daemon::Daemon;
-use crate::redis_node::{self, redis_cli, redis_cli_setup, wait_until};
+use crate::redis_node::{self, Reach, redis_cli, redis_cli_setup, wait_until};
 use crate::{TempDir, spare_port};
 
 /// How long a node may miss before the cluster fails it over (`cluster-node-timeout`, ms):
@@ -48,6 +48,7 @@ impl RedisCluster {
                 &dir.path().join(port.to_string()),
                 port,
                 extra,
+                &Reach::default(),
             )?);
         }
         let mut create = vec!["--cluster".to_owned(), "create".to_owned()];

@@ -10,16 +10,86 @@ use std::time::{Duration, Instant};
 
 use crate::daemon::{Daemon, Launch, run_setup};
 use crate::probe;
+use crate::tls::ServerFiles;
 
 /// How long a cluster or Sentinel setup may take to agree on its topology, on a busy machine.
 pub(crate) const AGREE_PATIENCE: Duration = Duration::from_secs(60);
 
-/// Starts `redis-server` on `port` with its files in `dir` (created), no persistence (a
-/// setup's durability is its replicas), and `extra` arguments (or, for a sentinel, the
-/// config file first and `--sentinel`).
-pub(crate) fn start(dir: &Path, port: u16, extra: Vec<String>) -> io::Result<Daemon> {
+/// How a node is reached: plain TCP, or only TLS (presenting a test CA's server certificate,
+/// and speaking TLS to the nodes it connects to itself: its master, a sentinel's peers); with
+/// a password (`requirepass`, and `masterauth` for its master) or none.
+#[derive(Clone, Default)]
+pub(crate) struct Reach {
+    pub(crate) tls: Option<ServerFiles>,
+    pub(crate) password: Option<String>,
+}
+
+impl Reach {
+    /// The `redis-server` arguments that make a node on `port` reachable this way.
+    fn server_args(&self, port: u16) -> Vec<String> {
+        let mut args = Vec::new();
+        match &self.tls {
+            Some(files) => {
+                args.extend(["--port".into(), "0".into(), "--tls-port".into()]);
+                args.push(port.to_string());
+                for (option, file) in [
+                    ("--tls-cert-file", &files.cert),
+                    ("--tls-key-file", &files.key),
+                    ("--tls-ca-cert-file", &files.ca),
+                ] {
+                    args.extend([option.to_owned(), file.display().to_string()]);
+                }
+                args.extend(
+                    ["--tls-auth-clients", "no", "--tls-replication", "yes"].map(String::from),
+                );
+            }
+            None => args.extend(["--port".into(), port.to_string()]),
+        }
+        if let Some(password) = &self.password {
+            args.extend(["--requirepass".into(), password.clone()]);
+            args.extend(["--masterauth".into(), password.clone()]);
+        }
+        args
+    }
+
+    /// What `redis-cli ARGS…` prints, asked of the node on `port` this way; an error if it
+    /// fails.
+    pub(crate) fn cli(&self, port: u16, args: &[&str]) -> io::Result<String> {
+        let mut command = Command::new("redis-cli");
+        command.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+        if let Some(files) = &self.tls {
+            command.arg("--tls").arg("--cacert").arg(&files.ca);
+        }
+        if let Some(password) = &self.password {
+            command.args(["--no-auth-warning", "-a", password]);
+        }
+        run_cli(port, command, args)
+    }
+}
+
+/// Starts `redis-server` on `port`, reached as `reach` says, with its files in `dir`
+/// (created), no persistence (a setup's durability is its replicas), and `extra` arguments
+/// (or, for a sentinel, the config file first and `--sentinel`).
+pub(crate) fn start(
+    dir: &Path,
+    port: u16,
+    extra: Vec<String>,
+    reach: &Reach,
+) -> io::Result<Daemon> {
     std::fs::create_dir_all(dir)?;
     let dir = dir.to_owned();
+    let listen = reach.server_args(port);
+    let ready: Box<dyn Fn(u16) -> bool + Send + Sync> = match reach.tls {
+        None if reach.password.is_none() => Box::new(probe::redis),
+        _ => {
+            let reach = reach.clone();
+            Box::new(move |port| {
+                reach
+                    .cli(port, &["ping"])
+                    .is_ok_and(|pong| pong.trim() == "PONG")
+            })
+        }
+    };
     Daemon::start(Launch {
         name: "redis-server",
         port,
@@ -28,21 +98,26 @@ pub(crate) fn start(dir: &Path, port: u16, extra: Vec<String>) -> io::Result<Dae
             let mut command = Command::new("redis-server");
             command
                 .args(&extra)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(&listen)
+                .args(["--bind", "127.0.0.1"])
                 .arg("--dir")
                 .arg(&dir)
                 .args(["--save", "", "--appendonly", "no"]);
             command
         }),
-        ready: Box::new(probe::redis),
+        ready,
         stop_signal: libc::SIGKILL,
     })
 }
 
 /// What `redis-cli -p PORT ARGS…` prints; an error if it fails.
 pub fn redis_cli(port: u16, args: &[&str]) -> io::Result<String> {
-    let output = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+    Reach::default().cli(port, args)
+}
+
+/// Runs `command` (`redis-cli` and how it reaches the node on `port`) with `args`.
+fn run_cli(port: u16, mut command: Command, args: &[&str]) -> io::Result<String> {
+    let output = command
         .args(args)
         .stdin(Stdio::null())
         .output()

@@ -1,12 +1,13 @@
 //! A private Redis Sentinel setup: a master, its replica and 3 sentinels watching them, on
-//! spare ports under a temporary directory.
+//! spare ports under a temporary directory; plain, or secured (TLS everywhere, a password on
+//! the data nodes).
 
 use std::io;
 use std::sync::OnceLock;
 
 use crate::daemon::Daemon;
-use crate::redis_node::{self, redis_cli, wait_until};
-use crate::{TempDir, spare_port};
+use crate::redis_node::{self, Reach, wait_until};
+use crate::{TempDir, TestCa, spare_port};
 
 /// The name the sentinels know the master by.
 pub const MASTER_NAME: &str = "sessionkit";
@@ -21,6 +22,9 @@ pub struct RedisSentinel {
     /// The two data nodes: the first started as master, the second as its replica.
     servers: Vec<Daemon>,
     sentinels: Vec<Daemon>,
+    /// How the data nodes are reached, and the sentinels (never with a password).
+    data_reach: Reach,
+    sentinel_reach: Reach,
     // Dropped after the processes.
     dir: TempDir,
 }
@@ -29,9 +33,37 @@ impl RedisSentinel {
     /// Starts the master, its replica and the sentinels, and waits until the replica is in
     /// sync and every sentinel knows the replica and the other two sentinels.
     pub fn start() -> io::Result<RedisSentinel> {
-        let dir = TempDir::new("redis-sentinel")?;
+        Self::start_with(
+            TempDir::new("redis-sentinel")?,
+            Reach::default(),
+            Reach::default(),
+        )
+    }
+
+    /// Like [`RedisSentinel::start`], secured: every node speaks only TLS, presenting `ca`'s
+    /// server certificate, and the data nodes require `password` (which the sentinels know).
+    pub fn start_secured(ca: &TestCa, password: &str) -> io::Result<RedisSentinel> {
+        let dir = TempDir::new("redis-sentinel-secured")?;
+        let tls = Some(ca.server_files_in(dir.path())?);
+        let data_reach = Reach {
+            tls: tls.clone(),
+            password: Some(password.to_owned()),
+        };
+        let sentinel_reach = Reach {
+            tls,
+            password: None,
+        };
+        Self::start_with(dir, data_reach, sentinel_reach)
+    }
+
+    fn start_with(dir: TempDir, data_reach: Reach, sentinel_reach: Reach) -> io::Result<Self> {
         let master_port = spare_port()?;
-        let master = redis_node::start(&dir.path().join("master"), master_port, Vec::new())?;
+        let master = redis_node::start(
+            &dir.path().join("master"),
+            master_port,
+            Vec::new(),
+            &data_reach,
+        )?;
         let replica_port = spare_port()?;
         let replica = redis_node::start(
             &dir.path().join("replica"),
@@ -41,7 +73,12 @@ impl RedisSentinel {
                 "127.0.0.1".into(),
                 master_port.to_string(),
             ],
+            &data_reach,
         )?;
+        let auth_pass = match &data_reach.password {
+            Some(password) => format!("sentinel auth-pass {MASTER_NAME} {password}\n"),
+            None => String::new(),
+        };
         let mut sentinels = Vec::with_capacity(3);
         for n in 0..3 {
             let port = spare_port()?;
@@ -54,15 +91,23 @@ impl RedisSentinel {
                     "sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
                      sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
                      sentinel failover-timeout {MASTER_NAME} 10000\n\
-                     sentinel parallel-syncs {MASTER_NAME} 1\n"
+                     sentinel parallel-syncs {MASTER_NAME} 1\n\
+                     {auth_pass}"
                 ),
             )?;
             let extra = vec![config.display().to_string(), "--sentinel".into()];
-            sentinels.push(redis_node::start(&sentinel_dir, port, extra)?);
+            sentinels.push(redis_node::start(
+                &sentinel_dir,
+                port,
+                extra,
+                &sentinel_reach,
+            )?);
         }
         let setup = RedisSentinel {
             servers: vec![master, replica],
             sentinels,
+            data_reach,
+            sentinel_reach,
             dir,
         };
         setup.wait_until_healthy()?;
@@ -84,21 +129,33 @@ impl RedisSentinel {
         })
     }
 
-    /// `redis+sentinel://127.0.0.1:S1,…/MASTER_NAME`.
+    /// `redis+sentinel://127.0.0.1:S1,…/MASTER_NAME`; secured,
+    /// `rediss+sentinel://:PASSWORD@127.0.0.1:S1,…/MASTER_NAME`.
     pub fn url(&self) -> String {
         let sentinels: Vec<String> = self
             .sentinels
             .iter()
             .map(|sentinel| format!("127.0.0.1:{}", sentinel.port()))
             .collect();
-        format!("redis+sentinel://{}/{MASTER_NAME}", sentinels.join(","))
+        let scheme = match self.data_reach.tls {
+            Some(_) => "rediss+sentinel",
+            None => "redis+sentinel",
+        };
+        let credentials = match &self.data_reach.password {
+            Some(password) => format!(":{password}@"),
+            None => String::new(),
+        };
+        format!(
+            "{scheme}://{credentials}{}/{MASTER_NAME}",
+            sentinels.join(",")
+        )
     }
 
     /// The port of the master the sentinels name now.
     pub fn master(&self) -> io::Result<u16> {
         let mut last_error = io::Error::other("no sentinel is running");
         for sentinel in &self.sentinels {
-            let answer = redis_cli(
+            let answer = self.sentinel_reach.cli(
                 sentinel.port(),
                 &["sentinel", "get-master-addr-by-name", MASTER_NAME],
             );
@@ -133,16 +190,17 @@ impl RedisSentinel {
     fn wait_until_healthy(&self) -> io::Result<()> {
         let replica = self.servers[1].port();
         wait_until("the Sentinel setup did not settle", || {
-            let in_sync = redis_cli(replica, &["info", "replication"])
+            let in_sync = (self.data_reach.cli(replica, &["info", "replication"]))
                 .is_ok_and(|info| info.contains("master_link_status:up"));
             in_sync
                 && self.sentinels.iter().all(|sentinel| {
-                    redis_cli(sentinel.port(), &["sentinel", "master", MASTER_NAME]).is_ok_and(
-                        |fields| {
-                            field(&fields, "num-slaves") == Some("1")
-                                && field(&fields, "num-other-sentinels") == Some("2")
-                        },
-                    )
+                    (self
+                        .sentinel_reach
+                        .cli(sentinel.port(), &["sentinel", "master", MASTER_NAME]))
+                    .is_ok_and(|fields| {
+                        field(&fields, "num-slaves") == Some("1")
+                            && field(&fields, "num-other-sentinels") == Some("2")
+                    })
                 })
         })
     }

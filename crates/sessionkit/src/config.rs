@@ -304,13 +304,13 @@ pub enum StoreScheme {
     Memory,
     /// `redis://`, `rediss://` (TLS), `redis+unix://`, a Redis Cluster
     /// (`redis+cluster://`, `rediss+cluster://`) or a Redis Sentinel setup
-    /// (`redis+sentinel://`).
+    /// (`redis+sentinel://`, `rediss+sentinel://`).
     Redis,
 }
 
 impl StoreScheme {
     /// Every scheme, by the prefix that selects it.
-    const PREFIXES: [(&'static str, StoreScheme); 12] = [
+    const PREFIXES: [(&'static str, StoreScheme); 13] = [
         ("sqlite:", StoreScheme::Sqlite),
         ("postgres:", StoreScheme::Postgres),
         ("postgresql:", StoreScheme::Postgres),
@@ -323,6 +323,7 @@ impl StoreScheme {
         ("redis+cluster://", StoreScheme::Redis),
         ("rediss+cluster://", StoreScheme::Redis),
         ("redis+sentinel://", StoreScheme::Redis),
+        ("rediss+sentinel://", StoreScheme::Redis),
     ];
 
     /// The store `url` names; `None` for a scheme sessionkit has no store for.

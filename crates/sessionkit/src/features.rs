@@ -193,9 +193,11 @@ mod tests {
             assert!(needs_tls(error));
         }
         if cfg!(feature = "redis") {
-            let error = check(EngineKind::Cache, "", "rediss://cache:6380").unwrap_err();
-            assert_eq!(error.setting, "SESSION_CACHE_URL");
-            assert!(needs_tls(error));
+            for url in ["rediss://cache:6380", "rediss+sentinel://:pw@s1:26379/main"] {
+                let error = check(EngineKind::Cache, "", url).unwrap_err();
+                assert_eq!(error.setting, "SESSION_CACHE_URL");
+                assert!(needs_tls(error));
+            }
         }
         let error = check_ca_file(Some(Path::new("/etc/ca.pem"))).unwrap_err();
         assert_eq!(error.setting, CA_FILE_SETTING);

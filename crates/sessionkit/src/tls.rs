@@ -39,7 +39,9 @@ pub(crate) fn db_url_requires_tls(url: &str) -> bool {
 
 /// Whether a `SESSION_CACHE_URL` is Redis over TLS.
 pub(crate) fn cache_url_requires_tls(url: &str) -> bool {
-    url.starts_with("rediss://") || url.starts_with("rediss+cluster://")
+    ["rediss://", "rediss+cluster://", "rediss+sentinel://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
 }
 
 /// The contents of a CA bundle, checked to hold PEM certificates and nothing malformed, so a
@@ -150,6 +152,10 @@ mod tests {
             assert!(!db_url_requires_tls(url), "{url}");
         }
         assert!(cache_url_requires_tls("rediss://cache:6380"));
+        assert!(cache_url_requires_tls(
+            "rediss+sentinel://:pw@s1:26379/main"
+        ));
+        assert!(!cache_url_requires_tls("redis+sentinel://s1:26379/main"));
         assert!(!cache_url_requires_tls("redis://cache"));
     }
 

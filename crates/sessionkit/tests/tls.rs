@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use sessionkit::{EngineKind, Sessions, Settings};
-use sessionkit_testkit::{PrivateMariaDb, PrivatePostgres, PrivateRedis, TestCa};
+use sessionkit_testkit::{PrivateMariaDb, PrivatePostgres, PrivateRedis, RedisSentinel, TestCa};
 
 /// Settings for `engine` on `url`, trusting `ca`'s CA.
 fn settings(engine: EngineKind, url: String, ca: &TestCa) -> Settings {
@@ -87,6 +87,32 @@ async fn rediss_to_a_plaintext_redis_fails_at_start_up() {
     let message = open_error(settings(EngineKind::Cache, url, &ca)).await;
     assert!(message.contains("SESSION_CACHE_URL"), "{message}");
     assert!(message.contains("speak TLS"), "{message}");
+}
+
+/// A Sentinel setup where every node speaks only TLS and the data nodes require a password:
+/// `rediss+sentinel://:PASSWORD@…` reaches the sentinels and the master they name over TLS and
+/// authenticates to the master; with a wrong password the start fails naming the setting,
+/// without printing the password.
+#[tokio::test]
+async fn redis_sentinel_over_tls_with_a_password_saves_and_loads() {
+    let ca = TestCa::new().unwrap();
+    let password = "s3cret-of-the-data-nodes";
+    let setup = RedisSentinel::start_secured(&ca, password).unwrap();
+    let url = setup.url();
+    assert!(
+        url.starts_with(&format!("rediss+sentinel://:{password}@")),
+        "{url}"
+    );
+    save_and_load(settings(EngineKind::Cache, url.clone(), &ca)).await;
+
+    let wrong = url.replacen(password, "not-the-password", 1);
+    let message = open_error(settings(EngineKind::Cache, wrong, &ca)).await;
+    assert!(message.contains("SESSION_CACHE_URL"), "{message}");
+    assert!(!message.contains("not-the-password"), "{message}");
+    assert!(message.contains("authentication failed"), "{message}");
+    let anonymous = url.replacen(&format!(":{password}@"), "", 1);
+    let message = open_error(settings(EngineKind::Cache, anonymous, &ca)).await;
+    assert!(message.contains("SESSION_CACHE_URL"), "{message}");
 }
 
 #[tokio::test]

@@ -216,9 +216,14 @@ impl Settings {
     /// cache engine, or cached_db over a database without a channel of its own) and that URL
     /// names a Redis Cluster or Sentinel setup.
     fn near_cache_listens_to_a_redis_topology(&self) -> bool {
-        let topology = ["redis+cluster://", "rediss+cluster://", "redis+sentinel://"]
-            .iter()
-            .any(|scheme| self.cache_url.starts_with(scheme));
+        let topology = [
+            "redis+cluster://",
+            "rediss+cluster://",
+            "redis+sentinel://",
+            "rediss+sentinel://",
+        ]
+        .iter()
+        .any(|scheme| self.cache_url.starts_with(scheme));
         let listens_to_the_cache = match self.engine {
             EngineKind::Cache => true,
             EngineKind::CachedDb => StoreScheme::of(&self.db_url) != Some(StoreScheme::Postgres),

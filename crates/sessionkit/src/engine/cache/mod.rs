@@ -127,11 +127,12 @@ pub trait Cache: RecordStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheConfig {
     /// `SESSION_CACHE_URL`: `memory://[?max_entries=N]`, `redis://`, `rediss://`,
-    /// `redis+unix://`, `redis+cluster://` (`rediss+cluster://`) or `redis+sentinel://`.
+    /// `redis+unix://`, `redis+cluster://` (`rediss+cluster://`) or `redis+sentinel://`
+    /// (`rediss+sentinel://`).
     pub url: String,
     /// `SESSION_CACHE_KEY_PREFIX`: namespaces the keys in a shared Redis.
     pub key_prefix: String,
-    /// `SESSION_STORE_CA_FILE`: for a `rediss://` URL, the PEM CAs Redis's certificate is
+    /// `SESSION_STORE_CA_FILE`: for a `rediss…://` URL, the PEM CAs Redis's certificate is
     /// checked against instead of the built-in roots.
     pub ca_file: Option<PathBuf>,
     /// The longest a cache call may take.

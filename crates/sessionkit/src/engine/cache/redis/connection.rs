@@ -2,8 +2,10 @@
 //! on each: a single node (`redis://`, `rediss://`, `redis+unix://`), a Redis Cluster
 //! (`redis+cluster://h1:p1,h2:p2,…`, `rediss+cluster://` for TLS: seed nodes, the topology
 //! is discovered from them) and a Redis Sentinel setup
-//! (`redis+sentinel://s1:p1,s2:p2,…/mastername[/db]`: the master is asked of the sentinels,
-//! and asked again after it fails, so a failover needs no restart).
+//! (`redis+sentinel://[[user]:password@]s1:p1,s2:p2,…/mastername[/db]`, `rediss+sentinel://`
+//! for TLS to the sentinels and the data nodes alike: the master is asked of the sentinels, and
+//! asked again after it fails, so a failover needs no restart; the credentials are the data
+//! nodes', as in Lettuce's `redis-sentinel://` URLs).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -29,7 +31,38 @@ pub(crate) enum Topology {
         sentinels: Vec<(String, u16)>,
         master: String,
         db: i64,
+        /// `rediss+sentinel://`: TLS to the sentinels and to the nodes they name.
+        tls: bool,
+        /// Who the data nodes know the application as (the sentinels are asked anonymously).
+        credentials: Credentials,
     },
+}
+
+/// A user name and password from a URL, percent-decoded as redis reads them in `redis://`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Credentials {
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
+impl Credentials {
+    /// Reads `user:password@` (or `:password@`, `user@`, or nothing).
+    fn parse(text: &str) -> Result<Credentials, String> {
+        let decode = |part: &str| -> Result<Option<String>, String> {
+            let decoded = percent_encoding::percent_decode_str(part)
+                .decode_utf8()
+                .map_err(|_| "has credentials that are not UTF-8 once percent-decoded")?;
+            Ok((!decoded.is_empty()).then(|| decoded.into_owned()))
+        };
+        let Some(userinfo) = text.strip_suffix('@') else {
+            return Ok(Credentials::default());
+        };
+        let (username, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+        Ok(Credentials {
+            username: decode(username)?,
+            password: decode(password)?,
+        })
+    }
 }
 
 impl Topology {
@@ -50,10 +83,18 @@ impl Topology {
                 .collect();
             return Ok(Topology::Cluster(nodes));
         }
-        if let Some(rest) = url.strip_prefix("redis+sentinel://") {
+        if let Some((tls, rest)) = url
+            .strip_prefix("redis+sentinel://")
+            .map(|rest| (false, rest))
+            .or_else(|| {
+                url.strip_prefix("rediss+sentinel://")
+                    .map(|rest| (true, rest))
+            })
+        {
             let (hosts, path) = rest
                 .split_once('/')
                 .ok_or("names no master: use redis+sentinel://HOST:PORT,…/MASTERNAME[/DB]")?;
+            let (credentials, hosts) = split_credentials(hosts);
             let (master, db) = match path.split_once('/') {
                 Some((master, db)) => (
                     master,
@@ -69,6 +110,8 @@ impl Topology {
                 sentinels: host_list(hosts)?,
                 master: master.to_owned(),
                 db,
+                tls,
+                credentials: Credentials::parse(credentials)?,
             });
         }
         Ok(Topology::Single(url.to_owned()))
@@ -165,16 +208,10 @@ impl Connection {
                 sentinels,
                 master,
                 db,
+                tls,
+                credentials,
             } => {
-                let addresses = sentinels
-                    .iter()
-                    .map(|(host, port)| ConnectionAddr::Tcp(host.clone(), *port));
-                let client =
-                    SentinelClientBuilder::new(addresses, master, SentinelServerType::Master)
-                        .map_err(text)?
-                        .set_client_to_redis_db(*db)
-                        .build()
-                        .map_err(text)?;
+                let client = sentinel_client(sentinels, master, *db, *tls, credentials, ca_file)?;
                 Ok(Connection::Sentinel(
                     SentinelMaster::open(client, manager_config(timeout))
                         .await
@@ -230,6 +267,73 @@ impl Connection {
         };
         Ok((next, keys))
     }
+}
+
+/// The client that asks `sentinels` for `master`, and connects to it (over TLS with `tls`,
+/// trusting only the CAs of `ca_file` when one is given) as `credentials` say.
+fn sentinel_client(
+    sentinels: &[(String, u16)],
+    master: &str,
+    db: i64,
+    tls: bool,
+    credentials: &Credentials,
+    ca_file: Option<&Path>,
+) -> Result<SentinelClient, String> {
+    let text = |error: RedisError| error.to_string();
+    let addresses = sentinels.iter().map(|(host, port)| match tls {
+        true => ConnectionAddr::TcpTls {
+            host: host.clone(),
+            port: *port,
+            insecure: false,
+            tls_params: None,
+        },
+        false => ConnectionAddr::Tcp(host.clone(), *port),
+    });
+    let mut builder = SentinelClientBuilder::new(addresses, master, SentinelServerType::Master)
+        .map_err(text)?
+        .set_client_to_redis_db(db);
+    if let Some(username) = &credentials.username {
+        builder = builder.set_client_to_redis_username(username);
+    }
+    if let Some(password) = &credentials.password {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    if tls {
+        builder = with_sentinel_tls(builder, ca_file)?;
+    }
+    builder.build().map_err(text)
+}
+
+/// TLS to the sentinels and the data nodes, with the CAs of `ca_file` when one is given.
+#[cfg(feature = "tls")]
+fn with_sentinel_tls(
+    builder: SentinelClientBuilder,
+    ca_file: Option<&Path>,
+) -> Result<SentinelClientBuilder, String> {
+    super::install_crypto_provider();
+    let mut builder = builder
+        .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure)
+        .set_client_to_redis_tls_mode(redis::TlsMode::Secure);
+    if let Some(ca_file) = ca_file {
+        let root_cert = crate::tls::read_ca_file(ca_file).map_err(|e| e.to_string())?;
+        let certificates = || redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert.clone()),
+        };
+        builder = builder
+            .set_client_to_sentinel_certificates(certificates())
+            .set_client_to_redis_certificates(certificates());
+    }
+    Ok(builder)
+}
+
+/// Without the `tls` feature `features::check` refuses a `rediss+sentinel://` URL at start-up.
+#[cfg(not(feature = "tls"))]
+fn with_sentinel_tls(
+    _builder: SentinelClientBuilder,
+    _ca_file: Option<&Path>,
+) -> Result<SentinelClientBuilder, String> {
+    Err("rediss+sentinel:// needs sessionkit's Cargo feature \"tls\"".to_owned())
 }
 
 /// `builder`, trusting only the CAs of `ca_file` when one is given (a `rediss+cluster://` URL).
@@ -479,8 +583,34 @@ mod tests {
                 sentinels: vec![("s1".into(), 26379), ("s2".into(), 26380)],
                 master: "main".into(),
                 db: 2,
+                tls: false,
+                credentials: Credentials::default(),
             })
         );
+        assert_eq!(
+            Topology::parse("rediss+sentinel://app:p%40ss@s1:26379/main"),
+            Ok(Topology::Sentinel {
+                sentinels: vec![("s1".into(), 26379)],
+                master: "main".into(),
+                db: 0,
+                tls: true,
+                credentials: Credentials {
+                    username: Some("app".into()),
+                    password: Some("p@ss".into()),
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn credentials_read_as_redis_reads_them() {
+        let parsed = |text| Credentials::parse(text).unwrap();
+        assert_eq!(parsed(""), Credentials::default());
+        assert_eq!(parsed(":secret@").password.as_deref(), Some("secret"));
+        assert_eq!(parsed(":secret@").username, None);
+        assert_eq!(parsed("app@").username.as_deref(), Some("app"));
+        assert_eq!(parsed("app@").password, None);
+        assert!(Credentials::parse(":%FF@").is_err(), "not UTF-8");
     }
 
     #[test]
@@ -506,5 +636,9 @@ mod tests {
         assert!(Topology::parse("redis+sentinel://s1:26379").is_err());
         assert!(Topology::parse("redis+sentinel://s1:26379/").is_err());
         assert!(Topology::parse("redis+sentinel://s1:26379/m/x").is_err());
+        assert!(
+            Topology::parse("rediss+sentinel://:pw@/m").is_err(),
+            "no sentinel"
+        );
     }
 }

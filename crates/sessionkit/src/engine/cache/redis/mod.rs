@@ -1,4 +1,5 @@
-//! `redis://host[:port][/db]`, `redis+cluster://…`, `redis+sentinel://…`: sessions in Redis,
+//! `redis://host[:port][/db]`, `redis+cluster://…`, `redis+sentinel://…` (and each with `rediss`
+//! for TLS): sessions in Redis,
 //! shared by every app instance. Each session is a hash (`d` = the data as JSON, `v` = its
 //! version) whose TTL is the session's expiry; conditional writes are Lua scripts
 //! ([`scripts`]), atomic on the server. [`connection`] hides which deployment it is; [`keys`]
