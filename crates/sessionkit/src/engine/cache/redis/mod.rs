@@ -183,6 +183,37 @@ impl RedisStore {
         }
     }
 
+    /// [`RedisStore::with_connection`] on a Redis Cluster: the application's own cluster
+    /// connection carries its sessions, with keys laid out in hash slots as with
+    /// `redis+cluster://` (each session's keys in one slot; see the type's docs for the user
+    /// index). The application's client settings — timeouts, retries, TLS, read from replicas
+    /// or not — are its own.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use redis::cluster::ClusterClient;
+    /// use sessionkit::Sessions;
+    /// use sessionkit::engine::RedisStore;
+    ///
+    /// let client = ClusterClient::new(vec!["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?;
+    /// let connection = client.get_async_connection().await?; // the app's own
+    /// let store = RedisStore::with_cluster_connection(connection.clone(), "myapp:sessions:");
+    /// let sessions = Sessions::builder("secret").store(store).open().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_cluster_connection(
+        connection: redis::cluster_async::ClusterConnection,
+        key_prefix: impl Into<String>,
+    ) -> Self {
+        RedisStore {
+            connection: Connection::Cluster(connection),
+            keys: Keys::new(key_prefix.into(), true),
+            scripts: Scripts::new(),
+            wait: None,
+        }
+    }
+
     fn redis_key(&self, id: &str) -> String {
         self.keys.session(id)
     }
