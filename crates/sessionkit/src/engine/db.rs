@@ -35,6 +35,7 @@ mod connection;
 mod group_commit;
 mod records;
 mod sql;
+mod update_batches;
 
 use backend::Param;
 pub use backend::{Backend, TypedBackend};
@@ -43,6 +44,7 @@ use group_commit::{GroupCommit, Outcome};
 pub use sql::Dialect;
 use sql::TableFormat;
 use sql::{Queries, SqliteRole, on_sqlite, pool_options};
+use update_batches::UpdateBatches;
 
 /// The SQL engine: a [`ServerEngine`] over a [`SqlStore`]. `DbEngine` (on sqlx's `Any`) is
 /// the one sessionkit opens from `SESSION_DB_URL`; `DbEngine<Postgres>` (or `MySql`,
@@ -317,6 +319,8 @@ pub struct SqlStore<DB: Database = Any> {
     signer: Signer,
     /// On an SQLite file sessionkit opened, the writes are committed in groups.
     group_commit: Option<GroupCommit>,
+    /// On PostgreSQL in sessionkit's format, updates are sent in batches.
+    update_batches: Option<UpdateBatches>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -330,6 +334,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
             queries: self.queries.clone(),
             signer: self.signer.clone(),
             group_commit: self.group_commit.clone(),
+            update_batches: self.update_batches.clone(),
         }
     }
 }
@@ -394,7 +399,7 @@ impl SqlStore {
         let store = match dialect {
             Dialect::Postgres | Dialect::MySql => {
                 let pool = lazy(options(pool_size.unwrap_or(DEFAULT_POOL_SIZE)))?;
-                SqlStore::on_pool(pool, dialect, config)
+                SqlStore::on_pool(pool, dialect, config).sending_updates_in_batches(timeout)
             }
             // An in-memory database lives in its pool's connections (sqlx shares it between
             // them through SQLite's shared cache, which has no WAL): one pool does everything.
@@ -484,6 +489,7 @@ impl<DB: Backend> SqlStore<DB> {
             signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
             group_commit: None,
+            update_batches: None,
         }
     }
 
@@ -498,6 +504,19 @@ impl<DB: Backend> SqlStore<DB> {
         let group_commit = GroupCommit::start(self.pool.clone(), self.probe_timeout);
         SqlStore {
             group_commit: Some(group_commit),
+            ..self
+        }
+    }
+
+    /// On PostgreSQL in sessionkit's format, the store sending its updates in batches
+    /// ([`update_batches`]), each given up after `timeout`; otherwise the store as it is.
+    fn sending_updates_in_batches(self, timeout: Duration) -> Self {
+        let Some(sql) = self.queries.batch_update.clone() else {
+            return self;
+        };
+        let batches = UpdateBatches::start(self.pool.clone(), sql, self.probe_timeout, timeout);
+        SqlStore {
+            update_batches: Some(batches),
             ..self
         }
     }

@@ -175,9 +175,9 @@ async fn run<DB: Backend>(
     DB::execute(connection, &write.sql, &params).await
 }
 
-/// One failure every write of a group is told of.
+/// One failure every write of a group (or batch) is told of.
 #[derive(Debug, Clone)]
-struct Shared(Arc<dyn std::error::Error + Send + Sync>);
+pub(super) struct Shared(pub(super) Arc<dyn std::error::Error + Send + Sync>);
 
 impl std::fmt::Display for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -133,6 +133,9 @@ pub(super) struct Queries {
     pub(super) scan: Arc<str>,
     pub(super) insert: Arc<str>,
     pub(super) update: Arc<str>,
+    /// Many `update`s in one statement, their rows as a JSON array (PostgreSQL, sessionkit's
+    /// format; see [`update_batches`](super::update_batches)).
+    pub(super) batch_update: Option<Arc<str>>,
     pub(super) delete: Arc<str>,
     pub(super) delete_expired_batch: Arc<str>,
     pub(super) count_expired: Arc<str>,
@@ -218,6 +221,18 @@ impl Queries {
             )),
             insert: sql(insert),
             update: sql(update),
+            batch_update: (dialect == Dialect::Postgres && format == TableFormat::Sessionkit).then(
+                || {
+                    format!(
+                        "UPDATE {table} AS t SET session_data = b.d, expire_date = b.e, \
+                         user_id = b.u, version = t.version + 1 \
+                         FROM json_to_recordset($1::json) \
+                         AS b(i BIGINT, k TEXT, d TEXT, e BIGINT, u TEXT, v BIGINT) \
+                         WHERE t.session_key_hash = b.k AND t.version = b.v RETURNING b.i"
+                    )
+                    .into()
+                },
+            ),
             delete: sql(format!("DELETE FROM {table} WHERE {key} = ?")),
             delete_expired_batch: sql(delete_expired_batch),
             count_expired: sql(format!(
