@@ -1,6 +1,6 @@
-//! Issue 17: on PostgreSQL, the saves that wait together go to the database as one statement
-//! (`engine/db/update_batches.rs`), and each still gets its own answer. On the shared
-//! PostgreSQL, in a table of the test's own.
+//! Issue 17: on PostgreSQL, the loads and the saves that wait together go to the database as
+//! one statement each (`engine/db/batches.rs`), and each still gets its own answer. On the
+//! shared PostgreSQL, in a table of the test's own.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,11 +12,11 @@ use time::OffsetDateTime;
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-/// Connections of the test's table that wait for a row lock.
+/// Statements on the test's table that wait for a lock.
 async fn waiting_on_locks(engine: &DbEngine, table: &str) -> i64 {
     let sql = format!(
         "SELECT COUNT(*) FROM pg_stat_activity \
-         WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE {table} %'"
+         WHERE wait_event_type = 'Lock' AND query LIKE '% {table} %'"
     );
     let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_one(engine.pool())
@@ -36,8 +36,8 @@ async fn replace(
     engine.store().replace(id, version, write).await
 }
 
-#[tokio::test]
-async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
+/// The engine on a new table of its own, and the table's name.
+async fn engine_on_a_table_of_its_own() -> (Arc<DbEngine>, String) {
     let table = format!("sk_batches_{}", &SessionKey::generate().as_str()[..12]);
     let settings = Settings {
         db_url: URL.into(),
@@ -47,6 +47,21 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
     };
     let engine = Arc::new(DbEngine::connect(&settings).await.unwrap());
     engine.migrate().await.unwrap();
+    (engine, table)
+}
+
+async fn drop_tables(engine: &DbEngine, table: &str) {
+    for table in [table.to_owned(), format!("{table}_lock")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(engine.pool())
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
+    let (engine, table) = engine_on_a_table_of_its_own().await;
     let ids: Vec<String> = (0..32).map(|_| SessionKey::generate().hashed()).collect();
     let now = OffsetDateTime::now_utc();
     let empty = Arc::new(Data::new());
@@ -106,10 +121,63 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
     assert!(!replace(&engine, &ids[1], 2, &empty).await.unwrap());
     assert!(replace(&engine, &ids[2], 2, &empty).await.unwrap());
 
-    for table in [table.clone(), format!("{table}_lock")] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
-            .execute(engine.pool())
-            .await
-            .unwrap();
+    drop_tables(&engine, &table).await;
+}
+
+#[tokio::test]
+async fn loads_waiting_together_go_as_one_statement_each_with_its_own_row() {
+    let (engine, table) = engine_on_a_table_of_its_own().await;
+    let now = OffsetDateTime::now_utc();
+    let live: Vec<String> = (0..30).map(|_| SessionKey::generate().hashed()).collect();
+    for (n, id) in live.iter().enumerate() {
+        let data = Arc::new(Data::from_json(&format!(r#"{{"n":{n}}}"#)).unwrap());
+        let write = RecordWrite::new(&data, now + time::Duration::hours(1), now);
+        assert!(engine.store().insert(id, write).await.unwrap());
     }
+    let expired = SessionKey::generate().hashed();
+    let empty = Arc::new(Data::new());
+    let write = RecordWrite::new(&empty, now - time::Duration::hours(1), now);
+    assert!(engine.store().insert(&expired, write).await.unwrap());
+    let missing = SessionKey::generate().hashed();
+
+    // The table is locked by a transaction of the test's, so every load waits: two of each
+    // key, live or not.
+    let mut blocker = engine.pool().begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+    )))
+    .execute(&mut *blocker)
+    .await
+    .unwrap();
+    let keys = live.iter().chain([&expired, &missing]);
+    let mut loads = Vec::new();
+    for id in keys.clone().chain(keys) {
+        let (engine, id) = (engine.clone(), id.clone());
+        loads.push(tokio::spawn(async move {
+            let loaded = engine.store().fetch(&id).await.unwrap();
+            (id, loaded)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One at a time, 64 loads would hold all 10 of the pool's connections, each waiting.
+    let waiting = waiting_on_locks(&engine, &table).await;
+    assert!(
+        (1..=2).contains(&waiting),
+        "{waiting} statements wait for the lock: the loads were not batched"
+    );
+    blocker.rollback().await.unwrap();
+
+    for load in loads {
+        let (id, loaded) = load.await.unwrap();
+        match live.iter().position(|live| *live == id) {
+            Some(n) => {
+                let loaded = loaded.expect("a live session loads");
+                assert_eq!(loaded.version, 1);
+                assert_eq!(loaded.data.to_json(), format!(r#"{{"n":{n}}}"#));
+            }
+            None => assert!(loaded.is_none(), "an expired or missing session loaded"),
+        }
+    }
+
+    drop_tables(&engine, &table).await;
 }

@@ -31,20 +31,20 @@ use crate::django::signing::{SMALL_VALUE_BYTES, STORE_SALT, Signer};
 use crate::tls::{certificate_hint, url_with_ca_file};
 
 mod backend;
+mod batches;
 mod connection;
 mod group_commit;
 mod records;
 mod sql;
-mod update_batches;
 
 use backend::Param;
 pub use backend::{Backend, TypedBackend};
+use batches::StoreBatches;
 use connection::Unreachable;
 use group_commit::{GroupCommit, Outcome};
 pub use sql::Dialect;
 use sql::TableFormat;
 use sql::{Queries, SqliteRole, on_sqlite, pool_options};
-use update_batches::UpdateBatches;
 
 /// The SQL engine: a [`ServerEngine`] over a [`SqlStore`]. `DbEngine` (on sqlx's `Any`) is
 /// the one sessionkit opens from `SESSION_DB_URL`; `DbEngine<Postgres>` (or `MySql`,
@@ -319,8 +319,8 @@ pub struct SqlStore<DB: Database = Any> {
     signer: Signer,
     /// On an SQLite file sessionkit opened, the writes are committed in groups.
     group_commit: Option<GroupCommit>,
-    /// On PostgreSQL in sessionkit's format, updates are sent in batches.
-    update_batches: Option<UpdateBatches>,
+    /// On PostgreSQL in sessionkit's format, loads and updates are sent in batches.
+    batches: Option<StoreBatches>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -334,7 +334,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
             queries: self.queries.clone(),
             signer: self.signer.clone(),
             group_commit: self.group_commit.clone(),
-            update_batches: self.update_batches.clone(),
+            batches: self.batches.clone(),
         }
     }
 }
@@ -399,7 +399,7 @@ impl SqlStore {
         let store = match dialect {
             Dialect::Postgres | Dialect::MySql => {
                 let pool = lazy(options(pool_size.unwrap_or(DEFAULT_POOL_SIZE)))?;
-                SqlStore::on_pool(pool, dialect, config).sending_updates_in_batches(timeout)
+                SqlStore::on_pool(pool, dialect, config).sending_in_batches(timeout)
             }
             // An in-memory database lives in its pool's connections (sqlx shares it between
             // them through SQLite's shared cache, which has no WAL): one pool does everything.
@@ -489,7 +489,7 @@ impl<DB: Backend> SqlStore<DB> {
             signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
             group_commit: None,
-            update_batches: None,
+            batches: None,
         }
     }
 
@@ -508,15 +508,15 @@ impl<DB: Backend> SqlStore<DB> {
         }
     }
 
-    /// On PostgreSQL in sessionkit's format, the store sending its updates in batches
-    /// ([`update_batches`]), each given up after `timeout`; otherwise the store as it is.
-    fn sending_updates_in_batches(self, timeout: Duration) -> Self {
-        let Some(sql) = self.queries.batch_update.clone() else {
+    /// On PostgreSQL in sessionkit's format, the store sending its loads and updates in
+    /// batches ([`batches`]), each given up after `timeout`; otherwise the store as it is.
+    fn sending_in_batches(self, timeout: Duration) -> Self {
+        let Some(queries) = self.queries.batches.clone() else {
             return self;
         };
-        let batches = UpdateBatches::start(self.pool.clone(), sql, self.probe_timeout, timeout);
+        let batches = StoreBatches::start(self.pool.clone(), queries, self.probe_timeout, timeout);
         SqlStore {
-            update_batches: Some(batches),
+            batches: Some(batches),
             ..self
         }
     }
@@ -555,12 +555,23 @@ impl<DB: Backend> SqlStore<DB> {
         )
     }
 
+    /// Decodes a row whose first columns are `load`'s (see [`StoredRow`]).
+    fn decode(&self, row: &DB::Row) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
+        let stored = StoredRow::read::<DB>(row, 0).map_err(EngineError::unavailable)?;
+        self.decode_stored(stored)
+    }
+
     /// Decodes `session_data`; data that fails verification is logged and treated as absent,
     /// as Django does with "Session data corrupted".
-    fn decode(&self, row: &DB::Row) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
-        let text = DB::text(row, 0).map_err(EngineError::unavailable)?;
-        let version = DB::integer(row, 1).map_err(EngineError::unavailable)?;
-        let expires = DB::integer(row, 2).map_err(EngineError::unavailable)?;
+    fn decode_stored(
+        &self,
+        stored: StoredRow,
+    ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
+        let StoredRow {
+            data: text,
+            version,
+            expires,
+        } = stored;
         let expires =
             OffsetDateTime::from_unix_timestamp(expires).map_err(EngineError::unavailable)?;
         match self.signer.unsign_object(&text, None, SystemTime::now()) {
@@ -604,6 +615,12 @@ impl<DB: Backend> SqlStore<DB> {
         &self,
         id: &str,
     ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
+        if let Some(batches) = &self.batches {
+            return match batches.load(id, now_seconds()).await? {
+                Some(stored) => self.decode_stored(stored),
+                None => Ok(None),
+            };
+        }
         let params = [Param::Text(id), Param::Integer(now_seconds())];
         let row = DB::fetch_optional(&mut *self.reader().await?, &self.queries.load, &params)
             .await
@@ -612,6 +629,26 @@ impl<DB: Backend> SqlStore<DB> {
             Some(row) => self.decode(&row),
             None => Ok(None),
         }
+    }
+}
+
+/// A row's `session_data`, `version` and `expire_date` (Unix seconds), as `load` selects
+/// them.
+#[derive(Debug)]
+struct StoredRow {
+    data: String,
+    version: i64,
+    expires: i64,
+}
+
+impl StoredRow {
+    /// Reads them from `row`, starting at column `first`.
+    fn read<DB: Backend>(row: &DB::Row, first: usize) -> Result<Self, sqlx::Error> {
+        Ok(StoredRow {
+            data: DB::text(row, first)?,
+            version: DB::integer(row, first + 1)?,
+            expires: DB::integer(row, first + 2)?,
+        })
     }
 }
 

@@ -1,15 +1,15 @@
 //! The SQL table as a [`RecordStore`]: the five operations every store has, and locks, the
 //! user index and scans, each one statement of [`sql`](super::sql)'s on the writer (in groups,
-//! on an SQLite file sessionkit opened: [`group_commit`](super::group_commit); updates many to
-//! a statement on PostgreSQL: [`update_batches`](super::update_batches)) or the readers.
+//! on an SQLite file sessionkit opened: [`group_commit`](super::group_commit)) or the readers;
+//! on PostgreSQL, loads and updates many to a statement ([`batches`](super::batches)).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::backend::{Backend, Param};
+use super::batches::NewState;
 use super::sql::TableFormat;
-use super::update_batches::Row;
 use super::{SqlStore, is_lock_contention, now_seconds};
 use crate::engine::store::{
     Addressing, Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord, lease_window,
@@ -67,16 +67,15 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
         } = write;
         let session_data = self.encode(data, now);
         let user = user_of(data);
-        if let Some(batches) = &self.update_batches {
-            let row = Row {
-                place: 0,
+        if let Some(batches) = &self.batches {
+            let state = NewState {
                 key: id.to_owned(),
                 data: session_data,
                 expires: expires.unix_timestamp(),
                 user,
                 version,
             };
-            return batches.update(row).await;
+            return batches.update(state).await;
         }
         let mut params = vec![
             Param::Text(&session_data),
