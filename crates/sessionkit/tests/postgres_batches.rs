@@ -6,20 +6,23 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sessionkit::engine::{Data, DbEngine, Engine, RecordStore, RecordWrite, SessionKey};
+use sessionkit::engine::{Data, DbEngine, Engine, RecordStore, RecordWrite, SessionKey, SqlStore};
 use sessionkit::{Settings, engine::EngineError};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection};
 use time::OffsetDateTime;
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Statements on the test's table that wait for a lock.
-async fn waiting_on_locks(engine: &DbEngine, table: &str) -> i64 {
+async fn waiting_on_locks(table: &str) -> i64 {
     let sql = format!(
         "SELECT COUNT(*) FROM pg_stat_activity \
          WHERE wait_event_type = 'Lock' AND query LIKE '% {table} %'"
     );
+    let mut connection = PgConnection::connect(URL).await.unwrap();
     let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_one(engine.pool())
+        .fetch_one(&mut connection)
         .await
         .unwrap();
     count
@@ -90,7 +93,7 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // One at a time, 64 saves would hold all 10 of the pool's connections, each waiting.
-    let waiting = waiting_on_locks(&engine, &table).await;
+    let waiting = waiting_on_locks(&table).await;
     assert!(
         (1..=2).contains(&waiting),
         "{waiting} statements wait for the lock: the saves were not batched"
@@ -127,45 +130,71 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
 #[tokio::test]
 async fn loads_waiting_together_go_as_one_statement_each_with_its_own_row() {
     let (engine, table) = engine_on_a_table_of_its_own().await;
+    loads_go_in_batches(Arc::new(engine.store().clone()), &table).await;
+    drop_tables(&engine, &table).await;
+}
+
+#[tokio::test]
+async fn a_pool_the_app_hands_over_batches_too() {
+    let (engine, table) = engine_on_a_table_of_its_own().await;
+    // Made outside any runtime, as an app may build its state before serving.
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .connect_lazy(URL)
+        .unwrap();
+    let settings = Settings {
+        db_table: table.clone(),
+        store_timeout: Duration::from_secs(10),
+        ..Settings::new("secret")
+    };
+    let store = std::thread::spawn(move || SqlStore::with_pool(pool, &settings))
+        .join()
+        .unwrap();
+    loads_go_in_batches(Arc::new(store), &table).await;
+    drop_tables(&engine, &table).await;
+}
+
+/// 64 loads wait together on a locked table, two of each key (30 live, one expired, one
+/// never stored): they wait as at most two statements, and each gets its own row or none.
+async fn loads_go_in_batches(store: Arc<dyn RecordStore>, table: &str) {
     let now = OffsetDateTime::now_utc();
     let live: Vec<String> = (0..30).map(|_| SessionKey::generate().hashed()).collect();
     for (n, id) in live.iter().enumerate() {
         let data = Arc::new(Data::from_json(&format!(r#"{{"n":{n}}}"#)).unwrap());
         let write = RecordWrite::new(&data, now + time::Duration::hours(1), now);
-        assert!(engine.store().insert(id, write).await.unwrap());
+        assert!(store.insert(id, write).await.unwrap());
     }
     let expired = SessionKey::generate().hashed();
     let empty = Arc::new(Data::new());
     let write = RecordWrite::new(&empty, now - time::Duration::hours(1), now);
-    assert!(engine.store().insert(&expired, write).await.unwrap());
+    assert!(store.insert(&expired, write).await.unwrap());
     let missing = SessionKey::generate().hashed();
 
-    // The table is locked by a transaction of the test's, so every load waits: two of each
-    // key, live or not.
-    let mut blocker = engine.pool().begin().await.unwrap();
+    let mut blocker = PgConnection::connect(URL).await.unwrap();
+    let mut lock = blocker.begin().await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
     )))
-    .execute(&mut *blocker)
+    .execute(&mut *lock)
     .await
     .unwrap();
     let keys = live.iter().chain([&expired, &missing]);
     let mut loads = Vec::new();
     for id in keys.clone().chain(keys) {
-        let (engine, id) = (engine.clone(), id.clone());
+        let (store, id) = (store.clone(), id.clone());
         loads.push(tokio::spawn(async move {
-            let loaded = engine.store().fetch(&id).await.unwrap();
+            let loaded = store.fetch(&id).await.unwrap();
             (id, loaded)
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // One at a time, 64 loads would hold all 10 of the pool's connections, each waiting.
-    let waiting = waiting_on_locks(&engine, &table).await;
+    let waiting = waiting_on_locks(table).await;
     assert!(
         (1..=2).contains(&waiting),
         "{waiting} statements wait for the lock: the loads were not batched"
     );
-    blocker.rollback().await.unwrap();
+    lock.rollback().await.unwrap();
 
     for load in loads {
         let (id, loaded) = load.await.unwrap();
@@ -178,6 +207,4 @@ async fn loads_waiting_together_go_as_one_statement_each_with_its_own_row() {
             None => assert!(loaded.is_none(), "an expired or missing session loaded"),
         }
     }
-
-    drop_tables(&engine, &table).await;
 }

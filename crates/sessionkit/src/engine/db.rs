@@ -319,7 +319,8 @@ pub struct SqlStore<DB: Database = Any> {
     signer: Signer,
     /// On an SQLite file sessionkit opened, the writes are committed in groups.
     group_commit: Option<GroupCommit>,
-    /// On PostgreSQL in sessionkit's format, loads and updates are sent in batches.
+    /// On PostgreSQL in sessionkit's format, loads and updates are sent in batches (on any
+    /// pool: they start with the first request).
     batches: Option<StoreBatches>,
 }
 
@@ -399,7 +400,7 @@ impl SqlStore {
         let store = match dialect {
             Dialect::Postgres | Dialect::MySql => {
                 let pool = lazy(options(pool_size.unwrap_or(DEFAULT_POOL_SIZE)))?;
-                SqlStore::on_pool(pool, dialect, config).sending_in_batches(timeout)
+                SqlStore::on_pool(pool, dialect, config)
             }
             // An in-memory database lives in its pool's connections (sqlx shares it between
             // them through SQLite's shared cache, which has no WAL): one pool does everything.
@@ -444,7 +445,8 @@ impl<DB: TypedBackend> SqlStore<DB> {
     /// sessions, sized and configured by the app. Opens nothing; the table is created by
     /// [`RecordStore::migrate`](super::RecordStore::migrate) as usual. On SQLite, the journal mode, the `synchronous`
     /// setting and the connections stay the app's choice (sessionkit's own pool turns on WAL
-    /// and reads beside its writer).
+    /// and reads beside its writer). On PostgreSQL the loads and updates go in batches as on
+    /// sessionkit's own pool, taking up to four of the pool's connections at a time.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -479,17 +481,21 @@ impl<DB: Backend> SqlStore<DB> {
             secrets,
         } = config;
         let format = TableFormat::of_table(&table);
+        let queries = Queries::new(dialect, format, &table);
+        let probe_timeout = timeout / 5;
+        let batches = (queries.batches.clone())
+            .map(|batched| StoreBatches::new(batched, probe_timeout, timeout));
         SqlStore {
             readers: pool.clone(),
             pool,
-            probe_timeout: timeout / 5,
+            probe_timeout,
             dialect,
             format,
-            queries: Arc::new(Queries::new(dialect, format, &table)),
+            queries: Arc::new(queries),
             signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
             group_commit: None,
-            batches: None,
+            batches,
         }
     }
 
@@ -504,19 +510,6 @@ impl<DB: Backend> SqlStore<DB> {
         let group_commit = GroupCommit::start(self.pool.clone(), self.probe_timeout);
         SqlStore {
             group_commit: Some(group_commit),
-            ..self
-        }
-    }
-
-    /// On PostgreSQL in sessionkit's format, the store sending its loads and updates in
-    /// batches ([`batches`]), each given up after `timeout`; otherwise the store as it is.
-    fn sending_in_batches(self, timeout: Duration) -> Self {
-        let Some(queries) = self.queries.batches.clone() else {
-            return self;
-        };
-        let batches = StoreBatches::start(self.pool.clone(), queries, self.probe_timeout, timeout);
-        SqlStore {
-            batches: Some(batches),
             ..self
         }
     }
@@ -616,7 +609,7 @@ impl<DB: Backend> SqlStore<DB> {
         id: &str,
     ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
         if let Some(batches) = &self.batches {
-            return match batches.load(id, now_seconds()).await? {
+            return match batches.load(&self.pool, id, now_seconds()).await? {
                 Some(stored) => self.decode_stored(stored),
                 None => Ok(None),
             };

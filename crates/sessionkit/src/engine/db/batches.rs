@@ -19,7 +19,7 @@
 //! near cache (one round trip per request, the update) 7,500 → 28,909. tower-sessions'
 //! PostgreSQL store in the same rounds: 5,245.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -38,9 +38,19 @@ const MAX_BATCH: usize = 64;
 /// Statements of one kind in flight at once: while one batch runs, the next is being sent.
 const IN_FLIGHT: usize = 2;
 
-/// The loads and the updates of a store, each kind sent in batches of its own.
+/// The loads and the updates of a store, each kind sent in batches of its own. The tasks
+/// start with the first request, in its runtime: a store made outside one (a pool the
+/// application hands over before it starts serving) batches too.
 #[derive(Debug, Clone)]
 pub(super) struct StoreBatches {
+    queries: BatchQueries,
+    limits: Limits,
+    started: Arc<OnceLock<Started>>,
+}
+
+/// The queues to the two tasks.
+#[derive(Debug)]
+struct Started {
     loads: Batches<Lookup, StoredRow>,
     updates: Batches<NewState, ()>,
 }
@@ -68,29 +78,46 @@ pub(super) struct NewState {
 }
 
 impl StoreBatches {
-    /// Starts the tasks that run `queries` on connections of `pool`, which give up finding out
-    /// why they have no connection after `probe`, and on a statement after `timeout` (the
+    /// Batches that will run `queries` on connections of the store's pool, giving up finding
+    /// out why there is no connection after `probe`, and on a statement after `timeout` (the
     /// store's: by then every request in the batch has given up, and a statement stuck on a
-    /// lost connection must not hold its slot). Needs a Tokio runtime; the tasks end when the
-    /// last clone is dropped.
-    pub(super) fn start<DB: Backend>(
-        pool: Pool<DB>,
-        queries: BatchQueries,
-        probe: Duration,
-        timeout: Duration,
-    ) -> Self {
-        let limits = Limits { probe, timeout };
+    /// lost connection must not hold its slot). The tasks end when the last clone is dropped.
+    pub(super) fn new(queries: BatchQueries, probe: Duration, timeout: Duration) -> Self {
         StoreBatches {
-            loads: Batches::start::<DB>(pool.clone(), queries.load, limits, |row| {
-                StoredRow::read::<DB>(row, 1)
-            }),
-            updates: Batches::start::<DB>(pool, queries.update, limits, |_| Ok(())),
+            queries,
+            limits: Limits { probe, timeout },
+            started: Arc::default(),
         }
     }
 
-    /// The row of `key` if it is live at `now` (Unix seconds), in the next batch of loads.
-    pub(super) async fn load(&self, key: &str, now: i64) -> Result<Option<StoredRow>, EngineError> {
-        self.loads
+    /// The tasks, on connections of `pool`; started now if this is the first request.
+    fn started<DB: Backend>(&self, pool: &Pool<DB>) -> &Started {
+        self.started.get_or_init(|| Started {
+            loads: Batches::start::<DB>(
+                pool.clone(),
+                self.queries.load.clone(),
+                self.limits,
+                |row| StoredRow::read::<DB>(row, 1),
+            ),
+            updates: Batches::start::<DB>(
+                pool.clone(),
+                self.queries.update.clone(),
+                self.limits,
+                |_| Ok(()),
+            ),
+        })
+    }
+
+    /// The row of `key` if it is live at `now` (Unix seconds), in the next batch of loads on
+    /// `pool`.
+    pub(super) async fn load<DB: Backend>(
+        &self,
+        pool: &Pool<DB>,
+        key: &str,
+        now: i64,
+    ) -> Result<Option<StoredRow>, EngineError> {
+        self.started(pool)
+            .loads
             .send(Lookup {
                 k: key.to_owned(),
                 n: now,
@@ -98,11 +125,15 @@ impl StoreBatches {
             .await
     }
 
-    /// Makes `state` row's new state in the next batch of updates: true if the row still had
-    /// its version (and now has the next), false if not (another write came first, or it is
-    /// gone).
-    pub(super) async fn update(&self, state: NewState) -> Result<bool, EngineError> {
-        Ok(self.updates.send(state).await?.is_some())
+    /// Makes `state` row's new state in the next batch of updates on `pool`: true if the row
+    /// still had its version (and now has the next), false if not (another write came first,
+    /// or it is gone).
+    pub(super) async fn update<DB: Backend>(
+        &self,
+        pool: &Pool<DB>,
+        state: NewState,
+    ) -> Result<bool, EngineError> {
+        Ok(self.started(pool).updates.send(state).await?.is_some())
     }
 }
 

@@ -75,7 +75,7 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
                 user,
                 version,
             };
-            return batches.update(state).await;
+            return batches.update(&self.pool, state).await;
         }
         let mut params = vec![
             Param::Text(&session_data),
