@@ -128,6 +128,51 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
 }
 
 #[tokio::test]
+async fn a_save_waiting_for_a_row_lock_does_not_hold_up_the_others() {
+    let (engine, table) = engine_on_a_table_of_its_own().await;
+    let now = OffsetDateTime::now_utc();
+    let empty = Arc::new(Data::new());
+    let (locked, free) = (
+        SessionKey::generate().hashed(),
+        SessionKey::generate().hashed(),
+    );
+    for id in [&locked, &free] {
+        let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
+        assert!(engine.store().insert(id, write).await.unwrap());
+    }
+    let mut blocker = engine.pool().begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT 1 FROM {table} WHERE session_key_hash = '{locked}' FOR UPDATE"
+    )))
+    .execute(&mut *blocker)
+    .await
+    .unwrap();
+    let waiting_save = {
+        let (engine, locked, data) = (engine.clone(), locked.clone(), empty.clone());
+        tokio::spawn(async move { replace(&engine, &locked, 1, &data).await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(waiting_on_locks(&table).await, 1, "the first save waits");
+
+    // Its batch waits for the row; the next batch goes beside it.
+    let other = tokio::time::timeout(Duration::from_secs(3), replace(&engine, &free, 1, &empty));
+    assert!(
+        other
+            .await
+            .expect("a save of another row is not held up")
+            .unwrap()
+    );
+    assert!(!waiting_save.is_finished(), "the first save still waits");
+    blocker.commit().await.unwrap();
+    assert!(
+        waiting_save.await.unwrap(),
+        "and succeeds once the row is free"
+    );
+
+    drop_tables(&engine, &table).await;
+}
+
+#[tokio::test]
 async fn loads_waiting_together_go_as_one_statement_each_with_its_own_row() {
     let (engine, table) = engine_on_a_table_of_its_own().await;
     loads_go_in_batches(Arc::new(engine.store().clone()), &table).await;

@@ -38,7 +38,8 @@ const MAX_BATCH: usize = 64;
 /// Statements of one kind in flight at once: while one batch runs (or waits for a row another
 /// transaction holds), the next is being sent. Measured at 64 clients (`incr`, 3 alternating
 /// rounds): 1 gave about 15 % more req/s than 2 (fuller batches), 4 about 18 % fewer; 2 keeps
-/// the store answering while one statement is stuck until the timeout.
+/// the store answering while one statement is stuck until the timeout (test
+/// `a_save_waiting_for_a_row_lock_does_not_hold_up_the_others`).
 const IN_FLIGHT: usize = 2;
 
 /// The loads and the updates of a store, each kind sent in batches of its own. The tasks
