@@ -4,9 +4,9 @@
 //! merges as for any race).
 //!
 //! Another instance's changes are seen through an invalidation channel: Redis client-side
-//! caching ([`redis`]), PostgreSQL `LISTEN/NOTIFY` on deletes ([`postgres`]); and, for every
-//! store, the TTL: no entry is served longer than `SESSION_NEAR_CACHE_TTL` after it was
-//! fetched. While a channel is down the cache is emptied and bypassed, so a lost channel never
+//! caching (`near/redis.rs`), PostgreSQL `LISTEN/NOTIFY` on deletes (`near/postgres.rs`);
+//! and, for every store, the TTL: no entry is served longer than `SESSION_NEAR_CACHE_TTL`
+//! after it was fetched. While a channel is down the cache is emptied and bypassed, so a lost channel never
 //! serves data that may be stale beyond the TTL.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
