@@ -182,10 +182,10 @@ impl Connection {
             Topology::Single(url) => {
                 let (client, config) = match pushes {
                     Some(pushes) => (
-                        super::client(&resp3(url), ca_file)?,
+                        client(&resp3(url), ca_file)?,
                         manager_config(timeout).set_push_sender(pushes),
                     ),
-                    None => (super::client(url, ca_file)?, manager_config(timeout)),
+                    None => (client(url, ca_file)?, manager_config(timeout)),
                 };
                 let manager = ConnectionManager::new_with_config(client, config)
                     .await
@@ -195,7 +195,7 @@ impl Connection {
             Topology::Cluster(nodes) => {
                 #[cfg(feature = "tls")]
                 if nodes.iter().any(|node| node.starts_with("rediss://")) {
-                    super::install_crypto_provider();
+                    install_crypto_provider();
                 }
                 let builder = ClusterClientBuilder::new(nodes.clone())
                     .connection_timeout(timeout)
@@ -310,7 +310,7 @@ fn with_sentinel_tls(
     builder: SentinelClientBuilder,
     ca_file: Option<&Path>,
 ) -> Result<SentinelClientBuilder, String> {
-    super::install_crypto_provider();
+    install_crypto_provider();
     let mut builder = builder
         .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure)
         .set_client_to_redis_tls_mode(redis::TlsMode::Secure);
@@ -553,6 +553,37 @@ impl SentinelMaster {
             }
             result
         })
+    }
+}
+
+/// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
+fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
+    #[cfg(feature = "tls")]
+    if crate::tls::cache_url_requires_tls(url) {
+        install_crypto_provider();
+        if let Some(ca_file) = ca_file {
+            let root_cert = crate::tls::read_ca_file(ca_file).map_err(|e| e.to_string())?;
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(root_cert),
+            };
+            return redis::Client::build_with_tls(url, certificates).map_err(|e| e.to_string());
+        }
+    }
+    // Without TLS nothing reads a CA file: `features::check_ca_file` refuses one at start-up.
+    #[cfg(not(feature = "tls"))]
+    let _ = ca_file;
+    redis::Client::open(url).map_err(|e| e.to_string())
+}
+
+/// redis's rustls takes the process's default crypto provider, which rustls picks by itself
+/// only when exactly one is compiled in; an app's other crates may compile in a second. So
+/// ring (what sessionkit's TLS uses) is installed, unless the app chose one already.
+#[cfg(feature = "tls")]
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a provider is then in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -4,7 +4,8 @@
 //! version) whose TTL is the session's expiry; conditional writes are Lua scripts
 //! ([`scripts`]), atomic on the server. [`connection`] hides which deployment it is; [`keys`]
 //! lays the keys out so that on a cluster each session operation touches one hash slot;
-//! [`wait`] makes writes wait for replicas (`SESSION_REDIS_WAIT_REPLICAS`).
+//! [`wait`] makes writes wait for replicas (`SESSION_REDIS_WAIT_REPLICAS`); [`open`] opens the
+//! store from a URL or over the application's connection.
 //!
 //! On a cluster a session and its user's index are in different slots, so the index entry is
 //! written first and the session second; a crash between them leaves an index entry naming
@@ -13,25 +14,22 @@
 
 mod connection;
 mod keys;
+mod open;
 mod scripts;
 mod wait;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
-use redis::{ErrorKind, FromRedisValue, Pipeline, PushInfo, ServerErrorKind, Value};
+use redis::{ErrorKind, FromRedisValue, Pipeline, ServerErrorKind, Value};
 use time::OffsetDateTime;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::CacheConfig;
 use super::{Cache, CacheRead};
-use crate::config::redact_password;
 use crate::engine::store::{Capabilities, RecordStore, RecordWrite, ScanPage, StoredRecord};
 use crate::engine::{Data, EngineError, Loaded, user_of};
-use connection::{Connection, ScanPosition, Topology};
+use connection::{Connection, ScanPosition};
 use keys::Keys;
 use scripts::Scripts;
 use wait::WaitReplicas;
@@ -84,136 +82,6 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `SESSION_CACHE_URL`. The connection manager reconnects by itself after a
-    /// Redis restart; while Redis is down, operations fail within `SESSION_STORE_TIMEOUT` —
-    /// or `SESSION_CACHE_TIMEOUT` when Redis is `cached_db`'s cache, so the database can
-    /// still answer within the request's time.
-    ///
-    /// ```no_run
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use sessionkit::engine::RedisStore;
-    /// use sessionkit::{EngineKind, Settings};
-    ///
-    /// let settings = Settings {
-    ///     cache_url: "redis://127.0.0.1:6379/0".into(),
-    ///     cache_key_prefix: "myapp:sessions:".into(), // namespaces the keys in a shared Redis
-    ///     ..Settings::new("secret")
-    /// };
-    /// let store = RedisStore::connect(&settings).await?; // fails if Redis cannot be reached
-    /// assert!(format!("{store:?}").contains("myapp:sessions:"));
-    /// # Ok(()) }
-    /// ```
-    pub async fn connect(config: impl Into<CacheConfig>) -> Result<Self, EngineError> {
-        Self::open(config.into(), None).await
-    }
-
-    /// Connects as [`RedisStore::connect`] does, on a single node, over RESP3 with what Redis
-    /// pushes handed to `pushes`; and the connection, on which the near cache asks for
-    /// client-side caching (`CLIENT TRACKING`). Its own writes then are not reported back to
-    /// it, and every change made through another connection is.
-    pub(crate) async fn connect_reporting(
-        config: CacheConfig,
-        pushes: UnboundedSender<PushInfo>,
-    ) -> Result<(Self, ConnectionManager), EngineError> {
-        let store = Self::open(config, Some(pushes)).await?;
-        // `Connection::open` refuses pushes on anything but a single node.
-        let Connection::Single(manager) = &store.connection else {
-            let why = "client-side caching needs a single Redis node";
-            return Err(EngineError::unavailable(std::io::Error::other(why)));
-        };
-        let manager = manager.clone();
-        Ok((store, manager))
-    }
-
-    async fn open(
-        config: CacheConfig,
-        pushes: Option<UnboundedSender<PushInfo>>,
-    ) -> Result<Self, EngineError> {
-        let CacheConfig {
-            url,
-            key_prefix,
-            ca_file,
-            timeout,
-            wait_replicas,
-        } = config;
-        let unreachable = |cause: String| {
-            EngineError::unavailable(Unreachable {
-                hint: start_up_hint(&url, &cause, ca_file.as_deref()),
-                url: redact_password(&url),
-                cause,
-            })
-        };
-        let topology = Topology::parse(&url).map_err(unreachable)?;
-        let connection = Connection::open(&topology, ca_file.as_deref(), timeout, pushes)
-            .await
-            .map_err(unreachable)?;
-        Ok(RedisStore {
-            connection,
-            keys: Keys::new(key_prefix, topology.is_cluster()),
-            scripts: Scripts::new(),
-            wait: WaitReplicas::new(wait_replicas, timeout),
-        })
-    }
-
-    /// A store over a connection the application already has, so that it and its sessions
-    /// share one client: its timeouts, retries and TLS are the application's choice, and
-    /// nothing is checked here. Keys go under `key_prefix` (`SESSION_CACHE_KEY_PREFIX`).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use redis::aio::ConnectionManager;
-    /// use sessionkit::Sessions;
-    /// use sessionkit::engine::RedisStore;
-    ///
-    /// let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
-    /// let connection = ConnectionManager::new(client).await?; // the app's own
-    /// let store = RedisStore::with_connection(connection.clone(), "myapp:sessions:");
-    /// let sessions = Sessions::builder("secret").store(store).open().await?;
-    /// assert_eq!(sessions.engine().name(), "cache");
-    /// # Ok(()) }
-    /// ```
-    pub fn with_connection(connection: ConnectionManager, key_prefix: impl Into<String>) -> Self {
-        RedisStore {
-            connection: Connection::Single(connection),
-            keys: Keys::new(key_prefix.into(), false),
-            scripts: Scripts::new(),
-            wait: None,
-        }
-    }
-
-    /// [`RedisStore::with_connection`] on a Redis Cluster: the application's own cluster
-    /// connection carries its sessions, with keys laid out in hash slots as with
-    /// `redis+cluster://` (each session's keys in one slot; see the type's docs for the user
-    /// index). The application's client settings — timeouts, retries, TLS, read from replicas
-    /// or not — are its own.
-    ///
-    /// ```no_run
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use redis::cluster::ClusterClient;
-    /// use sessionkit::Sessions;
-    /// use sessionkit::engine::RedisStore;
-    ///
-    /// let client = ClusterClient::new(vec!["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"])?;
-    /// let connection = client.get_async_connection().await?; // the app's own
-    /// let store = RedisStore::with_cluster_connection(connection.clone(), "myapp:sessions:");
-    /// let sessions = Sessions::builder("secret").store(store).open().await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn with_cluster_connection(
-        connection: redis::cluster_async::ClusterConnection,
-        key_prefix: impl Into<String>,
-    ) -> Self {
-        RedisStore {
-            connection: Connection::Cluster(connection),
-            keys: Keys::new(key_prefix.into(), true),
-            scripts: Scripts::new(),
-            wait: None,
-        }
-    }
-
     fn redis_key(&self, id: &str) -> String {
         self.keys.session(id)
     }
@@ -364,60 +232,6 @@ impl RedisStore {
 
 /// A session's id, its `d` and `v` fields and its expiry, as [`RedisStore::read_all`] reads them.
 type RawRecord<'i> = ((&'i str, (Option<String>, Option<i64>)), i64);
-
-/// The Redis of `SESSION_CACHE_URL` could not be reached when the engine was opened.
-#[derive(Debug, thiserror::Error)]
-#[error("SESSION_CACHE_URL {url}: {cause}{hint}")]
-struct Unreachable {
-    /// The URL, its password hidden.
-    url: String,
-    /// What redis said.
-    cause: String,
-    /// What to check; often empty.
-    hint: String,
-}
-
-/// What to check after `cause` stopped the start: the CAs, after a refused certificate; a
-/// server that may not speak TLS, after a `rediss://` handshake that never finished (a
-/// plaintext Redis waits for a command line and never answers it).
-fn start_up_hint(url: &str, cause: &str, ca_file: Option<&Path>) -> String {
-    let hint = crate::tls::certificate_hint(cause, ca_file);
-    if hint.is_empty() && crate::tls::cache_url_requires_tls(url) && cause.contains("timed out") {
-        return " (does the server speak TLS on this port?)".to_owned();
-    }
-    hint
-}
-
-/// A client for `url`; a `rediss://` one trusts only the CAs of `ca_file` when it is given.
-fn client(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, String> {
-    #[cfg(feature = "tls")]
-    if crate::tls::cache_url_requires_tls(url) {
-        install_crypto_provider();
-        if let Some(ca_file) = ca_file {
-            let root_cert = crate::tls::read_ca_file(ca_file).map_err(|e| e.to_string())?;
-            let certificates = redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(root_cert),
-            };
-            return redis::Client::build_with_tls(url, certificates).map_err(|e| e.to_string());
-        }
-    }
-    // Without TLS nothing reads a CA file: `features::check_ca_file` refuses one at start-up.
-    #[cfg(not(feature = "tls"))]
-    let _ = ca_file;
-    redis::Client::open(url).map_err(|e| e.to_string())
-}
-
-/// redis's rustls takes the process's default crypto provider, which rustls picks by itself
-/// only when exactly one is compiled in; an app's other crates may compile in a second. So
-/// ring (what sessionkit's TLS uses) is installed, unless the app chose one already.
-#[cfg(feature = "tls")]
-pub(super) fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race with another installer is fine: a provider is then in place.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
 
 #[async_trait]
 impl RecordStore for RedisStore {
