@@ -47,7 +47,7 @@ use connection::Unreachable;
 use group_commit::{GroupCommit, Outcome};
 pub use sql::Dialect;
 use sql::TableFormat;
-use sql::{Queries, SqliteRole, on_sqlite, pool_options};
+use sql::{BatchQueries, Queries, SqliteRole, on_sqlite, pool_options};
 
 /// The SQL engine: a [`ServerEngine`] over a [`SqlStore`]. `DbEngine` (on sqlx's `Any`) is
 /// the one sessionkit opens from `SESSION_DB_URL`; `DbEngine<Postgres>` (or `MySql`,
@@ -411,17 +411,16 @@ impl<DB: Backend> SqlStore<DB> {
             secrets,
         } = config;
         let format = TableFormat::of_table(&table);
-        let queries = Queries::new(dialect, format, &table);
         let probe_timeout = timeout / 5;
-        let batches = (queries.batches.clone())
-            .map(|batched| StoreBatches::new(batched, probe_timeout, timeout));
+        let batches = BatchQueries::of(dialect, format, &table)
+            .map(|queries| StoreBatches::new(queries, probe_timeout, timeout));
         SqlStore {
             readers: pool.clone(),
             pool,
             probe_timeout,
             dialect,
             format,
-            queries: Arc::new(queries),
+            queries: Arc::new(Queries::new(dialect, format, &table)),
             signer: Signer::new(STORE_SALT, &secrets.key, &secrets.fallbacks)
                 .compressing_from(SMALL_VALUE_BYTES),
             group_commit: None,
@@ -538,18 +537,19 @@ impl<DB: Backend> SqlStore<DB> {
         &self,
         id: &str,
     ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
-        if let Some(batches) = &self.batches {
-            return match batches.load(&self.pool, id, now_seconds()).await? {
-                Some(stored) => self.decode_stored(stored),
-                None => Ok(None),
-            };
-        }
-        let params = [Param::Text(id), Param::Integer(now_seconds())];
-        let row = DB::fetch_optional(&mut *self.reader().await?, &self.queries.load, &params)
-            .await
-            .map_err(EngineError::unavailable)?;
-        match row {
-            Some(row) => self.decode(&row),
+        let stored = match &self.batches {
+            Some(batches) => batches.load(&self.pool, id, now_seconds()).await?,
+            None => {
+                let params = [Param::Text(id), Param::Integer(now_seconds())];
+                let sql = &self.queries.load;
+                DB::fetch_optional(&mut *self.reader().await?, sql, &params)
+                    .await
+                    .and_then(|row| row.map(|row| StoredRow::read::<DB>(&row, 0)).transpose())
+                    .map_err(EngineError::unavailable)?
+            }
+        };
+        match stored {
+            Some(stored) => self.decode_stored(stored),
             None => Ok(None),
         }
     }

@@ -133,8 +133,6 @@ pub(super) struct Queries {
     pub(super) scan: Arc<str>,
     pub(super) insert: Arc<str>,
     pub(super) update: Arc<str>,
-    /// Loads and updates many to a statement (PostgreSQL, sessionkit's format).
-    pub(super) batches: Option<BatchQueries>,
     pub(super) delete: Arc<str>,
     pub(super) delete_expired_batch: Arc<str>,
     pub(super) count_expired: Arc<str>,
@@ -162,6 +160,13 @@ pub(super) struct BatchQueries {
 }
 
 impl BatchQueries {
+    /// The statements for `table`, where batches can be sent: on PostgreSQL, in sessionkit's
+    /// format (Django's table has no version to compare).
+    pub(super) fn of(dialect: Dialect, format: TableFormat, table: &str) -> Option<Self> {
+        (dialect == Dialect::Postgres && format == TableFormat::Sessionkit)
+            .then(|| BatchQueries::new(table))
+    }
+
     fn new(table: &str) -> Self {
         BatchQueries {
             load: format!(
@@ -261,8 +266,6 @@ impl Queries {
             )),
             insert: sql(insert),
             update: sql(update),
-            batches: (dialect == Dialect::Postgres && format == TableFormat::Sessionkit)
-                .then(|| BatchQueries::new(table)),
             delete: sql(format!("DELETE FROM {table} WHERE {key} = ?")),
             delete_expired_batch: sql(delete_expired_batch),
             count_expired: sql(format!(
