@@ -9,7 +9,7 @@ use std::time::Duration;
 use sessionkit::engine::{Data, DbEngine, Engine, RecordStore, RecordWrite, SessionKey, SqlStore};
 use sessionkit::{Settings, engine::EngineError};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -26,6 +26,22 @@ async fn waiting_on_locks(table: &str) -> i64 {
         .await
         .unwrap();
     count
+}
+
+/// A transaction of the test's, on a connection of its own, that has run `sql`: it holds the
+/// locks `sql` took until it ends.
+async fn holding(sql: String) -> Transaction<'static, Postgres> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(URL)
+        .await
+        .unwrap();
+    let mut transaction = pool.begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+    transaction
 }
 
 async fn replace(
@@ -75,13 +91,7 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
 
     // The rows are locked by a transaction of the test's, so every save waits: two of each
     // key, all at version 1.
-    let mut blocker = engine.pool().begin().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT 1 FROM {table} FOR UPDATE"
-    )))
-    .execute(&mut *blocker)
-    .await
-    .unwrap();
+    let blocker = holding(format!("SELECT 1 FROM {table} FOR UPDATE")).await;
     let mut saves = Vec::new();
     for (n, id) in ids.iter().chain(&ids).enumerate() {
         let (engine, id) = (engine.clone(), id.clone());
@@ -140,13 +150,10 @@ async fn a_save_waiting_for_a_row_lock_does_not_hold_up_the_others() {
         let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
         assert!(engine.store().insert(id, write).await.unwrap());
     }
-    let mut blocker = engine.pool().begin().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    let blocker = holding(format!(
         "SELECT 1 FROM {table} WHERE session_key_hash = '{locked}' FOR UPDATE"
-    )))
-    .execute(&mut *blocker)
-    .await
-    .unwrap();
+    ))
+    .await;
     let waiting_save = {
         let (engine, locked, data) = (engine.clone(), locked.clone(), empty.clone());
         tokio::spawn(async move { replace(&engine, &locked, 1, &data).await.unwrap() })
@@ -215,14 +222,7 @@ async fn loads_go_in_batches(store: Arc<dyn RecordStore>, table: &str) {
     assert!(store.insert(&expired, write).await.unwrap());
     let missing = SessionKey::generate().hashed();
 
-    let mut blocker = PgConnection::connect(URL).await.unwrap();
-    let mut lock = blocker.begin().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
-    )))
-    .execute(&mut *lock)
-    .await
-    .unwrap();
+    let blocker = holding(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).await;
     let keys = live.iter().chain([&expired, &missing]);
     let mut loads = Vec::new();
     for id in keys.clone().chain(keys) {
@@ -239,7 +239,7 @@ async fn loads_go_in_batches(store: Arc<dyn RecordStore>, table: &str) {
         (1..=2).contains(&waiting),
         "{waiting} statements wait for the lock: the loads were not batched"
     );
-    lock.rollback().await.unwrap();
+    blocker.rollback().await.unwrap();
 
     for load in loads {
         let (id, loaded) = load.await.unwrap();
