@@ -10,9 +10,9 @@
 # store (tower-sessions 0.15 memory, unsigned and signed id; tower-sessions 0.14's SQLite,
 # PostgreSQL and Redis stores from the separate cargo project crates/sessionkit-bench/peers;
 # actix-session 0.11 on Redis), the server engines with and without the near cache
-# (SESSION_NEAR_CACHE=true; cached_db on PostgreSQL + Redis too), and the floors, alternating
-# (see "goal rounds" below). Then, unless BENCH_GOALS_ONLY=1, HTTP targets one after another on
-# 127.0.0.1: `sessionkit serve` on every engine
+# (SESSION_NEAR_CACHE=true; cached_db on PostgreSQL + Redis too), and the floors (one on Redis
+# too), alternating (see "goal rounds" below). Then, unless BENCH_GOALS_ONLY=1, HTTP targets
+# one after another on 127.0.0.1: `sessionkit serve` on every engine
 # (signed_cookies; db on SQLite and PostgreSQL; cache in memory and on Redis), the same routes
 # on bare axum (no sessions: the HTTP stack's floor), on tower-sessions with its MemoryStore,
 # and on Django 5.2 under gunicorn (signed_cookies, and db on SQLite). Each target gets the
@@ -221,6 +221,9 @@ sessionkit_target() { # LABEL, then SESSION_*=… settings
 # the per-round ratios. Besides bare axum, the rounds run bare axum sending a session-sized
 # cookie and Vary with no session behind them: what the cookie's bytes alone cost.
 COOKIE_FLOOR="bare axum + session cookie (no session)"
+# And on Redis, the same floor writing each change to Redis (one SET, no session logic): what
+# a session layer that keeps its sessions there cannot beat (docs/PROFILES.md, "The Redis floor").
+REDIS_FLOOR="bare axum + session cookie + Redis write (no session)"
 goal_round() { # LABEL, then the server command
   local label=$1
   shift
@@ -259,7 +262,7 @@ if [ "$HAVE_PG" = 1 ]; then
 fi
 if [ "$HAVE_REDIS" = 1 ]; then
   server_engine "sessionkit cache Redis"
-  GOALS+=("actix-session Redis" "tower-sessions Redis store")
+  GOALS+=("actix-session Redis" "tower-sessions Redis store" "$REDIS_FLOOR")
 fi
 if [ "$HAVE_PG" = 1 ] && [ "$HAVE_REDIS" = 1 ]; then
   server_engine "sessionkit cached_db"
@@ -268,6 +271,10 @@ goal_target() { # a label of GOALS
   case $1 in
     "bare axum (no sessions)") goal_round "$1" "$BIN/bare_axum" "${PEER_ADDR[@]}" ;;
     "$COOKIE_FLOOR") goal_round "$1" "$BIN/bare_axum" --session-cookie "${PEER_ADDR[@]}" ;;
+    "$REDIS_FLOOR")
+      goal_round "$1" "$BIN/bare_axum" --session-cookie --redis-write "$REDIS_URL" \
+        --redis-key-prefix "$REDIS_PREFIX" "${PEER_ADDR[@]}"
+      cleanup_stores ;;
     "sessionkit signed_cookies") sessionkit_goal "$1" SESSION_ENGINE=signed_cookies ;;
     "sessionkit cache memory") sessionkit_goal "$1" SESSION_ENGINE=cache SESSION_CACHE_URL=memory:// ;;
     "tower-sessions MemoryStore") goal_round "$1" "$BIN/tower_sessions_server" "${PEER_ADDR[@]}" ;;
