@@ -224,6 +224,10 @@ COOKIE_FLOOR="bare axum + session cookie (no session)"
 # And on Redis, the same floor writing each change to Redis (one SET, no session logic): what
 # a session layer that keeps its sessions there cannot beat (docs/PROFILES.md, "The Redis floor").
 REDIS_FLOOR="bare axum + session cookie + Redis write (no session)"
+# The yardsticks: the least a session layer does (in memory, or in a signed cookie), served
+# with a cookie as long as sessionkit's: how near the cookie floor a session layer can come.
+MINIMAL="minimal session layer (yardstick)"
+MINIMAL_SIGNED="minimal signed-cookie layer (yardstick)"
 goal_round() { # LABEL, then the server command
   local label=$1
   shift
@@ -252,8 +256,9 @@ server_engine() {
   GOALS+=("$1")
   if [ "$NEAR_CACHE" = 1 ]; then GOALS+=("$1, near cache"); fi
 }
-GOALS=("bare axum (no sessions)" "$COOKIE_FLOOR" "sessionkit signed_cookies"
-  "sessionkit cache memory" "tower-sessions MemoryStore" "tower-sessions MemoryStore, signed id")
+GOALS=("bare axum (no sessions)" "$COOKIE_FLOOR" "$MINIMAL" "$MINIMAL_SIGNED"
+  "sessionkit signed_cookies" "sessionkit cache memory" "tower-sessions MemoryStore"
+  "tower-sessions MemoryStore, signed id")
 server_engine "sessionkit db SQLite"
 GOALS+=("tower-sessions SQLite store")
 if [ "$HAVE_PG" = 1 ]; then
@@ -271,6 +276,8 @@ goal_target() { # a label of GOALS
   case $1 in
     "bare axum (no sessions)") goal_round "$1" "$BIN/bare_axum" "${PEER_ADDR[@]}" ;;
     "$COOKIE_FLOOR") goal_round "$1" "$BIN/bare_axum" --session-cookie "${PEER_ADDR[@]}" ;;
+    "$MINIMAL") goal_round "$1" "$BIN/minimal_layer_server" "${PEER_ADDR[@]}" ;;
+    "$MINIMAL_SIGNED") goal_round "$1" "$BIN/minimal_layer_server" --signed "${PEER_ADDR[@]}" ;;
     "$REDIS_FLOOR")
       goal_round "$1" "$BIN/bare_axum" --session-cookie --redis-write "$REDIS_URL" \
         --redis-key-prefix "$REDIS_PREFIX" "${PEER_ADDR[@]}"

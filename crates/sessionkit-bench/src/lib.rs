@@ -11,16 +11,19 @@
 //!   it reports req/s, latency percentiles, errors and lost updates as JSON and as a Markdown
 //!   table row.
 //! - `src/bin/bare_axum.rs` and `src/bin/tower_sessions_server.rs`: the same routes with no
-//!   sessions (the HTTP stack's floor) and with tower-sessions.
+//!   sessions (the HTTP stack's floor) and with tower-sessions; `src/bin/minimal_layer_server.rs`
+//!   with the least a session layer does ([`minimal_layer`]).
 //! - `django_app/`: the same routes in Django, served by gunicorn.
 //!
 //! `scripts/bench.sh` at the repository root runs all of it and writes `docs/BENCHMARKS.md`.
 //!
 //! This library holds what the binaries share: the load generator's client ([`client`]) and
-//! report ([`report`]), the comparison servers' start-up ([`serve`]) and tower-sessions' routes
-//! ([`tower_sessions_routes`], also compiled by the store-backed peers in `peers/`).
+//! report ([`report`]), the comparison servers' start-up ([`serve`]), tower-sessions' routes
+//! ([`tower_sessions_routes`], also compiled by the store-backed peers in `peers/`) and the
+//! yardstick layer the benchmarks and a server share ([`minimal_layer`]).
 
 pub mod client;
+pub mod minimal_layer;
 pub mod report;
 pub mod serve;
 pub mod tower_sessions_routes;

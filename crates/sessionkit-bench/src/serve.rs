@@ -4,6 +4,12 @@
 use axum::Router;
 use tokio::net::TcpListener;
 
+/// The cookie `sessionkit serve` sets for a server-side session (a 32-character key, the default
+/// attributes with `SESSION_COOKIE_SECURE=true`, two weeks' `Max-Age`): the floors send as many
+/// bytes.
+pub const SESSION_COOKIE: &str = "sessionid=0123456789abcdefghijklmnopqrstuv; HttpOnly; \
+    SameSite=Lax; Secure; Path=/; Max-Age=1209600; Expires=Fri, 11 Dec 2026 00:00:00 GMT";
+
 /// The comparison servers' command line.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {

@@ -7,10 +7,8 @@
 //!
 //! Stacks: no sessions (the router's own cost), sessionkit with the memory cache, with signed
 //! and with encrypted cookies, tower-sessions with its `MemoryStore`, with a plain and with a signed session-id
-//! cookie, and the yardsticks of [`floor`]: the least a server-side and a signed-cookie session
-//! layer can do.
-
-mod floor;
+//! cookie, and the yardsticks of [`floor`] (`sessionkit_bench::minimal_layer`): the least a
+//! server-side and a signed-cookie session layer can do.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +20,7 @@ use axum::routing::{get, post};
 use http::header::{COOKIE, SET_COOKIE};
 use http::{Request, Response};
 use sessionkit::{EngineKind, SessionError, Sessions, Settings};
+use sessionkit_bench::minimal_layer as floor;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
 

@@ -25,7 +25,7 @@ use axum::middleware::map_response;
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use clap::Parser;
-use sessionkit_bench::serve::{self, ServeArgs};
+use sessionkit_bench::serve::{self, SESSION_COOKIE, ServeArgs};
 
 /// The §10 benchmark routes with no sessions: the floor the session engines are compared to.
 #[derive(Parser)]
@@ -43,11 +43,6 @@ struct Cli {
     #[arg(long, value_name = "PREFIX", default_value = "bare_axum:")]
     redis_key_prefix: String,
 }
-
-/// A cookie as long as `sessionkit serve` sets for a server-side session (a 32-character key,
-/// the default attributes with `SESSION_COOKIE_SECURE=true`, two weeks' `Max-Age`).
-const SESSION_COOKIE: &str = "sessionid=0123456789abcdefghijklmnopqrstuv; HttpOnly; SameSite=Lax; \
-    Secure; Path=/; Max-Age=1209600; Expires=Fri, 11 Dec 2026 00:00:00 GMT";
 
 async fn vary_cookie(mut response: Response) -> Response {
     let headers = response.headers_mut();

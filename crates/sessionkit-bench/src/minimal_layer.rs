@@ -4,6 +4,9 @@
 //! with sessionkit's Django-compatible `Signer`), hands the handler a copy-on-write map of JSON
 //! values, and after a write stores or signs the map and sets the cookie. No hashed keys, no
 //! expiry, no merge of concurrent writes, no error handling.
+//!
+//! The in-process benchmarks call it next to the real layers (`floor_minimal_layer`,
+//! `floor_minimal_signed_layer`); `minimal_layer_server` serves it over HTTP.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,13 +24,19 @@ use sessionkit::django::signing::{COOKIE_SALT, SMALL_VALUE_BYTES, Signer};
 use sessionkit::engine::JsonText;
 use tower::{Layer, Service};
 
-const COOKIE_NAME: &str = "floorid";
-
 type Data = Arc<sessionkit::engine::Data>;
+
+/// The tower layer of the yardstick: where it keeps its sessions, and its cookie.
+#[derive(Clone)]
+pub struct FloorLayer {
+    sessions: Sessions,
+    cookie_name: &'static str,
+    cookie_attributes: &'static str,
+}
 
 /// Where the yardstick keeps its sessions.
 #[derive(Clone)]
-pub enum FloorLayer {
+enum Sessions {
     /// In a map, by key; the cookie carries the key.
     Server(Arc<Mutex<HashMap<String, Data>>>),
     /// In the cookie, signed as Django signs a session cookie.
@@ -35,19 +44,39 @@ pub enum FloorLayer {
 }
 
 impl FloorLayer {
+    /// Sessions in a map in memory, the cookie naming one.
     pub fn server() -> Self {
-        FloorLayer::Server(Arc::default())
+        FloorLayer::keeping(Sessions::Server(Arc::default()))
     }
 
+    /// Sessions in the cookie, signed with `secret` as Django signs a session cookie.
     pub fn signed(secret: &str) -> Self {
         let signer = Signer::new(COOKIE_SALT, secret, &[]).compressing_from(SMALL_VALUE_BYTES);
-        FloorLayer::Signed(Arc::new(signer))
+        FloorLayer::keeping(Sessions::Signed(Arc::new(signer)))
     }
 
+    fn keeping(sessions: Sessions) -> Self {
+        FloorLayer {
+            sessions,
+            cookie_name: "floorid",
+            cookie_attributes: "HttpOnly; Path=/",
+        }
+    }
+
+    /// The cookie's name and its attributes after the value (`floorid` and `HttpOnly; Path=/`
+    /// unless set): over HTTP, a cookie as long as the one of the layer compared with it.
+    pub fn with_cookie(mut self, name: &'static str, attributes: &'static str) -> Self {
+        self.cookie_name = name;
+        self.cookie_attributes = attributes;
+        self
+    }
+}
+
+impl Sessions {
     fn load(&self, cookie: &str) -> Option<Data> {
         match self {
-            FloorLayer::Server(sessions) => sessions.lock().unwrap().get(cookie).cloned(),
-            FloorLayer::Signed(signer) => signer
+            Sessions::Server(sessions) => sessions.lock().unwrap().get(cookie).cloned(),
+            Sessions::Signed(signer) => signer
                 .unsign_object(cookie, None, SystemTime::now())
                 .ok()
                 .map(|unsigned| Arc::new(unsigned.data)),
@@ -57,13 +86,13 @@ impl FloorLayer {
     /// Stores `data` and returns the cookie value that names it.
     fn save(&self, key: Option<&str>, data: &Data) -> String {
         match self {
-            FloorLayer::Server(sessions) => {
+            Sessions::Server(sessions) => {
                 let mut sessions = sessions.lock().unwrap();
                 let key = key.map_or_else(|| format!("{:032}", sessions.len()), str::to_owned);
                 sessions.insert(key.clone(), data.clone());
                 key
             }
-            FloorLayer::Signed(signer) => {
+            Sessions::Signed(signer) => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
                 signer.sign_object(data, now.as_secs())
             }
@@ -82,10 +111,12 @@ struct State {
 }
 
 impl FloorSession {
+    /// The number stored under `key`, if any.
     pub fn get(&self, key: &str) -> Option<u64> {
         self.0.lock().unwrap().data.get(key)?.parse().ok()
     }
 
+    /// Stores `n` under `key`.
     pub fn insert(&self, key: &str, n: u64) {
         let mut state = self.0.lock().unwrap();
         state.modified = true;
@@ -111,15 +142,16 @@ impl<S> Layer<S> for FloorLayer {
     fn layer(&self, inner: S) -> Self::Service {
         FloorService {
             inner,
-            sessions: self.clone(),
+            layer: self.clone(),
         }
     }
 }
 
+/// The tower service of [`FloorLayer`].
 #[derive(Clone)]
 pub struct FloorService<S> {
     inner: S,
-    sessions: FloorLayer,
+    layer: FloorLayer,
 }
 
 impl<S, B> Service<Request<B>> for FloorService<S>
@@ -136,15 +168,16 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let name = self.layer.cookie_name;
         let key = request
             .headers()
             .get(COOKIE)
             .and_then(|header| header.to_str().ok())
-            .and_then(|header| header.strip_prefix(COOKIE_NAME)?.strip_prefix('='))
+            .and_then(|header| header.strip_prefix(name)?.strip_prefix('='))
             .map(str::to_owned);
         let data = key
             .as_deref()
-            .and_then(|key| self.sessions.load(key))
+            .and_then(|key| self.layer.sessions.load(key))
             .unwrap_or_default();
         let session = FloorSession(Arc::new(Mutex::new(State {
             key,
@@ -153,13 +186,13 @@ where
         })));
         request.extensions_mut().insert(session.clone());
         let handled = self.inner.call(request);
-        let sessions = self.sessions.clone();
+        let layer = self.layer.clone();
         Box::pin(async move {
             let mut response = handled.await?;
             let state = session.0.lock().unwrap();
             if state.modified {
-                let value = sessions.save(state.key.as_deref(), &state.data);
-                let cookie = format!("{COOKIE_NAME}={value}; HttpOnly; Path=/");
+                let value = layer.sessions.save(state.key.as_deref(), &state.data);
+                let cookie = format!("{}={value}; {}", layer.cookie_name, layer.cookie_attributes);
                 let headers = response.headers_mut();
                 headers.insert(SET_COOKIE, HeaderValue::try_from(cookie).unwrap());
                 headers.insert(VARY, HeaderValue::from_static("Cookie"));

@@ -1,6 +1,8 @@
-//! `bare_axum --redis-write`, the Redis floor of the goal rounds: each change is in Redis
-//! before the response, and a Redis it cannot reach stops it at start-up, naming the option.
-//! On the shared Redis, under keys of a prefix of this test's own, deleted afterwards.
+//! The floors and yardsticks of the goal rounds, over HTTP. `bare_axum --redis-write`, the
+//! Redis floor: each change is in Redis before the response (on the shared Redis, under keys of
+//! a prefix of this test's own, deleted afterwards), and a Redis it cannot reach stops it at
+//! start-up, naming the option. `minimal_layer_server`: a session per cookie, in memory or in a
+//! signed cookie, with a cookie as long as `sessionkit serve`'s.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -8,15 +10,15 @@ use std::process::{Child, Command, Stdio};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
-/// A `bare_axum` started with `args`, stopped when dropped.
+/// A server binary started with `args`, stopped when dropped.
 struct Server {
     child: Child,
     addr: String,
 }
 
 impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bare_axum"))
+    fn start(binary: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(binary)
             .args(args)
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -37,10 +39,16 @@ impl Server {
 
     /// The whole response to `GET path`, head and body.
     fn get(&self, path: &str) -> String {
+        self.get_with_cookie(path, None)
+    }
+
+    /// The whole response to `GET path` sending `cookie` (`name=value`), if any.
+    fn get_with_cookie(&self, path: &str, cookie: Option<&str>) -> String {
         let mut stream = TcpStream::connect(&self.addr).expect("connects");
+        let cookie = cookie.map_or_else(String::new, |cookie| format!("Cookie: {cookie}\r\n"));
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Connection: close\r\n\r\n",
             self.addr
         )
         .expect("sends");
@@ -60,13 +68,16 @@ impl Drop for Server {
 #[test]
 fn each_change_is_in_redis_before_the_response() {
     let prefix = format!("bare-axum-test-{}:", std::process::id());
-    let server = Server::start(&[
-        "--session-cookie",
-        "--redis-write",
-        REDIS_URL,
-        "--redis-key-prefix",
-        &prefix,
-    ]);
+    let server = Server::start(
+        env!("CARGO_BIN_EXE_bare_axum"),
+        &[
+            "--session-cookie",
+            "--redis-write",
+            REDIS_URL,
+            "--redis-key-prefix",
+            &prefix,
+        ],
+    );
     let mut redis = redis::Client::open(REDIS_URL)
         .and_then(|client| client.get_connection())
         .expect("the shared Redis answers");
@@ -111,4 +122,40 @@ fn a_redis_it_cannot_reach_stops_it_at_start_up() {
         stderr.contains("--redis-write redis://127.0.0.1:1"),
         "{stderr}"
     );
+}
+
+/// The `name=value` of the `Set-Cookie` in `response`, and the rest of its line.
+fn set_cookie(response: &str) -> (&str, &str) {
+    let line = response
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .expect("a Set-Cookie");
+    line.split_once("; ").expect("attributes")
+}
+
+#[test]
+fn the_minimal_layer_keeps_a_session_per_cookie_in_memory_or_in_a_signed_cookie() {
+    for args in [&[][..], &["--signed"][..]] {
+        let server = Server::start(env!("CARGO_BIN_EXE_minimal_layer_server"), args);
+        let first = server.get("/bench/incr");
+        assert!(first.ends_with("\r\n\r\n1"), "{args:?}: {first}");
+        let (cookie, attributes) = set_cookie(&first);
+        assert!(cookie.starts_with("sessionid="), "{cookie}");
+        assert!(
+            attributes.starts_with("HttpOnly; SameSite=Lax; Secure"),
+            "{attributes}"
+        );
+        let second = server.get_with_cookie("/bench/incr", Some(cookie));
+        assert!(second.ends_with("\r\n\r\n2"), "{args:?}: {second}");
+        // Another client, without the cookie, starts a session of its own.
+        assert!(server.get("/bench/incr").ends_with("\r\n\r\n1"));
+        let (cookie, _) = set_cookie(&second);
+        let read = server.get_with_cookie("/bench/read", Some(cookie));
+        assert!(read.ends_with("\r\n\r\n2"), "{args:?}: {read}");
+        assert_eq!(
+            args.is_empty(),
+            cookie.len() == "sessionid=".len() + 32,
+            "{cookie}"
+        );
+    }
 }
