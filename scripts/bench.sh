@@ -4,7 +4,7 @@
 #   scripts/bench.sh              # everything: criterion micro-benchmarks and allocation
 #                                 # counts, then HTTP load runs
 #   scripts/bench.sh --no-micro   # HTTP load runs only
-#   BENCH_GOALS_ONLY=1 BENCH_ROUNDS=3 scripts/bench.sh   # the peers comparison only (~5 min)
+#   BENCH_GOALS_ONLY=1 BENCH_ROUNDS=3 scripts/bench.sh   # the peers comparison only (~8 min)
 #
 # First the goal rounds: `/bench/incr` on every sessionkit engine next to its peers on the same
 # store (tower-sessions 0.15 memory, unsigned and signed id; tower-sessions 0.14's SQLite,
