@@ -3,6 +3,7 @@
 //! and in headless Chromium, and the fault matrix (each server store killed, hung and cut off
 //! under load).
 
+mod accounts;
 mod browser;
 mod copy;
 mod faults;

@@ -3,7 +3,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use crate::support::{Browser, Run, Server, TempDir, free_port, sessionkit};
+use crate::support::{Browser, Run, SECRET_FILE, Server, TempDir, free_port, sessionkit};
 
 #[test]
 fn a_bad_setting_is_one_line_naming_it_and_exit_code_2() {
@@ -80,7 +80,7 @@ fn migrate_creates_the_table_once_and_can_run_again() {
         );
     }
     assert!(dir.path().join("sessionkit.sqlite3").exists());
-    assert!(dir.path().join("sessionkit-secret.key").exists());
+    assert!(dir.path().join(SECRET_FILE).exists());
 }
 
 #[test]
@@ -97,10 +97,7 @@ fn migrate_has_nothing_to_do_for_signed_cookies() {
         "{}",
         outcome.stdout
     );
-    assert!(
-        !dir.path().join("sessionkit-secret.key").exists(),
-        "SECRET_KEY was set"
-    );
+    assert!(!dir.path().join(SECRET_FILE).exists(), "SECRET_KEY was set");
 }
 
 #[test]

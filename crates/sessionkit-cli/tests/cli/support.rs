@@ -299,6 +299,9 @@ impl Browser {
     }
 }
 
+/// The secret `sessionkit serve` generates in its working directory when none is set.
+pub const SECRET_FILE: &str = "sessionkit-secret.key";
+
 /// The CSRF token of the first form in `html` (each form has its own, all of one secret).
 pub fn csrf_token(html: &str) -> String {
     const FIELD: &str = "name=\"csrfmiddlewaretoken\" value=\"";
@@ -340,4 +343,16 @@ pub fn log_in(browser: &mut Browser, server: &Server, username: &str, password: 
 pub fn is_logged_in_as(page: &Response, name: &str) -> bool {
     page.body
         .contains(&format!("<strong id=\"who\">{name}</strong>"))
+}
+
+/// Asserts that `response` is a redirect (303, as the store answers a form) to `to`.
+pub fn assert_redirects(response: &Response, to: &str) {
+    assert_eq!(response.status, 303, "{}", response.body);
+    assert_eq!(response.header("location"), Some(to));
+}
+
+/// Submits `form` to `path` with the token of the forms on `/`.
+pub fn submit(browser: &mut Browser, server: &Server, path: &str, form: &str) -> Response {
+    let token = csrf_token(&browser.get(server, "/").body);
+    browser.post(server, path, &format!("{form}&csrfmiddlewaretoken={token}"))
 }
