@@ -192,7 +192,13 @@ where
             let state = session.0.lock().unwrap();
             if state.modified {
                 let value = layer.sessions.save(state.key.as_deref(), &state.data);
-                let cookie = format!("{}={value}; {}", layer.cookie_name, layer.cookie_attributes);
+                // In a buffer of its exact length, as sessionkit's `Set-Cookie` is built.
+                let (name, attributes) = (layer.cookie_name, layer.cookie_attributes);
+                let mut cookie =
+                    String::with_capacity(name.len() + value.len() + attributes.len() + 3);
+                for part in [name, "=", &value, "; ", attributes] {
+                    cookie.push_str(part);
+                }
                 let headers = response.headers_mut();
                 headers.insert(SET_COOKIE, HeaderValue::try_from(cookie).unwrap());
                 headers.insert(VARY, HeaderValue::from_static("Cookie"));
