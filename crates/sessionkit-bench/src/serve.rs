@@ -1,6 +1,8 @@
 //! Start-up shared by the comparison servers: listen, say where, stop cleanly on Ctrl-C or
 //! SIGTERM (what `scripts/bench.sh` sends when a target's runs are done).
 
+use std::process::ExitCode;
+
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -25,6 +27,18 @@ pub async fn run(name: &str, app: Router, addr: &str) -> std::io::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
+}
+
+/// [`run`] as a server binary's `main` ends: an error is printed after `name`, and the exit
+/// code says whether it served.
+pub async fn run_main(name: &str, app: Router, addr: &str) -> ExitCode {
+    match run(name, app, addr).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -148,11 +148,5 @@ async fn main() -> ExitCode {
         .route("/logout", cookie_varying(get(ok)))
         .with_state(counter);
     let app = Router::new().nest("/bench", bench);
-    match serve::run("bare_axum", app, &cli.serve.addr).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("bare_axum: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    serve::run_main("bare_axum", app, &cli.serve.addr).await
 }

@@ -58,11 +58,5 @@ async fn main() -> ExitCode {
         .route("/login", post(login))
         .layer(layer.with_cookie(name, attributes));
     let app = Router::new().nest("/bench", bench);
-    match serve::run("minimal_layer_server", app, &cli.serve.addr).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("minimal_layer_server: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    serve::run_main("minimal_layer_server", app, &cli.serve.addr).await
 }

@@ -29,11 +29,5 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let app = tower_sessions_routes::app(MemoryStore::default(), cli.signed);
-    match serve::run("tower_sessions_server", app, &cli.serve.addr).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("tower_sessions_server: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    serve::run_main("tower_sessions_server", app, &cli.serve.addr).await
 }
