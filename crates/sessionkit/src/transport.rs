@@ -100,23 +100,28 @@ impl Transport {
     /// `Vary` on the carrier: the response depends on the cookie or the header.
     pub(crate) fn vary(&self, headers: &mut HeaderMap) {
         match self {
-            Transport::Cookie { .. } => patch_vary(headers, "Cookie"),
-            Transport::Header(header) => patch_vary(headers, header.as_str()),
+            Transport::Cookie { .. } => patch_vary(headers, VARY_COOKIE),
+            // A header name's value shares its bytes: no copy.
+            Transport::Header(header) => patch_vary(headers, header.clone().into()),
         }
     }
 }
 
+/// `Vary: Cookie`, without allocating a value per response.
+pub(crate) const VARY_COOKIE: HeaderValue = HeaderValue::from_static("Cookie");
+
 /// Django's `patch_vary_headers(response, (name,))`: adds `name` to `Vary` once, keeping what
 /// is there.
-pub(crate) fn patch_vary(headers: &mut HeaderMap, name: &str) {
+pub(crate) fn patch_vary(headers: &mut HeaderMap, name: HeaderValue) {
+    let wanted = name.as_bytes();
     let present = headers
         .get_all(http::header::VARY)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|v| v.trim().eq_ignore_ascii_case(name) || v.trim() == "*");
-    if !present && let Ok(value) = HeaderValue::from_str(name) {
-        headers.append(http::header::VARY, value);
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(<[u8]>::trim_ascii)
+        .any(|v| v.eq_ignore_ascii_case(wanted) || v == b"*");
+    if !present {
+        headers.append(http::header::VARY, name);
     }
 }
 
@@ -156,6 +161,34 @@ mod tests {
             header_name: Some("X-Session-Token".to_owned()),
             ..Settings::new("s")
         })
+    }
+
+    #[test]
+    fn vary_names_the_cookie_once_and_keeps_what_was_there() {
+        let vary = |existing: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for value in existing {
+                headers.append(http::header::VARY, HeaderValue::from_static(value));
+            }
+            patch_vary(&mut headers, VARY_COOKIE);
+            let values = headers.get_all(http::header::VARY).iter();
+            values
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(vary(&[]), ["Cookie"]);
+        assert_eq!(vary(&["Accept-Encoding"]), ["Accept-Encoding", "Cookie"]);
+        assert_eq!(
+            vary(&["Accept-Encoding , cookie"]),
+            ["Accept-Encoding , cookie"]
+        );
+        assert_eq!(vary(&["Origin", "COOKIE"]), ["Origin", "COOKIE"]);
+        assert_eq!(vary(&["*"]), ["*"], "everything already varies");
+        assert_eq!(
+            vary(&["Cookies"]),
+            ["Cookies", "Cookie"],
+            "a whole name only"
+        );
     }
 
     #[test]

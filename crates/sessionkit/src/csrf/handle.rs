@@ -14,8 +14,8 @@ use super::token::Secret;
 use super::{COOKIE_NAME, Config, FIELD_NAME, SESSION_KEY};
 use crate::error::SessionError;
 use crate::session::LazySession;
-use crate::transport::patch_vary;
 use crate::transport::request_cookie;
+use crate::transport::{VARY_COOKIE, patch_vary};
 
 /// How long browsers keep the `csrftoken` cookie: Django's `CSRF_COOKIE_AGE`, 52 weeks.
 const COOKIE_MAX_AGE: u32 = 52 * 7 * 24 * 60 * 60;
@@ -229,7 +229,7 @@ impl Csrf {
                     headers.append(SET_COOKIE, self.cookie(&secret));
                 }
                 if used || new_secret.is_some() {
-                    patch_vary(headers, "Cookie");
+                    patch_vary(headers, VARY_COOKIE);
                 }
             }
             Some(lazy) => {
