@@ -20,8 +20,24 @@ pub struct ServeArgs {
     pub addr: String,
 }
 
+/// Installs a subscriber that keeps no log, as an application that logs nothing at these
+/// levels: spans and events cost only the check that turns them off. Every comparison server
+/// and in-process stack calls it, so none pays for logging the others do not.
+///
+/// Without any subscriber, the `log` feature of `tracing` (which actix-web turns on in this
+/// crate, not a session library) makes every span, even a disabled `debug` one, build a log
+/// record: a cost that would weigh on the layers with spans (sessionkit's, tower-sessions')
+/// and not on the others. Logging at `info`, as `sessionkit serve` does, would instead time
+/// the `info` spans tower-sessions makes around its store calls, which sessionkit has none
+/// of: the measure is the session layers' work, not logging.
+pub fn log_nothing() {
+    // Set once per process: a second call (another stack's set-up) keeps the first.
+    let _ = tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::new());
+}
+
 /// Serves `app` on `addr` until Ctrl-C or SIGTERM, printing `<name> listening on http://…`.
 pub async fn run(name: &str, app: Router, addr: &str) -> std::io::Result<()> {
+    log_nothing();
     let listener = TcpListener::bind(addr).await?;
     println!("{name} listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)

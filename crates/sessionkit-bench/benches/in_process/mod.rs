@@ -65,7 +65,8 @@ pub fn runtime() -> Runtime {
 
 /// Every stack, logged in and checked (see [`check`]).
 pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
-    log_nothing();
+    // As the comparison servers: no stack pays for logging.
+    sessionkit_bench::serve::log_nothing();
     let routers: Vec<(&'static str, Router)> = vec![
         ("axum_no_session", bare_router()),
         (
@@ -125,23 +126,6 @@ pub fn stacks(runtime: &Runtime) -> Vec<Stack> {
             }
         })
         .collect()
-}
-
-/// Installs a subscriber that keeps no log, as an application that logs nothing at these
-/// levels: spans and events cost only the check that turns them off. Without any subscriber,
-/// the `log` feature of `tracing` (which actix-web turns on in this crate, not a session
-/// library) makes every span, even a disabled `debug` one, build a log record, a cost that
-/// weighs on the stacks with spans (sessionkit's, tower-sessions') and not on the others.
-/// Logging at `info`, as `sessionkit serve` does, would instead time tower-sessions' `info`
-/// spans, which sessionkit has none of: the measure is the session layers' work, not logging.
-fn log_nothing() {
-    use tracing_subscriber::util::SubscriberInitExt;
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing_subscriber::filter::LevelFilter::OFF)
-        .with_writer(std::io::sink)
-        .finish();
-    // Set once per process; `stacks` may be called again.
-    let _ = subscriber.try_init();
 }
 
 /// The two handlers and the login that creates the session, for one session library.

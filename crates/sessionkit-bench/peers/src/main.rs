@@ -127,6 +127,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // What `sessionkit_bench::serve::log_nothing` does for the workspace's servers.
+    let _ = tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::new());
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
