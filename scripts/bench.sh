@@ -104,6 +104,8 @@ if [ "$MICRO" = 1 ]; then
     | tee "$WORK/micro.txt"
   step "heap allocations per request"
   cargo bench -p sessionkit-bench --bench allocations | tee "$WORK/allocations.jsonl"
+  step "in-process layer time, alternating rounds"
+  cargo bench -p sessionkit-bench --bench layer_time -- --json | tee "$WORK/layer_time.jsonl"
 fi
 
 if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then

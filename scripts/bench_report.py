@@ -119,7 +119,7 @@ KIND_COLOURS = {
 }
 
 
-def peer_goals(rounds, micro):
+def peer_goals(rounds, micro, layers):
     """Rows of (goal, measured, verdict) for issue 17: engines against peers and floors."""
     rows = []
     clients = ENV["BENCH_CLIENTS"]
@@ -150,7 +150,20 @@ def peer_goals(rounds, micro):
     floor = micro.get("middleware/floor_minimal_layer/read_write")
     goal = ("in process, reads and writes one key: sessionkit memory's layer time (over the bare "
             "router) within 1.5× of `floor_minimal_layer`'s")
-    if bare and ours and floor:
+    alternating = {(r["stack"], r["handler"]): r for r in layers}
+    ours_alternating = alternating.get(("sessionkit_memory", "read_write"))
+    floor_alternating = alternating.get(("floor_minimal_layer", "read_write"))
+    if ours_alternating and floor_alternating:
+        low, high = ours_alternating["ratio_middle_half"]
+        ratio = ours_alternating["ratio_to_yardstick"]
+        rows.append((
+            goal,
+            f"{duration(ours_alternating['layer_ns'])} / "
+            f"{duration(floor_alternating['layer_ns'])}: {ratio:.2f}× (median of "
+            f"{ours_alternating['rounds']} alternating rounds, middle half {low:.2f}–{high:.2f}×)",
+            verdict(ratio <= 1.5),
+        ))
+    elif bare and ours and floor:
         ratio = (ours[0] - bare[0]) / (floor[0] - bare[0])
         rows.append((
             goal,
@@ -444,6 +457,7 @@ def main():
     results = read_results()
     rounds = read_results("rounds.jsonl")
     micro = criterion_estimates() if ENV.get("BENCH_MICRO") == "1" else {}
+    layers = read_results("layer_time.jsonl") if micro else []
     notes = [n for n in (WORK / "notes.txt").read_text().splitlines() if n.strip()]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     chart(results, rounds, DOCS / "benchmarks.png")
@@ -490,7 +504,7 @@ def main():
         "| goal | measured | |",
         "|---|---|---|",
     ]
-    out += [f"| {g} | {m} | {v} |" for g, m, v in peer_goals(rounds, micro)]
+    out += [f"| {g} | {m} | {v} |" for g, m, v in peer_goals(rounds, micro, layers)]
     if rounds:
         out += [
             "",
@@ -591,6 +605,35 @@ def main():
             f"| {r['bytes_per_request']:,.0f} |"
             for r in rows
         ]
+
+    if layers:
+        first = layers[0]
+        out += [
+            "",
+            "### Layer time in alternating rounds (in process)",
+            "",
+            "`cargo bench -p sessionkit-bench --bench layer_time`: the `middleware` stacks again,",
+            f"{first['rounds']} rounds, each running every stack for {first['requests_per_turn']:,}",
+            "requests in an order that moves by one place a round. A layer's time is its stack's",
+            "less the router's (`axum_no_session`) in the same round, and its ratio is to the",
+            "yardstick's layer in that round (`floor_minimal_signed_layer` for the cookie engines,",
+            "`floor_minimal_layer` for the others): the median, and the middle half of the rounds.",
+            "Unlike criterion's timings above, taken one stack after another, the ratio holds when",
+            "the machine slows down or speeds up between stacks.",
+            "",
+            "| stack | handler | time per request | layer | layer / yardstick's | middle half |",
+            "|---|---|---:|---:|---:|---|",
+        ]
+        for r in layers:
+            if r["layer_ns"] is None:
+                out.append(f"| `{r['stack']}` | {r['handler']} | {duration(r['ns_per_request'])} | | | |")
+                continue
+            low, high = r["ratio_middle_half"]
+            out.append(
+                f"| `{r['stack']}` | {r['handler']} | {duration(r['ns_per_request'])} "
+                f"| {duration(r['layer_ns'])} | {r['ratio_to_yardstick']:.2f}× "
+                f"| {low:.2f}–{high:.2f}× |"
+            )
 
     out += [
         "",

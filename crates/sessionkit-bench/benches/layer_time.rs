@@ -6,7 +6,8 @@
 //! enough to turn a ratio of two stacks measured minutes apart into noise. The ratio of each
 //! round is what drifts least; the table gives its median and its spread over the rounds.
 //!
-//! Run: `cargo bench -p sessionkit-bench --bench layer_time` (about a minute). Settings:
+//! Run: `cargo bench -p sessionkit-bench --bench layer_time` (a few seconds; `-- --json` prints
+//! one JSON object per row instead of the table, for `scripts/bench.sh`). Settings:
 //!
 //!   LAYER_ROUNDS [21]      rounds
 //!   LAYER_REQUESTS [4000]  requests per stack and turn
@@ -31,6 +32,7 @@ fn main() {
     let rounds = setting("LAYER_ROUNDS", 21);
     let requests = setting("LAYER_REQUESTS", 4_000);
     let wanted = std::env::var("LAYER_STACKS").ok();
+    let json = std::env::args().any(|arg| arg == "--json");
     let runtime = in_process::runtime();
     let stacks: Vec<in_process::Stack> = in_process::stacks(&runtime)
         .into_iter()
@@ -42,12 +44,16 @@ fn main() {
                     .is_none_or(|names| names.split(',').any(|name| name == stack.name))
         })
         .collect();
-    println!(
-        "{rounds} alternating rounds of {requests} requests per stack and handler \
-         (median over the rounds; the spread is the middle half of the rounds' ratios)\n"
-    );
-    println!("| stack | handler | ns per request | layer ns | layer / yardstick's | middle half |");
-    println!("|---|---|---:|---:|---:|---|");
+    if !json {
+        println!(
+            "{rounds} alternating rounds of {requests} requests per stack and handler \
+             (median over the rounds; the spread is the middle half of the rounds' ratios)\n"
+        );
+        println!(
+            "| stack | handler | ns per request | layer ns | layer / yardstick's | middle half |"
+        );
+        println!("|---|---|---:|---:|---:|---|");
+    }
     for path in in_process::PATHS {
         for stack in &stacks {
             for _ in 0..WARM_UP {
@@ -63,7 +69,12 @@ fn main() {
                 times[index].push(time);
             }
         }
-        report(&stacks, &times, path);
+        for row in rows(&stacks, &times, path) {
+            match json {
+                true => println!("{}", row.json(rounds, requests)),
+                false => println!("{}", row.markdown()),
+            }
+        }
     }
 }
 
@@ -81,48 +92,102 @@ fn time_per_request(
     started.elapsed().as_nanos() as f64 / requests as f64
 }
 
-/// One table row per stack: its median time, its layer's, and its layer over its yardstick's
-/// in each round (`floor_minimal_signed_layer` for the cookie engines, `floor_minimal_layer`
-/// for the others), as `scripts/in-process-instructions.sh` pairs them.
-fn report(stacks: &[in_process::Stack], times: &[Vec<f64>], path: &str) {
+/// One stack's times on one handler, over all rounds.
+struct Row<'a> {
+    stack: &'a str,
+    handler: &'a str,
+    /// Median nanoseconds per request.
+    time: f64,
+    /// Against the yardstick (none for the router itself): the median layer time, the median
+    /// of the rounds' ratios to the yardstick's layer time, and the middle half of them.
+    layer: Option<Layer>,
+}
+
+struct Layer {
+    time: f64,
+    ratio: f64,
+    middle_half: (f64, f64),
+}
+
+impl Row<'_> {
+    fn markdown(&self) -> String {
+        let Row {
+            stack,
+            handler,
+            time,
+            ..
+        } = self;
+        match &self.layer {
+            None => format!("| {stack} | {handler} | {time:.0} | | | |"),
+            Some(Layer {
+                time: layer,
+                ratio,
+                middle_half: (low, high),
+            }) => format!(
+                "| {stack} | {handler} | {time:.0} | {layer:.0} | {ratio:.2}× | {low:.2}–{high:.2}× |"
+            ),
+        }
+    }
+
+    fn json(&self, rounds: usize, requests: usize) -> serde_json::Value {
+        serde_json::json!({
+            "stack": self.stack,
+            "handler": self.handler,
+            "ns_per_request": self.time,
+            "layer_ns": self.layer.as_ref().map(|l| l.time),
+            "ratio_to_yardstick": self.layer.as_ref().map(|l| l.ratio),
+            "ratio_middle_half": self.layer.as_ref().map(|l| [l.middle_half.0, l.middle_half.1]),
+            "rounds": rounds,
+            "requests_per_turn": requests,
+        })
+    }
+}
+
+/// One row per stack: its median time, and its layer against its yardstick's round by round
+/// (`floor_minimal_signed_layer` for the cookie engines, `floor_minimal_layer` for the
+/// others), as `scripts/in-process-instructions.sh` pairs them.
+fn rows<'a>(stacks: &'a [in_process::Stack], times: &[Vec<f64>], path: &'a str) -> Vec<Row<'a>> {
     let of = |name: &str| {
         let index = stacks.iter().position(|stack| stack.name == name);
         &times[index.unwrap_or_else(|| panic!("no stack {name}"))]
     };
     let router = of(ROUTER);
-    let layer = |name: &str| -> Vec<f64> {
+    let layer_times = |name: &str| -> Vec<f64> {
         of(name)
             .iter()
             .zip(router)
             .map(|(time, router)| time - router)
             .collect()
     };
-    for (stack, own) in stacks.iter().zip(times) {
-        let handler = path.trim_start_matches('/');
-        if stack.name == ROUTER {
-            println!("| {} | {handler} | {:.0} | | | |", stack.name, median(own));
-            continue;
-        }
-        let yardstick = match stack.name {
-            name if name.contains("signed") || name.contains("encrypted") => {
+    let layer = |name: &str| {
+        let yardstick = match name {
+            ROUTER => return None,
+            _ if name.contains("signed") || name.contains("encrypted") => {
                 "floor_minimal_signed_layer"
             }
             _ => "floor_minimal_layer",
         };
-        let ratios: Vec<f64> = layer(stack.name)
+        let ratios: Vec<f64> = layer_times(name)
             .iter()
-            .zip(layer(yardstick))
+            .zip(layer_times(yardstick))
             .map(|(own, yardstick)| own / yardstick)
             .collect();
-        let (low, high) = middle_half(&ratios);
-        println!(
-            "| {} | {handler} | {:.0} | {:.0} | {:.2}× | {low:.2}–{high:.2}× |",
-            stack.name,
-            median(own),
-            median(&layer(stack.name)),
-            median(&ratios),
-        );
-    }
+        Some(Layer {
+            time: median(&layer_times(name)),
+            ratio: median(&ratios),
+            middle_half: middle_half(&ratios),
+        })
+    };
+    stacks
+        .iter()
+        .zip(times)
+        .map(|(stack, own)| Row {
+            stack: stack.name,
+            handler: path.trim_start_matches('/'),
+            time: median(own),
+            layer: layer(stack.name),
+        })
+        .collect()
 }
 
 fn sorted(values: &[f64]) -> Vec<f64> {
