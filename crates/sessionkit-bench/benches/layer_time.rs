@@ -167,13 +167,14 @@ fn rows<'a>(stacks: &'a [in_process::Stack], times: &[Vec<f64>], path: &'a str) 
             }
             _ => "floor_minimal_layer",
         };
-        let ratios: Vec<f64> = layer_times(name)
+        let own = layer_times(name);
+        let ratios: Vec<f64> = own
             .iter()
             .zip(layer_times(yardstick))
             .map(|(own, yardstick)| own / yardstick)
             .collect();
         Some(Layer {
-            time: median(&layer_times(name)),
+            time: median(&own),
             ratio: median(&ratios),
             middle_half: middle_half(&ratios),
         })
