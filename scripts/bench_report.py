@@ -119,7 +119,7 @@ KIND_COLOURS = {
 }
 
 
-def peer_goals(rounds, micro, layers):
+def peer_goals(rounds, layers):
     """Rows of (goal, measured, verdict) for issue 17: engines against peers and floors."""
     rows = []
     clients = ENV["BENCH_CLIENTS"]
@@ -145,9 +145,6 @@ def peer_goals(rounds, micro, layers):
         else:
             status = verdict(median >= limit)
         rows.append((goal, measured, status))
-    bare = micro.get("middleware/axum_no_session/read_write")
-    ours = micro.get("middleware/sessionkit_memory/read_write")
-    floor = micro.get("middleware/floor_minimal_layer/read_write")
     goal = ("in process, reads and writes one key: sessionkit memory's layer time (over the bare "
             "router) within 1.5× of `floor_minimal_layer`'s")
     alternating = {(r["stack"], r["handler"]): r for r in layers}
@@ -161,14 +158,6 @@ def peer_goals(rounds, micro, layers):
             f"{duration(ours_alternating['layer_ns'])} / "
             f"{duration(floor_alternating['layer_ns'])}: {ratio:.2f}× (median of "
             f"{ours_alternating['rounds']} alternating rounds, middle half {low:.2f}–{high:.2f}×)",
-            verdict(ratio <= 1.5),
-        ))
-    elif bare and ours and floor:
-        ratio = (ours[0] - bare[0]) / (floor[0] - bare[0])
-        rows.append((
-            goal,
-            f"{duration(ours[0] - bare[0])} / {duration(floor[0] - bare[0])} = {ratio:.2f} "
-            f"(router alone {duration(bare[0])})",
             verdict(ratio <= 1.5),
         ))
     else:
@@ -504,7 +493,7 @@ def main():
         "| goal | measured | |",
         "|---|---|---|",
     ]
-    out += [f"| {g} | {m} | {v} |" for g, m, v in peer_goals(rounds, micro, layers)]
+    out += [f"| {g} | {m} | {v} |" for g, m, v in peer_goals(rounds, layers)]
     if rounds:
         out += [
             "",
