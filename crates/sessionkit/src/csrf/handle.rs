@@ -14,8 +14,7 @@ use super::token::Secret;
 use super::{COOKIE_NAME, Config, FIELD_NAME, SESSION_KEY};
 use crate::error::SessionError;
 use crate::session::LazySession;
-use crate::transport::request_cookie;
-use crate::transport::{VARY_COOKIE, patch_vary};
+use crate::transport::{VARY_COOKIE, patch_vary, request_cookie};
 
 /// How long browsers keep the `csrftoken` cookie: Django's `CSRF_COOKIE_AGE`, 52 weeks.
 const COOKIE_MAX_AGE: u32 = 52 * 7 * 24 * 60 * 60;
