@@ -12,9 +12,12 @@ use crate::session::{LazySession, Session};
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = SessionError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        LazySession::from_request_parts(parts, state)
-            .await?
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Loaded from the request's own handle: the session gets one new owner, not two.
+        parts
+            .extensions
+            .get::<LazySession>()
+            .ok_or(SessionError::MissingLayer)?
             .load()
             .await
     }

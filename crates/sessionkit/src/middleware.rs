@@ -23,7 +23,7 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use crate::error::SessionError;
-use crate::session::{LazySession, Outcome, Shared};
+use crate::session::{LazySession, Outcome, Shared, delete_records};
 use crate::sessions::Sessions;
 use crate::telemetry;
 use crate::transport::request_cookie;
@@ -138,12 +138,13 @@ async fn finish(
         // The handler may not have touched the session; load it so "empty" means empty.
         shared.ensure_loaded(config.settings.locking).await?;
     }
-    let rotated = shared.delete_retired().await?;
     let Outcome {
         empty,
         accessed,
         modified,
+        retired,
     } = shared.outcome();
+    let rotated = delete_records(retired).await?;
     if shared.carried_cookie() && empty {
         config.transport.end(headers);
         return Ok(("flushed", None));
@@ -151,8 +152,7 @@ async fn finish(
     if (modified || save_every_request) && !empty && !status.is_server_error() {
         // One clock reading for the record's expiry and the cookie's.
         let now = OffsetDateTime::now_utc();
-        let max_age = shared.cookie_max_age(now);
-        let value = shared.persist(now).await?;
+        let (value, max_age) = shared.persist(now).await?;
         config.transport.send(headers, &value, max_age, now);
         let outcome = match (rotated, shared.carried_cookie()) {
             (true, _) => "rotated",
@@ -203,9 +203,9 @@ impl LazySession {
         span: &tracing::Span,
     ) -> Result<(), SessionError> {
         let finished = finish(&self.0, status, headers).await;
-        self.0.release_lock().await;
+        let load_failed = self.0.release().await;
         let (outcome, cookie_bytes) = match &finished {
-            Ok(_) if self.0.load_failed() => ("failed", None),
+            Ok(_) if load_failed => ("failed", None),
             Ok(done) => *done,
             Err(_) => ("failed", None),
         };

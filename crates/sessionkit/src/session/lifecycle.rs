@@ -1,5 +1,6 @@
 //! Loading, locking and saving: the part of a request's session that talks to the engines.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,9 @@ pub(crate) struct Shared {
     primary_accepts: bool,
     /// Whether the primary engine or a fallback could.
     plausible: bool,
+    /// Whether the session was loaded: set under the `state` lock, read without it, as every
+    /// use of the session asks first.
+    loaded: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -72,6 +76,7 @@ impl Shared {
             incoming,
             primary_accepts,
             plausible,
+            loaded: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         }
     }
@@ -129,7 +134,12 @@ impl Shared {
     }
 
     pub(crate) fn is_loaded(&self) -> bool {
-        self.state().loaded
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Marks the session loaded; `_state` is the lock, held.
+    fn mark_loaded(&self, _state: &mut State) {
+        self.loaded.store(true, Ordering::Release);
     }
 
     /// Loads the session once; with `exclusive`, first takes the session's lock in the store,
@@ -142,14 +152,9 @@ impl Shared {
         loaded
     }
 
-    /// Whether loading the session failed during this request.
-    pub(crate) fn load_failed(&self) -> bool {
-        self.state().load_failed
-    }
-
     /// [`Shared::ensure_loaded`], before its failure is noted.
     async fn load(&self, exclusive: bool) -> Result<(), SessionError> {
-        if self.state().loaded {
+        if self.is_loaded() {
             return Ok(());
         }
         if let Some(cookie) = self.primary_cookie().filter(|_| exclusive) {
@@ -163,7 +168,7 @@ impl Shared {
                     "ignoring a malformed session cookie"
                 );
             }
-            self.state().loaded = true;
+            self.mark_loaded(&mut self.state());
             return Ok(());
         };
         let primary = match self.primary_cookie() {
@@ -175,11 +180,13 @@ impl Shared {
             None => self.load_from_fallback(&value).await?,
         };
         let mut state = self.state();
-        if state.loaded {
+        if self.is_loaded() {
             return Ok(());
         }
-        state.loaded = true;
-        let now = OffsetDateTime::now_utc();
+        self.mark_loaded(&mut state);
+        // Only the timeouts need the time: without them, no clock is read.
+        let timeouts = Timeouts::of(self.settings());
+        let now = timeouts.any().then(OffsetDateTime::now_utc);
         let primary = primary
             .filter(|loaded| !self.timed_out(&mut state, self.engine(), &value, &loaded.data, now));
         let fallback = fallback.filter(|(engine, loaded)| {
@@ -202,24 +209,28 @@ impl Shared {
             state.rewrite_everything();
             state.retired.push((engine, value));
         }
-        if Timeouts::of(self.settings()).activity_due(&state.data, now) {
+        if let Some(now) = now
+            && timeouts.activity_due(&state.data, now)
+        {
             state.set(ACTIVE_KEY, JsonText::from(now.unix_timestamp()));
         }
         Ok(())
     }
 
     /// Whether the session `engine` loaded for `value` is past its idle or absolute timeout
-    /// (`SESSION_IDLE_TIMEOUT`, `SESSION_ABSOLUTE_TIMEOUT`). Such a session is no session, and
-    /// its record is deleted at the end of the request.
+    /// (`SESSION_IDLE_TIMEOUT`, `SESSION_ABSOLUTE_TIMEOUT`) at `now` (`None` without
+    /// timeouts). Such a session is no session, and its record is deleted at the end of the
+    /// request.
     fn timed_out(
         &self,
         state: &mut State,
         engine: &Arc<dyn Engine>,
         value: &Arc<str>,
         data: &Data,
-        now: OffsetDateTime,
+        now: Option<OffsetDateTime>,
     ) -> bool {
-        let Some(limit) = Timeouts::of(self.settings()).exceeded(data, now) else {
+        let timeouts = Timeouts::of(self.settings());
+        let Some(limit) = now.and_then(|now| timeouts.exceeded(data, now)) else {
             return false;
         };
         tracing::info!(
@@ -288,16 +299,20 @@ impl Shared {
         });
     }
 
-    /// Releases the session lock if this request holds one. A failure is only logged: the
-    /// lease ends the lock anyway.
-    pub(crate) async fn release_lock(&self) {
-        let token = self.state().lock_token.take();
-        let (Some(token), Some(cookie)) = (token, self.incoming.as_deref()) else {
-            return;
+    /// At the end of the request: releases the session lock if this request holds one (a
+    /// failure is only logged: the lease ends the lock anyway), and tells whether loading the
+    /// session failed during the request (its outcome is then a failure).
+    pub(crate) async fn release(&self) -> bool {
+        let (token, load_failed) = {
+            let mut state = self.state();
+            (state.lock_token.take(), state.load_failed)
         };
-        if let Err(error) = self.engine().unlock(cookie, &token).await {
+        if let (Some(token), Some(cookie)) = (token, self.incoming.as_deref())
+            && let Err(error) = self.engine().unlock(cookie, &token).await
+        {
             tracing::warn!(%error, "could not release a session lock; its lease will end it");
         }
+        load_failed
     }
 
     /// Django's `is_empty`: no recognized record and no data. Before loading, only the cookie's
@@ -307,7 +322,7 @@ impl Shared {
     }
 
     fn is_empty_in(&self, state: &State) -> bool {
-        if state.loaded {
+        if self.is_loaded() {
             state.origin.is_none() && state.data.is_empty()
         } else {
             self.plausible_cookie().is_none()
@@ -319,34 +334,32 @@ impl Shared {
         (state.accessed, state.modified)
     }
 
-    /// What the middleware's decision table reads, under one lock.
+    /// What the middleware's decision table reads, with the records to delete before it acts
+    /// (taken from the session), under one lock.
     pub(crate) fn outcome(&self) -> Outcome {
-        let state = self.state();
+        let mut state = self.state();
         Outcome {
             empty: self.is_empty_in(&state),
             accessed: state.accessed,
             modified: state.modified,
+            retired: std::mem::take(&mut state.retired),
         }
     }
 
-    /// `Max-Age` for the cookie set at `now`: `None` for a browser-close session.
-    pub(crate) fn cookie_max_age(&self, now: OffsetDateTime) -> Option<i64> {
-        let state = self.state();
-        if expire_at_browser_close(&state.data, self.settings().expire_at_browser_close) {
+    /// `Max-Age` for the cookie of a session holding `data`, set at `now`: `None` for a
+    /// browser-close session.
+    fn cookie_max_age(&self, data: &Data, now: OffsetDateTime) -> Option<i64> {
+        if expire_at_browser_close(data, self.settings().expire_at_browser_close) {
             None
         } else {
-            Some(expiry_age(&state.data, now, self.settings().cookie_age))
+            Some(expiry_age(data, now, self.settings().cookie_age))
         }
     }
 
     /// Deletes the records that `flush` or `cycle_key` left behind.
     pub(crate) async fn delete_retired(&self) -> Result<bool, SessionError> {
         let retired = std::mem::take(&mut self.state().retired);
-        let rotated = !retired.is_empty();
-        for (engine, cookie_value) in retired {
-            engine.delete(&cookie_value).await?;
-        }
-        Ok(rotated)
+        delete_records(retired).await
     }
 
     /// `saved`, unless its cookie is one browsers would drop (only a cookie engine's value can be
@@ -362,11 +375,15 @@ impl Shared {
         Ok(saved)
     }
 
-    /// Saves through the engine as of `now` and returns the cookie value to send, or
-    /// [`SessionError::CookieTooLarge`] if browsers would drop that cookie.
-    pub(crate) async fn persist(&self, now: OffsetDateTime) -> Result<String, SessionError> {
+    /// Saves through the engine as of `now` and returns the cookie value to send with its
+    /// `Max-Age` (see [`Shared::cookie_max_age`]), or [`SessionError::CookieTooLarge`] if
+    /// browsers would drop that cookie.
+    pub(crate) async fn persist(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<(String, Option<i64>), SessionError> {
         // The data is shared, not copied; the changes are taken, and put back if the save fails.
-        let (origin, data, changes) = {
+        let (origin, data, changes, max_age) = {
             let mut state = self.state();
             for (key, stamp) in Timeouts::of(self.settings()).on_save(&state.data, now) {
                 state.set(key, stamp);
@@ -375,6 +392,7 @@ impl Shared {
                 state.origin.clone(),
                 state.data.clone(),
                 std::mem::take(&mut state.changes),
+                self.cookie_max_age(&state.data, now),
             )
         };
         let saved = self
@@ -412,8 +430,20 @@ impl Shared {
             version: saved.version,
         });
         state.modified = !state.changes.is_empty();
-        Ok(saved.cookie_value)
+        Ok((saved.cookie_value, max_age))
     }
+}
+
+/// Deletes `retired` records (see [`Outcome::retired`]); whether there were any, that is
+/// whether the session's key changed.
+pub(crate) async fn delete_records(
+    retired: Vec<(Arc<dyn Engine>, Arc<str>)>,
+) -> Result<bool, SessionError> {
+    let rotated = !retired.is_empty();
+    for (engine, cookie_value) in retired {
+        engine.delete(&cookie_value).await?;
+    }
+    Ok(rotated)
 }
 
 impl Drop for Shared {

@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use crate::error::SessionError;
 use crate::key::SessionKey;
 pub use lazy::LazySession;
-pub(crate) use lifecycle::{Config, Shared};
+pub(crate) use lifecycle::{Config, Shared, delete_records};
 pub(crate) use state::Outcome;
 use state::State;
 
@@ -236,6 +236,7 @@ impl Session {
         if self.0.is_empty() {
             return Ok(None);
         }
-        self.0.persist(OffsetDateTime::now_utc()).await.map(Some)
+        let (cookie_value, _) = self.0.persist(OffsetDateTime::now_utc()).await?;
+        Ok(Some(cookie_value))
     }
 }

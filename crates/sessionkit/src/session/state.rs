@@ -14,7 +14,6 @@ pub(super) struct Origin {
 }
 
 pub(super) struct State {
-    pub(super) loaded: bool,
     /// Set when the engine recognized the request's cookie (Django's `_session_key`).
     pub(super) origin: Option<Origin>,
     /// Shared with the store's copy or a save in flight until the first write copies it.
@@ -46,7 +45,6 @@ fn no_data() -> Arc<Data> {
 impl Default for State {
     fn default() -> Self {
         State {
-            loaded: false,
             origin: None,
             data: no_data(),
             changes: ChangeSet::default(),
@@ -116,4 +114,7 @@ pub(crate) struct Outcome {
     pub(crate) accessed: bool,
     /// Django's `modified`: the session must be saved.
     pub(crate) modified: bool,
+    /// The records `flush` or `cycle_key` left behind, to delete first
+    /// ([`delete_records`](super::lifecycle::delete_records)).
+    pub(crate) retired: Vec<(Arc<dyn Engine>, Arc<str>)>,
 }

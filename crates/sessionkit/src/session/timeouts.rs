@@ -37,7 +37,8 @@ impl Timeouts {
         }
     }
 
-    fn any(&self) -> bool {
+    /// Whether either limit is set: without one, sessions need no clock and no stamps.
+    pub(crate) fn any(&self) -> bool {
         self.idle.is_some() || self.absolute.is_some()
     }
 
