@@ -72,5 +72,5 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
     }
     // The benchmark routes answer a counter in plain text, like the floors and peers they
     // are measured against, which send no security headers.
-    store.nest("/bench", bench::router().layer(sessions.layer()))
+    store.merge(bench::router().layer(sessions.layer()))
 }
