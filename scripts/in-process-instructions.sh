@@ -5,6 +5,9 @@
 # the hot path shows even where criterion's timings cannot. "Layer" is the stack's count less
 # the router's alone (`axum_no_session`), and the last column that layer over the yardstick's
 # (`floor_minimal_layer`, or `floor_minimal_signed_layer` for the cookie engines).
+# The same runs count the atomic read-modify-writes per request (`atomics_per_request.py`):
+# mutex locks and unlocks and reference counts, which cost far more time than their share of
+# the instructions.
 # Caveat: valgrind does not emulate SHA-NI, so SHA-256 (the key hash of server engines, the
 # HMAC of signed cookies) runs in software here: it weighs more than in a native run.
 #
@@ -21,27 +24,27 @@ for line in sys.stdin:
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# count STACK PATH: instructions per request.
+# count STACK PATH: instructions and atomic read-modify-writes per request.
 count() {
-  valgrind --tool=callgrind --callgrind-out-file="$work/out" \
+  valgrind --tool=callgrind --callgrind-out-file="$work/out" --dump-instr=yes --compress-pos=no \
     --toggle-collect='instructions::measured' "$binary" "$1" "$2" "$requests" 2>"$work/log" >/dev/null
   local total
   total=$(grep -o 'Collected : [0-9]*' "$work/log" | awk '{print $3}')
-  echo $((total / requests))
+  echo "$((total / requests)) $(python3 scripts/atomics_per_request.py "$binary" "$work/out" "$requests")"
 }
 
 # The stacks and handlers of `benches/in_process`, as the bench lists them.
 mapfile -t stacks < <("$binary" --stacks)
 mapfile -t paths < <("$binary" --paths)
-declare -A counted
+declare -A counted atomics
 for stack in "${stacks[@]}"; do
   for path in "${paths[@]}"; do
-    counted[$stack$path]=$(count "$stack" "$path")
+    read -r counted[$stack$path] atomics[$stack$path] < <(count "$stack" "$path")
   done
 done
 
-echo "| stack | handler | instructions per request | layer | layer / yardstick's |"
-echo "|---|---|---:|---:|---:|"
+echo "| stack | handler | instructions per request | layer | layer / yardstick's | atomic read-modify-writes per request |"
+echo "|---|---|---:|---:|---:|---:|"
 for stack in "${stacks[@]}"; do
   case $stack in
     *signed* | *encrypted*) floor=floor_minimal_signed_layer ;;
@@ -52,6 +55,6 @@ for stack in "${stacks[@]}"; do
     layer=$((total - counted[axum_no_session$path]))
     floor_layer=$((counted[$floor$path] - counted[axum_no_session$path]))
     ratio=$(awk -v a="$layer" -v b="$floor_layer" 'BEGIN { if (a == 0) print "–"; else printf "%.2f×", a / b }')
-    echo "| $stack | ${path#/} | $total | $layer | $ratio |"
+    echo "| $stack | ${path#/} | $total | $layer | $ratio | ${atomics[$stack$path]} |"
   done
 done
