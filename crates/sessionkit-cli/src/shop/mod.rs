@@ -72,5 +72,7 @@ pub fn router(sessions: &Sessions, bench_routes: bool) -> Router {
     }
     // The benchmark routes answer a counter in plain text, like the floors and peers they
     // are measured against, which send no security headers.
-    store.merge(bench::router().layer(sessions.layer()))
+    // Merged into the benchmark routes, not the other way round: of two default fallbacks,
+    // axum keeps the merged router's, and the store's (a 404 with the headers) must win.
+    bench::router().layer(sessions.layer()).merge(store)
 }
