@@ -21,7 +21,9 @@ def atomic_addresses(binary):
     listing = subprocess.run(
         ["objdump", "-d", "--no-show-raw-insn", binary], capture_output=True, text=True, check=True
     ).stdout
-    instruction = re.compile(r"^\s+([0-9a-f]+):\s+(lock\b|xchg\b)")
+    # `xchg` is atomic only with a memory operand; `xchg %ax,%ax` is a two-byte no-op the
+    # compiler pads with.
+    instruction = re.compile(r"^\s+([0-9a-f]+):\s+(lock\b|xchg\s+\S*\()")
     return {int(m.group(1), 16) for m in map(instruction.match, listing.splitlines()) if m}
 
 
