@@ -42,21 +42,20 @@ async fn logout(session: Session) -> Result<StatusCode, Failure> {
 
 /// The `/bench/*` routes with sessions in `store`, lasting two weeks of inactivity (so the
 /// cookie carries `Max-Age` and `Expires` as sessionkit's does); `signed` signs the session id
-/// in the cookie with a key generated at start (`with_signed`).
+/// in the cookie with a key generated at start (`with_signed`). The routes are written out, not
+/// nested, as in every benchmark server.
 pub fn app<S: SessionStore + Clone>(store: S, signed: bool) -> Router {
     let bench = Router::new()
-        .route("/incr", get(incr))
-        .route("/read", get(read))
-        .route("/login", post(login))
-        .route("/logout", get(logout));
+        .route("/bench/incr", get(incr))
+        .route("/bench/read", get(read))
+        .route("/bench/login", post(login))
+        .route("/bench/logout", get(logout));
     let layer =
         SessionManagerLayer::new(store).with_expiry(Expiry::OnInactivity(time::Duration::weeks(2)));
     if signed {
         let key = tower_sessions::cookie::Key::generate();
-        Router::new()
-            .nest("/bench", bench)
-            .layer(layer.with_signed(key))
+        bench.layer(layer.with_signed(key))
     } else {
-        Router::new().nest("/bench", bench).layer(layer)
+        bench.layer(layer)
     }
 }

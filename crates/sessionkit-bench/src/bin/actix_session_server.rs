@@ -85,14 +85,12 @@ where
                     .session_ttl(actix_web::cookie::time::Duration::weeks(2)),
             )
             .build();
-        App::new().service(
-            web::scope("/bench")
-                .wrap(sessions)
-                .route("/incr", web::get().to(incr))
-                .route("/read", web::get().to(read))
-                .route("/login", web::post().to(login))
-                .route("/logout", web::get().to(logout)),
-        )
+        App::new()
+            .wrap(sessions)
+            .route("/bench/incr", web::get().to(incr))
+            .route("/bench/read", web::get().to(read))
+            .route("/bench/login", web::post().to(login))
+            .route("/bench/logout", web::get().to(logout))
     })
     .bind(addr)?;
     for address in server.addrs() {

@@ -54,14 +54,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let sessions = Sessions::open(Settings::from_env()?).await?;
     sessions.engine().migrate().await?;
     let server = HttpServer::new(move || {
-        App::new().service(
-            web::scope("/bench")
-                .wrap(SessionMiddleware::new(sessions.clone()))
-                .route("/incr", web::get().to(incr))
-                .route("/read", web::get().to(read))
-                .route("/login", web::post().to(login))
-                .route("/logout", web::get().to(logout)),
-        )
+        App::new()
+            .wrap(SessionMiddleware::new(sessions.clone()))
+            .route("/bench/incr", web::get().to(incr))
+            .route("/bench/read", web::get().to(read))
+            .route("/bench/login", web::post().to(login))
+            .route("/bench/logout", web::get().to(logout))
     })
     .bind(&cli.serve.addr)?;
     for address in server.addrs() {

@@ -52,11 +52,10 @@ async fn main() -> ExitCode {
     };
     let (name, rest) = SESSION_COOKIE.split_once('=').expect("a name=value cookie");
     let attributes = rest.split_once("; ").expect("attributes after the value").1;
-    let bench = Router::new()
-        .route("/incr", get(incr))
-        .route("/read", get(read))
-        .route("/login", post(login))
+    let app = Router::new()
+        .route("/bench/incr", get(incr))
+        .route("/bench/read", get(read))
+        .route("/bench/login", post(login))
         .layer(layer.with_cookie(name, attributes));
-    let app = Router::new().nest("/bench", bench);
     serve::run_main("minimal_layer_server", app, &cli.serve.addr).await
 }
