@@ -249,8 +249,8 @@ pub struct SqlStore<DB: Database = Any> {
     signer: Signer,
     /// On an SQLite file sessionkit opened, the writes are committed in groups.
     group_commit: Option<GroupCommit>,
-    /// On PostgreSQL in sessionkit's format, loads and updates are sent in batches (on any
-    /// pool: they start with the first request).
+    /// In sessionkit's format on PostgreSQL and SQLite, loads and updates are sent in batches
+    /// (on any pool: they start with the first request).
     batches: Option<StoreBatches>,
 }
 
@@ -538,7 +538,7 @@ impl<DB: Backend> SqlStore<DB> {
         id: &str,
     ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
         let stored = match &self.batches {
-            Some(batches) => batches.load(&self.pool, id, now_seconds()).await?,
+            Some(batches) => batches.load(&self.readers, id, now_seconds()).await?,
             None => {
                 let params = [Param::Text(id), Param::Integer(now_seconds())];
                 let sql = &self.queries.load;

@@ -1,7 +1,8 @@
 //! The SQL table as a [`RecordStore`]: the five operations every store has, and locks, the
 //! user index and scans, each one statement of [`sql`](super::sql)'s on the writer (in groups,
 //! on an SQLite file sessionkit opened: [`group_commit`](super::group_commit)) or the readers;
-//! on PostgreSQL, loads and updates many to a statement ([`batches`](super::batches)).
+//! in sessionkit's format on PostgreSQL and SQLite, loads and updates many to a statement
+//! ([`batches`](super::batches)).
 
 use std::time::Duration;
 

@@ -143,8 +143,9 @@ pub(super) struct Queries {
 }
 
 /// `load` and `update` for many keys in one statement, the requests' rows in a JSON array
-/// (`$1`), each with its place (`i`), which every row returned starts with (see
-/// [`batches`](super::batches)). PostgreSQL only.
+/// (the one parameter), each with its place (`i`), which every row returned starts with (see
+/// [`batches`](super::batches)). On PostgreSQL and SQLite (which has `json_each`, `UPDATE …
+/// FROM` and `RETURNING` in the version sqlx bundles).
 ///
 /// Each key is looked up on its own, in a `LATERAL` subquery with `LIMIT 1` (which PostgreSQL
 /// does not fold into a join), so it is always a probe of the primary key: as a plain join
@@ -160,14 +161,44 @@ pub(super) struct BatchQueries {
 }
 
 impl BatchQueries {
-    /// The statements for `table`, where batches can be sent: on PostgreSQL, in sessionkit's
-    /// format (Django's table has no version to compare).
+    /// The statements for `table`, where batches can be sent: on PostgreSQL and SQLite, in
+    /// sessionkit's format (Django's table has no version to compare).
     pub(super) fn of(dialect: Dialect, format: TableFormat, table: &str) -> Option<Self> {
-        (dialect == Dialect::Postgres && format == TableFormat::Sessionkit)
-            .then(|| BatchQueries::new(table))
+        match (dialect, format) {
+            (Dialect::Postgres, TableFormat::Sessionkit) => Some(BatchQueries::postgres(table)),
+            (Dialect::Sqlite, TableFormat::Sessionkit) => Some(BatchQueries::sqlite(table)),
+            _ => None,
+        }
     }
 
-    fn new(table: &str) -> Self {
+    /// On SQLite a join of `json_each` with the table: its planner probes the primary key for
+    /// each element. An update returns the place of the request it applied by looking its key
+    /// up in the parameter again (`RETURNING` cannot name `FROM`'s tables), so a batch holds
+    /// one update per key.
+    fn sqlite(table: &str) -> Self {
+        BatchQueries {
+            load: format!(
+                "SELECT json_extract(b.value, '$.i'), t.session_data, t.version, t.expire_date \
+                 FROM json_each(?) AS b JOIN {table} AS t \
+                 ON t.session_key_hash = json_extract(b.value, '$.k') \
+                 AND t.expire_date > json_extract(b.value, '$.n')"
+            )
+            .into(),
+            update: format!(
+                "UPDATE {table} AS t SET session_data = json_extract(b.value, '$.d'), \
+                 expire_date = json_extract(b.value, '$.e'), \
+                 user_id = json_extract(b.value, '$.u'), version = t.version + 1 \
+                 FROM json_each(?1) AS b \
+                 WHERE t.session_key_hash = json_extract(b.value, '$.k') \
+                 AND t.version = json_extract(b.value, '$.v') \
+                 RETURNING (SELECT json_extract(value, '$.i') FROM json_each(?1) \
+                 WHERE json_extract(value, '$.k') = session_key_hash)"
+            )
+            .into(),
+        }
+    }
+
+    fn postgres(table: &str) -> Self {
         BatchQueries {
             load: format!(
                 "SELECT b.i, t.session_data, t.version, t.expire_date \
