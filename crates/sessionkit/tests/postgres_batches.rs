@@ -12,6 +12,9 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
+#[path = "common/batched_loads.rs"]
+mod batched_loads;
+
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Statements on the test's table that wait for a lock.
@@ -209,29 +212,9 @@ async fn a_pool_the_app_hands_over_batches_too() {
 /// 64 loads wait together on a locked table, two of each key (30 live, one expired, one
 /// never stored): they wait as at most two statements, and each gets its own row or none.
 async fn loads_go_in_batches(store: Arc<dyn RecordStore>, table: &str) {
-    let now = OffsetDateTime::now_utc();
-    let live: Vec<String> = (0..30).map(|_| SessionKey::generate().hashed()).collect();
-    for (n, id) in live.iter().enumerate() {
-        let data = Arc::new(Data::from_json(&format!(r#"{{"n":{n}}}"#)).unwrap());
-        let write = RecordWrite::new(&data, now + time::Duration::hours(1), now);
-        assert!(store.insert(id, write).await.unwrap());
-    }
-    let expired = SessionKey::generate().hashed();
-    let empty = Arc::new(Data::new());
-    let write = RecordWrite::new(&empty, now - time::Duration::hours(1), now);
-    assert!(store.insert(&expired, write).await.unwrap());
-    let missing = SessionKey::generate().hashed();
-
+    let stored = batched_loads::store_sessions(&*store).await;
     let blocker = holding(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).await;
-    let keys = live.iter().chain([&expired, &missing]);
-    let mut loads = Vec::new();
-    for id in keys.clone().chain(keys) {
-        let (store, id) = (store.clone(), id.clone());
-        loads.push(tokio::spawn(async move {
-            let loaded = store.fetch(&id).await.unwrap();
-            (id, loaded)
-        }));
-    }
+    let loads = batched_loads::load_each_twice(&store, &stored);
     tokio::time::sleep(Duration::from_millis(500)).await;
     // One at a time, 64 loads would hold all 10 of the pool's connections, each waiting.
     let waiting = waiting_on_locks(table).await;
@@ -240,16 +223,5 @@ async fn loads_go_in_batches(store: Arc<dyn RecordStore>, table: &str) {
         "{waiting} statements wait for the lock: the loads were not batched"
     );
     blocker.rollback().await.unwrap();
-
-    for load in loads {
-        let (id, loaded) = load.await.unwrap();
-        match live.iter().position(|live| *live == id) {
-            Some(n) => {
-                let loaded = loaded.expect("a live session loads");
-                assert_eq!(loaded.version, 1);
-                assert_eq!(loaded.data.to_json(), format!(r#"{{"n":{n}}}"#));
-            }
-            None => assert!(loaded.is_none(), "an expired or missing session loaded"),
-        }
-    }
+    batched_loads::each_found_its_own(loads, &stored).await;
 }

@@ -11,6 +11,9 @@ use sessionkit::{Sessions, Settings};
 use sqlx::{Any, Pool};
 use time::OffsetDateTime;
 
+#[path = "common/batched_loads.rs"]
+mod batched_loads;
+
 /// A fresh directory for one test's database file.
 fn temporary_directory(test: &str) -> PathBuf {
     let key = SessionKey::generate();
@@ -235,42 +238,12 @@ async fn concurrent_writes_commit_in_groups_and_each_gets_its_own_answer() {
 #[tokio::test]
 async fn loads_waiting_together_go_as_one_statement_each_with_its_own_row() {
     let dir = temporary_directory("batched-loads");
-    let engine = Arc::new(DbEngine::connect(&settings_in(&dir)).await.unwrap());
+    let engine = DbEngine::connect(&settings_in(&dir)).await.unwrap();
     engine.migrate().await.unwrap();
-    let store = engine.store();
-    let now = OffsetDateTime::now_utc();
-    let live: Vec<String> = (0..30).map(|_| SessionKey::generate().hashed()).collect();
-    for (n, id) in live.iter().enumerate() {
-        let data = Arc::new(Data::from_json(&format!(r#"{{"n":{n}}}"#)).unwrap());
-        let write = RecordWrite::new(&data, now + time::Duration::hours(1), now);
-        assert!(store.insert(id, write).await.unwrap());
-    }
-    let expired = SessionKey::generate().hashed();
-    let empty = Arc::new(Data::new());
-    let write = RecordWrite::new(&empty, now - time::Duration::hours(1), now);
-    assert!(store.insert(&expired, write).await.unwrap());
-    let missing = SessionKey::generate().hashed();
-
-    let keys = live.iter().chain([&expired, &missing]);
-    let mut loads = Vec::new();
-    for id in keys.clone().chain(keys) {
-        let (engine, id) = (engine.clone(), id.clone());
-        loads.push(tokio::spawn(async move {
-            let loaded = engine.store().fetch(&id).await.unwrap();
-            (id, loaded)
-        }));
-    }
-    for load in loads {
-        let (id, loaded) = load.await.unwrap();
-        match live.iter().position(|live| *live == id) {
-            Some(n) => {
-                let loaded = loaded.expect("a live session loads");
-                assert_eq!(loaded.version, 1);
-                assert_eq!(loaded.data.to_json(), format!(r#"{{"n":{n}}}"#));
-            }
-            None => assert!(loaded.is_none(), "an expired or missing session loaded"),
-        }
-    }
+    let store: Arc<dyn RecordStore> = Arc::new(engine.store().clone());
+    let stored = batched_loads::store_sessions(&*store).await;
+    let loads = batched_loads::load_each_twice(&store, &stored);
+    batched_loads::each_found_its_own(loads, &stored).await;
     let readers = engine.readers().size();
     assert!(
         readers <= 2,
