@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""HTTP targets in alternating rounds of `loadgen`: req/s, server CPU and sleeps per request.
+
+    scripts/http-rounds.py [--rounds R] [--duration S] [--clients C] [--no-verify LABEL]...
+                           'LABEL=[VAR=VALUE...] COMMAND [ARG...]'...
+
+Each target is a server command whose arguments may name `{port}`, the port it must listen
+on; a relative COMMAND is looked up in $CARGO_TARGET_DIR/release (default target/release).
+Every target starts once and runs until the end. Each round runs `loadgen` (`incr`) against
+each target in turn, the order moving by one place a round, so a machine that speeds up or
+slows down does not favour one target. For each run it prints the requests per second, the
+server's CPU per request, and how often per request the server's threads went to sleep
+(voluntary context switches) or were preempted (involuntary), read from
+/proc/PID/task/*/status around the run; then the median of each over the rounds. A label given
+to `--no-verify` is a target without sessions (a floor), whose counters `loadgen` does not
+check. For instance, two builds of `sessionkit serve` on SQLite:
+
+    scripts/http-rounds.py \\
+      'before=SECRET_KEY=s SESSION_ENGINE=db SESSION_DB_URL=sqlite:///tmp/a.sqlite3 /tmp/before serve --bench-routes --addr 127.0.0.1:{port}' \\
+      'after=SECRET_KEY=s SESSION_ENGINE=db SESSION_DB_URL=sqlite:///tmp/b.sqlite3 /tmp/after serve --bench-routes --addr 127.0.0.1:{port}'
+"""
+
+import argparse
+import glob
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import time
+
+FIRST_PORT = 18500
+
+
+def context_switches(pid):
+    """Voluntary and involuntary context switches of all of `pid`'s threads so far."""
+    voluntary = involuntary = 0
+    for status in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            with open(status) as lines:
+                for line in lines:
+                    if line.startswith("voluntary_ctxt_switches"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        involuntary += int(line.split()[1])
+        except FileNotFoundError:
+            pass  # a thread that ended meanwhile
+    return voluntary, involuntary
+
+
+def wait_for_port(port, process):
+    for _ in range(200):
+        if process.poll() is not None:
+            raise SystemExit(f"the server for port {port} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+def parse_target(spec, port, release):
+    label, command = spec.split("=", 1)
+    words = command.format(port=port).split()
+    env = dict(os.environ)
+    while words and "=" in words[0] and "/" not in words[0].split("=", 1)[0]:
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    if not words:
+        raise SystemExit(f"target {label!r} has no command")
+    if not os.path.isabs(words[0]):
+        words[0] = os.path.join(release, words[0])
+    return label, words, env, port
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--no-verify", action="append", default=[], metavar="LABEL")
+    parser.add_argument("targets", nargs="+", metavar="'LABEL=COMMAND'")
+    args = parser.parse_args()
+    release = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release")
+    loadgen = os.path.join(release, "loadgen")
+    targets = [
+        parse_target(spec, FIRST_PORT + i, release) for i, spec in enumerate(args.targets)
+    ]
+
+    servers = {}
+    results = {label: [] for label, *_ in targets}
+    try:
+        for label, command, env, port in targets:
+            servers[label] = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            wait_for_port(port, servers[label])
+        for round_ in range(args.rounds):
+            turn = round_ % len(targets)
+            for label, _, _, port in targets[turn:] + targets[:turn]:
+                pid = servers[label].pid
+                before = context_switches(pid)
+                run = [
+                    loadgen, "--url", f"http://127.0.0.1:{port}/bench",
+                    "--duration", str(args.duration), "--clients", str(args.clients),
+                    "--server-pid", str(pid), "--label", label,
+                ] + (["--no-verify"] if label in args.no_verify else [])
+                report = json.loads(subprocess.run(run, capture_output=True, text=True,
+                                                   check=True).stdout.splitlines()[-1])
+                after = context_switches(pid)
+                requests = max(report["requests"], 1)
+                row = (
+                    report["req_per_s"],
+                    report["server_cpu_us_per_req"],
+                    (after[0] - before[0]) / requests,
+                    (after[1] - before[1]) / requests,
+                )
+                results[label].append(row)
+                lost = report.get("lost_updates")
+                print(f"round {round_ + 1} {label}: {row[0]:,.0f} req/s, {row[1]:.1f} µs/req, "
+                      f"sleeps {row[2]:.3f}, preempted {row[3]:.3f} per request, "
+                      f"errors {report['errors']}, "
+                      f"lost updates {lost if lost is not None else 'not checked'}",
+                      flush=True)
+    finally:
+        for server in servers.values():
+            try:
+                os.killpg(server.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    print("\n| target | req/s | server CPU µs/req | sleeps per request | preempted per request |")
+    print("|---|---:|---:|---:|---:|")
+    for label, rows in results.items():
+        medians = [statistics.median(column) for column in zip(*rows)]
+        print(f"| {label} | {medians[0]:,.0f} | {medians[1]:.1f} | {medians[2]:.3f} | "
+              f"{medians[3]:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
