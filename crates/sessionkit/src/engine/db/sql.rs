@@ -143,8 +143,8 @@ pub(super) struct Queries {
 }
 
 /// `load` and `update` for many keys in one statement, the requests' rows in a JSON array
-/// (the one parameter), each with its place (`i`), which every row returned starts with (see
-/// [`batches`](super::batches)). On PostgreSQL and SQLite (which has `json_each`, `UPDATE …
+/// (the one parameter), each with its place (`i`); every row returned starts with the place (a
+/// load) or the key (an update, one per key in a batch; see [`batches`](super::batches)). On PostgreSQL and SQLite (which has `json_each`, `UPDATE …
 /// FROM` and `RETURNING` in the version sqlx bundles).
 ///
 /// Each key is looked up on its own, in a `LATERAL` subquery with `LIMIT 1` (which PostgreSQL
@@ -172,9 +172,8 @@ impl BatchQueries {
     }
 
     /// On SQLite a join of `json_each` with the table: its planner probes the primary key for
-    /// each element. An update returns the place of the request it applied by looking its key
-    /// up in the parameter again (`RETURNING` cannot name `FROM`'s tables), so a batch holds
-    /// one update per key.
+    /// each element. `UPDATE … FROM` applies one of two rows for a key without saying which,
+    /// hence one update per key in a batch.
     fn sqlite(table: &str) -> Self {
         BatchQueries {
             load: format!(
@@ -188,11 +187,10 @@ impl BatchQueries {
                 "UPDATE {table} AS t SET session_data = json_extract(b.value, '$.d'), \
                  expire_date = json_extract(b.value, '$.e'), \
                  user_id = json_extract(b.value, '$.u'), version = t.version + 1 \
-                 FROM json_each(?1) AS b \
+                 FROM json_each(?) AS b \
                  WHERE t.session_key_hash = json_extract(b.value, '$.k') \
                  AND t.version = json_extract(b.value, '$.v') \
-                 RETURNING (SELECT json_extract(value, '$.i') FROM json_each(?1) \
-                 WHERE json_extract(value, '$.k') = session_key_hash)"
+                 RETURNING session_key_hash"
             )
             .into(),
         }
@@ -214,7 +212,7 @@ impl BatchQueries {
                  AS b(i BIGINT, k TEXT, d TEXT, e BIGINT, u TEXT, v BIGINT) \
                  CROSS JOIN LATERAL \
                  (SELECT ctid AS address FROM {table} WHERE session_key_hash = b.k LIMIT 1) AS r \
-                 WHERE t.ctid = r.address AND t.version = b.v RETURNING b.i"
+                 WHERE t.ctid = r.address AND t.version = b.v RETURNING t.session_key_hash"
             )
             .into(),
         }
