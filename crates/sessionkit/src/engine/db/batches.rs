@@ -20,10 +20,10 @@
 //! update 4,885 req/s (server CPU 136 µs per request), in batches 16,407 (42 µs); with the
 //! near cache (one round trip per request, the update) 7,500 → 28,909. tower-sessions'
 //! PostgreSQL store in the same rounds: 5,245. On an SQLite file (WAL, `synchronous=NORMAL`;
-//! 4 alternating rounds of 5 s, medians): one statement per load and per update (the updates
-//! committed in groups) 12,493 req/s at 106 µs of server CPU per request, with the loads in
-//! batches 14,805 (82 µs), with the updates too 17,169 (78 µs); the server's threads went to
-//! sleep 4.2, 2.6 and 0.9 times per request.
+//! 3 alternating rounds of 5 s, medians): one statement per load and per update (the updates
+//! committed in groups) 14,042 req/s at 101 µs of server CPU per request, in batches 24,950
+//! (56 µs); the server's threads went to sleep 4.1 and 1.0 times per request. tower-sessions'
+//! SQLite store in the same rounds: 6,752.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
