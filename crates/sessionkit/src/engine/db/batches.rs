@@ -7,8 +7,8 @@
 //! requests that wait together and sends them as one statement: their rows travel as one JSON
 //! parameter (`json_to_recordset` on PostgreSQL, `json_each` on SQLite, so it works through
 //! sqlx's `Any` driver, which binds no arrays), each with its place in the batch, and the
-//! statement returns what it found for each, by place (a load) or by key (an update). One round trip (and one commit) per
-//! batch; each request is answered only after it.
+//! statement returns what it found for each, by place (a load) or by key (an update). One
+//! round trip (and one commit) per batch; each request is answered only after it.
 //!
 //! Each request keeps its own outcome. Of two updates of one row waiting together, only the
 //! first goes in the batch: the other is reported stale, as it would be had it run second,

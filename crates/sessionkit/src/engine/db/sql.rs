@@ -144,8 +144,9 @@ pub(super) struct Queries {
 
 /// `load` and `update` for many keys in one statement, the requests' rows in a JSON array
 /// (the one parameter), each with its place (`i`); every row returned starts with the place (a
-/// load) or the key (an update, one per key in a batch; see [`batches`](super::batches)). On PostgreSQL and SQLite (which has `json_each`, `UPDATE …
-/// FROM` and `RETURNING` in the version sqlx bundles).
+/// load) or the key (an update, one per key in a batch; see [`batches`](super::batches)). On
+/// PostgreSQL and SQLite (which has `json_each`, `UPDATE … FROM` and `RETURNING` in the version
+/// sqlx bundles).
 ///
 /// Each key is looked up on its own, in a `LATERAL` subquery with `LIMIT 1` (which PostgreSQL
 /// does not fold into a join), so it is always a probe of the primary key: as a plain join
