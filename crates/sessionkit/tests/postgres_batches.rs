@@ -12,8 +12,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
-#[path = "common/batched_loads.rs"]
-mod batched_loads;
+#[path = "common/batches.rs"]
+mod batches;
 
 const URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -101,6 +101,9 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer() {
         let written = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
         saves.push(tokio::spawn(async move {
             let replaced = replace(&engine, &id, 1, &written).await.unwrap();
+            if !replaced {
+                batches::stale_after_the_winner(engine.store(), &id).await;
+            }
             (id, n, replaced)
         }));
     }
@@ -212,9 +215,9 @@ async fn a_pool_the_app_hands_over_batches_too() {
 /// 64 loads wait together on a locked table, two of each key (30 live, one expired, one
 /// never stored): they wait as at most two statements, and each gets its own row or none.
 async fn loads_go_in_batches(store: Arc<dyn RecordStore>, table: &str) {
-    let stored = batched_loads::store_sessions(&*store).await;
+    let stored = batches::store_sessions(&*store).await;
     let blocker = holding(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).await;
-    let loads = batched_loads::load_each_twice(&store, &stored);
+    let loads = batches::load_each_twice(&store, &stored);
     tokio::time::sleep(Duration::from_millis(500)).await;
     // One at a time, 64 loads would hold all 10 of the pool's connections, each waiting.
     let waiting = waiting_on_locks(table).await;
@@ -223,5 +226,5 @@ async fn loads_go_in_batches(store: Arc<dyn RecordStore>, table: &str) {
         "{waiting} statements wait for the lock: the loads were not batched"
     );
     blocker.rollback().await.unwrap();
-    batched_loads::each_found_its_own(loads, &stored).await;
+    batches::each_found_its_own(loads, &stored).await;
 }

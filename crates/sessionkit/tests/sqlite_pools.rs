@@ -11,8 +11,8 @@ use sessionkit::{Sessions, Settings};
 use sqlx::{Any, Pool};
 use time::OffsetDateTime;
 
-#[path = "common/batched_loads.rs"]
-mod batched_loads;
+#[path = "common/batches.rs"]
+mod batches;
 
 /// A fresh directory for one test's database file.
 fn temporary_directory(test: &str) -> PathBuf {
@@ -206,6 +206,9 @@ async fn concurrent_writes_commit_in_groups_and_each_gets_its_own_answer() {
         replaces.push(tokio::spawn(async move {
             let write = RecordWrite::new(&written, now + time::Duration::hours(1), now);
             let replaced = engine.store().replace(&id, 1, write).await.unwrap();
+            if !replaced {
+                batches::stale_after_the_winner(engine.store(), &id).await;
+            }
             (id, n, replaced)
         }));
     }
@@ -241,9 +244,9 @@ async fn loads_waiting_together_go_as_one_statement_each_with_its_own_row() {
     let engine = DbEngine::connect(&settings_in(&dir)).await.unwrap();
     engine.migrate().await.unwrap();
     let store: Arc<dyn RecordStore> = Arc::new(engine.store().clone());
-    let stored = batched_loads::store_sessions(&*store).await;
-    let loads = batched_loads::load_each_twice(&store, &stored);
-    batched_loads::each_found_its_own(loads, &stored).await;
+    let stored = batches::store_sessions(&*store).await;
+    let loads = batches::load_each_twice(&store, &stored);
+    batches::each_found_its_own(loads, &stored).await;
     let readers = engine.readers().size();
     assert!(
         readers <= 2,

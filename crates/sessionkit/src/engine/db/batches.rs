@@ -6,13 +6,13 @@
 //! those per-statement costs set the pace. Here a task per kind of statement takes the
 //! requests that wait together and sends them as one statement: their rows travel as one JSON
 //! parameter (`json_to_recordset` on PostgreSQL, `json_each` on SQLite, so it works through
-//! sqlx's `Any` driver, which binds no arrays), each with its place in the batch, and the
-//! statement returns what it found for each, by place (a load) or by key (an update). One
-//! round trip (and one commit) per batch; each request is answered only after it.
+//! sqlx's `Any` driver, which binds no arrays), and the statement returns what it found for
+//! each, by its place in the batch (a load) or by its key (an update). One round trip (and
+//! one commit) per batch; each request is answered only after it.
 //!
 //! Each request keeps its own outcome. Of two updates of one row waiting together, only the
-//! first goes in the batch: the other is reported stale, as it would be had it run second,
-//! and its save reloads and merges (SQLite's `UPDATE … FROM` would apply one of the two
+//! first goes in the batch: the other is reported stale after it, as it would be had it run
+//! second, and its save reloads and merges (SQLite's `UPDATE … FROM` would apply one of the two
 //! without saying which).
 //!
 //! Measured on a 2-core machine (`GET /bench/incr`, 64 clients, 3 alternating rounds of 5 s,
@@ -25,7 +25,8 @@
 //! (56 µs); the server's threads went to sleep 4.1 and 1.0 times per request. tower-sessions'
 //! SQLite store in the same rounds: 6,752.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -111,9 +112,13 @@ impl StoreBatches {
         now: i64,
     ) -> Result<Option<StoredRow>, EngineError> {
         let loads = self.loads.get_or_init(|| {
-            let read = |row: &DB::Row| StoredRow::read::<DB>(row, 1);
-            let sql = self.queries.load.clone();
-            Batches::start::<DB>(readers.clone(), sql, self.limits, read, None)
+            Batches::start(Statement {
+                pool: readers.clone(),
+                sql: self.queries.load.clone(),
+                limits: self.limits,
+                read: |row: &DB::Row| StoredRow::read::<DB>(row, 1),
+                one_per_key: None,
+            })
         });
         let lookup = Lookup {
             k: key.to_owned(),
@@ -131,9 +136,13 @@ impl StoreBatches {
         state: NewState,
     ) -> Result<bool, EngineError> {
         let updates = self.updates.get_or_init(|| {
-            let sql = self.queries.update.clone();
-            let key: KeyOf<NewState> = NewState::key;
-            Batches::start::<DB>(pool.clone(), sql, self.limits, |_| Ok(()), Some(key))
+            Batches::start(Statement {
+                pool: pool.clone(),
+                sql: self.queries.update.clone(),
+                limits: self.limits,
+                read: |_| Ok(()),
+                one_per_key: Some(NewState::key),
+            })
         });
         Ok(updates.send(state).await?.is_some())
     }
@@ -161,11 +170,12 @@ struct Request<Item, Found> {
     reply: oneshot::Sender<Result<Option<Found>, EngineError>>,
 }
 
-/// A request's row in the statement's parameter: its place in the batch, which the statement
-/// returns first in each row it answers with, and its own fields.
+/// A request's row in the statement's parameter: its own fields and, where the statement
+/// names the requests it answers by place rather than by key, its place in the batch.
 #[derive(Serialize)]
 struct Placed<'a, Item> {
-    i: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    i: Option<usize>,
     #[serde(flatten)]
     item: &'a Item,
 }
@@ -183,22 +193,28 @@ struct Limits {
     timeout: Duration,
 }
 
+/// One kind of statement as every batch of it runs: `sql` on connections of `pool`, its
+/// answers read with `read`. Each row it returns starts with the place of the request it is
+/// for or, with `one_per_key`, with that request's key: then a batch sends only the first
+/// request for each key. (SQLite's `RETURNING` cannot name the batch's rows, and looking the
+/// place up again in the parameter would cost a scan of it per row.)
+struct Statement<DB: Backend, Item, Found> {
+    pool: Pool<DB>,
+    sql: Arc<str>,
+    limits: Limits,
+    read: ReadFound<DB, Found>,
+    one_per_key: Option<KeyOf<Item>>,
+}
+
 impl<Item, Found> Batches<Item, Found>
 where
     Item: Serialize + Send + Sync + 'static,
     Found: Send + 'static,
 {
-    /// Starts the task that runs `sql` on connections of `pool`, reading answers with `read`;
-    /// with `one_per_key`, a batch sends one request per key (see [`send_batches`]).
-    fn start<DB: Backend>(
-        pool: Pool<DB>,
-        sql: Arc<str>,
-        limits: Limits,
-        read: ReadFound<DB, Found>,
-        one_per_key: Option<KeyOf<Item>>,
-    ) -> Self {
+    /// Starts the task that sends `statement` in batches.
+    fn start<DB: Backend>(statement: Statement<DB, Item, Found>) -> Self {
         let (queue, requests) = mpsc::unbounded_channel();
-        tokio::spawn(send_batches(pool, sql, limits, read, one_per_key, requests));
+        tokio::spawn(send_batches(Arc::new(statement), requests));
         Batches { queue }
     }
 
@@ -214,14 +230,9 @@ where
 }
 
 /// The task: takes the requests waiting now, up to [`MAX_BATCH`], and sends them as one
-/// statement, with up to [`IN_FLIGHT`] statements at a time. With `one_per_key`, a request
-/// for a key an earlier one in the batch has is answered "nothing found" without being sent.
+/// statement, with up to [`IN_FLIGHT`] statements at a time.
 async fn send_batches<DB, Item, Found>(
-    pool: Pool<DB>,
-    sql: Arc<str>,
-    limits: Limits,
-    read: ReadFound<DB, Found>,
-    one_per_key: Option<KeyOf<Item>>,
+    statement: Arc<Statement<DB, Item, Found>>,
     mut requests: mpsc::UnboundedReceiver<Request<Item, Found>>,
 ) where
     DB: Backend,
@@ -239,108 +250,94 @@ async fn send_batches<DB, Item, Found>(
         }
         // A request that has given up (timed out, or its client left) is not sent.
         batch.retain(|request: &Request<Item, Found>| !request.reply.is_closed());
-        if let Some(key_of) = one_per_key {
-            batch = first_per_key(batch, key_of);
-        }
-        let (pool, sql) = (pool.clone(), sql.clone());
+        let statement = statement.clone();
         tokio::spawn(async move {
-            send_batch(&pool, &sql, limits, read, one_per_key, batch).await;
+            statement.send(batch).await;
             drop(slot);
         });
     }
 }
 
-/// The first request for each key in `batch`; the others are answered "nothing found".
-fn first_per_key<Item, Found>(
-    batch: Vec<Request<Item, Found>>,
-    key_of: KeyOf<Item>,
-) -> Vec<Request<Item, Found>> {
-    let mut keys = HashSet::with_capacity(batch.len());
-    let (first, repeated): (Vec<_>, Vec<_>) = batch
-        .into_iter()
-        .partition(|request| keys.insert(key_of(&request.item).to_owned()));
-    for request in repeated {
-        let _ = request.reply.send(Ok(None));
-    }
-    first
-}
-
-/// Runs one batch and answers each request.
-async fn send_batch<DB: Backend, Item: Serialize, Found>(
-    pool: &Pool<DB>,
-    sql: &Arc<str>,
-    limits: Limits,
-    read: ReadFound<DB, Found>,
-    one_per_key: Option<KeyOf<Item>>,
-    batch: Vec<Request<Item, Found>>,
-) {
-    if batch.is_empty() {
-        return;
-    }
-    let statement = run::<DB, Item, Found>(pool, sql, limits.probe, read, one_per_key, &batch);
-    let outcome = tokio::time::timeout(limits.timeout, statement)
-        .await
-        .unwrap_or_else(|_| {
-            Err("the database did not answer the batch within the store timeout".into())
-        });
-    match outcome {
-        Ok(found) => {
-            let mut answers: Vec<Option<Found>> = batch.iter().map(|_| None).collect();
-            for (place, value) in found {
-                if let Some(answer) = answers.get_mut(place) {
-                    *answer = Some(value);
+impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
+    /// Runs one batch and answers each request. A request the batch did not send (a repeated
+    /// key) is answered "nothing found" with the others, after the first for its key.
+    async fn send(&self, batch: Vec<Request<Item, Found>>) {
+        if batch.is_empty() {
+            return;
+        }
+        let outcome = tokio::time::timeout(self.limits.timeout, self.run(&batch))
+            .await
+            .unwrap_or_else(|_| {
+                Err("the database did not answer the batch within the store timeout".into())
+            });
+        match outcome {
+            Ok(found) => {
+                let mut answers: Vec<Option<Found>> = batch.iter().map(|_| None).collect();
+                for (place, value) in found {
+                    if let Some(answer) = answers.get_mut(place) {
+                        *answer = Some(value);
+                    }
+                }
+                for (request, answer) in batch.into_iter().zip(answers) {
+                    let _ = request.reply.send(Ok(answer));
                 }
             }
-            for (request, answer) in batch.into_iter().zip(answers) {
-                let _ = request.reply.send(Ok(answer));
-            }
-        }
-        Err(cause) => {
-            let cause = Shared(Arc::from(cause));
-            for request in batch {
-                let _ = request
-                    .reply
-                    .send(Err(EngineError::unavailable(cause.clone())));
+            Err(cause) => {
+                let cause = Shared(Arc::from(cause));
+                for request in batch {
+                    let _ = request
+                        .reply
+                        .send(Err(EngineError::unavailable(cause.clone())));
+                }
             }
         }
     }
-}
 
-/// Sends the batch's statement; what it returned, by place. Each row it returns starts with
-/// the place of the request it is for, or with `one_per_key`, with that request's key (SQLite's
-/// `RETURNING` cannot name the batch's rows, and looking the place up again in the parameter
-/// costs a scan of it per row).
-async fn run<DB: Backend, Item: Serialize, Found>(
-    pool: &Pool<DB>,
-    sql: &Arc<str>,
-    probe: Duration,
-    read: ReadFound<DB, Found>,
-    one_per_key: Option<KeyOf<Item>>,
-    batch: &[Request<Item, Found>],
-) -> Result<Vec<(usize, Found)>, Box<dyn std::error::Error + Send + Sync>> {
-    let rows: Vec<Placed<'_, Item>> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, request)| Placed {
-            i,
-            item: &request.item,
-        })
-        .collect();
-    let rows = serde_json::to_string(&rows)?;
-    let mut connection = DB::acquire(pool, probe).await?;
-    let returned = DB::fetch_all(&mut connection, sql, &[Param::Text(&rows)]).await?;
-    let places: Option<HashMap<&str, usize>> = one_per_key.map(|key_of| {
-        let keys = batch.iter().map(|request| key_of(&request.item));
-        keys.zip(0..).collect()
-    });
-    returned
-        .iter()
-        .map(|row| {
-            let place = match &places {
-                Some(places) => places.get(DB::text(row, 0)?.as_str()).copied(),
-                None => usize::try_from(DB::integer(row, 0)?).ok(),
-            };
-            Ok((place.unwrap_or(usize::MAX), read(row)?))
-        })
-        .collect()
+    /// Sends the batch's statement; what it returned, by place.
+    async fn run(
+        &self,
+        batch: &[Request<Item, Found>],
+    ) -> Result<Vec<(usize, Found)>, Box<dyn std::error::Error + Send + Sync>> {
+        let mut places = HashMap::new();
+        let rows: Vec<Placed<'_, Item>> = match self.one_per_key {
+            Some(key_of) => batch
+                .iter()
+                .enumerate()
+                .filter(
+                    |&(place, request)| match places.entry(key_of(&request.item)) {
+                        Entry::Vacant(entry) => {
+                            entry.insert(place);
+                            true
+                        }
+                        Entry::Occupied(_) => false,
+                    },
+                )
+                .map(|(_, request)| Placed {
+                    i: None,
+                    item: &request.item,
+                })
+                .collect(),
+            None => batch
+                .iter()
+                .enumerate()
+                .map(|(place, request)| Placed {
+                    i: Some(place),
+                    item: &request.item,
+                })
+                .collect(),
+        };
+        let rows = serde_json::to_string(&rows)?;
+        let mut connection = DB::acquire(&self.pool, self.limits.probe).await?;
+        let returned = DB::fetch_all(&mut connection, &self.sql, &[Param::Text(&rows)]).await?;
+        returned
+            .iter()
+            .map(|row| {
+                let place = match self.one_per_key {
+                    Some(_) => places.get(DB::text(row, 0)?.as_str()).copied(),
+                    None => usize::try_from(DB::integer(row, 0)?).ok(),
+                };
+                Ok((place.unwrap_or(usize::MAX), (self.read)(row)?))
+            })
+            .collect()
+    }
 }

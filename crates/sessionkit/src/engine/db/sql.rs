@@ -210,7 +210,7 @@ impl BatchQueries {
                 "UPDATE {table} AS t SET session_data = b.d, expire_date = b.e, \
                  user_id = b.u, version = t.version + 1 \
                  FROM json_to_recordset($1::json) \
-                 AS b(i BIGINT, k TEXT, d TEXT, e BIGINT, u TEXT, v BIGINT) \
+                 AS b(k TEXT, d TEXT, e BIGINT, u TEXT, v BIGINT) \
                  CROSS JOIN LATERAL \
                  (SELECT ctid AS address FROM {table} WHERE session_key_hash = b.k LIMIT 1) AS r \
                  WHERE t.ctid = r.address AND t.version = b.v RETURNING t.session_key_hash"

@@ -1,5 +1,6 @@
-//! Loads that wait together, on a store that sends them in batches (PostgreSQL, SQLite): each
-//! still gets its own row. Shared by `postgres_batches.rs` and `sqlite_pools.rs`.
+//! Loads and updates that wait together, on a store that sends them in batches (PostgreSQL,
+//! SQLite): each still gets its own answer. Shared by `postgres_batches.rs` and
+//! `sqlite_pools.rs`.
 
 use std::sync::Arc;
 
@@ -66,4 +67,19 @@ pub async fn each_found_its_own(loads: Vec<Load>, stored: &Stored) {
             None => assert!(loaded.is_none(), "an expired or missing session loaded"),
         }
     }
+}
+
+/// Checks a save of `id` at version 1 refused as stale where two waited together: the batch
+/// sent only the first, and the second's answer came after it, so a reload finds the row at
+/// version 2 (answered before it, the save would reload the old row and try again in vain).
+pub async fn stale_after_the_winner(store: &dyn RecordStore, id: &str) {
+    let stored = store
+        .fetch(id)
+        .await
+        .unwrap()
+        .expect("the session is there");
+    assert_eq!(
+        stored.version, 2,
+        "a stale answer came before the winning write"
+    );
 }
