@@ -180,7 +180,8 @@ struct Placed<'a, Item> {
     item: &'a Item,
 }
 
-/// Reads what a statement found for a request from the row it returned (place in column 0).
+/// Reads what a statement found for a request from the row it returned (column 0 names the
+/// request, by place or by key).
 type ReadFound<DB, Found> = fn(&<DB as sqlx::Database>::Row) -> Result<Found, sqlx::Error>;
 
 /// The row a request is for, where a batch may hold only one request per row.
