@@ -63,15 +63,28 @@ impl Entries {
     }
 
     /// Keeps `record` at `id` as fetched now, evicting the least recently used when full.
+    /// An entry already there is refreshed in place (every save through the cache does
+    /// that), keeping its copies of the key.
     pub(super) fn put(&mut self, id: &str, record: Loaded, expires: Option<OffsetDateTime>) {
-        self.remove(id);
+        let tick = self.tick();
+        if let Some(entry) = self.map.get_mut(id) {
+            if let Some(key) = self.order.remove(&entry.tick) {
+                self.order.insert(tick, key);
+            }
+            *entry = Entry {
+                record,
+                expires,
+                fetched: Instant::now(),
+                tick,
+            };
+            return;
+        }
         while self.map.len() >= self.capacity {
             let Some((_, oldest)) = self.order.pop_first() else {
                 break;
             };
             self.map.remove(&oldest);
         }
-        let tick = self.tick();
         self.order.insert(tick, id.to_owned());
         self.map.insert(
             id.to_owned(),
@@ -170,6 +183,15 @@ mod tests {
         entries.put("a", record(2), later());
         assert_eq!(entries.len(), 1);
         assert_eq!(entries.order.len(), 1);
+        // Rewritten, it is the most recently used: a full cache evicts the other first.
+        let mut full = Entries::new(2, Duration::from_secs(60));
+        full.put("a", record(1), later());
+        full.put("b", record(1), later());
+        full.put("a", record(2), later());
+        full.put("c", record(1), later());
+        let now = OffsetDateTime::now_utc();
+        assert!(full.get("b", now).is_none());
+        assert_eq!(full.get("a", now).map(|r| r.version), Some(2));
         let now = OffsetDateTime::now_utc();
         assert_eq!(entries.get("a", now).map(|r| r.version), Some(2));
         entries.remove("a");
