@@ -192,7 +192,6 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         assert!(full.get("b", now).is_none());
         assert_eq!(full.get("a", now).map(|r| r.version), Some(2));
-        let now = OffsetDateTime::now_utc();
         assert_eq!(entries.get("a", now).map(|r| r.version), Some(2));
         entries.remove("a");
         assert!(entries.get("a", now).is_none() && entries.order.is_empty());
