@@ -51,32 +51,17 @@ impl Entries {
             self.remove(id);
             return None;
         }
-        let old_tick = entry.tick;
-        let tick = self.tick();
-        let entry = self.map.get_mut(id)?;
-        entry.tick = tick;
-        let record = entry.record.clone();
-        if let Some(key) = self.order.remove(&old_tick) {
-            self.order.insert(tick, key);
-        }
-        Some(record)
+        Some(self.touch(id)?.record.clone())
     }
 
     /// Keeps `record` at `id` as fetched now, evicting the least recently used when full.
     /// An entry already there is refreshed in place (every save through the cache does
     /// that), keeping its copies of the key.
     pub(super) fn put(&mut self, id: &str, record: Loaded, expires: Option<OffsetDateTime>) {
-        let tick = self.tick();
-        if let Some(entry) = self.map.get_mut(id) {
-            if let Some(key) = self.order.remove(&entry.tick) {
-                self.order.insert(tick, key);
-            }
-            *entry = Entry {
-                record,
-                expires,
-                fetched: Instant::now(),
-                tick,
-            };
+        if let Some(entry) = self.touch(id) {
+            entry.record = record;
+            entry.expires = expires;
+            entry.fetched = Instant::now();
             return;
         }
         while self.map.len() >= self.capacity {
@@ -85,6 +70,7 @@ impl Entries {
             };
             self.map.remove(&oldest);
         }
+        let tick = self.tick();
         self.order.insert(tick, id.to_owned());
         self.map.insert(
             id.to_owned(),
@@ -95,6 +81,17 @@ impl Entries {
                 tick,
             },
         );
+    }
+
+    /// Makes the entry at `id`, if there is one, the most recently used, and hands it out.
+    fn touch(&mut self, id: &str) -> Option<&mut Entry> {
+        let tick = self.tick();
+        let entry = self.map.get_mut(id)?;
+        if let Some(key) = self.order.remove(&entry.tick) {
+            self.order.insert(tick, key);
+        }
+        entry.tick = tick;
+        Some(entry)
     }
 
     pub(super) fn remove(&mut self, id: &str) {
