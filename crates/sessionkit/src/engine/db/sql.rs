@@ -143,8 +143,8 @@ pub(super) struct Queries {
 }
 
 /// `load` and `update` for many keys in one statement, the requests' rows in a JSON array
-/// (the one parameter), each with its place (`i`); every row returned starts with the place (a
-/// load) or the key (an update, one per key in a batch; see [`batches`](super::batches)). On
+/// (the one parameter), a load's with its place (`i`); every row returned starts with the place
+/// (a load) or the key (an update, one per key in a batch; see [`batches`](super::batches)). On
 /// PostgreSQL and SQLite (which has `json_each`, `UPDATE … FROM` and `RETURNING` in the version
 /// sqlx bundles).
 ///
