@@ -170,6 +170,8 @@ def main():
                     break
                 except OSError:
                     time.sleep(0.05)
+            else:
+                raise SystemExit(f"the private redis-server on port {port} did not answer")
             results = {case: [] for case in cases}
             for _ in range(args.runs):
                 for case in cases:
