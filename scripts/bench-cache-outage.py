@@ -13,31 +13,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from ports import spare_port, wait_for_port  # noqa: E402
 
 BIN = os.environ.get("BIN", "target/release")
 CLIENTS = sys.argv[1] if len(sys.argv) > 1 else "16"
 SECONDS = sys.argv[2] if len(sys.argv) > 2 else "10"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"nothing listens on port {port}")
 
 
 def measure(state, port):
@@ -58,13 +43,13 @@ def main():
             sys.exit(f"{BIN}/{binary} is missing: cargo build --release "
                      "-p sessionkit-cli -p sessionkit-bench")
     work = tempfile.mkdtemp(prefix="bench-cache-outage-")
-    redis_port, app_port = free_port(), free_port()
+    redis_port, app_port = spare_port(), spare_port()
     redis = subprocess.Popen(
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no"], stdout=subprocess.DEVNULL)
     server = None
     try:
-        wait_for(redis_port)
+        wait_for_port(redis_port, redis)
         env = dict(os.environ, SECRET_KEY="bench-cache-outage", SESSION_ENGINE="cached_db",
                    SESSION_CACHE_URL=f"redis://127.0.0.1:{redis_port}",
                    SESSION_DB_URL=f"sqlite://{work}/sessions.sqlite3", RUST_LOG="off")
@@ -74,7 +59,7 @@ def main():
             server = subprocess.Popen(
                 [f"{BIN}/sessionkit", "serve", "--bench-routes", "--addr",
                  f"127.0.0.1:{app_port}"], env=env, stdout=subprocess.DEVNULL, stderr=log)
-        wait_for(app_port)
+        wait_for_port(app_port, server)
         print(f"cached_db on SQLite, loadgen --mode incr -c {CLIENTS} --duration {SECONDS}\n")
         print("| Redis | req/s | p50 ms | p99 ms | max ms | errors | first error |")
         print("|---|---|---|---|---|---|---|")

@@ -26,24 +26,20 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from ports import spare_port, wait_for_port  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_DIR = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 BIN = os.path.join(TARGET_DIR, "release")
 SETUP = os.path.join(ROOT, "scripts", "redis-cluster.sh")
 SECRET = "benchmark-secret-key-that-is-long-enough-to-be-realistic-0123456789"
-
-
-def spare_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup(command, directory, *args):
@@ -72,15 +68,10 @@ class Server:
              f"127.0.0.1:{self.port}"],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"sessionkit serve exited; see {log.name}")
-                time.sleep(0.1)
-        raise RuntimeError("sessionkit serve did not start")
+        try:
+            wait_for_port(self.port, self.process)
+        except SystemExit as error:
+            raise SystemExit(f"sessionkit serve: {error}; see {log.name}") from None
 
     def stop(self):
         if self.process.poll() is None:

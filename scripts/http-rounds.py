@@ -25,10 +25,12 @@ import glob
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
-import time
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from ports import wait_for_port  # noqa: E402
 
 FIRST_PORT = 18500
 
@@ -47,18 +49,6 @@ def context_switches(pid):
         except FileNotFoundError:
             pass  # a thread that ended meanwhile
     return voluntary, involuntary
-
-
-def wait_for_port(port, process):
-    for _ in range(200):
-        if process.poll() is not None:
-            raise SystemExit(f"the server for port {port} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def parse_target(spec, port, release):

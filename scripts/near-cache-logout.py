@@ -23,11 +23,13 @@ import http.client
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from ports import spare_port, wait_for_port  # noqa: E402
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379"
@@ -48,32 +50,22 @@ def store_env(store, near):
     return env
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """A `sessionkit serve --bench-routes` process in a process group of its own."""
 
     def __init__(self, bin_dir, env):
-        self.port = free_port()
+        self.port = spare_port()
         self.process = subprocess.Popen(
             [os.path.join(bin_dir, "sessionkit"), "serve", "--bench-routes",
              "--expire-every", "0", "--addr", f"127.0.0.1:{self.port}"],
             env={**os.environ, **env}, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        sys.exit(f"sessionkit serve did not start on port {self.port}")
+        try:
+            wait_for_port(self.port, self.process)
+        except SystemExit as error:
+            self.stop()
+            raise SystemExit(f"sessionkit serve did not start: {error}") from None
 
     def stop(self):
         if self.process.poll() is None:

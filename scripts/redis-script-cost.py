@@ -20,11 +20,14 @@ Usage: scripts/redis-script-cost.py [--commands 300000] [--batch 64] [--runs 2]
 import argparse
 import os
 import re
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from ports import spare_port, wait_for_port  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS_RS = os.path.join(ROOT, "crates/sessionkit/src/engine/cache/redis/scripts.rs")
@@ -143,12 +146,6 @@ def measure(port, pid, case, commands, batch):
     return used / sent * 1e6
 
 
-def spare_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commands", type=int, default=300_000)
@@ -164,20 +161,16 @@ def main():
             stdout=subprocess.DEVNULL,
         )
         try:
-            for _ in range(100):
-                try:
-                    Connection(port).call("PING")
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            else:
-                raise SystemExit(f"the private redis-server on port {port} did not answer")
+            try:
+                wait_for_port(port, server)
+            except SystemExit as error:
+                raise SystemExit(f"the private redis-server did not answer: {error}") from None
             results = {case: [] for case in cases}
             for _ in range(args.runs):
                 for case in cases:
                     results[case].append(measure(port, server.pid, case, args.commands, args.batch))
         finally:
-            os.kill(server.pid, signal.SIGTERM)
+            server.terminate()
             server.wait()
     print(f"| command ({args.batch} per write, {args.commands:,} per run) | Redis µs per command |")
     print("|---|---:|")
