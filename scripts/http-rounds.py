@@ -2,7 +2,7 @@
 """HTTP targets in alternating rounds of `loadgen`: req/s, server CPU and sleeps per request.
 
     scripts/http-rounds.py [--rounds R] [--duration S] [--clients C] [--no-verify LABEL]...
-                           'LABEL=[VAR=VALUE...] COMMAND [ARG...]'...
+                           [--store-pid PID] 'LABEL=[VAR=VALUE...] COMMAND [ARG...]'...
 
 Each target is a server command whose arguments may name `{port}`, the port it must listen
 on; a relative COMMAND is looked up in $CARGO_TARGET_DIR/release (default target/release).
@@ -13,7 +13,9 @@ server's CPU per request, and how often per request the server's threads went to
 (voluntary context switches) or were preempted (involuntary), read from
 /proc/PID/task/*/status around the run; then the median of each over the rounds. A label given
 to `--no-verify` is a target without sessions (a floor), whose counters `loadgen` does not
-check. For instance, two builds of `sessionkit serve` on SQLite:
+check. With `--store-pid`, also the CPU per request of that process (a database server shared
+by the targets), from /proc/PID/stat around each run. For instance, two builds of
+`sessionkit serve` on SQLite:
 
     scripts/http-rounds.py \\
       'before=SECRET_KEY=s SESSION_ENGINE=db SESSION_DB_URL=sqlite:///tmp/a.sqlite3 /tmp/before serve --bench-routes --addr 127.0.0.1:{port}' \\
@@ -33,6 +35,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 from ports import wait_for_port  # noqa: E402
 
 FIRST_PORT = 18500
+
+
+def cpu_seconds(pid):
+    """User and system CPU time `pid` has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def context_switches(pid):
@@ -71,6 +80,8 @@ def main():
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--no-verify", action="append", default=[], metavar="LABEL")
+    parser.add_argument("--store-pid", type=int, metavar="PID",
+                        help="also report this process's CPU per request (the database's)")
     parser.add_argument("targets", nargs="+", metavar="'LABEL=COMMAND'")
     args = parser.parse_args()
     release = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release")
@@ -93,6 +104,7 @@ def main():
             for label, _, _, port in targets[turn:] + targets[:turn]:
                 pid = servers[label].pid
                 before = context_switches(pid)
+                store_before = cpu_seconds(args.store_pid) if args.store_pid else 0
                 run = [
                     loadgen, "--url", f"http://127.0.0.1:{port}/bench",
                     "--duration", str(args.duration), "--clients", str(args.clients),
@@ -101,17 +113,20 @@ def main():
                 report = json.loads(subprocess.run(run, capture_output=True, text=True,
                                                    check=True).stdout.splitlines()[-1])
                 after = context_switches(pid)
+                store_after = cpu_seconds(args.store_pid) if args.store_pid else 0
                 requests = max(report["requests"], 1)
                 row = (
                     report["req_per_s"],
                     report["server_cpu_us_per_req"],
                     (after[0] - before[0]) / requests,
                     (after[1] - before[1]) / requests,
+                    (store_after - store_before) / requests * 1e6,
                 )
                 results[label].append(row)
                 lost = report.get("lost_updates")
                 print(f"round {round_ + 1} {label}: {row[0]:,.0f} req/s, {row[1]:.1f} µs/req, "
                       f"sleeps {row[2]:.3f}, preempted {row[3]:.3f} per request, "
+                      + (f"store {row[4]:.1f} µs/req, " if args.store_pid else "") +
                       f"errors {report['errors']}, "
                       f"lost updates {lost if lost is not None else 'not checked'}",
                       flush=True)
@@ -121,12 +136,14 @@ def main():
                 os.killpg(server.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-    print("\n| target | req/s | server CPU µs/req | sleeps per request | preempted per request |")
-    print("|---|---:|---:|---:|---:|")
+    store = (" store CPU µs/req |", "---:|") if args.store_pid else ("", "")
+    print("\n| target | req/s | server CPU µs/req | sleeps per request | preempted per request |"
+          + store[0])
+    print("|---|---:|---:|---:|---:|" + store[1])
     for label, rows in results.items():
         medians = [statistics.median(column) for column in zip(*rows)]
         print(f"| {label} | {medians[0]:,.0f} | {medians[1]:.1f} | {medians[2]:.3f} | "
-              f"{medians[3]:.3f} |")
+              f"{medians[3]:.3f} |" + (f" {medians[4]:.1f} |" if args.store_pid else ""))
 
 
 if __name__ == "__main__":

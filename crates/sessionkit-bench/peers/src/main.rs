@@ -5,6 +5,8 @@
 //!   `synchronous=NORMAL` (sessionkit's default, so both pay the same fsyncs);
 //! - `--store postgres --url postgres://…`: `PostgresStore` in its own schema `--pg-schema`,
 //!   dropped at exit;
+//! - `--store mysql --url mysql://…`: `MySqlStore` in its own database `--mysql-database`,
+//!   dropped at exit;
 //! - `--store redis --url redis://…`: `RedisStore` (fred); the keys are bare session ids, so the
 //!   server remembers the ids it created and deletes them at exit (the Redis is shared).
 
@@ -22,11 +24,12 @@ use std::process::ExitCode;
 use std::str::FromStr;
 
 use clap::{Parser, ValueEnum};
+use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+use tower_sessions_sqlx_store::{MySqlStore, PostgresStore, SqliteStore};
 
 /// The §10 benchmark routes on tower-sessions 0.14 with a store.
 #[derive(Parser)]
@@ -43,6 +46,9 @@ struct Cli {
     /// PostgreSQL schema of the session table (created, and dropped at exit).
     #[arg(long, default_value = "tower_sessions_bench")]
     pg_schema: String,
+    /// MySQL database of the session table (created, and dropped at exit).
+    #[arg(long, default_value = "tower_sessions_bench")]
+    mysql_database: String,
     /// Connections in the SQL pool (sqlx's default is 10).
     #[arg(long, default_value_t = 10)]
     pool: u32,
@@ -55,6 +61,7 @@ struct Cli {
 enum Store {
     Sqlite,
     Postgres,
+    Mysql,
     Redis,
 }
 
@@ -97,6 +104,27 @@ async fn run(cli: Cli) -> Result<(), Error> {
             sqlx::query(&format!(
                 "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
                 cli.pg_schema
+            ))
+            .execute(&pool)
+            .await?;
+            served?;
+        }
+        Store::Mysql => {
+            let pool = MySqlPoolOptions::new()
+                .max_connections(cli.pool)
+                .connect(&cli.url)
+                .await?;
+            let store = MySqlStore::new(pool.clone()).with_schema_name(&cli.mysql_database)?;
+            store.migrate().await?;
+            let served = serve::run(
+                NAME,
+                tower_sessions_routes::app(store, cli.signed),
+                &cli.serve.addr,
+            )
+            .await;
+            sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS `{}`",
+                cli.mysql_database
             ))
             .execute(&pool)
             .await?;
