@@ -249,8 +249,8 @@ pub struct SqlStore<DB: Database = Any> {
     signer: Signer,
     /// On an SQLite file sessionkit opened, the writes are committed in groups.
     group_commit: Option<GroupCommit>,
-    /// In sessionkit's format on PostgreSQL and SQLite, loads and updates are sent in batches
-    /// (on any pool: they start with the first request).
+    /// In sessionkit's format, loads and updates are sent in batches (on any pool: they start
+    /// with the first request).
     batches: Option<StoreBatches>,
 }
 
@@ -375,8 +375,8 @@ impl<DB: TypedBackend> SqlStore<DB> {
     /// sessions, sized and configured by the app. Opens nothing; the table is created by
     /// [`RecordStore::migrate`](super::RecordStore::migrate) as usual. On SQLite, the journal mode, the `synchronous`
     /// setting and the connections stay the app's choice (sessionkit's own pool turns on WAL
-    /// and reads beside its writer). On PostgreSQL the loads and updates go in batches as on
-    /// sessionkit's own pool, taking up to four of the pool's connections at a time.
+    /// and reads beside its writer). On PostgreSQL and MySQL the loads and updates go in batches
+    /// as on sessionkit's own pool, taking up to four of the pool's connections at a time.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -1,5 +1,5 @@
 //! Loads and updates that wait together, on a store that sends them in batches (PostgreSQL,
-//! SQLite): each still gets its own answer. Shared by `postgres_batches.rs` and
+//! MariaDB, SQLite): each still gets its own answer. Shared by `sql_batches.rs` and
 //! `sqlite_pools.rs`.
 
 use std::sync::Arc;

@@ -1,14 +1,17 @@
-//! Loads and versioned updates on PostgreSQL and SQLite, many to a statement. A request with a
-//! session costs a `SELECT` and, when it saves, an `UPDATE … WHERE version = ?`. Run one by
-//! one on PostgreSQL, each is a checkout from the pool, a round trip, sqlx's ping when the
-//! connection goes back and, for an update, a commit (a WAL flush); on SQLite, each is two
-//! hand-offs between a tokio worker and the connection's thread. At 64 concurrent requests
-//! those per-statement costs set the pace. Here a task per kind of statement takes the
-//! requests that wait together and sends them as one statement: their rows travel as one JSON
-//! parameter (`json_to_recordset` on PostgreSQL, `json_each` on SQLite, so it works through
-//! sqlx's `Any` driver, which binds no arrays), and the statement returns what it found for
-//! each, by its place in the batch (a load) or by its key (an update). One round trip (and
-//! one commit) per batch; each request is answered only after it.
+//! Loads and versioned updates on PostgreSQL, SQLite and MySQL, many to a statement. A request
+//! with a session costs a `SELECT` and, when it saves, an `UPDATE … WHERE version = ?`. Run one
+//! by one on PostgreSQL or MySQL, each is a checkout from the pool, a round trip, sqlx's ping
+//! when the connection goes back and, for an update, a commit (a WAL or redo log flush); on
+//! SQLite, each is two hand-offs between a tokio worker and the connection's thread. At 64
+//! concurrent requests those per-statement costs set the pace. Here a task per kind of
+//! statement takes the requests that wait together and sends them as one statement: their rows
+//! travel as one JSON parameter (`json_to_recordset` on PostgreSQL, `json_each` on SQLite,
+//! `JSON_TABLE` on MySQL, so it works through sqlx's `Any` driver, which binds no arrays), and
+//! the statement returns what it found for each, by its place in the batch (a load) or by its
+//! key (an update). One round trip (and one commit) per batch; each request is answered only
+//! after it. MySQL has no `UPDATE … RETURNING`: there a batch of updates is a transaction of
+//! four round trips (`BEGIN`, a `SELECT … FOR UPDATE` of the rows still at their versions, the
+//! `UPDATE`, `COMMIT`), still one commit for the batch.
 //!
 //! Each request keeps its own outcome. Of two updates of one row waiting together, only the
 //! first goes in the batch: the other is reported stale after it, as it would be had it run
@@ -23,7 +26,10 @@
 //! 3 alternating rounds of 5 s, medians): one statement per load and per update (the updates
 //! committed in groups) 14,042 req/s at 101 µs of server CPU per request, in batches 24,950
 //! (56 µs); the server's threads went to sleep 4.1 and 1.0 times per request. tower-sessions'
-//! SQLite store in the same rounds: 6,752.
+//! SQLite store in the same rounds: 6,752. On MariaDB 10.11 (the same rounds, no TLS;
+//! `scripts/http-rounds.py --store-pid`): one by one 4,596 req/s (137 µs of server CPU per
+//! request, and 215 µs of MariaDB's), in batches 10,041 (51 µs; MariaDB 90 µs), with the near
+//! cache 12,748 (35 µs; MariaDB 63 µs); tower-sessions' MySQL store 4,548 (136 µs; 208 µs).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -31,13 +37,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::Pool;
+use sqlx::{Connection, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::StoredRow;
 use super::backend::{Backend, Param};
 use super::group_commit::Shared;
-use super::sql::BatchQueries;
+use super::sql::{BatchQueries, BatchSql};
 use crate::engine::EngineError;
 
 /// The most requests in one statement.
@@ -114,7 +120,7 @@ impl StoreBatches {
         let loads = self.loads.get_or_init(|| {
             Batches::start(Statement {
                 pool: readers.clone(),
-                sql: self.queries.load.clone(),
+                sql: BatchSql::One(self.queries.load.clone()),
                 limits: self.limits,
                 read: |row: &DB::Row| StoredRow::read::<DB>(row, 1),
                 one_per_key: None,
@@ -197,11 +203,13 @@ struct Limits {
 /// One kind of statement as every batch of it runs: `sql` on connections of `pool`, its
 /// answers read with `read`. Each row it returns starts with the place of the request it is
 /// for or, with `one_per_key`, with that request's key: then a batch sends only the first
-/// request for each key. (SQLite's `RETURNING` cannot name the batch's rows, and looking the
-/// place up again in the parameter would cost a scan of it per row.)
+/// request for each key, in the order of the keys. (SQLite's `RETURNING` cannot name the
+/// batch's rows, and looking the place up again in the parameter would cost a scan of it per
+/// row.) In that order, two batches in flight that update some of the same rows lock them in
+/// the same order, and cannot deadlock.
 struct Statement<DB: Backend, Item, Found> {
     pool: Pool<DB>,
-    sql: Arc<str>,
+    sql: BatchSql,
     limits: Limits,
     read: ReadFound<DB, Found>,
     one_per_key: Option<KeyOf<Item>>,
@@ -300,7 +308,7 @@ impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
         batch: &[Request<Item, Found>],
     ) -> Result<Vec<(usize, Found)>, Box<dyn std::error::Error + Send + Sync>> {
         let mut places = HashMap::new();
-        let rows: Vec<Placed<'_, Item>> = match self.one_per_key {
+        let mut rows: Vec<Placed<'_, Item>> = match self.one_per_key {
             Some(key_of) => batch
                 .iter()
                 .enumerate()
@@ -327,9 +335,22 @@ impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
                 })
                 .collect(),
         };
+        if let Some(key_of) = self.one_per_key {
+            rows.sort_unstable_by(|a, b| key_of(a.item).cmp(key_of(b.item)));
+        }
         let rows = serde_json::to_string(&rows)?;
+        let params = [Param::Text(&rows)];
         let mut connection = DB::acquire(&self.pool, self.limits.probe).await?;
-        let returned = DB::fetch_all(&mut connection, &self.sql, &[Param::Text(&rows)]).await?;
+        let returned = match &self.sql {
+            BatchSql::One(sql) => DB::fetch_all(&mut connection, sql, &params).await?,
+            BatchSql::LockThenUpdate { lock, update } => {
+                let mut transaction = connection.begin().await?;
+                let locked = DB::fetch_all(&mut transaction, lock, &params).await?;
+                DB::execute(&mut transaction, update, &params).await?;
+                transaction.commit().await?;
+                locked
+            }
+        };
         returned
             .iter()
             .map(|row| {

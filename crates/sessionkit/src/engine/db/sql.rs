@@ -145,8 +145,8 @@ pub(super) struct Queries {
 /// `load` and `update` for many keys in one statement, the requests' rows in a JSON array
 /// (the one parameter), a load's with its place (`i`); every row returned starts with the place
 /// (a load) or the key (an update, one per key in a batch; see [`batches`](super::batches)). On
-/// PostgreSQL and SQLite (which has `json_each`, `UPDATE … FROM` and `RETURNING` in the version
-/// sqlx bundles).
+/// PostgreSQL, SQLite (which has `json_each`, `UPDATE … FROM` and `RETURNING` in the version
+/// sqlx bundles) and MySQL (`JSON_TABLE`: MySQL 8, MariaDB 10.6).
 ///
 /// Each key is looked up on its own, in a `LATERAL` subquery with `LIMIT 1` (which PostgreSQL
 /// does not fold into a join), so it is always a probe of the primary key: as a plain join
@@ -158,17 +158,29 @@ pub(super) struct Queries {
 #[derive(Debug, Clone)]
 pub(super) struct BatchQueries {
     pub(super) load: Arc<str>,
-    pub(super) update: Arc<str>,
+    pub(super) update: BatchSql,
+}
+
+/// How a batch's statement runs.
+#[derive(Debug, Clone)]
+pub(super) enum BatchSql {
+    /// One statement, whose rows answer the requests.
+    One(Arc<str>),
+    /// MySQL has no `UPDATE … RETURNING`. So, in one transaction, `lock` returns (and locks)
+    /// the rows still at their versions, whose keys answer the requests, then `update` writes
+    /// those rows.
+    LockThenUpdate { lock: Arc<str>, update: Arc<str> },
 }
 
 impl BatchQueries {
-    /// The statements for `table`, where batches can be sent: on PostgreSQL and SQLite, in
-    /// sessionkit's format (Django's table has no version to compare).
+    /// The statements for `table`, where batches can be sent: in sessionkit's format (Django's
+    /// table has no version to compare).
     pub(super) fn of(dialect: Dialect, format: TableFormat, table: &str) -> Option<Self> {
         match (dialect, format) {
             (Dialect::Postgres, TableFormat::Sessionkit) => Some(BatchQueries::postgres(table)),
             (Dialect::Sqlite, TableFormat::Sessionkit) => Some(BatchQueries::sqlite(table)),
-            _ => None,
+            (Dialect::MySql, TableFormat::Sessionkit) => Some(BatchQueries::mysql(table)),
+            (_, TableFormat::Django) => None,
         }
     }
 
@@ -184,16 +196,18 @@ impl BatchQueries {
                  AND t.expire_date > json_extract(b.value, '$.n')"
             )
             .into(),
-            update: format!(
-                "UPDATE {table} AS t SET session_data = json_extract(b.value, '$.d'), \
-                 expire_date = json_extract(b.value, '$.e'), \
-                 user_id = json_extract(b.value, '$.u'), version = t.version + 1 \
-                 FROM json_each(?) AS b \
-                 WHERE t.session_key_hash = json_extract(b.value, '$.k') \
-                 AND t.version = json_extract(b.value, '$.v') \
-                 RETURNING session_key_hash"
-            )
-            .into(),
+            update: BatchSql::One(
+                format!(
+                    "UPDATE {table} AS t SET session_data = json_extract(b.value, '$.d'), \
+                     expire_date = json_extract(b.value, '$.e'), \
+                     user_id = json_extract(b.value, '$.u'), version = t.version + 1 \
+                     FROM json_each(?) AS b \
+                     WHERE t.session_key_hash = json_extract(b.value, '$.k') \
+                     AND t.version = json_extract(b.value, '$.v') \
+                     RETURNING session_key_hash"
+                )
+                .into(),
+            ),
         }
     }
 
@@ -206,16 +220,59 @@ impl BatchQueries {
                  WHERE session_key_hash = b.k AND expire_date > b.n LIMIT 1) AS t"
             )
             .into(),
-            update: format!(
-                "UPDATE {table} AS t SET session_data = b.d, expire_date = b.e, \
-                 user_id = b.u, version = t.version + 1 \
-                 FROM json_to_recordset($1::json) \
-                 AS b(k TEXT, d TEXT, e BIGINT, u TEXT, v BIGINT) \
-                 CROSS JOIN LATERAL \
-                 (SELECT ctid AS address FROM {table} WHERE session_key_hash = b.k LIMIT 1) AS r \
-                 WHERE t.ctid = r.address AND t.version = b.v RETURNING t.session_key_hash"
+            update: BatchSql::One(
+                format!(
+                    "UPDATE {table} AS t SET session_data = b.d, expire_date = b.e, \
+                     user_id = b.u, version = t.version + 1 \
+                     FROM json_to_recordset($1::json) \
+                     AS b(k TEXT, d TEXT, e BIGINT, u TEXT, v BIGINT) \
+                     CROSS JOIN LATERAL \
+                     (SELECT ctid AS address FROM {table} \
+                     WHERE session_key_hash = b.k LIMIT 1) AS r \
+                     WHERE t.ctid = r.address AND t.version = b.v \
+                     RETURNING t.session_key_hash"
+                )
+                .into(),
+            ),
+        }
+    }
+
+    /// On MySQL each request's row joins the table's by primary key, in the order of the
+    /// parameter (`STRAIGHT_JOIN`, `FORCE INDEX`): on a small table the planner would rather
+    /// scan it, and a locking scan locks every row it passes. The key is ASCII, so it compares
+    /// with the key column whatever that column's character set (as `utf8mb4`, against a
+    /// `latin1` column, it would keep the index from being used).
+    fn mysql(table: &str) -> Self {
+        let rows = |columns: &str| {
+            format!(
+                "JSON_TABLE(?, '$[*]' COLUMNS (k VARCHAR(64) CHARACTER SET ascii PATH '$.k', \
+                 {columns})) AS b STRAIGHT_JOIN {table} AS t FORCE INDEX (PRIMARY) \
+                 ON t.session_key_hash = b.k"
+            )
+        };
+        let load = rows("i BIGINT PATH '$.i', n BIGINT PATH '$.n'");
+        let lock = rows("v BIGINT PATH '$.v'");
+        let update = rows(
+            "d LONGTEXT PATH '$.d', e BIGINT PATH '$.e', u VARCHAR(191) PATH '$.u', \
+             v BIGINT PATH '$.v'",
+        );
+        BatchQueries {
+            load: format!(
+                "SELECT b.i, t.session_data, t.version, t.expire_date FROM {load} \
+                 AND t.expire_date > b.n"
             )
             .into(),
+            update: BatchSql::LockThenUpdate {
+                lock: format!(
+                    "SELECT t.session_key_hash FROM {lock} AND t.version = b.v FOR UPDATE"
+                )
+                .into(),
+                update: format!(
+                    "UPDATE {update} AND t.version = b.v SET t.session_data = b.d, \
+                     t.expire_date = b.e, t.user_id = b.u, t.version = t.version + 1"
+                )
+                .into(),
+            },
         }
     }
 }

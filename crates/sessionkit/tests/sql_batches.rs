@@ -1,0 +1,399 @@
+//! Issue 17: on PostgreSQL and on MariaDB, the loads and the saves that wait together go to
+//! the database as one statement each (`engine/db/batches.rs`; on MySQL a save's batch is a
+//! transaction of a locking `SELECT` and an `UPDATE`), and each still gets its own answer. On
+//! the shared servers, in a table of the test's own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sessionkit::engine::db::TypedBackend;
+use sessionkit::engine::{Data, DbEngine, Engine, RecordStore, RecordWrite, SessionKey, SqlStore};
+use sessionkit::{Settings, engine::EngineError};
+use sqlx::pool::PoolOptions;
+use sqlx::{AnyConnection, Connection};
+use time::OffsetDateTime;
+
+#[path = "common/batches.rs"]
+mod batches;
+
+/// A database server the tests run on, and how they hold its locks and see who waits.
+struct Server {
+    url: &'static str,
+    /// Counts the statements of `table` that wait for a lock.
+    waiting_on_locks: fn(&str) -> String,
+    /// Keeps every statement of `table`, reads included, waiting, and lets them go.
+    table_lock: fn(&str) -> [String; 2],
+}
+
+const POSTGRES: Server = Server {
+    url: "postgres://postgres@127.0.0.1:5432/test",
+    waiting_on_locks: |table| {
+        format!(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE '% {table} %'"
+        )
+    },
+    table_lock: |table| {
+        [
+            format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+            "ROLLBACK".to_owned(),
+        ]
+    },
+};
+
+/// MariaDB: a plain read never waits for a row lock, so the loads' test locks the table.
+const MARIADB: Server = Server {
+    url: "mysql://root@127.0.0.1:3306/test",
+    waiting_on_locks: |table| {
+        format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE ID <> CONNECTION_ID() AND INFO LIKE '% {table} %' \
+             AND (STATE LIKE 'Waiting for table%' OR ID IN (SELECT trx_mysql_thread_id \
+             FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'))"
+        )
+    },
+    table_lock: |table| {
+        [
+            format!("LOCK TABLES {table} WRITE"),
+            "UNLOCK TABLES".to_owned(),
+        ]
+    },
+};
+
+impl Server {
+    async fn connect(&self) -> AnyConnection {
+        sqlx::any::install_default_drivers();
+        AnyConnection::connect(self.url).await.unwrap()
+    }
+
+    async fn waiting_on_locks(&self, table: &str) -> i64 {
+        let mut connection = self.connect().await;
+        let sql = (self.waiting_on_locks)(table);
+        let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        count
+    }
+
+    /// A connection of the test's own that has run `hold` (statements separated by `; `): it
+    /// holds the locks they took until [`Blocker::release`] runs `release`.
+    async fn holding(&self, hold: &str, release: &str) -> Blocker {
+        let mut connection = self.connect().await;
+        for statement in hold.split("; ") {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        Blocker {
+            connection,
+            release: release.to_owned(),
+        }
+    }
+
+    /// Holds row locks on every row of `table` in a transaction.
+    async fn holding_rows(&self, table: &str, rows: &str) -> Blocker {
+        let hold = format!("BEGIN; SELECT 1 FROM {table} {rows} FOR UPDATE");
+        self.holding(&hold, "COMMIT").await
+    }
+
+    async fn holding_table(&self, table: &str) -> Blocker {
+        let [hold, release] = (self.table_lock)(table);
+        self.holding(&hold, &release).await
+    }
+}
+
+/// Locks a test holds; they end with the blocker's `release` statement.
+struct Blocker {
+    connection: AnyConnection,
+    release: String,
+}
+
+impl Blocker {
+    async fn release(mut self) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(self.release))
+            .execute(&mut self.connection)
+            .await
+            .unwrap();
+    }
+}
+
+async fn replace(
+    engine: &DbEngine,
+    id: &str,
+    version: i64,
+    data: &Arc<Data>,
+) -> Result<bool, EngineError> {
+    let now = OffsetDateTime::now_utc();
+    let write = RecordWrite::new(data, now + time::Duration::hours(1), now);
+    engine.store().replace(id, version, write).await
+}
+
+/// The engine on a new table of its own, and the table's name.
+async fn engine_on_a_table_of_its_own(server: &Server) -> (Arc<DbEngine>, String) {
+    let table = format!("sk_batches_{}", &SessionKey::generate().as_str()[..12]);
+    let settings = Settings {
+        db_url: server.url.into(),
+        db_table: table.clone(),
+        store_timeout: Duration::from_secs(10),
+        ..Settings::new("secret")
+    };
+    let engine = Arc::new(DbEngine::connect(&settings).await.unwrap());
+    engine.migrate().await.unwrap();
+    (engine, table)
+}
+
+async fn drop_tables(engine: &DbEngine, table: &str) {
+    for table in [table.to_owned(), format!("{table}_lock")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+            .execute(engine.pool())
+            .await
+            .unwrap();
+    }
+}
+
+async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    let ids: Vec<String> = (0..32).map(|_| SessionKey::generate().hashed()).collect();
+    let now = OffsetDateTime::now_utc();
+    let empty = Arc::new(Data::new());
+    for id in &ids {
+        let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
+        assert!(engine.store().insert(id, write).await.unwrap());
+    }
+
+    // The rows are locked by a transaction of the test's, so every save waits: two of each
+    // key, all at version 1.
+    let blocker = server.holding_rows(&table, "").await;
+    let mut saves = Vec::new();
+    for (n, id) in ids.iter().chain(&ids).enumerate() {
+        let (engine, id) = (engine.clone(), id.clone());
+        let written = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
+        saves.push(tokio::spawn(async move {
+            let replaced = replace(&engine, &id, 1, &written).await.unwrap();
+            if !replaced {
+                batches::stale_after_the_winner(engine.store(), &id).await;
+            }
+            (id, n, replaced)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One at a time, 64 saves would hold all 10 of the pool's connections, each waiting.
+    let waiting = server.waiting_on_locks(&table).await;
+    assert!(
+        (1..=2).contains(&waiting),
+        "{waiting} statements wait for the lock: the saves were not batched"
+    );
+    blocker.release().await;
+
+    let mut winners = HashMap::new();
+    for save in saves {
+        let (id, n, replaced) = save.await.unwrap();
+        if replaced {
+            assert!(
+                winners.insert(id, n).is_none(),
+                "two saves won at version 1"
+            );
+        }
+    }
+    assert_eq!(winners.len(), ids.len(), "each key has one winner");
+    for (id, n) in &winners {
+        let stored = engine.store().fetch(id).await.unwrap();
+        let stored = stored.expect("the session is there");
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.data.to_json(), format!(r#"{{"writer":{n}}}"#));
+    }
+
+    // A save at a version gone stale is refused, and one of a record gone is too.
+    assert!(!replace(&engine, &ids[0], 1, &empty).await.unwrap());
+    engine.store().remove(&ids[1]).await.unwrap();
+    assert!(!replace(&engine, &ids[1], 2, &empty).await.unwrap());
+    assert!(replace(&engine, &ids[2], 2, &empty).await.unwrap());
+
+    drop_tables(&engine, &table).await;
+}
+
+async fn a_save_waiting_for_a_row_lock_does_not_hold_up_the_others(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    let now = OffsetDateTime::now_utc();
+    let empty = Arc::new(Data::new());
+    let (locked, free) = (
+        SessionKey::generate().hashed(),
+        SessionKey::generate().hashed(),
+    );
+    for id in [&locked, &free] {
+        let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
+        assert!(engine.store().insert(id, write).await.unwrap());
+    }
+    let only_locked = format!("WHERE session_key_hash = '{locked}'");
+    let blocker = server.holding_rows(&table, &only_locked).await;
+    let waiting_save = {
+        let (engine, locked, data) = (engine.clone(), locked.clone(), empty.clone());
+        tokio::spawn(async move { replace(&engine, &locked, 1, &data).await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        server.waiting_on_locks(&table).await,
+        1,
+        "the first save waits"
+    );
+
+    // Its batch waits for the row; the next batch goes beside it.
+    let other = tokio::time::timeout(Duration::from_secs(3), replace(&engine, &free, 1, &empty));
+    assert!(
+        other
+            .await
+            .expect("a save of another row is not held up")
+            .unwrap()
+    );
+    assert!(!waiting_save.is_finished(), "the first save still waits");
+    blocker.release().await;
+    assert!(
+        waiting_save.await.unwrap(),
+        "and succeeds once the row is free"
+    );
+
+    drop_tables(&engine, &table).await;
+}
+
+async fn loads_waiting_together_go_as_one_statement_each_with_its_own_row(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    loads_go_in_batches(server, Arc::new(engine.store().clone()), &table).await;
+    drop_tables(&engine, &table).await;
+}
+
+async fn a_pool_the_app_hands_over_batches_too<DB: TypedBackend>(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    // Made outside any runtime, as an app may build its state before serving.
+    let pool = PoolOptions::<DB>::new()
+        .max_connections(10)
+        .connect_lazy(server.url)
+        .unwrap();
+    let settings = Settings {
+        db_table: table.clone(),
+        store_timeout: Duration::from_secs(10),
+        ..Settings::new("secret")
+    };
+    let store = std::thread::spawn(move || SqlStore::with_pool(pool, &settings))
+        .join()
+        .unwrap();
+    loads_go_in_batches(server, Arc::new(store), &table).await;
+    drop_tables(&engine, &table).await;
+}
+
+/// 64 loads wait together on a locked table, two of each key (30 live, one expired, one
+/// never stored): they wait as at most two statements, and each gets its own row or none.
+async fn loads_go_in_batches(server: &Server, store: Arc<dyn RecordStore>, table: &str) {
+    let stored = batches::store_sessions(&*store).await;
+    let blocker = server.holding_table(table).await;
+    let loads = batches::load_each_twice(&store, &stored);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One at a time, 64 loads would hold all 10 of the pool's connections, each waiting.
+    let waiting = server.waiting_on_locks(table).await;
+    assert!(
+        (1..=2).contains(&waiting),
+        "{waiting} statements wait for the lock: the loads were not batched"
+    );
+    blocker.release().await;
+    batches::each_found_its_own(loads, &stored).await;
+}
+
+/// Two batches of saves of the same rows, sent in opposite orders while a transaction of the
+/// test's holds the rows, then let go together: both succeed or are refused as stale, neither
+/// fails. (Had each batch locked its rows in the order they came, each would hold a row the
+/// other waits for, and the database would end one with a deadlock error.)
+async fn batches_of_shared_rows_do_not_deadlock(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    let ids: Vec<String> = (0..8).map(|_| SessionKey::generate().hashed()).collect();
+    let now = OffsetDateTime::now_utc();
+    let empty = Arc::new(Data::new());
+    for id in &ids {
+        let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
+        assert!(engine.store().insert(id, write).await.unwrap());
+    }
+    let blocker = server.holding_rows(&table, "").await;
+    let mut saves = Vec::new();
+    for wave in [ids.clone(), ids.iter().rev().cloned().collect()] {
+        for id in wave {
+            let (engine, data) = (engine.clone(), empty.clone());
+            saves.push(tokio::spawn(async move {
+                replace(&engine, &id, 1, &data).await
+            }));
+        }
+        // The first wave's batch is on its way (and waits for the rows) before the second's.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(server.waiting_on_locks(&table).await, 2, "two batches wait");
+    blocker.release().await;
+    let mut replaced = 0;
+    for save in saves {
+        replaced += u64::from(save.await.unwrap().expect("no save fails"));
+    }
+    assert_eq!(replaced, 8, "one save of each row wins");
+    drop_tables(&engine, &table).await;
+}
+
+/// A save that goes in a batch travels inside the batch's JSON parameter: the database reads
+/// it back out of that JSON. It must store every character as sent (quotes, backslashes,
+/// control characters, characters beyond the BMP, a line separator), a large value whole, and
+/// the user the data names, or none.
+async fn a_batched_save_stores_the_data_as_sent(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    let id = SessionKey::generate().hashed();
+    let now = OffsetDateTime::now_utc();
+    let empty = Arc::new(Data::new());
+    let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
+    assert!(engine.store().insert(&id, write).await.unwrap());
+
+    let text = "quote\" backslash\\ tab\t control\u{1} é 😀 separator\u{2028} nul-free";
+    let data = serde_json::json!({
+        "_auth_user_id": "ü-42",
+        "text": text,
+        "large": "x".repeat(200_000),
+    });
+    let data = Arc::new(Data::from_json(&data.to_string()).unwrap());
+    assert!(replace(&engine, &id, 1, &data).await.unwrap());
+    let stored = engine.store().fetch(&id).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.data.to_json(), data.to_json());
+    let listed = engine.store().by_user("ü-42").await.unwrap();
+    assert_eq!(listed.len(), 1, "the user's one session is listed");
+
+    // A save whose data names no user clears the user.
+    assert!(replace(&engine, &id, 2, &empty).await.unwrap());
+    assert!(engine.store().by_user("ü-42").await.unwrap().is_empty());
+    drop_tables(&engine, &table).await;
+}
+
+/// Each scenario as a test on PostgreSQL and one on MariaDB.
+macro_rules! on_each_server {
+    ($($scenario:ident $(::<$postgres:ty, $mysql:ty>)?),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario$(::<$postgres>)?(&super::POSTGRES).await;
+                }
+            )*
+        }
+        mod mariadb {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario$(::<$mysql>)?(&super::MARIADB).await;
+                }
+            )*
+        }
+    };
+}
+
+on_each_server!(
+    saves_waiting_together_go_as_one_statement_each_with_its_own_answer,
+    a_save_waiting_for_a_row_lock_does_not_hold_up_the_others,
+    loads_waiting_together_go_as_one_statement_each_with_its_own_row,
+    a_pool_the_app_hands_over_batches_too::<sqlx::Postgres, sqlx::MySql>,
+    batches_of_shared_rows_do_not_deadlock,
+    a_batched_save_stores_the_data_as_sent,
+);
