@@ -187,11 +187,22 @@ impl Shared {
         // Only the timeouts need the time: without them, no clock is read.
         let timeouts = Timeouts::of(self.settings());
         let now = timeouts.any().then(OffsetDateTime::now_utc);
-        let primary = primary
-            .filter(|loaded| !self.timed_out(&mut state, self.engine(), &value, &loaded.data, now));
-        let fallback = fallback.filter(|(engine, loaded)| {
-            !self.timed_out(&mut state, engine, &value, &loaded.data, now)
-        });
+        // A session past its idle or absolute timeout is no session, and its record is deleted
+        // at the end of the request.
+        let mut timed_out = |engine: &Arc<dyn Engine>, data: &Data| {
+            let Some(limit) = now.and_then(|now| timeouts.exceeded(data, now)) else {
+                return false;
+            };
+            tracing::info!(
+                engine = engine.name(),
+                limit,
+                "session past its {limit} timeout: a fresh session replaces it"
+            );
+            state.retired.push((engine.clone(), value.clone()));
+            true
+        };
+        let primary = primary.filter(|loaded| !timed_out(self.engine(), &loaded.data));
+        let fallback = fallback.filter(|(engine, loaded)| !timed_out(engine, &loaded.data));
         if let Some(loaded) = primary {
             let reissue = self.engine().needs_reissue(&value);
             state.origin = Some(Origin {
@@ -215,31 +226,6 @@ impl Shared {
             state.set(ACTIVE_KEY, JsonText::from(now.unix_timestamp()));
         }
         Ok(())
-    }
-
-    /// Whether the session `engine` loaded for `value` is past its idle or absolute timeout
-    /// (`SESSION_IDLE_TIMEOUT`, `SESSION_ABSOLUTE_TIMEOUT`) at `now` (`None` without
-    /// timeouts). Such a session is no session, and its record is deleted at the end of the
-    /// request.
-    fn timed_out(
-        &self,
-        state: &mut State,
-        engine: &Arc<dyn Engine>,
-        value: &Arc<str>,
-        data: &Data,
-        now: Option<OffsetDateTime>,
-    ) -> bool {
-        let timeouts = Timeouts::of(self.settings());
-        let Some(limit) = now.and_then(|now| timeouts.exceeded(data, now)) else {
-            return false;
-        };
-        tracing::info!(
-            engine = engine.name(),
-            limit,
-            "session past its {limit} timeout: a fresh session replaces it"
-        );
-        state.retired.push((engine.clone(), value.clone()));
-        true
     }
 
     /// Waits for the session's lock, polling with backoff up to `SESSION_LOCK_TIMEOUT`.
