@@ -16,6 +16,9 @@ mod connection;
 mod keys;
 mod open;
 mod scripts;
+mod sentinel;
+mod tls;
+mod topology;
 mod wait;
 
 use std::sync::Arc;

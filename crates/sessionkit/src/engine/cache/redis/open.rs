@@ -7,9 +7,10 @@ use redis::PushInfo;
 use redis::aio::ConnectionManager;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::connection::{Connection, Topology};
+use super::connection::Connection;
 use super::keys::Keys;
 use super::scripts::Scripts;
+use super::topology::Topology;
 use super::wait::WaitReplicas;
 use super::{CacheConfig, RedisStore};
 use crate::config::redact_password;
