@@ -27,6 +27,7 @@ use clap::{Parser, ValueEnum};
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tower_sessions::SessionStore;
 use tower_sessions_redis_store::RedisStore;
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_sqlx_store::{MySqlStore, PostgresStore, SqliteStore};
@@ -67,8 +68,18 @@ enum Store {
 
 type Error = Box<dyn std::error::Error>;
 
+/// Serves the routes with `store` until the server is told to stop.
+async fn serve_with<S: SessionStore + Clone>(cli: &Cli, store: S) -> std::io::Result<()> {
+    let name = "tower_sessions_store_server";
+    serve::run(
+        name,
+        tower_sessions_routes::app(store, cli.signed),
+        &cli.serve.addr,
+    )
+    .await
+}
+
 async fn run(cli: Cli) -> Result<(), Error> {
-    const NAME: &str = "tower_sessions_store_server";
     match cli.store {
         Store::Sqlite => {
             let options = SqliteConnectOptions::from_str(&cli.url)?
@@ -81,12 +92,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .await?;
             let store = SqliteStore::new(pool);
             store.migrate().await?;
-            serve::run(
-                NAME,
-                tower_sessions_routes::app(store, cli.signed),
-                &cli.serve.addr,
-            )
-            .await?;
+            serve_with(&cli, store).await?;
         }
         Store::Postgres => {
             let pool = PgPoolOptions::new()
@@ -95,18 +101,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .await?;
             let store = PostgresStore::new(pool.clone()).with_schema_name(&cli.pg_schema)?;
             store.migrate().await?;
-            let served = serve::run(
-                NAME,
-                tower_sessions_routes::app(store, cli.signed),
-                &cli.serve.addr,
-            )
-            .await;
-            sqlx::query(&format!(
-                "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-                cli.pg_schema
-            ))
-            .execute(&pool)
-            .await?;
+            let served = serve_with(&cli, store).await;
+            let drop = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", cli.pg_schema);
+            sqlx::query(&drop).execute(&pool).await?;
             served?;
         }
         Store::Mysql => {
@@ -116,18 +113,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .await?;
             let store = MySqlStore::new(pool.clone()).with_schema_name(&cli.mysql_database)?;
             store.migrate().await?;
-            let served = serve::run(
-                NAME,
-                tower_sessions_routes::app(store, cli.signed),
-                &cli.serve.addr,
-            )
-            .await;
-            sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS `{}`",
-                cli.mysql_database
-            ))
-            .execute(&pool)
-            .await?;
+            let served = serve_with(&cli, store).await;
+            let drop = format!("DROP DATABASE IF EXISTS `{}`", cli.mysql_database);
+            sqlx::query(&drop).execute(&pool).await?;
             served?;
         }
         Store::Redis => {
@@ -140,12 +128,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             )?;
             pool.init().await?;
             let store = tracked::Tracked::new(RedisStore::new(pool.clone()));
-            let served = serve::run(
-                NAME,
-                tower_sessions_routes::app(store.clone(), cli.signed),
-                &cli.serve.addr,
-            )
-            .await;
+            let served = serve_with(&cli, store.clone()).await;
             store.delete_created().await?;
             served?;
         }
