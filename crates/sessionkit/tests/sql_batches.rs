@@ -154,15 +154,24 @@ async fn drop_tables(engine: &DbEngine, table: &str) {
     }
 }
 
-async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer(server: &Server) {
-    let (engine, table) = engine_on_a_table_of_its_own(server).await;
-    let ids: Vec<String> = (0..32).map(|_| SessionKey::generate().hashed()).collect();
+/// Stores `count` empty sessions, each at version 1, and returns their ids.
+async fn empty_sessions(engine: &DbEngine, count: usize) -> Vec<String> {
     let now = OffsetDateTime::now_utc();
     let empty = Arc::new(Data::new());
-    for id in &ids {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        let id = SessionKey::generate().hashed();
         let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
-        assert!(engine.store().insert(id, write).await.unwrap());
+        assert!(engine.store().insert(&id, write).await.unwrap());
+        ids.push(id);
     }
+    ids
+}
+
+async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    let ids = empty_sessions(&engine, 32).await;
+    let empty = Arc::new(Data::new());
 
     // The rows are locked by a transaction of the test's, so every save waits: two of each
     // key, all at version 1.
@@ -217,16 +226,8 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer(ser
 
 async fn a_save_waiting_for_a_row_lock_does_not_hold_up_the_others(server: &Server) {
     let (engine, table) = engine_on_a_table_of_its_own(server).await;
-    let now = OffsetDateTime::now_utc();
+    let [locked, free]: [String; 2] = empty_sessions(&engine, 2).await.try_into().unwrap();
     let empty = Arc::new(Data::new());
-    let (locked, free) = (
-        SessionKey::generate().hashed(),
-        SessionKey::generate().hashed(),
-    );
-    for id in [&locked, &free] {
-        let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
-        assert!(engine.store().insert(id, write).await.unwrap());
-    }
     let only_locked = format!("WHERE session_key_hash = '{locked}'");
     let blocker = server.holding_rows(&table, &only_locked).await;
     let waiting_save = {
@@ -306,13 +307,8 @@ async fn loads_go_in_batches(server: &Server, store: Arc<dyn RecordStore>, table
 /// other waits for, and the database would end one with a deadlock error.)
 async fn batches_of_shared_rows_do_not_deadlock(server: &Server) {
     let (engine, table) = engine_on_a_table_of_its_own(server).await;
-    let ids: Vec<String> = (0..8).map(|_| SessionKey::generate().hashed()).collect();
-    let now = OffsetDateTime::now_utc();
+    let ids = empty_sessions(&engine, 8).await;
     let empty = Arc::new(Data::new());
-    for id in &ids {
-        let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
-        assert!(engine.store().insert(id, write).await.unwrap());
-    }
     let blocker = server.holding_rows(&table, "").await;
     let mut saves = Vec::new();
     for wave in [ids.clone(), ids.iter().rev().cloned().collect()] {
@@ -341,11 +337,8 @@ async fn batches_of_shared_rows_do_not_deadlock(server: &Server) {
 /// the user the data names, or none.
 async fn a_batched_save_stores_the_data_as_sent(server: &Server) {
     let (engine, table) = engine_on_a_table_of_its_own(server).await;
-    let id = SessionKey::generate().hashed();
-    let now = OffsetDateTime::now_utc();
+    let id = empty_sessions(&engine, 1).await.remove(0);
     let empty = Arc::new(Data::new());
-    let write = RecordWrite::new(&empty, now + time::Duration::hours(1), now);
-    assert!(engine.store().insert(&id, write).await.unwrap());
 
     let text = "quote\" backslash\\ tab\t control\u{1} é 😀 separator\u{2028} nul-free";
     let data = serde_json::json!({
