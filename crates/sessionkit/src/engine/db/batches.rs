@@ -26,8 +26,8 @@
 //! 3 alternating rounds of 5 s, medians): one statement per load and per update (the updates
 //! committed in groups) 14,042 req/s at 101 µs of server CPU per request, in batches 24,950
 //! (56 µs); the server's threads went to sleep 4.1 and 1.0 times per request. tower-sessions'
-//! SQLite store in the same rounds: 6,752. On MariaDB 10.11 (the same rounds, no TLS;
-//! `scripts/http-rounds.py --store-pid`): one by one 4,596 req/s (137 µs of server CPU per
+//! SQLite store in the same rounds: 6,752. On MariaDB 10.11 (3 alternating rounds of 5 s, no
+//! TLS; `scripts/http-rounds.py --store-pid`): one by one 4,596 req/s (137 µs of server CPU per
 //! request, and 215 µs of MariaDB's), in batches 10,041 (51 µs; MariaDB 90 µs), with the near
 //! cache 12,748 (35 µs; MariaDB 63 µs); tower-sessions' MySQL store 4,548 (136 µs; 208 µs).
 
