@@ -20,9 +20,10 @@ mod batches;
 /// A database server the tests run on, and how they hold its locks and see who waits.
 struct Server {
     url: &'static str,
-    /// Counts the statements of `table` that wait for a lock.
+    /// The query that counts the statements of `table` waiting for a lock.
     waiting_on_locks: fn(&str) -> String,
-    /// Keeps every statement of `table`, reads included, waiting, and lets them go.
+    /// The statements that make every statement of `table`, reads included, wait, and the one
+    /// that lets them go.
     table_lock: fn(&str) -> [String; 2],
 }
 
@@ -93,12 +94,14 @@ impl Server {
         }
     }
 
-    /// Holds row locks on every row of `table` in a transaction.
+    /// Holds, in a transaction, the row locks of the rows of `table` that `rows` selects (a
+    /// `WHERE` clause, or nothing for every row).
     async fn holding_rows(&self, table: &str, rows: &str) -> Blocker {
         let hold = format!("BEGIN; SELECT 1 FROM {table} {rows} FOR UPDATE");
         self.holding(&hold, "COMMIT").await
     }
 
+    /// Makes every statement of `table` wait, reads included.
     async fn holding_table(&self, table: &str) -> Blocker {
         let [hold, release] = (self.table_lock)(table);
         self.holding(&hold, &release).await
@@ -340,7 +343,8 @@ async fn a_batched_save_stores_the_data_as_sent(server: &Server) {
     let id = empty_sessions(&engine, 1).await.remove(0);
     let empty = Arc::new(Data::new());
 
-    let text = "quote\" backslash\\ tab\t control\u{1} é 😀 separator\u{2028} nul-free";
+    // No NUL: PostgreSQL's text cannot hold one.
+    let text = "quote\" backslash\\ tab\t control\u{1} é 😀 separator\u{2028}";
     let data = serde_json::json!({
         "_auth_user_id": "ü-42",
         "text": text,
