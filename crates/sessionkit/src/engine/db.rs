@@ -462,6 +462,15 @@ impl<DB: Backend> SqlStore<DB> {
         self.acquire(&self.readers).await
     }
 
+    /// The batches, where this store sends its loads and updates in batches and the server
+    /// takes them ([`StoreBatches::usable`]).
+    async fn batches(&self) -> Result<Option<&StoreBatches>, EngineError> {
+        match &self.batches {
+            Some(batches) if batches.usable(&self.pool).await? => Ok(Some(batches)),
+            _ => Ok(None),
+        }
+    }
+
     /// A pooled connection from `pool`; if there is none, the error says why.
     async fn acquire(&self, pool: &Pool<DB>) -> Result<PoolConnection<DB>, EngineError> {
         DB::acquire(pool, self.probe_timeout)
@@ -537,7 +546,7 @@ impl<DB: Backend> SqlStore<DB> {
         &self,
         id: &str,
     ) -> Result<Option<(Loaded, OffsetDateTime)>, EngineError> {
-        let stored = match &self.batches {
+        let stored = match self.batches().await? {
             Some(batches) => batches.load(&self.readers, id, now_seconds()).await?,
             None => {
                 let params = [Param::Text(id), Param::Integer(now_seconds())];

@@ -63,6 +63,8 @@ const IN_FLIGHT: usize = 2;
 pub(super) struct StoreBatches {
     queries: BatchQueries,
     limits: Limits,
+    /// Whether the server takes the statements, once asked ([`StoreBatches::usable`]).
+    usable: Arc<tokio::sync::OnceCell<bool>>,
     loads: Arc<OnceLock<Batches<Lookup, StoredRow>>>,
     updates: Arc<OnceLock<Batches<NewState, ()>>>,
 }
@@ -104,9 +106,39 @@ impl StoreBatches {
         StoreBatches {
             queries,
             limits: Limits { probe, timeout },
+            usable: Arc::default(),
             loads: Arc::default(),
             updates: Arc::default(),
         }
+    }
+
+    /// Whether the server on `pool` takes the batches' statements. Where some servers of the
+    /// dialect do not (MySQL's without `JSON_TABLE`), the first request asks it, on the
+    /// application's pool as on sessionkit's own; a server that refuses the probe gets each
+    /// load and update on its own from then on, and a warning says why. Until the server
+    /// answers, each request asks again.
+    pub(super) async fn usable<DB: Backend>(&self, pool: &Pool<DB>) -> Result<bool, EngineError> {
+        let Some(probe) = &self.queries.probe else {
+            return Ok(true);
+        };
+        let ask = || async {
+            let mut connection = DB::acquire(pool, self.limits.probe)
+                .await
+                .map_err(EngineError::unavailable)?;
+            match DB::execute(&mut connection, probe, &[]).await {
+                Ok(_) => Ok(true),
+                Err(sqlx::Error::Database(refusal)) => {
+                    tracing::warn!(
+                        %refusal,
+                        "the database cannot take batches of session loads and saves (MySQL \
+                         needs JSON_TABLE: MySQL 8.0.4, MariaDB 10.6); each goes on its own"
+                    );
+                    Ok(false)
+                }
+                Err(error) => Err(EngineError::unavailable(error)),
+            }
+        };
+        self.usable.get_or_try_init(ask).await.copied()
     }
 
     /// The row of `key` if it is live at `now` (Unix seconds), in the next batch of loads on
@@ -361,5 +393,64 @@ impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
                 Ok((place.unwrap_or(usize::MAX), (self.read)(row)?))
             })
             .collect()
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    /// Batches whose server is asked `probe` first.
+    fn probing(probe: Option<&str>) -> StoreBatches {
+        let queries = BatchQueries {
+            load: "SELECT 1".into(),
+            update: BatchSql::One("SELECT 1".into()),
+            probe: probe.map(Into::into),
+        };
+        StoreBatches::new(queries, Duration::from_secs(5), Duration::from_secs(5))
+    }
+
+    #[tokio::test]
+    async fn a_server_that_refuses_the_probe_gets_no_batches_and_is_asked_once() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        assert!(probing(None).usable(&pool).await.unwrap(), "nothing to ask");
+        assert!(probing(Some("SELECT 1")).usable(&pool).await.unwrap());
+
+        let refused = probing(Some("SELECT n FROM missing_feature"));
+        assert!(!refused.usable(&pool).await.unwrap());
+        sqlx::query("CREATE TABLE missing_feature (n INT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert!(
+            !refused.usable(&pool).await.unwrap(),
+            "the first answer stands"
+        );
+        assert!(
+            probing(Some("SELECT n FROM missing_feature"))
+                .usable(&pool)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_cannot_be_asked_is_unavailable_and_asked_again() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let batches = probing(Some("SELECT 1"));
+        pool.close().await;
+        assert!(
+            batches.usable(&pool).await.is_err(),
+            "no answer is no refusal"
+        );
+        assert!(batches.usable.get().is_none(), "so it is asked again");
     }
 }

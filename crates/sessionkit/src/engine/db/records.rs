@@ -68,7 +68,7 @@ impl<DB: Backend> RecordStore for SqlStore<DB> {
         } = write;
         let session_data = self.encode(data, now);
         let user = user_of(data);
-        if let Some(batches) = &self.batches {
+        if let Some(batches) = self.batches().await? {
             let state = NewState {
                 key: id.to_owned(),
                 data: session_data,

@@ -159,6 +159,10 @@ pub(super) struct Queries {
 pub(super) struct BatchQueries {
     pub(super) load: Arc<str>,
     pub(super) update: BatchSql,
+    /// A statement that fails on a server without what `load` and `update` need, where some
+    /// servers of the dialect lack it: on MySQL, `JSON_TABLE` (MySQL 5.7 and MariaDB 10.5 have
+    /// none, nor have some servers that speak MySQL's protocol).
+    pub(super) probe: Option<Arc<str>>,
 }
 
 /// How a batch's statement runs.
@@ -208,6 +212,7 @@ impl BatchQueries {
                 )
                 .into(),
             ),
+            probe: None,
         }
     }
 
@@ -234,6 +239,7 @@ impl BatchQueries {
                 )
                 .into(),
             ),
+            probe: None,
         }
     }
 
@@ -273,6 +279,10 @@ impl BatchQueries {
                 )
                 .into(),
             },
+            probe: Some(
+                "SELECT COUNT(*) FROM JSON_TABLE('[1]', '$[*]' COLUMNS (n INT PATH '$')) AS b"
+                    .into(),
+            ),
         }
     }
 }
