@@ -10,6 +10,7 @@ use std::time::Duration;
 use sessionkit::engine::db::TypedBackend;
 use sessionkit::engine::{Data, DbEngine, Engine, RecordStore, RecordWrite, SessionKey, SqlStore};
 use sessionkit::{Settings, engine::EngineError};
+use sessionkit_testkit::PrivateMariaDb;
 use sqlx::pool::PoolOptions;
 use sqlx::{AnyConnection, Connection};
 use time::OffsetDateTime;
@@ -362,6 +363,52 @@ async fn a_batched_save_stores_the_data_as_sent(server: &Server) {
     assert!(replace(&engine, &id, 2, &empty).await.unwrap());
     assert!(engine.store().by_user("ü-42").await.unwrap().is_empty());
     drop_tables(&engine, &table).await;
+}
+
+/// MySQL's batch of updates is a transaction. A server that hangs while its `BEGIN` is on the
+/// way (here a private MariaDB, stopped) answers it only after the batch has timed out: had
+/// the connection gone back to the pool, the server would hold it in that transaction, and
+/// the loads sent on it later would read one old snapshot, blind to writes made since. The
+/// pool has one connection, so each load after the hang goes where the `BEGIN` went.
+#[tokio::test]
+async fn mariadb_a_batch_cut_short_by_a_hang_leaves_no_transaction_open() {
+    let server = PrivateMariaDb::start().expect("a private MariaDB");
+    let table = format!("sk_batches_{}", &SessionKey::generate().as_str()[..12]);
+    let settings = Settings {
+        db_url: server.url(),
+        db_table: table.clone(),
+        db_pool_size: Some(1),
+        store_timeout: Duration::from_secs(1),
+        ..Settings::new("secret")
+    };
+    let engine = DbEngine::connect(&settings).await.unwrap();
+    engine.migrate().await.unwrap();
+    let id = empty_sessions(&engine, 1).await.remove(0);
+    let empty = Arc::new(Data::new());
+    assert!(replace(&engine, &id, 1, &empty).await.unwrap());
+
+    server.suspend().unwrap();
+    let cut_short = replace(&engine, &id, 2, &empty).await;
+    assert!(
+        cut_short.is_err(),
+        "the hung server does not answer in time"
+    );
+    server.resume().unwrap();
+
+    let version = |engine: &DbEngine| {
+        let id = id.clone();
+        let store = engine.store().clone();
+        async move { store.fetch(&id).await.unwrap().unwrap().version }
+    };
+    assert_eq!(version(&engine).await, 2);
+    // Written on a connection of the test's own, as another instance would.
+    let mut other = AnyConnection::connect(&server.url()).await.unwrap();
+    let sql = format!("UPDATE {table} SET version = 3 WHERE session_key_hash = '{id}'");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(version(&engine).await, 3, "a load sees the latest write");
 }
 
 /// Each scenario as a test on PostgreSQL and one on MariaDB.

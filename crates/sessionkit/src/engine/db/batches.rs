@@ -37,7 +37,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::{Connection, Pool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Database, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::StoredRow;
@@ -299,6 +300,24 @@ async fn send_batches<DB, Item, Found>(
     }
 }
 
+/// A connection that goes back to the pool only if the transaction on it ended as it should;
+/// cut short (the batch timed out, or a statement failed), it is closed instead. A `BEGIN`
+/// whose answer never came (the store hung) leaves the server in a transaction that sqlx does
+/// not know of: pooled, the connection would serve later loads from that transaction's old
+/// snapshot, and a session would read as it was before writes that were acknowledged.
+struct ClosedIfCutShort<DB: Database> {
+    connection: PoolConnection<DB>,
+    done: bool,
+}
+
+impl<DB: Database> Drop for ClosedIfCutShort<DB> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.connection.close_on_drop();
+        }
+    }
+}
+
 impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
     /// Runs one batch and answers each request. A request the batch did not send (a repeated
     /// key) is answered "nothing found" with the others, after the first for its key.
@@ -376,10 +395,15 @@ impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
         let returned = match &self.sql {
             BatchSql::One(sql) => DB::fetch_all(&mut connection, sql, &params).await?,
             BatchSql::LockThenUpdate { lock, update } => {
-                let mut transaction = connection.begin().await?;
+                let mut guarded = ClosedIfCutShort {
+                    connection,
+                    done: false,
+                };
+                let mut transaction = guarded.connection.begin().await?;
                 let locked = DB::fetch_all(&mut transaction, lock, &params).await?;
                 DB::execute(&mut transaction, update, &params).await?;
                 transaction.commit().await?;
+                guarded.done = true;
                 locked
             }
         };
