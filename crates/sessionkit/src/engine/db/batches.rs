@@ -434,13 +434,18 @@ mod tests {
         StoreBatches::new(queries, Duration::from_secs(5), Duration::from_secs(5))
     }
 
-    #[tokio::test]
-    async fn a_server_that_refuses_the_probe_gets_no_batches_and_is_asked_once() {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+    /// A server to ask: an SQLite database in memory.
+    async fn in_memory() -> Pool<sqlx::Sqlite> {
+        sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .connect("sqlite::memory:")
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_server_that_refuses_the_probe_gets_no_batches_and_is_asked_once() {
+        let pool = in_memory().await;
         assert!(probing(None).usable(&pool).await.unwrap(), "nothing to ask");
         assert!(probing(Some("SELECT 1")).usable(&pool).await.unwrap());
 
@@ -464,11 +469,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_cannot_be_asked_is_unavailable_and_asked_again() {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
+        let pool = in_memory().await;
         let batches = probing(Some("SELECT 1"));
         pool.close().await;
         assert!(
