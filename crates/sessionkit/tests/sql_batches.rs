@@ -3,7 +3,6 @@
 //! transaction of a locking `SELECT` and an `UPDATE`), and each still gets its own answer. On
 //! the shared servers, in a table of the test's own.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -180,18 +179,8 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer(ser
     // The rows are locked by a transaction of the test's, so every save waits: two of each
     // key, all at version 1.
     let blocker = server.holding_rows(&table, "").await;
-    let mut saves = Vec::new();
-    for (n, id) in ids.iter().chain(&ids).enumerate() {
-        let (engine, id) = (engine.clone(), id.clone());
-        let written = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
-        saves.push(tokio::spawn(async move {
-            let replaced = replace(&engine, &id, 1, &written).await.unwrap();
-            if !replaced {
-                batches::stale_after_the_winner(engine.store(), &id).await;
-            }
-            (id, n, replaced)
-        }));
-    }
+    let store: Arc<dyn RecordStore> = Arc::new(engine.store().clone());
+    let saves = batches::save_each_twice(&store, &ids);
     tokio::time::sleep(Duration::from_millis(500)).await;
     // One at a time, 64 saves would hold all 10 of the pool's connections, each waiting.
     let waiting = server.waiting_on_locks(&table).await;
@@ -200,24 +189,7 @@ async fn saves_waiting_together_go_as_one_statement_each_with_its_own_answer(ser
         "{waiting} statements wait for the lock: the saves were not batched"
     );
     blocker.release().await;
-
-    let mut winners = HashMap::new();
-    for save in saves {
-        let (id, n, replaced) = save.await.unwrap();
-        if replaced {
-            assert!(
-                winners.insert(id, n).is_none(),
-                "two saves won at version 1"
-            );
-        }
-    }
-    assert_eq!(winners.len(), ids.len(), "each key has one winner");
-    for (id, n) in &winners {
-        let stored = engine.store().fetch(id).await.unwrap();
-        let stored = stored.expect("the session is there");
-        assert_eq!(stored.version, 2);
-        assert_eq!(stored.data.to_json(), format!(r#"{{"writer":{n}}}"#));
-    }
+    batches::one_winner_each(&*store, saves, &ids).await;
 
     // A save at a version gone stale is refused, and one of a record gone is too.
     assert!(!replace(&engine, &ids[0], 1, &empty).await.unwrap());

@@ -199,36 +199,9 @@ async fn concurrent_writes_commit_in_groups_and_each_gets_its_own_answer() {
         "64 inserts appended {frames} WAL frames: they were not committed in groups"
     );
 
-    let mut replaces = Vec::new();
-    for (n, id) in ids.iter().chain(&ids).enumerate() {
-        let (engine, id) = (engine.clone(), id.clone());
-        let written = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
-        replaces.push(tokio::spawn(async move {
-            let write = RecordWrite::new(&written, now + time::Duration::hours(1), now);
-            let replaced = engine.store().replace(&id, 1, write).await.unwrap();
-            if !replaced {
-                batches::stale_after_the_winner(engine.store(), &id).await;
-            }
-            (id, n, replaced)
-        }));
-    }
-    let mut winners = std::collections::HashMap::new();
-    for replace in replaces {
-        let (id, n, replaced) = replace.await.unwrap();
-        if replaced {
-            assert!(
-                winners.insert(id, n).is_none(),
-                "two replaces won at version 1"
-            );
-        }
-    }
-    assert_eq!(winners.len(), ids.len());
-    for (id, n) in winners {
-        let stored = engine.store().fetch(&id).await.unwrap();
-        let stored = stored.expect("the session is there");
-        assert_eq!(stored.version, 2);
-        assert_eq!(stored.data.to_json(), format!(r#"{{"writer":{n}}}"#));
-    }
+    let store: Arc<dyn RecordStore> = Arc::new(engine.store().clone());
+    let replaces = batches::save_each_twice(&store, &ids);
+    batches::one_winner_each(&*store, replaces, &ids).await;
     engine.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,6 +2,7 @@
 //! MariaDB, SQLite): each still gets its own answer. Shared by `sql_batches.rs` and
 //! `sqlite_pools.rs`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sessionkit::engine::{Data, Loaded, RecordStore, RecordWrite, SessionKey};
@@ -66,6 +67,53 @@ pub async fn each_found_its_own(loads: Vec<Load>, stored: &Stored) {
             }
             None => assert!(loaded.is_none(), "an expired or missing session loaded"),
         }
+    }
+}
+
+/// One save of a key at version 1 and its outcome: the key, the writer's number, whether it
+/// won.
+pub type Save = JoinHandle<(String, usize, bool)>;
+
+/// Starts two saves of each of `ids` at once, all at version 1, the `n`-th writing
+/// `{"writer": n}`; a save refused as stale checks [`stale_after_the_winner`].
+pub fn save_each_twice(store: &Arc<dyn RecordStore>, ids: &[String]) -> Vec<Save> {
+    let now = OffsetDateTime::now_utc();
+    ids.iter()
+        .chain(ids)
+        .enumerate()
+        .map(|(n, id)| {
+            let (store, id) = (store.clone(), id.clone());
+            let written = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
+            tokio::spawn(async move {
+                let write = RecordWrite::new(&written, now + time::Duration::hours(1), now);
+                let replaced = store.replace(&id, 1, write).await.unwrap();
+                if !replaced {
+                    stale_after_the_winner(&*store, &id).await;
+                }
+                (id, n, replaced)
+            })
+        })
+        .collect()
+}
+
+/// Each key of `ids` had exactly one winning save, whose data `store` now holds at version 2.
+pub async fn one_winner_each(store: &dyn RecordStore, saves: Vec<Save>, ids: &[String]) {
+    let mut winners = HashMap::new();
+    for save in saves {
+        let (id, n, replaced) = save.await.unwrap();
+        if replaced {
+            assert!(
+                winners.insert(id, n).is_none(),
+                "two saves won at version 1"
+            );
+        }
+    }
+    assert_eq!(winners.len(), ids.len(), "each key has one winner");
+    for (id, n) in &winners {
+        let stored = store.fetch(id).await.unwrap();
+        let stored = stored.expect("the session is there");
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.data.to_json(), format!(r#"{{"writer":{n}}}"#));
     }
 }
 
