@@ -33,15 +33,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from ports import wait_for_port  # noqa: E402
+from procstat import cpu_seconds  # noqa: E402
 
 FIRST_PORT = 18500
-
-
-def cpu_seconds(pid):
-    """User and system CPU time `pid` has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def context_switches(pid):

@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from ports import spare_port, wait_for_port  # noqa: E402
+from procstat import cpu_seconds  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS_RS = os.path.join(ROOT, "crates/sessionkit/src/engine/cache/redis/scripts.rs")
@@ -100,11 +101,6 @@ class Connection:
     def call(self, *args):
         self.sock.sendall(encode(*args))
         return self.reply()
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(port, pid, case, commands, batch):
