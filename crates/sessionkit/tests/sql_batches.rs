@@ -1,7 +1,8 @@
-//! Issue 17: on PostgreSQL and on MariaDB, the loads and the saves that wait together go to
-//! the database as one statement each (`engine/db/batches.rs`; on MySQL a save's batch is a
-//! transaction of a locking `SELECT` and an `UPDATE`), and each still gets its own answer. On
-//! the shared servers, in a table of the test's own.
+//! Issue 17: on PostgreSQL and on MariaDB, the loads and the saves that wait together go to the
+//! database as one statement each (`engine/db/batches.rs`; on MySQL a save's batch is a transaction
+//! of an `UPDATE`, or of a locking `SELECT` and an `UPDATE` where the first wrote fewer rows than
+//! it sent), and each still gets its own answer. On the shared servers, in a table of the test's
+//! own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -307,6 +308,45 @@ async fn batches_of_shared_rows_do_not_deadlock(server: &Server) {
     drop_tables(&engine, &table).await;
 }
 
+/// Saves of fresh and of stale versions waiting together: each fresh one is written, each
+/// stale one refused and its row left as it was. (On MySQL a batch whose `UPDATE` wrote fewer
+/// rows than it sent is rolled back and run again, locking the rows still at their versions.)
+async fn a_batch_of_fresh_and_stale_saves_writes_only_the_fresh(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    let ids = empty_sessions(&engine, 16).await;
+    let empty = Arc::new(Data::new());
+    for stale in ids.iter().skip(1).step_by(2) {
+        assert!(replace(&engine, stale, 1, &empty).await.unwrap());
+    }
+    let blocker = server.holding_rows(&table, "").await;
+    let saves: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let (engine, id) = (engine.clone(), id.clone());
+            let data = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
+            tokio::spawn(async move { replace(&engine, &id, 1, &data).await.unwrap() })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let waiting = server.waiting_on_locks(&table).await;
+    assert!((1..=2).contains(&waiting), "{waiting} statements wait");
+    blocker.release().await;
+    for ((n, id), save) in ids.iter().enumerate().zip(saves) {
+        let fresh = n % 2 == 0;
+        assert_eq!(save.await.unwrap(), fresh, "save {n}");
+        let stored = engine.store().fetch(id).await.unwrap().unwrap();
+        assert_eq!(stored.version, 2, "save {n}");
+        let expected = if fresh {
+            format!(r#"{{"writer":{n}}}"#)
+        } else {
+            "{}".to_owned()
+        };
+        assert_eq!(stored.data.to_json(), expected, "save {n}");
+    }
+    drop_tables(&engine, &table).await;
+}
+
 /// A save that goes in a batch travels inside the batch's JSON parameter: the database reads
 /// it back out of that JSON. It must store every character as sent (quotes, backslashes,
 /// control characters, characters beyond the BMP, a line separator), a large value whole, and
@@ -411,5 +451,6 @@ on_each_server!(
     loads_waiting_together_go_as_one_statement_each_with_its_own_row,
     a_pool_the_app_hands_over_batches_too::<sqlx::Postgres, sqlx::MySql>,
     batches_of_shared_rows_do_not_deadlock,
+    a_batch_of_fresh_and_stale_saves_writes_only_the_fresh,
     a_batched_save_stores_the_data_as_sent,
 );

@@ -10,8 +10,9 @@
 //! the statement returns what it found for each, by its place in the batch (a load) or by its
 //! key (an update). One round trip (and one commit) per batch; each request is answered only
 //! after it. MySQL has no `UPDATE … RETURNING`: there a batch of updates is a transaction of
-//! four round trips (`BEGIN`, a `SELECT … FOR UPDATE` of the rows still at their versions, the
-//! `UPDATE`, `COMMIT`), still one commit for the batch.
+//! three round trips (`BEGIN`, the `UPDATE`, `COMMIT`) when the `UPDATE` wrote a row for every
+//! request, and of four more (a `SELECT … FOR UPDATE` of the rows still at their versions
+//! first) when it did not ([`BatchSql::CountedOrLocked`]).
 //!
 //! Each request keeps its own outcome. Of two updates of one row waiting together, only the
 //! first goes in the batch: the other is reported stale after it, as it would be had it run
@@ -155,8 +156,7 @@ impl StoreBatches {
                 pool: readers.clone(),
                 sql: BatchSql::One(self.queries.load.clone()),
                 limits: self.limits,
-                read: |row: &DB::Row| StoredRow::read::<DB>(row, 1),
-                one_per_key: None,
+                answers: Answers::ByPlace(|row: &DB::Row| StoredRow::read::<DB>(row, 1)),
             })
         });
         let lookup = Lookup {
@@ -179,8 +179,10 @@ impl StoreBatches {
                 pool: pool.clone(),
                 sql: self.queries.update.clone(),
                 limits: self.limits,
-                read: |_| Ok(()),
-                one_per_key: Some(NewState::key),
+                answers: Answers::ByKey {
+                    key_of: NewState::key,
+                    written: || (),
+                },
             })
         });
         Ok(updates.send(state).await?.is_some())
@@ -233,19 +235,30 @@ struct Limits {
     timeout: Duration,
 }
 
-/// One kind of statement as every batch of it runs: `sql` on connections of `pool`, its
-/// answers read with `read`. Each row it returns starts with the place of the request it is
-/// for or, with `one_per_key`, with that request's key: then a batch sends only the first
-/// request for each key, in the order of the keys. (SQLite's `RETURNING` cannot name the
-/// batch's rows, and looking the place up again in the parameter would cost a scan of it per
-/// row.) In that order, two batches in flight that update some of the same rows lock them in
-/// the same order, and cannot deadlock.
+/// One kind of statement as every batch of it runs: `sql` on connections of `pool`, the
+/// requests answered as `answers` says.
 struct Statement<DB: Backend, Item, Found> {
     pool: Pool<DB>,
     sql: BatchSql,
     limits: Limits,
-    read: ReadFound<DB, Found>,
-    one_per_key: Option<KeyOf<Item>>,
+    answers: Answers<DB, Item, Found>,
+}
+
+/// How what a batch's statement returns answers its requests.
+enum Answers<DB: Backend, Item, Found> {
+    /// Each row returned starts with the place in the batch of the request it is for; `read`
+    /// reads what was found for it.
+    ByPlace(ReadFound<DB, Found>),
+    /// Each row returned, or counted as written ([`BatchSql::CountedOrLocked`]), is the row of
+    /// a request's key, which gets `written()`. A batch sends only the first request for each
+    /// key, in the order of the keys. (SQLite's `RETURNING` cannot name the batch's rows, and
+    /// looking the place up again in the parameter would cost a scan of it per row.) In that
+    /// order, two batches in flight that update some of the same rows lock them in the same
+    /// order, and cannot deadlock.
+    ByKey {
+        key_of: KeyOf<Item>,
+        written: fn() -> Found,
+    },
 }
 
 impl<Item, Found> Batches<Item, Found>
@@ -359,25 +372,29 @@ impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
         batch: &[Request<Item, Found>],
     ) -> Result<Vec<(usize, Found)>, Box<dyn std::error::Error + Send + Sync>> {
         let mut places = HashMap::new();
-        let mut rows: Vec<Placed<'_, Item>> = match self.one_per_key {
-            Some(key_of) => batch
-                .iter()
-                .enumerate()
-                .filter(
-                    |&(place, request)| match places.entry(key_of(&request.item)) {
-                        Entry::Vacant(entry) => {
-                            entry.insert(place);
-                            true
-                        }
-                        Entry::Occupied(_) => false,
-                    },
-                )
-                .map(|(_, request)| Placed {
-                    i: None,
-                    item: &request.item,
-                })
-                .collect(),
-            None => batch
+        let rows: Vec<Placed<'_, Item>> = match self.answers {
+            Answers::ByKey { key_of, .. } => {
+                let mut rows: Vec<_> = batch
+                    .iter()
+                    .enumerate()
+                    .filter(
+                        |&(place, request)| match places.entry(key_of(&request.item)) {
+                            Entry::Vacant(entry) => {
+                                entry.insert(place);
+                                true
+                            }
+                            Entry::Occupied(_) => false,
+                        },
+                    )
+                    .map(|(_, request)| Placed {
+                        i: None,
+                        item: &request.item,
+                    })
+                    .collect();
+                rows.sort_unstable_by(|a, b| key_of(a.item).cmp(key_of(b.item)));
+                rows
+            }
+            Answers::ByPlace(_) => batch
                 .iter()
                 .enumerate()
                 .map(|(place, request)| Placed {
@@ -386,38 +403,68 @@ impl<DB: Backend, Item: Serialize, Found> Statement<DB, Item, Found> {
                 })
                 .collect(),
         };
-        if let Some(key_of) = self.one_per_key {
-            rows.sort_unstable_by(|a, b| key_of(a.item).cmp(key_of(b.item)));
-        }
+        let sent = rows.len();
         let rows = serde_json::to_string(&rows)?;
         let params = [Param::Text(&rows)];
         let mut connection = DB::acquire(&self.pool, self.limits.probe).await?;
         let returned = match &self.sql {
-            BatchSql::One(sql) => DB::fetch_all(&mut connection, sql, &params).await?,
-            BatchSql::LockThenUpdate { lock, update } => {
+            BatchSql::One(sql) => Some(DB::fetch_all(&mut connection, sql, &params).await?),
+            BatchSql::CountedOrLocked { update, lock } => {
                 let mut guarded = ClosedIfCutShort {
                     connection,
                     done: false,
                 };
-                let mut transaction = guarded.connection.begin().await?;
-                let locked = DB::fetch_all(&mut transaction, lock, &params).await?;
-                DB::execute(&mut transaction, update, &params).await?;
-                transaction.commit().await?;
+                let locked =
+                    counted_or_locked(&mut guarded.connection, update, lock, &params, sent).await?;
                 guarded.done = true;
                 locked
             }
         };
-        returned
-            .iter()
-            .map(|row| {
-                let place = match self.one_per_key {
-                    Some(_) => places.get(DB::text(row, 0)?.as_str()).copied(),
-                    None => usize::try_from(DB::integer(row, 0)?).ok(),
-                };
-                Ok((place.unwrap_or(usize::MAX), (self.read)(row)?))
-            })
-            .collect()
+        match (&self.answers, returned) {
+            (Answers::ByPlace(read), Some(rows)) => rows
+                .iter()
+                .map(|row| {
+                    let place = usize::try_from(DB::integer(row, 0)?).unwrap_or(usize::MAX);
+                    Ok((place, read(row)?))
+                })
+                .collect(),
+            (Answers::ByKey { written, .. }, Some(rows)) => rows
+                .iter()
+                .map(|row| {
+                    let place = places.get(DB::text(row, 0)?.as_str()).copied();
+                    Ok((place.unwrap_or(usize::MAX), written()))
+                })
+                .collect(),
+            (Answers::ByKey { written, .. }, None) => Ok(places
+                .into_values()
+                .map(|place| (place, written()))
+                .collect()),
+            (Answers::ByPlace(_), None) => Err("a count of rows written answers no load".into()),
+        }
     }
+}
+
+/// A batch of updates on MySQL ([`BatchSql::CountedOrLocked`]): `None` if `update` wrote a row
+/// for each of the `sent`, else the rows `lock` found still at their versions, which it then
+/// wrote.
+async fn counted_or_locked<DB: Backend>(
+    connection: &mut PoolConnection<DB>,
+    update: &Arc<str>,
+    lock: &Arc<str>,
+    params: &[Param<'_>],
+    sent: usize,
+) -> Result<Option<Vec<DB::Row>>, sqlx::Error> {
+    let mut transaction = connection.begin().await?;
+    if usize::try_from(DB::execute(&mut transaction, update, params).await?) == Ok(sent) {
+        transaction.commit().await?;
+        return Ok(None);
+    }
+    transaction.rollback().await?;
+    let mut transaction = connection.begin().await?;
+    let locked = DB::fetch_all(&mut transaction, lock, params).await?;
+    DB::execute(&mut transaction, update, params).await?;
+    transaction.commit().await?;
+    Ok(Some(locked))
 }
 
 #[cfg(all(test, feature = "sqlite"))]

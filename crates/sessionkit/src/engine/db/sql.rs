@@ -170,10 +170,14 @@ pub(super) struct BatchQueries {
 pub(super) enum BatchSql {
     /// One statement, whose rows answer the requests.
     One(Arc<str>),
-    /// MySQL has no `UPDATE … RETURNING`. So, in one transaction, `lock` returns (and locks)
-    /// the rows still at their versions, whose keys answer the requests, then `update` writes
-    /// those rows.
-    LockThenUpdate { lock: Arc<str>, update: Arc<str> },
+    /// MySQL has no `UPDATE … RETURNING`, but it counts the rows an `UPDATE` wrote. So, in a
+    /// transaction, `update` writes the rows still at their versions: when it wrote one for
+    /// each request sent (the common case), it commits and every request's row was written.
+    /// When it wrote fewer, it is rolled back and a second transaction finds out which: `lock`
+    /// returns (and locks) the rows still at their versions, whose keys answer the requests,
+    /// then `update` writes them. (A count of fewer cannot say which rows: a row another
+    /// writer moved to the version this batch would have given it looks the same.)
+    CountedOrLocked { update: Arc<str>, lock: Arc<str> },
 }
 
 impl BatchQueries {
@@ -268,14 +272,14 @@ impl BatchQueries {
                  AND t.expire_date > b.n"
             )
             .into(),
-            update: BatchSql::LockThenUpdate {
-                lock: format!(
-                    "SELECT t.session_key_hash FROM {lock} AND t.version = b.v FOR UPDATE"
-                )
-                .into(),
+            update: BatchSql::CountedOrLocked {
                 update: format!(
                     "UPDATE {update} AND t.version = b.v SET t.session_data = b.d, \
                      t.expire_date = b.e, t.user_id = b.u, t.version = t.version + 1"
+                )
+                .into(),
+                lock: format!(
+                    "SELECT t.session_key_hash FROM {lock} AND t.version = b.v FOR UPDATE"
                 )
                 .into(),
             },
