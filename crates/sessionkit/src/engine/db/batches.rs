@@ -31,6 +31,9 @@
 //! TLS; `scripts/http-rounds.py --store-pid`): one by one 4,596 req/s (137 µs of server CPU per
 //! request, and 215 µs of MariaDB's), in batches 10,041 (51 µs; MariaDB 90 µs), with the near
 //! cache 12,748 (35 µs; MariaDB 63 µs); tower-sessions' MySQL store 4,548 (136 µs; 208 µs).
+//! Sending the `UPDATE` first, without the locking `SELECT` unless a row was stale, took the
+//! batches from 14,522 to 16,646 req/s and MariaDB from 60.2 to 51.6 µs per request (5
+//! alternating rounds on a faster machine).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
