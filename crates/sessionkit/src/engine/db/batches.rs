@@ -44,6 +44,7 @@ use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Database, Pool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use super::StoredRow;
 use super::backend::{Backend, Param};
@@ -60,6 +61,13 @@ const MAX_BATCH: usize = 64;
 /// the store answering while one statement is stuck until the timeout (test
 /// `a_save_waiting_for_a_row_lock_does_not_hold_up_the_others`).
 const IN_FLIGHT: usize = 2;
+
+/// How long the next batch waits for the one sent before it, gathering requests meanwhile,
+/// before it goes beside it: fuller batches, as one in flight would give, while a statement
+/// stuck on a row lock holds the others up for no longer than this. Measured at 64 clients
+/// (`incr`, 3 alternating rounds, req/s against 2 in flight without it): PostgreSQL 1.20×,
+/// MariaDB 1.19×, SQLite 1.12×, each as much as 1 in flight gave.
+const PATIENCE: Duration = Duration::from_millis(5);
 
 /// The loads and the updates of a store, each kind sent in batches of its own. Each task
 /// starts with the first request of its kind, in its runtime: a store made outside one (a
@@ -288,7 +296,8 @@ where
 }
 
 /// The task: takes the requests waiting now, up to [`MAX_BATCH`], and sends them as one
-/// statement, with up to [`IN_FLIGHT`] statements at a time.
+/// statement, with up to [`IN_FLIGHT`] statements at a time. Unless a full batch waits, it
+/// first gives the batch sent before it up to [`PATIENCE`] to finish.
 async fn send_batches<DB, Item, Found>(
     statement: Arc<Statement<DB, Item, Found>>,
     mut requests: mpsc::UnboundedReceiver<Request<Item, Found>>,
@@ -298,7 +307,13 @@ async fn send_batches<DB, Item, Found>(
     Found: Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut previous: Option<JoinHandle<()>> = None;
     loop {
+        if let Some(previous) = previous.take()
+            && requests.len() < MAX_BATCH
+        {
+            let _ = tokio::time::timeout(PATIENCE, previous).await;
+        }
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
@@ -309,10 +324,10 @@ async fn send_batches<DB, Item, Found>(
         // A request that has given up (timed out, or its client left) is not sent.
         batch.retain(|request: &Request<Item, Found>| !request.reply.is_closed());
         let statement = statement.clone();
-        tokio::spawn(async move {
+        previous = Some(tokio::spawn(async move {
             statement.send(batch).await;
             drop(slot);
-        });
+        }));
     }
 }
 
