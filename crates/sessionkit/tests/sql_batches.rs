@@ -347,6 +347,67 @@ async fn a_batch_of_fresh_and_stale_saves_writes_only_the_fresh(server: &Server)
     drop_tables(&engine, &table).await;
 }
 
+/// A batch the database ends to break a deadlock is sent again, and its saves succeed. A
+/// transaction of the test's holds the second row of a batch of two; the batch locks the
+/// first and waits for the second; the transaction then asks for the first. The database ends
+/// one of the two: PostgreSQL the one that has waited longest (the batch), MariaDB the lighter
+/// (the batch too: the transaction has first updated twenty other rows).
+async fn a_batch_ended_by_a_deadlock_is_sent_again(server: &Server) {
+    let (engine, table) = engine_on_a_table_of_its_own(server).await;
+    let mut ids = empty_sessions(&engine, 22).await;
+    ids.sort();
+    let empty = Arc::new(Data::new());
+    // The first save starts the batches (and, on MariaDB, the question whether it has
+    // `JSON_TABLE`), so that the two saves below go in one batch.
+    assert!(replace(&engine, &ids[21], 1, &empty).await.unwrap());
+    // One row at a time: a statement that scans the table (MariaDB's plan for an `IN` list on
+    // a small table) would lock the batch's rows too.
+    let row =
+        |id: &str| format!("SELECT 1 FROM {table} WHERE session_key_hash = '{id}' FOR UPDATE");
+    let mut hold = vec!["BEGIN".to_owned()];
+    for id in &ids[2..] {
+        hold.push(format!(
+            "UPDATE {table} SET expire_date = expire_date + 1 WHERE session_key_hash = '{id}'"
+        ));
+    }
+    hold.push(row(&ids[1]));
+    let hold = hold.join("; ");
+    let mut blocker = server.holding(&hold, "COMMIT").await;
+    let saves: Vec<_> = ids[..2]
+        .iter()
+        .map(|id| {
+            let (engine, id, data) = (engine.clone(), id.clone(), empty.clone());
+            tokio::spawn(async move { replace(&engine, &id, 1, &data).await })
+        })
+        .collect();
+    let waiting = async {
+        while server.waiting_on_locks(&table).await == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the batch waits for the second row");
+
+    sqlx::raw_sql(sqlx::AssertSqlSafe(row(&ids[0])))
+        .execute(&mut blocker.connection)
+        .await
+        .expect("the database ends the batch, not the test's transaction");
+    blocker.release().await;
+    for save in saves {
+        let saved = save.await.unwrap();
+        assert!(
+            saved.expect("the batch is sent again"),
+            "and its saves succeed"
+        );
+    }
+    for id in &ids[..2] {
+        let stored = engine.store().fetch(id).await.unwrap().unwrap();
+        assert_eq!(stored.version, 2);
+    }
+    drop_tables(&engine, &table).await;
+}
+
 /// A save that goes in a batch travels inside the batch's JSON parameter: the database reads
 /// it back out of that JSON. It must store every character as sent (quotes, backslashes,
 /// control characters, characters beyond the BMP, a line separator), a large value whole, and
@@ -452,5 +513,6 @@ on_each_server!(
     a_pool_the_app_hands_over_batches_too::<sqlx::Postgres, sqlx::MySql>,
     batches_of_shared_rows_do_not_deadlock,
     a_batch_of_fresh_and_stale_saves_writes_only_the_fresh,
+    a_batch_ended_by_a_deadlock_is_sent_again,
     a_batched_save_stores_the_data_as_sent,
 );
