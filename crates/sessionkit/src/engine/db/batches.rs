@@ -70,15 +70,6 @@ const IN_FLIGHT: usize = 2;
 /// stuck on a row lock holds the others up for no longer than this.
 const PATIENCE: Duration = Duration::from_millis(5);
 
-/// The size of a batch after which the next waits for it ([`PATIENCE`]): requests that came
-/// together once will likely come together again. After a batch of one, the next goes at once:
-/// there waiting only adds the time of a round trip to a request's. Measured on PostgreSQL
-/// (`incr`, 3 alternating rounds, req/s against 2 in flight without waiting): 64 clients
-/// 1.14×, 8 clients 1.12×, 2 clients 0.98×; waiting after every batch gave 1.18×, 1.13× and
-/// 0.82×. MariaDB: 1.18× at 64 clients, 1.02× at 2. SQLite: 1.02× and 0.98× (waiting after
-/// every batch gave it 1.12× at 64 clients).
-const BUSY: usize = 2;
-
 /// The loads and the updates of a store, each kind sent in batches of its own. Each task
 /// starts with the first request of its kind, in its runtime: a store made outside one (a
 /// pool the application hands over before it starts serving) batches too.
@@ -177,6 +168,7 @@ impl StoreBatches {
                 pool: readers.clone(),
                 sql: BatchSql::One(self.queries.load.clone()),
                 limits: self.limits,
+                busy: self.queries.busy,
                 answers: Answers::ByPlace(|row: &DB::Row| StoredRow::read::<DB>(row, 1)),
             })
         });
@@ -200,6 +192,7 @@ impl StoreBatches {
                 pool: pool.clone(),
                 sql: self.queries.update.clone(),
                 limits: self.limits,
+                busy: self.queries.busy,
                 answers: Answers::ByKey {
                     key_of: NewState::key,
                     written: || (),
@@ -260,11 +253,13 @@ struct Limits {
 }
 
 /// One kind of statement as every batch of it runs: `sql` on connections of `pool`, the
-/// requests answered as `answers` says.
+/// requests answered as `answers` says; after a batch of `busy` requests or more, the next
+/// waits for it ([`BatchQueries::busy`]).
 struct Statement<DB: Backend, Item, Found> {
     pool: Pool<DB>,
     sql: BatchSql,
     limits: Limits,
+    busy: usize,
     answers: Answers<DB, Item, Found>,
 }
 
@@ -309,8 +304,9 @@ where
 }
 
 /// The task: takes the requests waiting now, up to [`MAX_BATCH`], and sends them as one
-/// statement, with up to [`IN_FLIGHT`] statements at a time. After a batch of [`BUSY`] or more,
-/// unless a full batch waits, it gives that batch up to [`PATIENCE`] to finish first.
+/// statement, with up to [`IN_FLIGHT`] statements at a time. After a batch of the statement's
+/// `busy` requests or more, unless a full batch waits, it gives that batch up to [`PATIENCE`]
+/// to finish first.
 async fn send_batches<DB, Item, Found>(
     statement: Arc<Statement<DB, Item, Found>>,
     mut requests: mpsc::UnboundedReceiver<Request<Item, Found>>,
@@ -323,7 +319,7 @@ async fn send_batches<DB, Item, Found>(
     let mut previous: Option<(JoinHandle<()>, usize)> = None;
     loop {
         if let Some((previous, size)) = previous.take()
-            && size >= BUSY
+            && size >= statement.busy
             && requests.len() < MAX_BATCH
         {
             let _ = tokio::time::timeout(PATIENCE, previous).await;
@@ -544,6 +540,7 @@ mod tests {
             load: "SELECT 1".into(),
             update: BatchSql::One("SELECT 1".into()),
             probe: probe.map(Into::into),
+            busy: 1,
         };
         StoreBatches::new(queries, Duration::from_secs(5), Duration::from_secs(5))
     }
