@@ -14,6 +14,7 @@ use sessionkit_testkit::PrivateMariaDb;
 use sqlx::pool::PoolOptions;
 use sqlx::{AnyConnection, Connection};
 use time::OffsetDateTime;
+use tokio::task::JoinHandle;
 
 #[path = "common/batches.rs"]
 mod batches;
@@ -84,10 +85,7 @@ impl Server {
     async fn holding(&self, hold: &str, release: &str) -> Blocker {
         let mut connection = self.connect().await;
         for statement in hold.split("; ") {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-                .execute(&mut connection)
-                .await
-                .unwrap();
+            run_sql(&mut connection, statement).await.unwrap();
         }
         Blocker {
             connection,
@@ -117,11 +115,16 @@ struct Blocker {
 
 impl Blocker {
     async fn release(mut self) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(self.release))
-            .execute(&mut self.connection)
-            .await
-            .unwrap();
+        run_sql(&mut self.connection, &self.release).await.unwrap();
     }
+}
+
+/// Runs `sql` on a connection of the test's own.
+async fn run_sql(connection: &mut AnyConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(connection)
+        .await
+        .map(drop)
 }
 
 async fn replace(
@@ -133,6 +136,17 @@ async fn replace(
     let now = OffsetDateTime::now_utc();
     let write = RecordWrite::new(data, now + time::Duration::hours(1), now);
     engine.store().replace(id, version, write).await
+}
+
+/// Starts [`replace`] in a task of its own.
+fn spawn_replace(
+    engine: &Arc<DbEngine>,
+    id: &str,
+    version: i64,
+    data: &Arc<Data>,
+) -> JoinHandle<Result<bool, EngineError>> {
+    let (engine, id, data) = (engine.clone(), id.to_owned(), data.clone());
+    tokio::spawn(async move { replace(&engine, &id, version, &data).await })
 }
 
 /// The engine on a new table of its own, and the table's name.
@@ -207,10 +221,7 @@ async fn a_save_waiting_for_a_row_lock_does_not_hold_up_the_others(server: &Serv
     let empty = Arc::new(Data::new());
     let only_locked = format!("WHERE session_key_hash = '{locked}'");
     let blocker = server.holding_rows(&table, &only_locked).await;
-    let waiting_save = {
-        let (engine, locked, data) = (engine.clone(), locked.clone(), empty.clone());
-        tokio::spawn(async move { replace(&engine, &locked, 1, &data).await.unwrap() })
-    };
+    let waiting_save = spawn_replace(&engine, &locked, 1, &empty);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         server.waiting_on_locks(&table).await,
@@ -229,7 +240,7 @@ async fn a_save_waiting_for_a_row_lock_does_not_hold_up_the_others(server: &Serv
     assert!(!waiting_save.is_finished(), "the first save still waits");
     blocker.release().await;
     assert!(
-        waiting_save.await.unwrap(),
+        waiting_save.await.unwrap().unwrap(),
         "and succeeds once the row is free"
     );
 
@@ -290,10 +301,7 @@ async fn batches_of_shared_rows_do_not_deadlock(server: &Server) {
     let mut saves = Vec::new();
     for wave in [ids.clone(), ids.iter().rev().cloned().collect()] {
         for id in wave {
-            let (engine, data) = (engine.clone(), empty.clone());
-            saves.push(tokio::spawn(async move {
-                replace(&engine, &id, 1, &data).await
-            }));
+            saves.push(spawn_replace(&engine, &id, 1, &empty));
         }
         // The first wave's batch is on its way (and waits for the rows) before the second's.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -323,9 +331,8 @@ async fn a_batch_of_fresh_and_stale_saves_writes_only_the_fresh(server: &Server)
         .iter()
         .enumerate()
         .map(|(n, id)| {
-            let (engine, id) = (engine.clone(), id.clone());
             let data = Arc::new(Data::from_json(&format!(r#"{{"writer":{n}}}"#)).unwrap());
-            tokio::spawn(async move { replace(&engine, &id, 1, &data).await.unwrap() })
+            spawn_replace(&engine, id, 1, &data)
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -334,7 +341,7 @@ async fn a_batch_of_fresh_and_stale_saves_writes_only_the_fresh(server: &Server)
     blocker.release().await;
     for ((n, id), save) in ids.iter().enumerate().zip(saves) {
         let fresh = n % 2 == 0;
-        assert_eq!(save.await.unwrap(), fresh, "save {n}");
+        assert_eq!(save.await.unwrap().unwrap(), fresh, "save {n}");
         let stored = engine.store().fetch(id).await.unwrap().unwrap();
         assert_eq!(stored.version, 2, "save {n}");
         let expected = if fresh {
@@ -375,10 +382,7 @@ async fn a_batch_ended_by_a_deadlock_is_sent_again(server: &Server) {
     let mut blocker = server.holding(&hold, "COMMIT").await;
     let saves: Vec<_> = ids[..2]
         .iter()
-        .map(|id| {
-            let (engine, id, data) = (engine.clone(), id.clone(), empty.clone());
-            tokio::spawn(async move { replace(&engine, &id, 1, &data).await })
-        })
+        .map(|id| spawn_replace(&engine, id, 1, &empty))
         .collect();
     let waiting = async {
         while server.waiting_on_locks(&table).await == 0 {
@@ -389,8 +393,7 @@ async fn a_batch_ended_by_a_deadlock_is_sent_again(server: &Server) {
         .await
         .expect("the batch waits for the second row");
 
-    sqlx::raw_sql(sqlx::AssertSqlSafe(row(&ids[0])))
-        .execute(&mut blocker.connection)
+    run_sql(&mut blocker.connection, &row(&ids[0]))
         .await
         .expect("the database ends the batch, not the test's transaction");
     blocker.release().await;
@@ -477,10 +480,7 @@ async fn mariadb_a_batch_cut_short_by_a_hang_leaves_no_transaction_open() {
     // Written on a connection of the test's own, as another instance would.
     let mut other = AnyConnection::connect(&server.url()).await.unwrap();
     let sql = format!("UPDATE {table} SET version = 3 WHERE session_key_hash = '{id}'");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-        .execute(&mut other)
-        .await
-        .unwrap();
+    run_sql(&mut other, &sql).await.unwrap();
     assert_eq!(version(&engine).await, 3, "a load sees the latest write");
 }
 
