@@ -8,15 +8,15 @@
 #
 # First the goal rounds: `/bench/incr` on every sessionkit engine next to its peers on the same
 # store (tower-sessions 0.15 memory, unsigned and signed id; tower-sessions 0.14's SQLite,
-# PostgreSQL and Redis stores from the separate cargo project crates/sessionkit-bench/peers;
-# actix-session 0.11 on Redis), the server engines with and without the near cache
-# (SESSION_NEAR_CACHE=true; cached_db on PostgreSQL + Redis too), and the floors (one on Redis
-# too), alternating (see "goal rounds" below). Then, unless BENCH_GOALS_ONLY=1, HTTP targets
-# one after another on 127.0.0.1: `sessionkit serve` on every engine
-# (signed_cookies; db on SQLite and PostgreSQL; cache in memory and on Redis), the same routes
-# on bare axum (no sessions: the HTTP stack's floor), on tower-sessions with its MemoryStore,
-# and on Django 5.2 under gunicorn (signed_cookies, and db on SQLite). Each target gets the
-# modes incr, read, login and shared from `loadgen`.
+# PostgreSQL, MySQL and Redis stores from the separate cargo project
+# crates/sessionkit-bench/peers; actix-session 0.11 on Redis), the server engines with and
+# without the near cache (SESSION_NEAR_CACHE=true; db on SQLite, PostgreSQL and MySQL, cached_db
+# on PostgreSQL + Redis), and the floors (one on Redis too), alternating (see "goal rounds"
+# below). Then, unless BENCH_GOALS_ONLY=1, HTTP targets one after another on 127.0.0.1:
+# `sessionkit serve` on every engine (signed_cookies; db on SQLite, PostgreSQL and MySQL; cache
+# in memory and on Redis), the same routes on bare axum (no sessions: the HTTP stack's floor),
+# on tower-sessions with its MemoryStore, and on Django 5.2 under gunicorn (signed_cookies, and
+# db on SQLite). Each target gets the modes incr, read, login and shared from `loadgen`.
 #
 # Environment (defaults in brackets):
 #   BENCH_CLIENTS [64]          concurrent clients in every mode
@@ -27,10 +27,12 @@
 #   BENCH_NEAR_CACHE [1]        0: no near-cache variants (a build without SESSION_NEAR_CACHE)
 #   BENCH_PORT [18080]          port the targets listen on (must be free)
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]
+#   BENCH_MYSQL_URL [mysql://root@127.0.0.1:3306/test]   MySQL or MariaDB
 #   BENCH_REDIS_URL [redis://127.0.0.1:6379]
 #   CARGO_TARGET_DIR [./target] release binaries (the peers' in peers/), the Python venv
 #                               (bench-venv), run files
-# A PostgreSQL or Redis that does not answer is skipped, and the document says so.
+# A PostgreSQL, MySQL or Redis that does not answer is skipped, and the document says so
+# (MySQL is asked through the mariadb or mysql client: without one, its targets are skipped).
 #
 # Needs python3 (with venv) for Django and the chart; pip installs the pinned versions of
 # crates/sessionkit-bench/django_app/requirements.txt into $CARGO_TARGET_DIR/bench-venv.
@@ -58,6 +60,7 @@ NEAR_CACHE=${BENCH_NEAR_CACHE:-1}
 [ "$GOALS_ONLY" = 1 ] && MICRO=0
 PORT=${BENCH_PORT:-18080}
 PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+MYSQL_URL=${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}
 REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
@@ -66,8 +69,10 @@ VENV=$TARGET_DIR/bench-venv
 WORK=$TARGET_DIR/bench-run
 DJANGO_APP=$ROOT/crates/sessionkit-bench/django_app
 SECRET=benchmark-secret-key-that-is-long-enough-to-be-realistic-0123456789
-PG_TABLE=sessionkit_bench_session
-PG_SCHEMA=tower_sessions_bench_$$
+# sessionkit's table, on PostgreSQL and on MySQL.
+DB_TABLE=sessionkit_bench_session
+# tower-sessions' own schema (on MySQL a schema is a database), dropped when its server stops.
+PEER_SCHEMA=tower_sessions_bench_$$
 REDIS_PREFIX="sessionkit-bench-$$:"
 
 rm -rf "$WORK"
@@ -128,12 +133,24 @@ stop_server() {
     SERVER_PID=
   fi
 }
+# mysql_sql SQL: runs SQL in $MYSQL_URL's database. The mariadb and mysql clients take no URL,
+# so its user, password, host, port and database are passed one by one (not percent-decoded).
+MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
+mysql_sql() {
+  local url='^[a-z]+://(([^:@/]*)(:([^@/]*))?@)?([^:/?]+)(:([0-9]+))?/?([^?]*)'
+  [ -n "$MYSQL_CLIENT" ] && [[ $MYSQL_URL =~ $url ]] || return 1
+  MYSQL_PWD=${BASH_REMATCH[4]} "$MYSQL_CLIENT" --protocol=tcp --connect-timeout=5 \
+    -h "${BASH_REMATCH[5]}" -P "${BASH_REMATCH[7]:-3306}" -u "${BASH_REMATCH[2]:-root}" \
+    -e "$1" "${BASH_REMATCH[8]}"
+}
 cleanup_stores() {
   if command -v psql >/dev/null; then
     # The table and the lock table SESSION_LOCKING's migration adds beside it.
-    psql "$PG_URL" -qc "DROP TABLE IF EXISTS $PG_TABLE, ${PG_TABLE}_lock" >/dev/null 2>&1 || true
-    psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true
+    psql "$PG_URL" -qc "DROP TABLE IF EXISTS $DB_TABLE, ${DB_TABLE}_lock" >/dev/null 2>&1 || true
+    psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $PEER_SCHEMA CASCADE" >/dev/null 2>&1 || true
   fi
+  mysql_sql "DROP TABLE IF EXISTS $DB_TABLE, ${DB_TABLE}_lock; DROP SCHEMA IF EXISTS $PEER_SCHEMA" \
+    >/dev/null 2>&1 || true
   if command -v redis-cli >/dev/null; then
     redis-cli -u "$REDIS_URL" --scan --pattern "${REDIS_PREFIX}*" 2>/dev/null \
       | xargs -r -n 500 redis-cli -u "$REDIS_URL" DEL >/dev/null 2>&1 || true
@@ -146,6 +163,13 @@ if pg_isready -q -d "$PG_URL" 2>/dev/null; then
   HAVE_PG=1
 else
   note "PostgreSQL at $PG_URL did not answer: its targets were skipped."
+fi
+HAVE_MYSQL=0
+if mysql_sql 'SELECT 1' >/dev/null 2>&1; then
+  HAVE_MYSQL=1
+else
+  note "MySQL at $MYSQL_URL did not answer (or neither mariadb nor mysql is installed):" \
+    "its targets were skipped."
 fi
 HAVE_REDIS=0
 if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
@@ -267,6 +291,10 @@ if [ "$HAVE_PG" = 1 ]; then
   server_engine "sessionkit db PostgreSQL"
   GOALS+=("tower-sessions PostgreSQL store")
 fi
+if [ "$HAVE_MYSQL" = 1 ]; then
+  server_engine "sessionkit db MySQL"
+  GOALS+=("tower-sessions MySQL store")
+fi
 if [ "$HAVE_REDIS" = 1 ]; then
   server_engine "sessionkit cache Redis"
   GOALS+=("actix-session Redis" "tower-sessions Redis store" "$REDIS_FLOOR")
@@ -299,11 +327,18 @@ goal_target() { # a label of GOALS
       goal_round "$1" "$PEERS_BIN/tower_sessions_store_server" --store sqlite \
         --url "sqlite://$WORK/goal-tower.sqlite3" "${PEER_ADDR[@]}" ;;
     "sessionkit db PostgreSQL"*)
-      sessionkit_goal "$1" SESSION_ENGINE=db SESSION_DB_URL="$PG_URL" SESSION_DB_TABLE="$PG_TABLE"
+      sessionkit_goal "$1" SESSION_ENGINE=db SESSION_DB_URL="$PG_URL" SESSION_DB_TABLE="$DB_TABLE"
       cleanup_stores ;;
     "tower-sessions PostgreSQL store") # its schema is dropped when the server stops
       goal_round "$1" "$PEERS_BIN/tower_sessions_store_server" --store postgres --url "$PG_URL" \
-        --pg-schema "$PG_SCHEMA" "${PEER_ADDR[@]}" ;;
+        --pg-schema "$PEER_SCHEMA" "${PEER_ADDR[@]}" ;;
+    "sessionkit db MySQL"*)
+      sessionkit_goal "$1" SESSION_ENGINE=db SESSION_DB_URL="$MYSQL_URL" \
+        SESSION_DB_TABLE="$DB_TABLE"
+      cleanup_stores ;;
+    "tower-sessions MySQL store") # its database is dropped when the server stops
+      goal_round "$1" "$PEERS_BIN/tower_sessions_store_server" --store mysql --url "$MYSQL_URL" \
+        --mysql-database "$PEER_SCHEMA" "${PEER_ADDR[@]}" ;;
     "sessionkit cache Redis"*)
       sessionkit_goal "$1" SESSION_ENGINE=cache SESSION_CACHE_URL="$REDIS_URL" \
         SESSION_CACHE_KEY_PREFIX="$REDIS_PREFIX"
@@ -317,7 +352,7 @@ goal_target() { # a label of GOALS
         "${PEER_ADDR[@]}" ;;
     "sessionkit cached_db"*)
       sessionkit_goal "$1" SESSION_ENGINE=cached_db SESSION_DB_URL="$PG_URL" \
-        SESSION_DB_TABLE="$PG_TABLE" SESSION_CACHE_URL="$REDIS_URL" \
+        SESSION_DB_TABLE="$DB_TABLE" SESSION_CACHE_URL="$REDIS_URL" \
         SESSION_CACHE_KEY_PREFIX="$REDIS_PREFIX"
       cleanup_stores ;;
   esac
@@ -344,7 +379,12 @@ sessionkit_target "sessionkit db SQLite" SESSION_ENGINE=db \
   SESSION_DB_URL="sqlite://$WORK/sessionkit.sqlite3"
 if [ "$HAVE_PG" = 1 ]; then
   sessionkit_target "sessionkit db PostgreSQL" SESSION_ENGINE=db SESSION_DB_URL="$PG_URL" \
-    SESSION_DB_TABLE="$PG_TABLE"
+    SESSION_DB_TABLE="$DB_TABLE"
+  cleanup_stores
+fi
+if [ "$HAVE_MYSQL" = 1 ]; then
+  sessionkit_target "sessionkit db MySQL" SESSION_ENGINE=db SESSION_DB_URL="$MYSQL_URL" \
+    SESSION_DB_TABLE="$DB_TABLE"
   cleanup_stores
 fi
 sessionkit_target "sessionkit cache memory" SESSION_ENGINE=cache SESSION_CACHE_URL=memory://

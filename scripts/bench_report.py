@@ -60,13 +60,16 @@ def round_labels(rounds):
     return labels
 
 
-# Issue 17's HTTP goals: (ours, peer or floor, least ratio or None for reference).
+# Issue 17's HTTP goals: (ours, peer or floor, least ratio or None for reference). Issue 17 set
+# no goal on MySQL: its rows are for reference.
 NEAR = ", near cache"
 PEER_GOALS = (
     ("sessionkit db SQLite", "tower-sessions SQLite store", 1.5),
     ("sessionkit db SQLite" + NEAR, "tower-sessions SQLite store", 1.5),
     ("sessionkit db PostgreSQL", "tower-sessions PostgreSQL store", 2.0),
     ("sessionkit db PostgreSQL" + NEAR, "tower-sessions PostgreSQL store", 2.0),
+    ("sessionkit db MySQL", "tower-sessions MySQL store", None),
+    ("sessionkit db MySQL" + NEAR, "tower-sessions MySQL store", None),
     ("sessionkit cache Redis" + NEAR, "actix-session Redis", 1.5),
     (REDIS_FLOOR, "actix-session Redis", None),
     ("sessionkit cache Redis" + NEAR, REDIS_FLOOR, None),
@@ -651,9 +654,9 @@ def main():
         "- bare axum has no sessions: its counter is per process, so nothing is checked (n/a).",
         "- tower-sessions: 0.15 with its `MemoryStore` (`tower_sessions_server`, `--signed` for the",
         "  signed id); 0.14 with `tower-sessions-sqlx-store` 0.15 (SQLite: WAL, `synchronous=NORMAL`,",
-        "  as sessionkit's default; PostgreSQL) and `tower-sessions-redis-store` 0.16 (fred), served",
-        "  by `crates/sessionkit-bench/peers` (its own cargo project: its sqlx 0.8 cannot share the",
-        "  workspace's lock file) with the same routes. actix-session 0.11: `RedisSessionStore`.",
+        "  as sessionkit's default; PostgreSQL; MySQL) and `tower-sessions-redis-store` 0.16 (fred),",
+        "  served by `crates/sessionkit-bench/peers` (its own cargo project: its sqlx 0.8 cannot share",
+        "  the workspace's lock file) with the same routes. actix-session 0.11: `RedisSessionStore`.",
         "- *, near cache*: the same `sessionkit serve` with `SESSION_NEAR_CACHE=true` (its default",
         "  size and TTL). Every `/bench/incr` reads and writes, so the near cache can save at most",
         "  the load's round trip; read-only requests are the ones it serves from memory.",
