@@ -247,11 +247,53 @@ async fn a_lost_redis_channel_empties_and_bypasses_the_cache() {
 /// How many `HMGET`s the Redis at `port` has answered: the store's fetches (its scripts
 /// read with `HGET`).
 fn fetches_answered(port: u16) -> u64 {
+    calls(port, "hmget")
+}
+
+/// How many times the Redis on `port` ran `command`, inside scripts too.
+fn calls(port: u16, command: &str) -> u64 {
     let stats = redis_cli(port, &["INFO", "commandstats"]).expect("INFO commandstats");
+    let prefix = format!("cmdstat_{command}:calls=");
     stats
         .lines()
-        .find_map(|line| line.strip_prefix("cmdstat_hmget:calls="))
+        .find_map(|line| line.strip_prefix(&prefix))
         .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_tracked_connection_reads_again_what_it_wrote() {
+    // The read that keeps a written key tracked is wasted where nothing tracks it: a save
+    // without the near cache reads the version once (to compare), one with it twice.
+    let redis = PrivateRedis::start().expect("start a private redis-server");
+    let settings = Settings {
+        engine: EngineKind::Cache,
+        cache_url: redis.url(),
+        ..Settings::new(SECRET)
+    };
+    for (near_cache, reads_per_save) in [(false, 1), (true, 2)] {
+        let sessions = Sessions::open(Settings {
+            near_cache,
+            ..settings.clone()
+        })
+        .await
+        .unwrap();
+        let session = sessions.start(None).load().await.unwrap();
+        session.insert("n", 0).unwrap();
+        let mut cookie = session.save().await.unwrap().expect("a cookie");
+        let before = calls(redis.port(), "hget");
+        for n in 1..=10 {
+            let session = sessions.start(Some(&cookie)).load().await.unwrap();
+            assert_eq!(
+                session.get::<i64>("n").unwrap(),
+                Some(n - 1),
+                "{near_cache}"
+            );
+            session.insert("n", n).unwrap();
+            cookie = session.save().await.unwrap().expect("a cookie");
+        }
+        let reads = calls(redis.port(), "hget") - before;
+        assert_eq!(reads, 10 * reads_per_save, "near cache: {near_cache}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -289,7 +289,11 @@ impl RecordStore for RedisStore {
         write: RecordWrite<'_>,
     ) -> Result<bool, EngineError> {
         let RecordWrite { data, expires, .. } = write;
-        let args = [version.to_string(), data.to_json()];
+        let args = [
+            version.to_string(),
+            (version + 1).to_string(),
+            data.to_json(),
+        ];
         self.write_session(
             &self.scripts.replace,
             id,

@@ -78,13 +78,14 @@ impl RedisStore {
             })
         };
         let topology = Topology::parse(&url).map_err(unreachable)?;
+        let tracked = pushes.is_some();
         let connection = Connection::open(&topology, ca_file.as_deref(), timeout, pushes)
             .await
             .map_err(unreachable)?;
         Ok(RedisStore {
             connection,
             keys: Keys::new(key_prefix, topology.is_cluster()),
-            scripts: Scripts::new(),
+            scripts: Scripts::new(tracked),
             wait: WaitReplicas::new(wait_replicas, timeout),
         })
     }
@@ -111,7 +112,7 @@ impl RedisStore {
         RedisStore {
             connection: Connection::Single(connection),
             keys: Keys::new(key_prefix.into(), false),
-            scripts: Scripts::new(),
+            scripts: Scripts::new(false),
             wait: None,
         }
     }
@@ -142,7 +143,7 @@ impl RedisStore {
         RedisStore {
             connection: Connection::Cluster(connection),
             keys: Keys::new(key_prefix.into(), true),
-            scripts: Scripts::new(),
+            scripts: Scripts::new(false),
             wait: None,
         }
     }
