@@ -11,8 +11,10 @@ the store does. Cases:
 
 - `SET key value EX 3600`: the Redis floor's one command per change;
 - `EVALSHA` of a script that only returns: what calling a script costs;
-- `EVALSHA` of the store's replace script (version check, `HSET`, `EXPIREAT`, the read that
-  keeps the key tracked), without and with `CLIENT TRACKING ON NOLOOP` (the near cache's).
+- `EVALSHA` of the store's replace script (version check, `HSET`, `EXPIREAT`) as a store
+  without the near cache sends it, on a connection nothing tracks;
+- the same as the near cache's store sends it, with the read that keeps the key tracked, on a
+  connection with `CLIENT TRACKING ON NOLOOP`.
 
 Usage: scripts/redis-script-cost.py [--commands 300000] [--batch 64] [--runs 2]
 """
@@ -35,14 +37,15 @@ SCRIPTS_RS = os.path.join(ROOT, "crates/sessionkit/src/engine/cache/redis/script
 SESSION_JSON = '{"count":1,"_auth_user_id":"1","_auth_user_backend":"app.Backend"}'
 
 
-def replace_script():
+def replace_script(tracked):
     """The store's replace script: its helpers, then its body (scripts.rs builds it so)."""
     source = open(SCRIPTS_RS).read()
 
     def constant(name):
         return re.search(name + r': &str = r"(.*?)";', source, re.S).group(1)
 
-    return constant("INDEX_USER") + constant("TRACK_AGAIN") + constant("REPLACE_SCRIPT")
+    track_again = constant("TRACK_AGAIN" if tracked else "NOTHING_TRACKED")
+    return constant("INDEX_USER") + track_again + constant("REPLACE_SCRIPT")
 
 
 def encode(*args):
@@ -110,8 +113,9 @@ def measure(port, pid, case, commands, batch):
     versions = dict.fromkeys(keys, 1)
     expires = int(time.time()) + 3600
     if case.startswith("replace"):
-        sha = connection.call("SCRIPT", "LOAD", replace_script()).decode()
-        if case == "replace, tracking":
+        tracked = case == "replace, tracking"
+        sha = connection.call("SCRIPT", "LOAD", replace_script(tracked)).decode()
+        if tracked:
             connection.call("CLIENT", "TRACKING", "ON", "NOLOOP")
         for key in keys:
             connection.call("DEL", key)
@@ -124,7 +128,9 @@ def measure(port, pid, case, commands, batch):
             return encode("SET", key, SESSION_JSON, "EX", 3600)
         if case == "script that only returns":
             return encode("EVALSHA", sha, 1, key)
-        return encode("EVALSHA", sha, 2, key, "", "id", versions[key], SESSION_JSON, expires)
+        version = versions[key]
+        return encode("EVALSHA", sha, 2, key, "", "id", version, version + 1, SESSION_JSON,
+                      expires)
 
     before, sent = cpu_seconds(pid), 0
     while sent < commands:
