@@ -34,6 +34,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from ports import wait_for_port  # noqa: E402
 from procstat import cpu_seconds  # noqa: E402
+from targets import parse_target  # noqa: E402
 
 FIRST_PORT = 18500
 
@@ -54,20 +55,6 @@ def context_switches(pid):
     return voluntary, involuntary
 
 
-def parse_target(spec, port, release):
-    label, command = spec.split("=", 1)
-    words = command.format(port=port).split()
-    env = dict(os.environ)
-    while words and "=" in words[0] and "/" not in words[0].split("=", 1)[0]:
-        name, value = words.pop(0).split("=", 1)
-        env[name] = value
-    if not words:
-        raise SystemExit(f"target {label!r} has no command")
-    if not os.path.isabs(words[0]):
-        words[0] = os.path.join(release, words[0])
-    return label, words, env, port
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -81,7 +68,8 @@ def main():
     release = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release")
     loadgen = os.path.join(release, "loadgen")
     targets = [
-        parse_target(spec, FIRST_PORT + i, release) for i, spec in enumerate(args.targets)
+        (*parse_target(spec, release, port=FIRST_PORT + i), FIRST_PORT + i)
+        for i, spec in enumerate(args.targets)
     ]
 
     servers = {}
