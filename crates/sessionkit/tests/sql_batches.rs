@@ -318,12 +318,25 @@ async fn batches_of_shared_rows_do_not_deadlock(server: &Server) {
 
 /// Saves of fresh and of stale versions waiting together: each fresh one is written, each
 /// stale one refused and its row left as it was. (On MySQL a batch whose `UPDATE` wrote fewer
-/// rows than it sent is rolled back and run again, locking the rows still at their versions.)
+/// rows than it sent, but some, is rolled back and run again, locking the rows still at their
+/// versions.)
 async fn a_batch_of_fresh_and_stale_saves_writes_only_the_fresh(server: &Server) {
+    a_batch_writes_the_fresh_saves_only(server, |n| n % 2 == 0).await;
+}
+
+/// Only stale saves waiting together: none is written. (On MySQL the `UPDATE` wrote no row,
+/// which says so without the locking second transaction.)
+async fn a_batch_of_stale_saves_writes_nothing(server: &Server) {
+    a_batch_writes_the_fresh_saves_only(server, |_| false).await;
+}
+
+/// 16 saves of version 1 waiting together, of which those where `fresh` says no find their
+/// row moved on to version 2.
+async fn a_batch_writes_the_fresh_saves_only(server: &Server, fresh: fn(usize) -> bool) {
     let (engine, table) = engine_on_a_table_of_its_own(server).await;
     let ids = empty_sessions(&engine, 16).await;
     let empty = Arc::new(Data::new());
-    for stale in ids.iter().skip(1).step_by(2) {
+    for (_, stale) in ids.iter().enumerate().filter(|(n, _)| !fresh(*n)) {
         assert!(replace(&engine, stale, 1, &empty).await.unwrap());
     }
     let blocker = server.holding_rows(&table, "").await;
@@ -336,11 +349,14 @@ async fn a_batch_of_fresh_and_stale_saves_writes_only_the_fresh(server: &Server)
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // The saves wait for the held rows in one or two batches; but PostgreSQL does not wait for
+    // a row its `WHERE` no longer matches, so a batch of stale saves alone may not wait there.
     let waiting = server.waiting_on_locks(&table).await;
-    assert!((1..=2).contains(&waiting), "{waiting} statements wait");
+    let least = i64::from((0..16).any(fresh) || server.url.starts_with("mysql"));
+    assert!((least..=2).contains(&waiting), "{waiting} statements wait");
     blocker.release().await;
     for ((n, id), save) in ids.iter().enumerate().zip(saves) {
-        let fresh = n % 2 == 0;
+        let fresh = fresh(n);
         assert_eq!(save.await.unwrap().unwrap(), fresh, "save {n}");
         let stored = engine.store().fetch(id).await.unwrap().unwrap();
         assert_eq!(stored.version, 2, "save {n}");
@@ -513,6 +529,7 @@ on_each_server!(
     a_pool_the_app_hands_over_batches_too::<sqlx::Postgres, sqlx::MySql>,
     batches_of_shared_rows_do_not_deadlock,
     a_batch_of_fresh_and_stale_saves_writes_only_the_fresh,
+    a_batch_of_stale_saves_writes_nothing,
     a_batch_ended_by_a_deadlock_is_sent_again,
     a_batched_save_stores_the_data_as_sent,
 );

@@ -11,8 +11,8 @@
 //! key (an update). One round trip (and one commit) per batch; each request is answered only
 //! after it. MySQL has no `UPDATE … RETURNING`: there a batch of updates is a transaction of
 //! three round trips (`BEGIN`, the `UPDATE`, `COMMIT`) when the `UPDATE` wrote a row for every
-//! request, and of four more (a `SELECT … FOR UPDATE` of the rows still at their versions
-//! first) when it did not ([`BatchSql::CountedOrLocked`]).
+//! request or for none, and of four more (a `SELECT … FOR UPDATE` of the rows still at their
+//! versions first) when it wrote some ([`BatchSql::CountedOrLocked`]).
 //!
 //! Each request keeps its own outcome. Of two updates of one row waiting together, only the
 //! first goes in the batch: the other is reported stale after it, as it would be had it run
@@ -508,8 +508,8 @@ fn rolled_back_whole(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// A batch of updates on MySQL ([`BatchSql::CountedOrLocked`]): `None` if `update` wrote a row
-/// for each of the `sent`, else the rows `lock` found still at their versions, which it then
-/// wrote.
+/// for each of the `sent`; no rows if it wrote none; else the rows `lock` found still at their
+/// versions, which it then wrote.
 async fn counted_or_locked<DB: Backend>(
     connection: &mut PoolConnection<DB>,
     update: &Arc<str>,
@@ -518,11 +518,18 @@ async fn counted_or_locked<DB: Backend>(
     sent: usize,
 ) -> Result<Option<Vec<DB::Row>>, sqlx::Error> {
     let mut transaction = connection.begin().await?;
-    if usize::try_from(DB::execute(&mut transaction, update, params).await?) == Ok(sent) {
+    let written = DB::execute(&mut transaction, update, params).await?;
+    if usize::try_from(written) == Ok(sent) {
         transaction.commit().await?;
         return Ok(None);
     }
     transaction.rollback().await?;
+    if written == 0 {
+        // No row was at its version, and none will be again (versions only grow): every
+        // request is stale, as the locking `SELECT` would say, without its transaction. The
+        // case of saves that lost a race on a session many requests write at once.
+        return Ok(Some(Vec::new()));
+    }
     let mut transaction = connection.begin().await?;
     let locked = DB::fetch_all(&mut transaction, lock, params).await?;
     DB::execute(&mut transaction, update, params).await?;
