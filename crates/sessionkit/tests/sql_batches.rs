@@ -352,7 +352,7 @@ async fn a_batch_writes_the_fresh_saves_only(server: &Server, fresh: fn(usize) -
     // The saves wait for the held rows in one or two batches; but PostgreSQL does not wait for
     // a row its `WHERE` no longer matches, so a batch of stale saves alone may not wait there.
     let waiting = server.waiting_on_locks(&table).await;
-    let least = i64::from((0..16).any(fresh) || server.url.starts_with("mysql"));
+    let least = i64::from((0..ids.len()).any(fresh) || server.url.starts_with("mysql"));
     assert!((least..=2).contains(&waiting), "{waiting} statements wait");
     blocker.release().await;
     for ((n, id), save) in ids.iter().enumerate().zip(saves) {
