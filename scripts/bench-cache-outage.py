@@ -19,6 +19,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from ports import spare_port, wait_for_port  # noqa: E402
+from redis_server import redis_server_argv  # noqa: E402
 
 BIN = os.environ.get("BIN", "target/release")
 CLIENTS = sys.argv[1] if len(sys.argv) > 1 else "16"
@@ -44,9 +45,7 @@ def main():
                      "-p sessionkit-cli -p sessionkit-bench")
     work = tempfile.mkdtemp(prefix="bench-cache-outage-")
     redis_port, app_port = spare_port(), spare_port()
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen(redis_server_argv(redis_port, work), stdout=subprocess.DEVNULL)
     server = None
     try:
         wait_for_port(redis_port, redis)

@@ -33,6 +33,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from ports import spare_port, wait_for_port  # noqa: E402
+from redis_server import redis_server_argv  # noqa: E402
 from targets import parse_target  # noqa: E402
 
 
@@ -44,8 +45,7 @@ def count(spec, requests, clients, release, verify):
         redis = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--log-file={log}",
              f"--callgrind-out-file={os.path.join(directory, 'callgrind.out')}",
-             "redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", directory],
+             *redis_server_argv(redis_port, directory)],
             stdout=subprocess.DEVNULL,
         )
         server = None

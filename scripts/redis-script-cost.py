@@ -31,6 +31,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from ports import spare_port, wait_for_port  # noqa: E402
 from procstat import cpu_seconds  # noqa: E402
+from redis_server import redis_server_argv  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS_RS = os.path.join(ROOT, "crates/sessionkit/src/engine/cache/redis/scripts.rs")
@@ -157,11 +158,7 @@ def main():
     cases = ["SET … EX", "script that only returns", "replace", "replace, tracking"]
     with tempfile.TemporaryDirectory(prefix="redis-script-cost-") as directory:
         port = spare_port()
-        server = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", directory],
-            stdout=subprocess.DEVNULL,
-        )
+        server = subprocess.Popen(redis_server_argv(port, directory), stdout=subprocess.DEVNULL)
         try:
             try:
                 wait_for_port(port, server)
