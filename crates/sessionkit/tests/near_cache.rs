@@ -204,12 +204,7 @@ async fn on_sqlite_b_sees_a_delete_once_the_ttl_has_passed() {
 async fn a_lost_redis_channel_empties_and_bypasses_the_cache() {
     let redis = PrivateRedis::start().expect("start a private redis-server");
     let proxy = TcpProxy::start(redis.port()).expect("start a proxy");
-    let settings = Settings {
-        engine: EngineKind::Cache,
-        cache_url: redis.url(),
-        near_cache_ttl: LONG_TTL,
-        ..Settings::new(SECRET)
-    };
+    let settings = on_private_redis(&redis);
     let a = Sessions::open(settings.clone()).await.unwrap();
     // B reaches Redis through the proxy: its store connection and its channel.
     let b = open(&Settings {
@@ -244,6 +239,16 @@ async fn a_lost_redis_channel_empties_and_bypasses_the_cache() {
     gone_on_b_within(&*b, &cookie, CHANNEL_BOUND).await;
 }
 
+/// The `cache` engine on `redis`, one of the test's own, with a near-cache TTL no test outlasts.
+fn on_private_redis(redis: &PrivateRedis) -> Settings {
+    Settings {
+        engine: EngineKind::Cache,
+        cache_url: redis.url(),
+        near_cache_ttl: LONG_TTL,
+        ..Settings::new(SECRET)
+    }
+}
+
 /// How many `HMGET`s the Redis at `port` has answered: the store's fetches (its scripts
 /// read with `HGET`).
 fn fetches_answered(port: u16) -> u64 {
@@ -265,11 +270,7 @@ async fn only_a_tracked_connection_reads_again_what_it_wrote() {
     // The read that keeps a written key tracked is wasted where nothing tracks it: a save
     // without the near cache reads the version once (to compare), one with it twice.
     let redis = PrivateRedis::start().expect("start a private redis-server");
-    let settings = Settings {
-        engine: EngineKind::Cache,
-        cache_url: redis.url(),
-        ..Settings::new(SECRET)
-    };
+    let settings = on_private_redis(&redis);
     for (near_cache, reads_per_save) in [(false, 1), (true, 2)] {
         let sessions = Sessions::open(Settings {
             near_cache,
@@ -301,12 +302,7 @@ async fn an_instance_is_not_told_of_its_own_writes_so_they_stay_cached() {
     // Each request reads and writes its session; the write refreshes the cached copy, and
     // Redis must not report it back (which would drop the copy and make every load fetch).
     let redis = PrivateRedis::start().expect("start a private redis-server");
-    let settings = Settings {
-        engine: EngineKind::Cache,
-        cache_url: redis.url(),
-        near_cache_ttl: LONG_TTL,
-        ..Settings::new(SECRET)
-    };
+    let settings = on_private_redis(&redis);
     let b = Sessions::open(Settings {
         near_cache: true,
         ..settings.clone()
