@@ -5,7 +5,10 @@
 //! an [`Engine`] with one implementation of the parts that must not differ between stores:
 //! key validation, hashing keys at rest, collision-free creation, the save that merges this
 //! request's changes into a record another request updated meanwhile — never resurrecting one
-//! that was deleted — and the export and import that copy sessions between stores.
+//! that was deleted, and in one write for all of this instance's requests that lost the same
+//! race ([`lines`]) — and the export and import that copy sessions between stores.
+
+mod lines;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,10 +23,13 @@ use super::{
     Engine, EngineError, ExportPage, ExportedSession, ImportOutcome, Loaded, SaveRequest, Saved,
     UserSession,
 };
+use crate::expiry::expiry_date;
 use crate::key::SessionKey;
 use crate::telemetry;
+use lines::{Answer, Lines, Waiter};
 
-/// How often a save re-applies its changes after losing a race before giving up.
+/// How often the merged saves of one session are written again after losing a race to another
+/// instance before they give up.
 const MAX_SAVE_ATTEMPTS: u32 = 64;
 /// How many fresh keys a create tries before deciding something is badly wrong.
 const MAX_KEY_ATTEMPTS: u32 = 8;
@@ -57,6 +63,8 @@ fn backoff(attempt: u32) -> Duration {
 pub struct ServerEngine<S: ?Sized> {
     store: Arc<S>,
     timeout: Duration,
+    /// Saves that lost a race, waiting to be merged; shared by the engine's clones.
+    lines: Arc<Lines>,
 }
 
 impl<S: ?Sized> Clone for ServerEngine<S> {
@@ -64,6 +72,7 @@ impl<S: ?Sized> Clone for ServerEngine<S> {
         ServerEngine {
             store: self.store.clone(),
             timeout: self.timeout,
+            lines: self.lines.clone(),
         }
     }
 }
@@ -105,7 +114,11 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
     /// # Ok(()) }
     /// ```
     pub fn shared(store: Arc<S>, timeout: Duration) -> Self {
-        ServerEngine { store, timeout }
+        ServerEngine {
+            store,
+            timeout,
+            lines: Arc::default(),
+        }
     }
 
     /// The record store.
@@ -200,6 +213,50 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
             "could not find an unused session key",
         )))
     }
+
+    /// Serves the line of saves of `id` until nobody waits in it: each group that gathered
+    /// meanwhile is merged and written once, and every save in it gets that write's answer.
+    async fn serve_line(self, id: String) {
+        let mut line = self.lines.serve(&id);
+        while let Some(group) = line.next_group() {
+            let answer = self.merge_group(&id, &group).await;
+            for waiter in group {
+                waiter.answer(&answer);
+            }
+        }
+    }
+
+    /// Applies each save's changes, in order, to the record as it is now, and writes the result
+    /// if nothing changed it meanwhile; another instance's write sends it round again. A
+    /// record deleted meanwhile stays deleted. The answer is the version replaced.
+    async fn merge_group(&self, id: &str, group: &[Waiter]) -> Answer {
+        let Some(last) = group.last() else {
+            return Err(EngineError::Conflict { attempts: 0 });
+        };
+        for attempt in 0..MAX_SAVE_ATTEMPTS {
+            if attempt > 0 {
+                // Instances that collided would collide again if they retried in step.
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let Some(fresh) = self.bounded("fetch", self.store.fetch(id)).await? else {
+                return Err(EngineError::Gone);
+            };
+            let mut merged = fresh.data;
+            let data = Arc::make_mut(&mut merged);
+            for waiter in group {
+                waiter.changes.apply_to(data, &waiter.data);
+            }
+            let expires = expiry_date(&merged, last.now, last.cookie_age);
+            let write = RecordWrite::new(&merged, expires, last.now);
+            let replaced = self.store.replace(id, fresh.version, write);
+            if self.bounded("replace", replaced).await? {
+                return Ok(fresh.version);
+            }
+        }
+        Err(EngineError::Conflict {
+            attempts: MAX_SAVE_ATTEMPTS,
+        })
+    }
 }
 
 #[async_trait]
@@ -237,55 +294,34 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
             cookie_value: previous.cookie_value.to_owned(),
             version: version + 1,
         };
-        let expires = request.expiry_date(request.data);
-        if self
-            .bounded(
-                "replace",
-                self.store.replace(
-                    id,
-                    previous.version,
-                    RecordWrite::new(request.data, expires, request.now),
-                ),
-            )
-            .await?
-        {
-            return Ok(saved(previous.version));
-        }
-        // Another request saved first: apply this request's changes on top of what it wrote.
-        for attempt in 1..MAX_SAVE_ATTEMPTS {
-            tracing::debug!(
-                attempt,
-                "session changed meanwhile; merging this request's changes"
-            );
-            telemetry::save_merged(self.store.name());
-            // Writers that collided would collide again if they retried in step.
-            tokio::time::sleep(backoff(attempt)).await;
-            let Some(fresh) = self.bounded("fetch", self.store.fetch(id)).await? else {
-                return Err(EngineError::Gone);
-            };
-            let mut merged = fresh.data;
-            request
-                .changes
-                .apply_to(Arc::make_mut(&mut merged), request.data);
-            let expires = request.expiry_date(&merged);
-            if self
-                .bounded(
-                    "replace",
-                    self.store.replace(
-                        id,
-                        fresh.version,
-                        RecordWrite::new(&merged, expires, request.now),
-                    ),
-                )
-                .await?
-            {
-                return Ok(saved(fresh.version));
+        // While this instance's saves of the record are in line, the version read earlier is
+        // almost surely stale: skip the write that would only lose.
+        if !self.lines.has_line(id) {
+            let expires = request.expiry_date(request.data);
+            let write = RecordWrite::new(request.data, expires, request.now);
+            let replaced = self.store.replace(id, previous.version, write);
+            if self.bounded("replace", replaced).await? {
+                return Ok(saved(previous.version));
             }
         }
-        telemetry::save_conflict(self.store.name());
-        Err(EngineError::Conflict {
-            attempts: MAX_SAVE_ATTEMPTS,
-        })
+        // Another request saved first: apply this request's changes on top of what it wrote,
+        // in one write with every other request of this instance that lost the same race.
+        tracing::debug!("session changed meanwhile; merging this request's changes");
+        telemetry::save_merged(self.store.name());
+        let (waiter, answered) = Waiter::of(&request);
+        if self.lines.join(id, waiter) {
+            // A task of its own, so that a request dropped half-way strands no one behind it.
+            tokio::spawn(self.clone().serve_line(id.to_owned()));
+        }
+        let answer = answered.await.unwrap_or_else(|_| {
+            Err(EngineError::unavailable(std::io::Error::other(
+                "the merge of this save stopped before it was written",
+            )))
+        });
+        if let Err(EngineError::Conflict { .. }) = answer {
+            telemetry::save_conflict(self.store.name());
+        }
+        answer.map(saved)
     }
 
     async fn delete(&self, cookie_value: &str) -> Result<(), EngineError> {
@@ -444,5 +480,116 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
             }
         }
         Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{ChangeSet, Data, JsonText, MemoryStore, Previous};
+
+    const SAVES: i64 = 32;
+
+    fn engine() -> ServerEngine<MemoryStore> {
+        ServerEngine::new(MemoryStore::new(100), Duration::from_secs(5))
+    }
+
+    /// A session saved once (version 1), and the data it holds.
+    async fn created(engine: &ServerEngine<MemoryStore>) -> (String, Arc<Data>) {
+        let (data, changes) = (Arc::new(Data::new()), ChangeSet::default());
+        let request = SaveRequest {
+            previous: None,
+            data: &data,
+            changes: &changes,
+            now: OffsetDateTime::now_utc(),
+            cookie_age: 60,
+        };
+        let cookie = engine.save(request).await.unwrap().cookie_value;
+        (cookie, data)
+    }
+
+    /// `SAVES` saves spawned at once, each setting its own key `k{i}` on the data of version 1.
+    fn racing_saves(
+        engine: &ServerEngine<MemoryStore>,
+        cookie: &str,
+        loaded: &Arc<Data>,
+    ) -> Vec<tokio::task::JoinHandle<Result<Saved, EngineError>>> {
+        (0..SAVES)
+            .map(|i| {
+                let (engine, cookie, mut data) =
+                    (engine.clone(), cookie.to_owned(), loaded.clone());
+                tokio::spawn(async move {
+                    let key = format!("k{i}");
+                    Arc::make_mut(&mut data).insert(&key, JsonText::from(i));
+                    let mut changes = ChangeSet::default();
+                    changes.set(&key);
+                    let previous = Previous {
+                        cookie_value: &cookie,
+                        version: 1,
+                    };
+                    let request = SaveRequest {
+                        previous: Some(previous),
+                        data: &data,
+                        changes: &changes,
+                        now: OffsetDateTime::now_utc(),
+                        cookie_age: 60,
+                    };
+                    engine.save(request).await
+                })
+            })
+            .collect()
+    }
+
+    /// On one thread the order is fixed: the first save writes version 2; the other 31 lose,
+    /// wait in line and are written together as version 3, each with its own key. Saved one
+    /// by one, as before the line, they made versions 3 to 33.
+    #[tokio::test(flavor = "current_thread")]
+    async fn saves_that_lost_the_same_race_are_merged_in_one_write() {
+        let engine = engine();
+        let (cookie, loaded) = created(&engine).await;
+        let mut versions = Vec::new();
+        for save in racing_saves(&engine, &cookie, &loaded) {
+            let saved = save.await.unwrap().unwrap();
+            assert_eq!(saved.cookie_value, cookie);
+            versions.push(saved.version);
+        }
+        assert_eq!(versions[0], 2);
+        assert!(versions[1..].iter().all(|&v| v == 3), "{versions:?}");
+        let stored = engine.load(&cookie).await.unwrap().unwrap();
+        assert_eq!(stored.version, 3);
+        for i in 0..SAVES {
+            assert_eq!(stored.data.get(&format!("k{i}")), Some(&JsonText::from(i)));
+        }
+        assert!(!engine.lines.has_line(&cookie_address(&engine, &cookie)));
+    }
+
+    /// Saves in line for a session that was deleted are all refused; none brings it back.
+    #[tokio::test(flavor = "current_thread")]
+    async fn saves_in_line_for_a_deleted_session_are_all_gone() {
+        let engine = engine();
+        let (cookie, loaded) = created(&engine).await;
+        engine.delete(&cookie).await.unwrap();
+        for save in racing_saves(&engine, &cookie, &loaded) {
+            assert!(matches!(save.await.unwrap(), Err(EngineError::Gone)));
+        }
+        assert!(engine.load(&cookie).await.unwrap().is_none());
+    }
+
+    /// Saves keep their answers on a runtime with several threads too, where the order of
+    /// arrival is not fixed: every save succeeds, and every key is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_racing_save_is_kept_on_several_threads() {
+        let engine = engine();
+        let (cookie, loaded) = created(&engine).await;
+        for save in racing_saves(&engine, &cookie, &loaded) {
+            save.await.unwrap().unwrap();
+        }
+        let stored = engine.load(&cookie).await.unwrap().unwrap();
+        assert_eq!(stored.data.len(), SAVES as usize);
+        assert!(stored.version <= SAVES + 1, "{}", stored.version);
+    }
+
+    fn cookie_address(engine: &ServerEngine<MemoryStore>, cookie: &str) -> String {
+        engine.address_of(cookie).unwrap().as_str().to_owned()
     }
 }
