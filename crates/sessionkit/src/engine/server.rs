@@ -310,8 +310,9 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         telemetry::save_merged(self.store.name());
         let (waiter, answered) = Waiter::of(&request);
         if self.lines.join(id, waiter) {
-            // A task of its own, so that a request dropped half-way strands no one behind it.
-            tokio::spawn(self.clone().serve_line(id.to_owned()));
+            // A task of its own, so that a request dropped half-way strands no one behind it;
+            // its store calls are traced under the request that opened the line.
+            tokio::spawn(self.clone().serve_line(id.to_owned()).in_current_span());
         }
         let answer = answered.await.unwrap_or_else(|_| {
             Err(EngineError::unavailable(std::io::Error::other(
