@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """HTTP targets in alternating rounds of `loadgen`: req/s, server CPU and sleeps per request.
 
-    scripts/http-rounds.py [--rounds R] [--duration S] [--clients C] [--no-verify LABEL]...
-                           [--store-pid PID] 'LABEL=[VAR=VALUE...] COMMAND [ARG...]'...
+    scripts/http-rounds.py [--rounds R] [--duration S] [--clients C] [--mode M]
+                           [--no-verify LABEL]... [--store-pid PID]
+                           'LABEL=[VAR=VALUE...] COMMAND [ARG...]'...
 
 Each target is a server command whose arguments may name `{port}`, the port it must listen
 on; a relative COMMAND is looked up in $CARGO_TARGET_DIR/release (default target/release).
-Every target starts once and runs until the end. Each round runs `loadgen` (`incr`) against
-each target in turn, the order moving by one place a round, so a machine that speeds up or
+Every target starts once and runs until the end. Each round runs `loadgen` (`--mode`: `incr`
+by default, or `shared`, all clients on one session) against each target in turn, the order moving by one place a round, so a machine that speeds up or
 slows down does not favour one target. For each run it prints the requests per second, the
 server's CPU per request, and how often per request the server's threads went to sleep
 (voluntary context switches) or were preempted (involuntary), read from
@@ -60,6 +61,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--mode", choices=["incr", "shared"], default="incr")
     parser.add_argument("--no-verify", action="append", default=[], metavar="LABEL")
     parser.add_argument("--store-pid", type=int, metavar="PID",
                         help="also report this process's CPU per request (the database's)")
@@ -90,6 +92,7 @@ def main():
                 run = [
                     loadgen, "--url", f"http://127.0.0.1:{port}/bench",
                     "--duration", str(args.duration), "--clients", str(args.clients),
+                    "--mode", args.mode,
                     "--server-pid", str(pid), "--label", label,
                 ] + (["--no-verify"] if label in args.no_verify else [])
                 report = json.loads(subprocess.run(run, capture_output=True, text=True,
@@ -103,6 +106,7 @@ def main():
                     (after[0] - before[0]) / requests,
                     (after[1] - before[1]) / requests,
                     (store_after - store_before) / requests * 1e6,
+                    report["errors"],
                 )
                 results[label].append(row)
                 lost = report.get("lost_updates")
@@ -120,12 +124,13 @@ def main():
                 pass
     store = (" store CPU µs/req |", "---:|") if args.store_pid else ("", "")
     print("\n| target | req/s | server CPU µs/req | sleeps per request | preempted per request |"
-          + store[0])
-    print("|---|---:|---:|---:|---:|" + store[1])
+          + store[0] + " errors |")
+    print("|---|---:|---:|---:|---:|" + store[1] + "---:|")
     for label, rows in results.items():
         medians = [statistics.median(column) for column in zip(*rows)]
         print(f"| {label} | {medians[0]:,.0f} | {medians[1]:.1f} | {medians[2]:.3f} | "
-              f"{medians[3]:.3f} |" + (f" {medians[4]:.1f} |" if args.store_pid else ""))
+              f"{medians[3]:.3f} |" + (f" {medians[4]:.1f} |" if args.store_pid else "")
+              + f" {medians[5]:.0f} |")
 
 
 if __name__ == "__main__":
