@@ -158,15 +158,19 @@ cleanup_stores() {
 }
 trap 'stop_server; cleanup_stores' EXIT
 
+# The stores' versions, as each server reports its own, for the report.
+STORE_VERSIONS=()
 HAVE_PG=0
 if pg_isready -q -d "$PG_URL" 2>/dev/null; then
   HAVE_PG=1
+  STORE_VERSIONS+=("PostgreSQL $(psql "$PG_URL" -Atc 'SHOW server_version' 2>/dev/null || echo '?')")
 else
   note "PostgreSQL at $PG_URL did not answer: its targets were skipped."
 fi
 HAVE_MYSQL=0
 if mysql_sql 'SELECT 1' >/dev/null 2>&1; then
   HAVE_MYSQL=1
+  STORE_VERSIONS+=("MySQL/MariaDB $(mysql_sql 'SELECT VERSION()' 2>/dev/null | tail -1 || echo '?')")
 else
   note "MySQL at $MYSQL_URL did not answer (or neither mariadb nor mysql is installed):" \
     "its targets were skipped."
@@ -174,6 +178,8 @@ fi
 HAVE_REDIS=0
 if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
   HAVE_REDIS=1
+  STORE_VERSIONS+=("Redis $(redis-cli -u "$REDIS_URL" INFO server 2>/dev/null |
+    sed -n 's/^redis_version:\([^\r]*\).*/\1/p')")
 else
   note "Redis at $REDIS_URL did not answer: its targets were skipped."
 fi
@@ -183,6 +189,7 @@ report() {
   BENCH_COMMAND=$COMMAND BENCH_LOAD_BEFORE=$LOAD_BEFORE BENCH_CLIENTS=$CLIENTS \
     BENCH_DURATION=$DURATION BENCH_SHORT=$SHORT BENCH_MICRO=$MICRO BENCH_WORK=$WORK \
     BENCH_ROUNDS=$ROUNDS BENCH_GOALS_ONLY=$GOALS_ONLY \
+    BENCH_STORE_VERSIONS="$(IFS=';'; echo "${STORE_VERSIONS[*]}")" \
     BENCH_CRITERION=$TARGET_DIR/criterion BENCH_WORKERS=$GUNICORN_WORKERS \
     "$VENV/bin/python" "$ROOT/scripts/bench_report.py" "$ROOT/docs"
   echo "wrote docs/BENCHMARKS.md and docs/benchmarks.png" >&2

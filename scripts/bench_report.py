@@ -238,6 +238,8 @@ def machine():
         ("rustc", command_output("rustc", "--version")),
         ("Python / Django / gunicorn",
          f"{platform.python_version()} / {django.get_version()} / {gunicorn.__version__}"),
+        ("stores (as each server reports its version)",
+         ", ".join(ENV.get("BENCH_STORE_VERSIONS", "").split(";")) or "none"),
         ("niceness of the run", str(os.nice(0))),
         ("load average (1, 5, 15 min) before / after",
          f"{ENV['BENCH_LOAD_BEFORE']} / {' '.join(open('/proc/loadavg').read().split()[:3])}"),
