@@ -26,7 +26,7 @@ use super::{
 use crate::expiry::expiry_date;
 use crate::key::SessionKey;
 use crate::telemetry;
-use lines::{Answer, Lines, Waiter};
+use lines::{Answer, Lines, Serving, Waiter};
 
 /// How often the merged saves of one session are written again after losing a race to another
 /// instance before they give up.
@@ -216,10 +216,9 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
 
     /// Serves the line of saves of `id` until nobody waits in it: each group that gathered
     /// meanwhile is merged and written once, and every save in it gets that write's answer.
-    async fn serve_line(self, id: String) {
-        let mut line = self.lines.serve(&id);
+    async fn serve_line(self, mut line: Serving) {
         while let Some(group) = line.next_group() {
-            let answer = self.merge_group(&id, &group).await;
+            let answer = self.merge_group(line.id(), &group).await;
             for waiter in group {
                 waiter.answer(&answer);
             }
@@ -309,10 +308,10 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
         tracing::debug!("session changed meanwhile; merging this request's changes");
         telemetry::save_merged(self.store.name());
         let (waiter, answered) = Waiter::of(&request);
-        if self.lines.join(id, waiter) {
+        if let Some(line) = self.lines.join(id, waiter) {
             // A task of its own, so that a request dropped half-way strands no one behind it;
             // its store calls are traced under the request that opened the line.
-            tokio::spawn(self.clone().serve_line(id.to_owned()).in_current_span());
+            tokio::spawn(self.clone().serve_line(line).in_current_span());
         }
         let answer = answered.await.unwrap_or_else(|_| {
             Err(EngineError::unavailable(std::io::Error::other(
@@ -486,17 +485,21 @@ impl<S: RecordStore + ?Sized> Engine for ServerEngine<S> {
 
 #[cfg(test)]
 mod tests {
+    use std::ops::Range;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
     use crate::engine::{ChangeSet, Data, JsonText, MemoryStore, Previous};
 
     const SAVES: i64 = 32;
+    const TIMEOUT: Duration = Duration::from_secs(5);
 
     fn engine() -> ServerEngine<MemoryStore> {
-        ServerEngine::new(MemoryStore::new(100), Duration::from_secs(5))
+        ServerEngine::new(MemoryStore::new(100), TIMEOUT)
     }
 
     /// A session saved once (version 1), and the data it holds.
-    async fn created(engine: &ServerEngine<MemoryStore>) -> (String, Arc<Data>) {
+    async fn created<S: RecordStore + ?Sized>(engine: &ServerEngine<S>) -> (String, Arc<Data>) {
         let (data, changes) = (Arc::new(Data::new()), ChangeSet::default());
         let request = SaveRequest {
             previous: None,
@@ -509,36 +512,48 @@ mod tests {
         (cookie, data)
     }
 
-    /// `SAVES` saves spawned at once, each setting its own key `k{i}` on the data of version 1.
-    fn racing_saves(
-        engine: &ServerEngine<MemoryStore>,
+    /// Saves spawned at once, one per `keys`, each setting its own key `k{i}` on the data of
+    /// version 1.
+    fn racing_saves<S: RecordStore + ?Sized>(
+        engine: &ServerEngine<S>,
         cookie: &str,
         loaded: &Arc<Data>,
+        keys: Range<i64>,
     ) -> Vec<tokio::task::JoinHandle<Result<Saved, EngineError>>> {
-        (0..SAVES)
-            .map(|i| {
-                let (engine, cookie, mut data) =
-                    (engine.clone(), cookie.to_owned(), loaded.clone());
-                tokio::spawn(async move {
-                    let key = format!("k{i}");
-                    Arc::make_mut(&mut data).insert(&key, JsonText::from(i));
-                    let mut changes = ChangeSet::default();
-                    changes.set(&key);
-                    let previous = Previous {
-                        cookie_value: &cookie,
-                        version: 1,
-                    };
-                    let request = SaveRequest {
-                        previous: Some(previous),
-                        data: &data,
-                        changes: &changes,
-                        now: OffsetDateTime::now_utc(),
-                        cookie_age: 60,
-                    };
-                    engine.save(request).await
-                })
+        keys.map(|i| {
+            let (engine, cookie, mut data) = (engine.clone(), cookie.to_owned(), loaded.clone());
+            tokio::spawn(async move {
+                let key = format!("k{i}");
+                Arc::make_mut(&mut data).insert(&key, JsonText::from(i));
+                let mut changes = ChangeSet::default();
+                changes.set(&key);
+                let previous = Previous {
+                    cookie_value: &cookie,
+                    version: 1,
+                };
+                let request = SaveRequest {
+                    previous: Some(previous),
+                    data: &data,
+                    changes: &changes,
+                    now: OffsetDateTime::now_utc(),
+                    cookie_age: 60,
+                };
+                engine.save(request).await
             })
-            .collect()
+        })
+        .collect()
+    }
+
+    /// The record as stored, having checked that it holds every key `k0`… of `SAVES`.
+    async fn holding_every_key<S: RecordStore + ?Sized>(
+        engine: &ServerEngine<S>,
+        cookie: &str,
+    ) -> Loaded {
+        let stored = engine.load(cookie).await.unwrap().unwrap();
+        for i in 0..SAVES {
+            assert_eq!(stored.data.get(&format!("k{i}")), Some(&JsonText::from(i)));
+        }
+        stored
     }
 
     /// On one thread the order is fixed: the first save writes version 2; the other 31 lose,
@@ -549,19 +564,16 @@ mod tests {
         let engine = engine();
         let (cookie, loaded) = created(&engine).await;
         let mut versions = Vec::new();
-        for save in racing_saves(&engine, &cookie, &loaded) {
+        for save in racing_saves(&engine, &cookie, &loaded, 0..SAVES) {
             let saved = save.await.unwrap().unwrap();
             assert_eq!(saved.cookie_value, cookie);
             versions.push(saved.version);
         }
         assert_eq!(versions[0], 2);
         assert!(versions[1..].iter().all(|&v| v == 3), "{versions:?}");
-        let stored = engine.load(&cookie).await.unwrap().unwrap();
-        assert_eq!(stored.version, 3);
-        for i in 0..SAVES {
-            assert_eq!(stored.data.get(&format!("k{i}")), Some(&JsonText::from(i)));
-        }
-        assert!(!engine.lines.has_line(&cookie_address(&engine, &cookie)));
+        assert_eq!(holding_every_key(&engine, &cookie).await.version, 3);
+        let address = engine.address_of(&cookie).unwrap();
+        assert!(!engine.lines.has_line(address.as_str()), "closed");
     }
 
     /// Saves in line for a session that was deleted are all refused; none brings it back.
@@ -570,7 +582,7 @@ mod tests {
         let engine = engine();
         let (cookie, loaded) = created(&engine).await;
         engine.delete(&cookie).await.unwrap();
-        for save in racing_saves(&engine, &cookie, &loaded) {
+        for save in racing_saves(&engine, &cookie, &loaded, 0..SAVES) {
             assert!(matches!(save.await.unwrap(), Err(EngineError::Gone)));
         }
         assert!(engine.load(&cookie).await.unwrap().is_none());
@@ -582,15 +594,67 @@ mod tests {
     async fn every_racing_save_is_kept_on_several_threads() {
         let engine = engine();
         let (cookie, loaded) = created(&engine).await;
-        for save in racing_saves(&engine, &cookie, &loaded) {
+        for save in racing_saves(&engine, &cookie, &loaded, 0..SAVES) {
             save.await.unwrap().unwrap();
         }
-        let stored = engine.load(&cookie).await.unwrap().unwrap();
-        assert_eq!(stored.data.len(), SAVES as usize);
+        let stored = holding_every_key(&engine, &cookie).await;
         assert!(stored.version <= SAVES + 1, "{}", stored.version);
     }
 
-    fn cookie_address(engine: &ServerEngine<MemoryStore>, cookie: &str) -> String {
-        engine.address_of(cookie).unwrap().as_str().to_owned()
+    /// A memory store that lets other tasks run between reading a record and answering, as a
+    /// store across a network does, so two instances' merges read the same version; it counts
+    /// the writes it refused.
+    struct Interleaving(MemoryStore, AtomicUsize);
+
+    #[async_trait]
+    impl RecordStore for Interleaving {
+        async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
+            let found = self.0.fetch(id).await;
+            tokio::task::yield_now().await;
+            found
+        }
+        async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
+            self.0.insert(id, write).await
+        }
+        async fn replace(
+            &self,
+            id: &str,
+            version: i64,
+            write: RecordWrite<'_>,
+        ) -> Result<bool, EngineError> {
+            let replaced = self.0.replace(id, version, write).await;
+            if let Ok(false) = replaced {
+                self.1.fetch_add(1, Ordering::Relaxed);
+            }
+            replaced
+        }
+        async fn remove(&self, id: &str) -> Result<(), EngineError> {
+            self.0.remove(id).await
+        }
+        async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
+            self.0.purge_expired(batch).await
+        }
+    }
+
+    /// Two instances on one store, each with its own line: both lines read version 2, the
+    /// first writes version 3, and the second, refused, reads again and writes version 4 on
+    /// top of it. Every save of both succeeds and every key is kept; before the line, each
+    /// save wrote on its own (versions up to 33).
+    #[tokio::test(flavor = "current_thread")]
+    async fn lines_of_two_instances_that_collide_write_again_and_lose_nothing() {
+        let store = Arc::new(Interleaving(MemoryStore::new(100), AtomicUsize::new(0)));
+        let first = ServerEngine::shared(store.clone(), TIMEOUT);
+        let second = ServerEngine::shared(store.clone(), TIMEOUT);
+        let (cookie, loaded) = created(&first).await;
+        let half = SAVES / 2;
+        let mut saves = racing_saves(&first, &cookie, &loaded, 0..half);
+        saves.extend(racing_saves(&second, &cookie, &loaded, half..SAVES));
+        for save in saves {
+            save.await.unwrap().unwrap();
+        }
+        assert_eq!(holding_every_key(&first, &cookie).await.version, 4);
+        // Each line's first save tried alone and lost (the others saw the line and joined it
+        // without trying), and the second line's first write lost to the first's.
+        assert_eq!(store.1.load(Ordering::Relaxed), 3);
     }
 }

@@ -91,30 +91,22 @@ impl Lines {
         self.open.load(Ordering::Acquire) != 0 && self.waiting().contains_key(id)
     }
 
-    /// Puts a save in line for `id`. `true` if this opened the line: the caller must then
-    /// serve it ([`Lines::serve`]), or its saves wait for nothing.
-    pub fn join(&self, id: &str, waiter: Waiter) -> bool {
+    /// Puts a save in line for `id`. If this opened the line, the line to serve: the caller
+    /// must hand it to a task that serves it, or its saves wait for nothing (dropped unserved,
+    /// it closes and they get an error).
+    pub fn join(self: &Arc<Self>, id: &str, waiter: Waiter) -> Option<Serving> {
         let mut waiting = self.waiting();
-        match waiting.get_mut(id) {
-            Some(line) => {
-                line.push(waiter);
-                false
-            }
-            None => {
-                waiting.insert(id.to_owned(), vec![waiter]);
-                self.open.fetch_add(1, Ordering::AcqRel);
-                true
-            }
+        if let Some(line) = waiting.get_mut(id) {
+            line.push(waiter);
+            return None;
         }
-    }
-
-    /// The line of `id`, for the one task that serves it.
-    pub fn serve<'a>(self: &'a Arc<Self>, id: &'a str) -> Serving<'a> {
-        Serving {
-            lines: self,
-            id,
+        waiting.insert(id.to_owned(), vec![waiter]);
+        self.open.fetch_add(1, Ordering::AcqRel);
+        Some(Serving {
+            lines: self.clone(),
+            id: id.to_owned(),
             closed: false,
-        }
+        })
     }
 
     fn close(&self, waiting: &mut HashMap<String, Vec<Waiter>>, id: &str) {
@@ -124,23 +116,29 @@ impl Lines {
     }
 }
 
-/// The line one task serves. Dropped before it is empty (the task ended early), it closes the
-/// line: the saves still in it are answered by their dropped senders, and none waits forever.
-pub(super) struct Serving<'a> {
-    lines: &'a Arc<Lines>,
-    id: &'a str,
+/// The line one task serves. Dropped before it is empty (the task ended early, or never ran),
+/// it closes the line: the saves still in it are answered by their dropped senders, and none
+/// waits forever.
+pub(super) struct Serving {
+    lines: Arc<Lines>,
+    id: String,
     closed: bool,
 }
 
-impl Serving<'_> {
+impl Serving {
+    /// The address of the record whose saves are in line.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Everyone waiting now, in the order they came; `None` (and the line closed, in the same
     /// step, so no save joins a line nobody serves) once nobody is.
     pub fn next_group(&mut self) -> Option<Vec<Waiter>> {
         let mut waiting = self.lines.waiting();
-        match waiting.get_mut(self.id) {
+        match waiting.get_mut(&self.id) {
             Some(line) if !line.is_empty() => Some(std::mem::take(line)),
             _ => {
-                self.lines.close(&mut waiting, self.id);
+                self.lines.close(&mut waiting, &self.id);
                 self.closed = true;
                 None
             }
@@ -148,10 +146,10 @@ impl Serving<'_> {
     }
 }
 
-impl Drop for Serving<'_> {
+impl Drop for Serving {
     fn drop(&mut self) {
         if !self.closed {
-            self.lines.close(&mut self.lines.waiting(), self.id);
+            self.lines.close(&mut self.lines.waiting(), &self.id);
         }
     }
 }
@@ -171,32 +169,35 @@ mod tests {
         })
     }
 
-    /// A line whose task ends before serving it (a panic, a runtime shutting down) closes: the
-    /// saves in it get an error, not an endless wait, and the next save opens a new line.
+    /// A line whose task ends before serving it, or never runs (a panic, a runtime shutting
+    /// down) closes: the saves in it get an error, not an endless wait, and the next save opens
+    /// a new line.
     #[test]
     fn a_line_left_unserved_closes_and_its_saves_are_answered() {
         let lines = Arc::new(Lines::default());
         let (first, mut first_answer) = waiter();
         let (second, mut second_answer) = waiter();
-        assert!(lines.join("id", first));
-        assert!(!lines.join("id", second));
+        let line = lines.join("id", first).expect("opens the line");
+        assert!(lines.join("id", second).is_none());
         assert!(lines.has_line("id") && !lines.has_line("other"));
-        drop(lines.serve("id"));
+        drop(line);
         assert!(first_answer.try_recv().is_err() && second_answer.try_recv().is_err());
         assert!(!lines.has_line("id"));
         assert_eq!(lines.open.load(Ordering::Acquire), 0);
-        assert!(lines.join("id", waiter().0), "a new line");
+        assert!(lines.join("id", waiter().0).is_some(), "a new line");
     }
 
     /// A served line hands out everyone waiting, in order, then closes in the same step.
     #[test]
     fn a_served_line_hands_out_its_groups_then_closes() {
         let lines = Arc::new(Lines::default());
-        assert!(lines.join("id", waiter().0));
-        let mut line = lines.serve("id");
+        let mut line = lines.join("id", waiter().0).expect("opens the line");
         assert_eq!(line.next_group().map(|group| group.len()), Some(1));
-        assert!(!lines.join("id", waiter().0), "joins the open line");
-        assert!(!lines.join("id", waiter().0));
+        assert!(
+            lines.join("id", waiter().0).is_none(),
+            "joins the open line"
+        );
+        assert!(lines.join("id", waiter().0).is_none());
         assert_eq!(line.next_group().map(|group| group.len()), Some(2));
         assert!(line.next_group().is_none());
         assert!(!lines.has_line("id"));
