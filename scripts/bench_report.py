@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.patches  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 DOCS = pathlib.Path(sys.argv[1])
@@ -422,6 +423,10 @@ def chart(results, rounds, path):
     rate_axis.set_yticks(range(len(labels)), labels)
     rate_axis.invert_yaxis()
     rate_axis.set_xlabel(f"requests per second, {ENV['BENCH_CLIENTS']} clients (higher is better)")
+    # Thousands as "40k": six-digit tick labels run into each other.
+    rate_axis.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:,.0f}k" if x else "0")
+    )
     cpu_axis.set_xscale("log")
     cpu_axis.set_xlabel("server CPU time per request, µs, log scale (lower is better)")
     if rounds:
