@@ -216,9 +216,14 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
 
     /// Serves the line of saves of `id` until nobody waits in it: each group that gathered
     /// meanwhile is merged and written once, and every save in it gets that write's answer.
+    /// When the store failed, the saves that queued meanwhile get the same answer at once:
+    /// each group would otherwise wait out a timeout of its own after the one before.
     async fn serve_line(self, mut line: Serving) {
-        while let Some(group) = line.next_group() {
+        while let Some(mut group) = line.next_group() {
             let answer = self.merge_group(line.id(), &group).await;
+            if let Err(EngineError::Unavailable(_)) = answer {
+                group.append(&mut line.queued());
+            }
             for waiter in group {
                 waiter.answer(&answer);
             }
@@ -633,6 +638,63 @@ mod tests {
         }
         async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
             self.0.purge_expired(batch).await
+        }
+    }
+
+    /// A memory store whose reads never answer, as a hung server's.
+    struct Unanswering(MemoryStore);
+
+    #[async_trait]
+    impl RecordStore for Unanswering {
+        async fn fetch(&self, _id: &str) -> Result<Option<Loaded>, EngineError> {
+            std::future::pending().await
+        }
+        async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
+            self.0.insert(id, write).await
+        }
+        async fn replace(
+            &self,
+            id: &str,
+            version: i64,
+            write: RecordWrite<'_>,
+        ) -> Result<bool, EngineError> {
+            self.0.replace(id, version, write).await
+        }
+        async fn remove(&self, id: &str) -> Result<(), EngineError> {
+            self.0.remove(id).await
+        }
+        async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
+            self.0.purge_expired(batch).await
+        }
+    }
+
+    /// When the store hangs, the saves that queued behind a group get its 503 when it times
+    /// out, not after a timeout of their own (which made them wait twice as long).
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn saves_queued_behind_a_write_the_store_failed_fail_with_it() {
+        let engine = ServerEngine::new(Unanswering(MemoryStore::new(100)), TIMEOUT);
+        let (cookie, loaded) = created(&engine).await;
+        for save in racing_saves(&engine, &cookie, &loaded, SAVES..SAVES + 1) {
+            assert_eq!(
+                save.await.unwrap().unwrap().version,
+                2,
+                "written without a read"
+            );
+        }
+        let started = tokio::time::Instant::now();
+        let mut saves = racing_saves(&engine, &cookie, &loaded, 0..SAVES / 2);
+        // The saves lose their own writes and line up, and the line's read starts (and hangs).
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        saves.extend(racing_saves(&engine, &cookie, &loaded, SAVES / 2..SAVES));
+        for save in saves {
+            let answer = save.await.unwrap();
+            assert!(
+                matches!(answer, Err(EngineError::Unavailable(_))),
+                "{answer:?}"
+            );
+            assert_eq!(started.elapsed(), TIMEOUT);
         }
     }
 

@@ -131,6 +131,15 @@ impl Serving {
         &self.id
     }
 
+    /// Everyone waiting now, in the order they came, if anyone; the line stays open.
+    pub fn queued(&mut self) -> Vec<Waiter> {
+        let mut waiting = self.lines.waiting();
+        waiting
+            .get_mut(&self.id)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Everyone waiting now, in the order they came; `None` (and the line closed, in the same
     /// step, so no save joins a line nobody serves) once nobody is.
     pub fn next_group(&mut self) -> Option<Vec<Waiter>> {
