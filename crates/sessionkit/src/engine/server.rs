@@ -234,6 +234,7 @@ impl<S: RecordStore + ?Sized> ServerEngine<S> {
     /// if nothing changed it meanwhile; another instance's write sends it round again. A
     /// record deleted meanwhile stays deleted. The answer is the version replaced.
     async fn merge_group(&self, id: &str, group: &[Waiter]) -> Answer {
+        // A line hands out no empty group; an empty one would have nothing to write.
         let Some(last) = group.last() else {
             return Err(EngineError::Conflict { attempts: 0 });
         };
@@ -606,20 +607,46 @@ mod tests {
         assert!(stored.version <= SAVES + 1, "{}", stored.version);
     }
 
-    /// A memory store that lets other tasks run between reading a record and answering, as a
-    /// store across a network does, so two instances' merges read the same version; it counts
-    /// the writes it refused.
-    struct Interleaving(MemoryStore, AtomicUsize);
+    /// How [`Remote`]'s reads answer.
+    enum Reads {
+        /// Letting other tasks run between reading the record and answering, as a store across
+        /// a network does, so two instances' merges can read the same version.
+        Interleaved,
+        /// Never, as a hung server's.
+        Never,
+    }
+
+    /// The memory store, read as a store on another machine would be; it counts the writes it
+    /// refused.
+    struct Remote {
+        store: MemoryStore,
+        reads: Reads,
+        refused: AtomicUsize,
+    }
+
+    impl Remote {
+        fn new(reads: Reads) -> Self {
+            let (store, refused) = (MemoryStore::new(100), AtomicUsize::new(0));
+            Remote {
+                store,
+                reads,
+                refused,
+            }
+        }
+    }
 
     #[async_trait]
-    impl RecordStore for Interleaving {
+    impl RecordStore for Remote {
         async fn fetch(&self, id: &str) -> Result<Option<Loaded>, EngineError> {
-            let found = self.0.fetch(id).await;
+            if let Reads::Never = self.reads {
+                std::future::pending::<()>().await;
+            }
+            let found = self.store.fetch(id).await;
             tokio::task::yield_now().await;
             found
         }
         async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
-            self.0.insert(id, write).await
+            self.store.insert(id, write).await
         }
         async fn replace(
             &self,
@@ -627,44 +654,17 @@ mod tests {
             version: i64,
             write: RecordWrite<'_>,
         ) -> Result<bool, EngineError> {
-            let replaced = self.0.replace(id, version, write).await;
+            let replaced = self.store.replace(id, version, write).await;
             if let Ok(false) = replaced {
-                self.1.fetch_add(1, Ordering::Relaxed);
+                self.refused.fetch_add(1, Ordering::Relaxed);
             }
             replaced
         }
         async fn remove(&self, id: &str) -> Result<(), EngineError> {
-            self.0.remove(id).await
+            self.store.remove(id).await
         }
         async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
-            self.0.purge_expired(batch).await
-        }
-    }
-
-    /// A memory store whose reads never answer, as a hung server's.
-    struct Unanswering(MemoryStore);
-
-    #[async_trait]
-    impl RecordStore for Unanswering {
-        async fn fetch(&self, _id: &str) -> Result<Option<Loaded>, EngineError> {
-            std::future::pending().await
-        }
-        async fn insert(&self, id: &str, write: RecordWrite<'_>) -> Result<bool, EngineError> {
-            self.0.insert(id, write).await
-        }
-        async fn replace(
-            &self,
-            id: &str,
-            version: i64,
-            write: RecordWrite<'_>,
-        ) -> Result<bool, EngineError> {
-            self.0.replace(id, version, write).await
-        }
-        async fn remove(&self, id: &str) -> Result<(), EngineError> {
-            self.0.remove(id).await
-        }
-        async fn purge_expired(&self, batch: usize) -> Result<u64, EngineError> {
-            self.0.purge_expired(batch).await
+            self.store.purge_expired(batch).await
         }
     }
 
@@ -672,7 +672,7 @@ mod tests {
     /// out, not after a timeout of their own (which made them wait twice as long).
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn saves_queued_behind_a_write_the_store_failed_fail_with_it() {
-        let engine = ServerEngine::new(Unanswering(MemoryStore::new(100)), TIMEOUT);
+        let engine = ServerEngine::new(Remote::new(Reads::Never), TIMEOUT);
         let (cookie, loaded) = created(&engine).await;
         for save in racing_saves(&engine, &cookie, &loaded, SAVES..SAVES + 1) {
             assert_eq!(
@@ -704,7 +704,7 @@ mod tests {
     /// save wrote on its own (versions up to 33).
     #[tokio::test(flavor = "current_thread")]
     async fn lines_of_two_instances_that_collide_write_again_and_lose_nothing() {
-        let store = Arc::new(Interleaving(MemoryStore::new(100), AtomicUsize::new(0)));
+        let store = Arc::new(Remote::new(Reads::Interleaved));
         let first = ServerEngine::shared(store.clone(), TIMEOUT);
         let second = ServerEngine::shared(store.clone(), TIMEOUT);
         let (cookie, loaded) = created(&first).await;
@@ -717,6 +717,6 @@ mod tests {
         assert_eq!(holding_every_key(&first, &cookie).await.version, 4);
         // Each line's first save tried alone and lost (the others saw the line and joined it
         // without trying), and the second line's first write lost to the first's.
-        assert_eq!(store.1.load(Ordering::Relaxed), 3);
+        assert_eq!(store.refused.load(Ordering::Relaxed), 3);
     }
 }
