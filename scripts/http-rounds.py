@@ -7,16 +7,16 @@
 
 Each target is a server command whose arguments may name `{port}`, the port it must listen
 on; a relative COMMAND is looked up in $CARGO_TARGET_DIR/release (default target/release).
-Every target starts once and runs until the end. Each round runs `loadgen` (`--mode`: `incr`
-by default, or `shared`, all clients on one session) against each target in turn, the order moving by one place a round, so a machine that speeds up or
-slows down does not favour one target. For each run it prints the requests per second, the
-server's CPU per request, and how often per request the server's threads went to sleep
-(voluntary context switches) or were preempted (involuntary), read from
-/proc/PID/task/*/status around the run; then the median of each over the rounds. A label given
-to `--no-verify` is a target without sessions (a floor), whose counters `loadgen` does not
-check. With `--store-pid`, also the CPU per request of that process (a database server shared
-by the targets), from /proc/PID/stat around each run. For instance, two builds of
-`sessionkit serve` on SQLite:
+Every target starts once and runs until the end. Each round runs `loadgen` (`--mode`: `incr` by
+default, or `shared`, all clients on one session) against each target in turn, the order moving
+by one place a round, so a machine that speeds up or slows down does not favour one target. For
+each run it prints the requests per second, the server's CPU per request, and how often per
+request the server's threads went to sleep (voluntary context switches) or were preempted
+(involuntary), read from /proc/PID/task/*/status around the run; then the median of each over
+the rounds. A label given to `--no-verify` is a target without sessions (a floor), whose
+counters `loadgen` does not check. With `--store-pid`, also the CPU per request of that process
+(a database server shared by the targets), from /proc/PID/stat around each run. For instance,
+two builds of `sessionkit serve` on SQLite:
 
     scripts/http-rounds.py \\
       'before=SECRET_KEY=s SESSION_ENGINE=db SESSION_DB_URL=sqlite:///tmp/a.sqlite3 /tmp/before serve --bench-routes --addr 127.0.0.1:{port}' \\

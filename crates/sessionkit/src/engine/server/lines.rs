@@ -51,6 +51,12 @@ impl Waiter {
     }
 }
 
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiter").finish_non_exhaustive()
+    }
+}
+
 /// The same error for each request of a group; a store's own error keeps its message.
 fn copy_of(error: &EngineError) -> EngineError {
     match error {
@@ -71,12 +77,6 @@ pub(super) struct Lines {
     waiting: Mutex<HashMap<String, Vec<Waiter>>>,
     /// How many lines are open: while none is, a save need not look.
     open: AtomicUsize,
-}
-
-impl std::fmt::Debug for Waiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waiter").finish_non_exhaustive()
-    }
 }
 
 impl Lines {
