@@ -12,28 +12,117 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
-use crate::engine::{ChangeSet, Data, EngineError, SaveRequest};
+use super::ServerEngine;
+use crate::engine::{ChangeSet, Data, EngineError, RecordStore, RecordWrite, SaveRequest};
+use crate::expiry::expiry_date;
+use crate::telemetry;
+
+/// How often the merged saves of one session are written again after losing a race to another
+/// instance before they give up.
+const MAX_SAVE_ATTEMPTS: u32 = 64;
+
+/// A random pause before retry `attempt` of a write: up to 100 µs × 2^attempt, at most ~26 ms.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = 100u64 << attempt.min(8);
+    let jitter = u64::from(getrandom::u32().unwrap_or(0)) % ceiling;
+    Duration::from_micros(jitter)
+}
 
 /// The version the merged write replaced, or why there was none.
-pub(super) type Answer = Result<i64, EngineError>;
+type Answer = Result<i64, EngineError>;
+
+impl<S: RecordStore + ?Sized> ServerEngine<S> {
+    /// Writes `request`'s changes on top of the record `id` as it is now, in one write with
+    /// every other save of this instance that lost the same race; the version replaced.
+    pub(super) async fn save_in_line(&self, id: &str, request: &SaveRequest<'_>) -> Answer {
+        tracing::debug!("session changed meanwhile; merging this request's changes");
+        telemetry::save_merged(self.store.name());
+        let (waiter, answered) = Waiter::of(request);
+        if let Some(line) = self.lines.join(id, waiter) {
+            // A task of its own, so that a request dropped half-way strands no one behind it;
+            // its store calls are traced under the request that opened the line.
+            tokio::spawn(self.clone().serve_line(line).in_current_span());
+        }
+        let answer = answered.await.unwrap_or_else(|_| {
+            Err(EngineError::unavailable(std::io::Error::other(
+                "the merge of this save stopped before it was written",
+            )))
+        });
+        if let Err(EngineError::Conflict { .. }) = answer {
+            telemetry::save_conflict(self.store.name());
+        }
+        answer
+    }
+
+    /// Serves the line of saves of `id` until nobody waits in it: each group that gathered
+    /// meanwhile is merged and written once, and every save in it gets that write's answer.
+    /// When the store failed, the saves that queued meanwhile get the same answer at once:
+    /// each group would otherwise wait out a timeout of its own after the one before.
+    async fn serve_line(self, mut line: Serving) {
+        while let Some(mut group) = line.next_group() {
+            let answer = self.merge_group(line.id(), &group).await;
+            if let Err(EngineError::Unavailable(_)) = answer {
+                group.append(&mut line.queued());
+            }
+            for waiter in group {
+                waiter.answer(&answer);
+            }
+        }
+    }
+
+    /// Applies each save's changes, in order, to the record as it is now, and writes the result
+    /// if nothing changed it meanwhile; another instance's write sends it round again. A
+    /// record deleted meanwhile stays deleted. The answer is the version replaced.
+    async fn merge_group(&self, id: &str, group: &[Waiter]) -> Answer {
+        // A line hands out no empty group; an empty one would have nothing to write.
+        let Some(last) = group.last() else {
+            return Err(EngineError::Conflict { attempts: 0 });
+        };
+        for attempt in 0..MAX_SAVE_ATTEMPTS {
+            if attempt > 0 {
+                // Instances that collided would collide again if they retried in step.
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let Some(fresh) = self.bounded("fetch", self.store.fetch(id)).await? else {
+                return Err(EngineError::Gone);
+            };
+            let mut merged = fresh.data;
+            let data = Arc::make_mut(&mut merged);
+            for waiter in group {
+                waiter.changes.apply_to(data, &waiter.data);
+            }
+            let expires = expiry_date(&merged, last.now, last.cookie_age);
+            let write = RecordWrite::new(&merged, expires, last.now);
+            let replaced = self.store.replace(id, fresh.version, write);
+            if self.bounded("replace", replaced).await? {
+                return Ok(fresh.version);
+            }
+        }
+        Err(EngineError::Conflict {
+            attempts: MAX_SAVE_ATTEMPTS,
+        })
+    }
+}
 
 /// One save in line: what it changed, the values it set, and what its expiry counts from.
-pub(super) struct Waiter {
-    pub changes: ChangeSet,
-    pub data: Arc<Data>,
-    pub now: OffsetDateTime,
-    pub cookie_age: i64,
+struct Waiter {
+    changes: ChangeSet,
+    data: Arc<Data>,
+    now: OffsetDateTime,
+    cookie_age: i64,
     answer: oneshot::Sender<Answer>,
 }
 
 impl Waiter {
     /// The request's part of a merge (copied: the line outlives the request's borrow), and
     /// where its answer will arrive.
-    pub fn of(request: &SaveRequest<'_>) -> (Waiter, oneshot::Receiver<Answer>) {
+    fn of(request: &SaveRequest<'_>) -> (Waiter, oneshot::Receiver<Answer>) {
         let (answer, answered) = oneshot::channel();
         let waiter = Waiter {
             changes: request.changes.clone(),
@@ -46,7 +135,7 @@ impl Waiter {
     }
 
     /// Sends the group's outcome; a request that stopped waiting is not told.
-    pub fn answer(self, outcome: &Answer) {
+    fn answer(self, outcome: &Answer) {
         let _ = self.answer.send(outcome.as_ref().copied().map_err(copy_of));
     }
 }
@@ -94,7 +183,7 @@ impl Lines {
     /// Puts a save in line for `id`. If this opened the line, the line to serve: the caller
     /// must hand it to a task that serves it, or its saves wait for nothing (dropped unserved,
     /// it closes and they get an error).
-    pub fn join(self: &Arc<Self>, id: &str, waiter: Waiter) -> Option<Serving> {
+    fn join(self: &Arc<Self>, id: &str, waiter: Waiter) -> Option<Serving> {
         let mut waiting = self.waiting();
         if let Some(line) = waiting.get_mut(id) {
             line.push(waiter);
@@ -119,7 +208,7 @@ impl Lines {
 /// The line one task serves. Dropped before it is empty (the task ended early, or never ran),
 /// it closes the line: the saves still in it are answered by their dropped senders, and none
 /// waits forever.
-pub(super) struct Serving {
+struct Serving {
     lines: Arc<Lines>,
     id: String,
     closed: bool,
@@ -127,12 +216,12 @@ pub(super) struct Serving {
 
 impl Serving {
     /// The address of the record whose saves are in line.
-    pub fn id(&self) -> &str {
+    fn id(&self) -> &str {
         &self.id
     }
 
     /// Everyone waiting now, in the order they came, if anyone; the line stays open.
-    pub fn queued(&mut self) -> Vec<Waiter> {
+    fn queued(&mut self) -> Vec<Waiter> {
         let mut waiting = self.lines.waiting();
         waiting
             .get_mut(&self.id)
@@ -142,7 +231,7 @@ impl Serving {
 
     /// Everyone waiting now, in the order they came; `None` (and the line closed, in the same
     /// step, so no save joins a line nobody serves) once nobody is.
-    pub fn next_group(&mut self) -> Option<Vec<Waiter>> {
+    fn next_group(&mut self) -> Option<Vec<Waiter>> {
         let mut waiting = self.lines.waiting();
         match waiting.get_mut(&self.id) {
             Some(line) if !line.is_empty() => Some(std::mem::take(line)),
