@@ -9,7 +9,6 @@ Loopback only; the Redis, the database and the server are private to the run and
     scripts/bench-cache-outage.py [CLIENTS] [SECONDS]     (BIN=target/release by default)
 """
 
-import json
 import os
 import shutil
 import signal
@@ -18,6 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from loadgen import run_loadgen  # noqa: E402
 from ports import spare_port, wait_for_port  # noqa: E402
 from redis_server import redis_server_argv  # noqa: E402
 
@@ -27,11 +27,7 @@ SECONDS = sys.argv[2] if len(sys.argv) > 2 else "10"
 
 
 def measure(state, port):
-    run = subprocess.run(
-        [f"{BIN}/loadgen", "--url", f"http://127.0.0.1:{port}/bench", "--mode", "incr",
-         "-c", CLIENTS, "--duration", SECONDS],
-        capture_output=True, text=True)
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = run_loadgen(BIN, port, "--mode", "incr", "-c", CLIENTS, "--duration", SECONDS)
     latency = report["latency_ms"]
     print(f"| {state} | {report['req_per_s']:.0f} | {latency['p50']:.1f} | {latency['p99']:.1f} "
           f"| {latency['max']:.0f} | {report['errors']} | {report['first_error'] or ''} |",

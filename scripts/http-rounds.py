@@ -25,7 +25,6 @@ two builds of `sessionkit serve` on SQLite:
 
 import argparse
 import glob
-import json
 import os
 import signal
 import statistics
@@ -33,6 +32,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from loadgen import run_loadgen  # noqa: E402
 from ports import wait_for_port  # noqa: E402
 from procstat import cpu_seconds  # noqa: E402
 from targets import parse_target  # noqa: E402
@@ -68,7 +68,6 @@ def main():
     parser.add_argument("targets", nargs="+", metavar="'LABEL=COMMAND'")
     args = parser.parse_args()
     release = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release")
-    loadgen = os.path.join(release, "loadgen")
     targets = [
         (*parse_target(spec, release, port=FIRST_PORT + i), FIRST_PORT + i)
         for i, spec in enumerate(args.targets)
@@ -89,14 +88,11 @@ def main():
                 pid = servers[label].pid
                 before = context_switches(pid)
                 store_before = cpu_seconds(args.store_pid) if args.store_pid else 0
-                run = [
-                    loadgen, "--url", f"http://127.0.0.1:{port}/bench",
-                    "--duration", str(args.duration), "--clients", str(args.clients),
-                    "--mode", args.mode,
-                    "--server-pid", str(pid), "--label", label,
-                ] + (["--no-verify"] if label in args.no_verify else [])
-                report = json.loads(subprocess.run(run, capture_output=True, text=True,
-                                                   check=True).stdout.splitlines()[-1])
+                report = run_loadgen(
+                    release, port, "--duration", str(args.duration), "--clients",
+                    str(args.clients), "--mode", args.mode, "--server-pid", str(pid), "--label",
+                    label, *(["--no-verify"] if label in args.no_verify else []),
+                )
                 after = context_switches(pid)
                 store_after = cpu_seconds(args.store_pid) if args.store_pid else 0
                 requests = max(report["requests"], 1)

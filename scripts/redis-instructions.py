@@ -23,7 +23,6 @@ Example (docs/PROFILES.md, "What a session's write costs Redis"):
 """
 
 import argparse
-import json
 import os
 import re
 import signal
@@ -32,6 +31,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from loadgen import run_loadgen  # noqa: E402
 from ports import spare_port, wait_for_port  # noqa: E402
 from redis_server import redis_server_argv  # noqa: E402
 from targets import parse_target  # noqa: E402
@@ -59,13 +59,10 @@ def count(spec, requests, clients, release, verify):
             wait_for_port(port, server)
             report = None
             if requests:
-                run = [
-                    os.path.join(release, "loadgen"), "--url", f"http://127.0.0.1:{port}/bench",
-                    "--mode", "incr", "--clients", str(clients), "--duration", "600",
-                    "--requests", str(requests),
-                ] + ([] if verify else ["--no-verify"])
-                report = json.loads(subprocess.run(run, capture_output=True, text=True,
-                                                   check=True).stdout.splitlines()[-1])
+                report = run_loadgen(
+                    release, port, "--mode", "incr", "--clients", str(clients), "--duration",
+                    "600", "--requests", str(requests), *([] if verify else ["--no-verify"]),
+                )
         finally:
             if server is not None:
                 os.killpg(server.pid, signal.SIGTERM)
