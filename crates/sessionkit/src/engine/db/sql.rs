@@ -181,13 +181,13 @@ pub(super) enum BatchSql {
     /// One statement, whose rows answer the requests.
     One(Arc<str>),
     /// MySQL has no `UPDATE … RETURNING`, but it counts the rows an `UPDATE` wrote. So, in a
-    /// transaction, `update` writes the rows still at their versions: when it wrote one for
-    /// each request sent (the common case), it commits and every request's row was written;
-    /// when it wrote none, every request was stale. When it wrote some, it is rolled back and
-    /// a second transaction finds out which: `lock`
-    /// returns (and locks) the rows still at their versions, whose keys answer the requests,
-    /// then `update` writes them. (A count of fewer cannot say which rows: a row another
-    /// writer moved to the version this batch would have given it looks the same.)
+    /// transaction, `update` writes the rows still at their versions: when it wrote one for each
+    /// request sent (the common case), it commits and every request's row was written; when it
+    /// wrote none, every request was stale. When it wrote some, it is rolled back and a second
+    /// transaction finds out which: `lock` returns (and locks) the rows still at their versions,
+    /// whose keys answer the requests, then `update` writes them. (A count of fewer cannot say
+    /// which rows: a row another writer moved to the version this batch would have given it looks
+    /// the same.)
     CountedOrLocked { update: Arc<str>, lock: Arc<str> },
 }
 
